@@ -1,1 +1,82 @@
-fn main(){}
+//! `volley`: produce records to Kafka from the command line, and find where keys land.
+
+mod produce;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use volley::{BuiltinPartitioner, Partitioner, PartitionerKind};
+
+/// Volley: a fast, reliable Kafka producer.
+#[derive(Debug, Parser)]
+#[command(name = "volley", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Produce one record per input line.
+    Produce(produce::ProduceArgs),
+    /// Print the partition each key lands on.
+    PartitionOf(PartitionOfArgs),
+}
+
+/// Arguments of `volley partition-of`.
+#[derive(Debug, clap::Args)]
+struct PartitionOfArgs {
+    /// Topic name (custom partitioners may use it).
+    #[arg(long)]
+    topic: String,
+    /// Number of partitions of the topic.
+    #[arg(long)]
+    partitions: u32,
+    /// Partitioner: default, murmur2_random, murmur2, consistent_random, consistent,
+    /// fnv1a_random, fnv1a, random, round_robin.
+    #[arg(long, default_value = "default")]
+    partitioner: String,
+    /// Keys (as UTF-8 text).
+    #[arg(required = true)]
+    keys: Vec<String>,
+}
+
+fn partition_of(a: &PartitionOfArgs) -> ExitCode {
+    let Some(kind) = PartitionerKind::parse(&a.partitioner) else {
+        eprintln!("error: invalid value '{}' for '--partitioner': {}", a.partitioner, PartitionerKind::NAMES);
+        return ExitCode::from(2);
+    };
+    if a.partitions == 0 {
+        eprintln!("error: invalid value '0' for '--partitions': at least 1");
+        return ExitCode::from(2);
+    }
+    let p = BuiltinPartitioner::new(kind, false);
+    for k in &a.keys {
+        match p.partition(&a.topic, Some(k.as_bytes()), a.partitions) {
+            Some(n) => println!("{k}\t{n}"),
+            None => println!("{k}\tsticky (this partitioner treats the key as no key)"),
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("VOLLEY_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::PartitionOf(a) => partition_of(&a),
+        Command::Produce(a) => {
+            let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("error: cannot start the runtime: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            rt.block_on(produce::run(a))
+        }
+    }
+}

@@ -1,0 +1,356 @@
+//! `volley produce`: one record per input line.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
+use tokio::sync::mpsc;
+use volley::{DeliveryFuture, Error, Header, Persistence, Producer, ProducerConfig, ProducerRecord};
+
+/// Arguments of `volley produce`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ProduceArgs {
+    /// Brokers to bootstrap from: HOST:PORT[,HOST:PORT...].
+    #[arg(long)]
+    bootstrap_servers: String,
+    /// Topic to produce to.
+    #[arg(long)]
+    topic: String,
+    /// Input file, or - for standard input.
+    #[arg(default_value = "-")]
+    input: String,
+    /// Parse each line as JSON and take the key from this top-level field.
+    #[arg(long, conflicts_with = "key_separator")]
+    key_field: Option<String>,
+    /// Split each line at the first SEP into key and value.
+    #[arg(long, value_name = "SEP")]
+    key_separator: Option<String>,
+    /// One producer property, key=value (repeatable).
+    #[arg(short = 'X', value_name = "KEY=VALUE")]
+    properties: Vec<String>,
+    /// Read producer properties from a Java .properties file.
+    #[arg(long, value_name = "FILE")]
+    producer_config: Option<PathBuf>,
+    /// Shortcut for -X acks=...
+    #[arg(long)]
+    acks: Option<String>,
+    /// Shortcut for -X compression.type=...
+    #[arg(long)]
+    compression: Option<String>,
+    /// Shortcut for -X linger.ms=...
+    #[arg(long)]
+    linger_ms: Option<String>,
+    /// Shortcut for -X batch.size=...
+    #[arg(long)]
+    batch_size: Option<String>,
+    /// A header k=v added to every record (repeatable).
+    #[arg(long, value_name = "K=V")]
+    header: Vec<String>,
+    /// Send every record to this partition.
+    #[arg(long)]
+    partition: Option<i32>,
+    /// Write one JSON line per input line with its partition and offset, or its error.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
+    /// How long Ctrl-C (or the end of input) may wait for outstanding records, in ms.
+    #[arg(long, default_value_t = 30_000)]
+    close_timeout_ms: u64,
+}
+
+fn usage(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {msg}");
+    ExitCode::from(2)
+}
+
+/// Parses a Java .properties file (comments, `=`/`:` separators, trimmed keys/values).
+fn read_properties(path: &PathBuf) -> Result<Vec<(String, String)>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read --producer-config {}: {e}", path.display()))?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let l = line.trim();
+        if l.is_empty() || l.starts_with('#') || l.starts_with('!') {
+            continue;
+        }
+        let Some(idx) = l.find(['=', ':']) else {
+            return Err(format!("{}:{}: expected key=value, got '{l}'", path.display(), i + 1));
+        };
+        out.push((l[..idx].trim().to_owned(), l[idx + 1..].trim().to_owned()));
+    }
+    Ok(out)
+}
+
+fn build_config(a: &ProduceArgs) -> Result<ProducerConfig, String> {
+    let mut props: Vec<(String, String)> = Vec::new();
+    if let Some(f) = &a.producer_config {
+        props.extend(read_properties(f)?);
+    }
+    for x in &a.properties {
+        let Some((k, v)) = x.split_once('=') else {
+            return Err(format!("invalid -X '{x}': expected key=value"));
+        };
+        props.push((k.to_owned(), v.to_owned()));
+    }
+    for (k, v) in [("acks", &a.acks), ("compression.type", &a.compression), ("linger.ms", &a.linger_ms), ("batch.size", &a.batch_size)] {
+        if let Some(v) = v {
+            props.push((k.to_owned(), v.clone()));
+        }
+    }
+    props.push(("bootstrap.servers".into(), a.bootstrap_servers.clone()));
+    ProducerConfig::from_properties(props).map_err(|e| e.to_string())
+}
+
+enum Entry {
+    Sent { line: u64, key: Option<Bytes>, bytes: usize, delivery: DeliveryFuture },
+    Bad { line: u64, error: String },
+}
+
+#[derive(Default)]
+struct Summary {
+    delivered: u64,
+    bytes: u64,
+    keyless: u64,
+    per_partition: BTreeMap<i32, u64>,
+    failures: BTreeMap<String, u64>,
+    failed: u64,
+}
+
+fn json_str(b: &[u8]) -> String {
+    serde_json::Value::String(String::from_utf8_lossy(b).into_owned()).to_string()
+}
+
+async fn collect(mut rx: mpsc::Receiver<Entry>, report: Option<PathBuf>) -> Result<Summary, String> {
+    let mut out = match &report {
+        Some(p) => Some(tokio::io::BufWriter::new(tokio::fs::File::create(p).await.map_err(|e| format!("cannot create --report {}: {e}", p.display()))?)),
+        None => None,
+    };
+    let mut s = Summary::default();
+    while let Some(e) = rx.recv().await {
+        let line_json = match e {
+            Entry::Bad { line, error } => {
+                eprintln!("line {line}: {error}");
+                s.failed += 1;
+                *s.failures.entry("malformed input line".into()).or_default() += 1;
+                format!("{{\"line\":{line},\"error\":{}}}", json_str(error.as_bytes()))
+            }
+            Entry::Sent { line, key, bytes, delivery } => {
+                let key_json = key.as_ref().map(|k| format!(",\"key\":{}", json_str(k))).unwrap_or_default();
+                match delivery.await {
+                    Ok(m) => {
+                        s.delivered += 1;
+                        s.bytes += bytes as u64;
+                        *s.per_partition.entry(m.partition).or_default() += 1;
+                        let off = m.offset.map_or("null".to_owned(), |o| o.to_string());
+                        format!("{{\"line\":{line}{key_json},\"partition\":{},\"offset\":{off},\"timestamp\":{}}}", m.partition, m.timestamp)
+                    }
+                    Err(e) => {
+                        s.failed += 1;
+                        let cause = cause_of(&e.error);
+                        *s.failures.entry(cause).or_default() += 1;
+                        let p = match e.persistence {
+                            Persistence::NotPersisted => "not_persisted",
+                            Persistence::PossiblyPersisted => "possibly_persisted",
+                        };
+                        format!("{{\"line\":{line}{key_json},\"error\":{},\"persistence\":\"{p}\"}}", json_str(e.error.to_string().as_bytes()))
+                    }
+                }
+            }
+        };
+        if let Some(o) = out.as_mut() {
+            o.write_all(line_json.as_bytes()).await.map_err(|e| e.to_string())?;
+            o.write_all(b"\n").await.map_err(|e| e.to_string())?;
+        }
+    }
+    if let Some(mut o) = out {
+        o.flush().await.map_err(|e| e.to_string())?;
+    }
+    Ok(s)
+}
+
+/// A short cause for the summary's failure table.
+fn cause_of(e: &Error) -> String {
+    match e {
+        Error::Broker { code, .. } => code.name().to_owned(),
+        Error::DeliveryTimeout { .. } => "delivery timeout".into(),
+        Error::Closed { .. } => "producer closed before delivery".into(),
+        Error::RecordTooLarge { setting, .. } => format!("record larger than {setting}"),
+        other => other.to_string(),
+    }
+}
+
+fn split_record(a: &ProduceArgs, line: &[u8]) -> Result<(Option<Bytes>, Bytes), String> {
+    if let Some(field) = &a.key_field {
+        let v: serde_json::Value = serde_json::from_slice(line).map_err(|e| format!("not valid JSON: {e}"))?;
+        let obj = v.as_object().ok_or("not a JSON object (--key-field needs one)")?;
+        let key = match obj.get(field) {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(s)) => Some(Bytes::copy_from_slice(s.as_bytes())),
+            Some(other) => Some(Bytes::from(other.to_string())),
+        };
+        return Ok((key, Bytes::copy_from_slice(line)));
+    }
+    if let Some(sep) = &a.key_separator {
+        let sep = sep.as_bytes();
+        if sep.is_empty() {
+            return Err("--key-separator is empty".into());
+        }
+        let pos = line.windows(sep.len()).position(|w| w == sep).ok_or("no key separator found")?;
+        return Ok((Some(Bytes::copy_from_slice(&line[..pos])), Bytes::copy_from_slice(&line[pos + sep.len()..])));
+    }
+    Ok((None, Bytes::copy_from_slice(line)))
+}
+
+pub(crate) async fn run(a: ProduceArgs) -> ExitCode {
+    let config = match build_config(&a) {
+        Ok(c) => c,
+        Err(e) => return usage(e),
+    };
+    let mut headers = Vec::new();
+    for h in &a.header {
+        let Some((k, v)) = h.split_once('=') else {
+            return usage(format!("invalid --header '{h}': expected k=v"));
+        };
+        headers.push(Header::new(k, Bytes::copy_from_slice(v.as_bytes())));
+    }
+    let (input, total_bytes): (Box<dyn AsyncRead + Unpin + Send>, Option<u64>) = if a.input == "-" {
+        (Box::new(tokio::io::stdin()), None)
+    } else {
+        match tokio::fs::File::open(&a.input).await {
+            Ok(f) => {
+                let len = f.metadata().await.ok().map(|m| m.len());
+                (Box::new(f), len)
+            }
+            Err(e) => return usage(format!("cannot open {}: {e}", a.input)),
+        }
+    };
+    let producer = match Producer::new(config) {
+        Ok(p) => Arc::new(p),
+        Err(e) => return usage(e),
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = Arc::clone(&stop);
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("interrupted: no more input is read; flushing what was sent");
+                stop.store(true, Ordering::Release);
+            }
+        });
+    }
+    let progress = (std::io::stderr().is_terminal()).then(|| {
+        let pb = match total_bytes {
+            Some(n) => indicatif::ProgressBar::new(n),
+            None => indicatif::ProgressBar::new_spinner(),
+        };
+        pb.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {bytes}/{total_bytes} read, {msg} [{elapsed_precise}]")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        pb
+    });
+    let (tx, rx) = mpsc::channel::<Entry>(65_536);
+    let collector = tokio::spawn(collect(rx, a.report.clone()));
+    let start = Instant::now();
+    let mut reader = BufReader::with_capacity(1 << 20, input);
+    let mut buf = Vec::with_capacity(4096);
+    let mut line_no = 0u64;
+    let mut read_bytes = 0u64;
+    let mut fatal: Option<String> = None;
+    let mut keyless = 0u64;
+    loop {
+        if stop.load(Ordering::Acquire) {
+            break;
+        }
+        buf.clear();
+        let n = match reader.read_until(b'\n', &mut buf).await {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) => {
+                fatal = Some(format!("cannot read input: {e}"));
+                break;
+            }
+        };
+        read_bytes += n as u64;
+        line_no += 1;
+        if buf.last() == Some(&b'\n') {
+            buf.pop();
+            if buf.last() == Some(&b'\r') {
+                buf.pop();
+            }
+        }
+        let entry = match split_record(&a, &buf) {
+            Err(error) => Entry::Bad { line: line_no, error },
+            Ok((key, value)) => {
+                if key.is_none() {
+                    keyless += 1;
+                }
+                let bytes = value.len() + key.as_ref().map_or(0, Bytes::len);
+                let record = ProducerRecord { topic: a.topic.clone(), partition: a.partition, key: key.clone(), value: Some(value), headers: headers.clone(), timestamp: None };
+                match producer.send(record).await {
+                    Ok(delivery) => Entry::Sent { line: line_no, key, bytes, delivery },
+                    Err(e @ (Error::TopicNotAvailable { .. } | Error::Closed { .. } | Error::UnknownPartition { .. } | Error::InvalidTopic { .. })) => {
+                        fatal = Some(e.to_string());
+                        let _ = tx.send(Entry::Bad { line: line_no, error: e.to_string() }).await;
+                        break;
+                    }
+                    Err(e) => Entry::Bad { line: line_no, error: e.to_string() },
+                }
+            }
+        };
+        if tx.send(entry).await.is_err() {
+            break;
+        }
+        if let Some(pb) = &progress {
+            if line_no % 4096 == 0 {
+                pb.set_position(read_bytes);
+                pb.set_message(format!("{line_no} lines"));
+            }
+        }
+    }
+    drop(tx);
+    let stopped_early = stop.load(Ordering::Acquire);
+    producer.close(Duration::from_millis(a.close_timeout_ms)).await;
+    if let Some(pb) = progress {
+        pb.finish_and_clear();
+    }
+    let mut summary = match collector.await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return usage(e),
+        Err(e) => return usage(format!("internal error: {e}")),
+    };
+    summary.keyless = keyless;
+    let elapsed = start.elapsed().as_secs_f64().max(1e-9);
+    if let Some(f) = &fatal {
+        eprintln!("error: {f}");
+    }
+    println!("records: {} delivered, {} failed, {} read", summary.delivered, summary.failed, line_no);
+    println!("bytes delivered: {} (keys and values)", summary.bytes);
+    if a.key_field.is_some() {
+        println!("records without key: {}", summary.keyless);
+    }
+    for (p, n) in &summary.per_partition {
+        println!("partition {p}: {n} records");
+    }
+    for (c, n) in &summary.failures {
+        println!("failed ({c}): {n}");
+    }
+    if stopped_early {
+        println!("stopped by Ctrl-C after line {line_no}; lines after it were not read");
+    }
+    println!(
+        "throughput: {:.0} records/s, {:.2} MB/s over {:.2} s",
+        summary.delivered as f64 / elapsed,
+        summary.bytes as f64 / elapsed / 1e6,
+        elapsed
+    );
+    if summary.failed > 0 || fatal.is_some() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

@@ -1,0 +1,708 @@
+//! `ProducerConfig`: Kafka's property names, the Java producer's defaults, and validation.
+//!
+//! A config is built from a typed builder or from `key=value` properties (Kafka names and
+//! the librdkafka aliases). Every problem is a [`ConfigError`] that names the key, the value
+//! and what is allowed. Keys of features that are designed for but not built yet (TLS, SASL,
+//! transactions) fail with "not supported yet" rather than being silently ignored.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+pub use volley_protocol::compression::Compression;
+
+/// How many acknowledgements the leader waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Acks {
+    /// `acks=0`: no response at all (fire and forget).
+    None,
+    /// `acks=1`: the leader wrote it.
+    Leader,
+    /// `acks=all` (`-1`): every in-sync replica has it.
+    #[default]
+    All,
+}
+
+impl Acks {
+    /// The wire value.
+    #[must_use]
+    pub fn wire(self) -> i16 {
+        match self {
+            Acks::None => 0,
+            Acks::Leader => 1,
+            Acks::All => -1,
+        }
+    }
+}
+
+impl fmt::Display for Acks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Acks::None => "0",
+            Acks::Leader => "1",
+            Acks::All => "all",
+        })
+    }
+}
+
+/// The built-in partitioners (librdkafka's names, plus `round_robin`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PartitionerKind {
+    /// Java's default: murmur2 of keyed records, uniform sticky (KIP-794) without a key.
+    #[default]
+    Default,
+    /// murmur2 of the key; keyless records sticky. Same placement as Java's default.
+    Murmur2Random,
+    /// murmur2 of the key; keyless records hashed as an empty key.
+    Murmur2,
+    /// CRC32 of the key (librdkafka's default); empty and missing keys sticky.
+    ConsistentRandom,
+    /// CRC32 of the key; empty and missing keys hashed (to one partition).
+    Consistent,
+    /// FNV-1a of the key; keyless records sticky.
+    Fnv1aRandom,
+    /// FNV-1a of the key; keyless records hashed as an empty key.
+    Fnv1a,
+    /// A random partition per record.
+    Random,
+    /// Partitions in turn, keys ignored (Java's `RoundRobinPartitioner`).
+    RoundRobin,
+}
+
+impl PartitionerKind {
+    /// All names accepted by `partitioner`.
+    pub const NAMES: &'static str = "default, murmur2_random, murmur2, consistent_random, consistent, fnv1a_random, fnv1a, random, round_robin";
+
+    /// Parses a partitioner name.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "default" => Self::Default,
+            "murmur2_random" => Self::Murmur2Random,
+            "murmur2" => Self::Murmur2,
+            "consistent_random" => Self::ConsistentRandom,
+            "consistent" => Self::Consistent,
+            "fnv1a_random" => Self::Fnv1aRandom,
+            "fnv1a" => Self::Fnv1a,
+            "random" => Self::Random,
+            "round_robin" => Self::RoundRobin,
+            _ => return None,
+        })
+    }
+}
+
+/// The connection security protocol. Only `PLAINTEXT` is built so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SecurityProtocol {
+    /// Plain TCP.
+    #[default]
+    Plaintext,
+}
+
+/// A configuration problem.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The key is not a producer property.
+    #[error("unknown configuration property '{key}'")]
+    UnknownKey {
+        /// The key.
+        key: String,
+    },
+    /// The value cannot be used for the key.
+    #[error("invalid value '{value}' for '{key}': {allowed}")]
+    InvalidValue {
+        /// The key.
+        key: String,
+        /// The value given.
+        value: String,
+        /// What is allowed.
+        allowed: String,
+    },
+    /// The feature behind this key is not built yet.
+    #[error("'{key}={value}' is not supported yet: {detail}")]
+    NotSupported {
+        /// The key.
+        key: String,
+        /// The value given.
+        value: String,
+        /// What is supported.
+        detail: String,
+    },
+    /// Two settings contradict each other.
+    #[error("conflicting configuration: {0}")]
+    Conflict(String),
+}
+
+/// A validated producer configuration. Build it with [`ProducerConfig::builder`] or
+/// [`ProducerConfig::from_properties`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ProducerConfig {
+    /// `bootstrap.servers`: `host:port` addresses to start from.
+    pub bootstrap_servers: Vec<String>,
+    /// `client.id`.
+    pub client_id: String,
+    /// `acks`.
+    pub acks: Acks,
+    /// `enable.idempotence` after the conflict rule was applied.
+    pub enable_idempotence: bool,
+    /// `retries`.
+    pub retries: u32,
+    /// `retry.backoff.ms`.
+    pub retry_backoff: Duration,
+    /// `retry.backoff.max.ms`.
+    pub retry_backoff_max: Duration,
+    /// `linger.ms`.
+    pub linger: Duration,
+    /// `batch.size` in bytes.
+    pub batch_size: usize,
+    /// `buffer.memory` in bytes.
+    pub buffer_memory: usize,
+    /// `max.block.ms`.
+    pub max_block: Duration,
+    /// `delivery.timeout.ms`.
+    pub delivery_timeout: Duration,
+    /// `request.timeout.ms`.
+    pub request_timeout: Duration,
+    /// `max.in.flight.requests.per.connection`.
+    pub max_in_flight: usize,
+    /// `max.request.size` in bytes.
+    pub max_request_size: usize,
+    /// `compression.type`.
+    pub compression: Compression,
+    /// `compression.<codec>.level` for the chosen codec (`None` = its default).
+    pub compression_level: Option<i32>,
+    /// `partitioner`.
+    pub partitioner: PartitionerKind,
+    /// `partitioner.ignore.keys`.
+    pub partitioner_ignore_keys: bool,
+    /// `allow.auto.create.topics`.
+    pub allow_auto_create_topics: bool,
+    /// `metadata.max.age.ms`.
+    pub metadata_max_age: Duration,
+    /// `security.protocol`.
+    pub security_protocol: SecurityProtocol,
+    /// `reconnect.backoff.ms`.
+    pub reconnect_backoff: Duration,
+    /// `reconnect.backoff.max.ms`.
+    pub reconnect_backoff_max: Duration,
+    /// `socket.connection.setup.timeout.ms`.
+    pub connect_timeout: Duration,
+}
+
+impl Default for ProducerConfig {
+    fn default() -> Self {
+        Self {
+            bootstrap_servers: Vec::new(),
+            client_id: String::new(),
+            acks: Acks::All,
+            enable_idempotence: true,
+            retries: i32::MAX as u32,
+            retry_backoff: Duration::from_millis(100),
+            retry_backoff_max: Duration::from_millis(1000),
+            linger: Duration::from_millis(5),
+            batch_size: 16_384,
+            buffer_memory: 33_554_432,
+            max_block: Duration::from_millis(60_000),
+            delivery_timeout: Duration::from_millis(120_000),
+            request_timeout: Duration::from_millis(30_000),
+            max_in_flight: 5,
+            max_request_size: 1_048_576,
+            compression: Compression::None,
+            compression_level: None,
+            partitioner: PartitionerKind::Default,
+            partitioner_ignore_keys: false,
+            allow_auto_create_topics: true,
+            metadata_max_age: Duration::from_millis(300_000),
+            security_protocol: SecurityProtocol::Plaintext,
+            reconnect_backoff: Duration::from_millis(50),
+            reconnect_backoff_max: Duration::from_millis(1000),
+            connect_timeout: Duration::from_millis(10_000),
+        }
+    }
+}
+
+impl ProducerConfig {
+    /// A builder with every property at its default.
+    #[must_use]
+    pub fn builder() -> ProducerConfigBuilder {
+        ProducerConfigBuilder::default()
+    }
+
+    /// Builds a config from Kafka properties.
+    ///
+    /// # Errors
+    /// The first bad key or value, or a contradiction.
+    pub fn from_properties<K: AsRef<str>, V: AsRef<str>>(
+        props: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<Self, ConfigError> {
+        let mut b = Self::builder();
+        for (k, v) in props {
+            b = b.set(k.as_ref(), v.as_ref())?;
+        }
+        b.build()
+    }
+}
+
+/// Builds a [`ProducerConfig`]; every setter records that the user set the property, which
+/// matters for the idempotence rule.
+#[derive(Debug, Clone, Default)]
+pub struct ProducerConfigBuilder {
+    props: BTreeMap<&'static str, String>,
+}
+
+/// Canonical keys, with aliases mapped onto them.
+fn canonical(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "bootstrap.servers" | "metadata.broker.list" => "bootstrap.servers",
+        "client.id" => "client.id",
+        "acks" | "request.required.acks" => "acks",
+        "enable.idempotence" => "enable.idempotence",
+        "retries" | "message.send.max.retries" => "retries",
+        "retry.backoff.ms" => "retry.backoff.ms",
+        "retry.backoff.max.ms" => "retry.backoff.max.ms",
+        "linger.ms" | "queue.buffering.max.ms" => "linger.ms",
+        "batch.size" => "batch.size",
+        "buffer.memory" => "buffer.memory",
+        "max.block.ms" => "max.block.ms",
+        "delivery.timeout.ms" | "message.timeout.ms" => "delivery.timeout.ms",
+        "request.timeout.ms" => "request.timeout.ms",
+        "max.in.flight.requests.per.connection" | "max.in.flight" => {
+            "max.in.flight.requests.per.connection"
+        }
+        "max.request.size" | "message.max.bytes" => "max.request.size",
+        "compression.type" | "compression.codec" => "compression.type",
+        "compression.gzip.level" => "compression.gzip.level",
+        "compression.lz4.level" => "compression.lz4.level",
+        "compression.zstd.level" => "compression.zstd.level",
+        "compression.level" => "compression.level",
+        "partitioner" => "partitioner",
+        "partitioner.ignore.keys" => "partitioner.ignore.keys",
+        "allow.auto.create.topics" => "allow.auto.create.topics",
+        "metadata.max.age.ms" | "topic.metadata.refresh.interval.ms" => "metadata.max.age.ms",
+        "security.protocol" => "security.protocol",
+        "reconnect.backoff.ms" => "reconnect.backoff.ms",
+        "reconnect.backoff.max.ms" => "reconnect.backoff.max.ms",
+        "socket.connection.setup.timeout.ms" => "socket.connection.setup.timeout.ms",
+        _ => return None,
+    })
+}
+
+/// Prefixes of features designed for but not built yet.
+const NOT_YET: &[(&str, &str)] = &[
+    ("ssl.", "TLS comes in a later release; only PLAINTEXT connections are supported"),
+    ("sasl.", "SASL comes in a later release; only PLAINTEXT connections are supported"),
+    ("transactional.id", "transactions come in a later release; the idempotent producer is supported"),
+    ("transaction.timeout.ms", "transactions come in a later release; the idempotent producer is supported"),
+];
+
+fn invalid(key: &str, value: &str, allowed: impl Into<String>) -> ConfigError {
+    ConfigError::InvalidValue {
+        key: key.to_owned(),
+        value: value.to_owned(),
+        allowed: allowed.into(),
+    }
+}
+
+fn parse_int(key: &str, value: &str, min: i64, max: i64) -> Result<i64, ConfigError> {
+    match value.trim().parse::<i64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(invalid(key, value, format!("an integer from {min} to {max}"))),
+    }
+}
+
+fn parse_bool(key: &str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(invalid(key, value, "true or false")),
+    }
+}
+
+fn ms(n: i64) -> Duration {
+    Duration::from_millis(u64::try_from(n).unwrap_or(0))
+}
+
+impl ProducerConfigBuilder {
+    /// Sets one property by its Kafka (or librdkafka alias) name.
+    ///
+    /// # Errors
+    /// An unknown or not-yet-supported key.
+    pub fn set(mut self, key: &str, value: &str) -> Result<Self, ConfigError> {
+        let key = key.trim();
+        if let Some((_, detail)) = NOT_YET.iter().find(|(p, _)| key.starts_with(p)) {
+            return Err(ConfigError::NotSupported {
+                key: key.to_owned(),
+                value: value.to_owned(),
+                detail: (*detail).to_owned(),
+            });
+        }
+        let canon = canonical(key).ok_or_else(|| ConfigError::UnknownKey { key: key.to_owned() })?;
+        self.props.insert(canon, value.trim().to_owned());
+        Ok(self)
+    }
+
+    fn put(mut self, key: &'static str, value: impl ToString) -> Self {
+        self.props.insert(key, value.to_string());
+        self
+    }
+
+    /// `bootstrap.servers`.
+    #[must_use]
+    pub fn bootstrap_servers(self, servers: &str) -> Self {
+        self.put("bootstrap.servers", servers)
+    }
+    /// `client.id`.
+    #[must_use]
+    pub fn client_id(self, id: &str) -> Self {
+        self.put("client.id", id)
+    }
+    /// `acks`.
+    #[must_use]
+    pub fn acks(self, acks: Acks) -> Self {
+        self.put("acks", acks)
+    }
+    /// `enable.idempotence`.
+    #[must_use]
+    pub fn enable_idempotence(self, on: bool) -> Self {
+        self.put("enable.idempotence", on)
+    }
+    /// `linger.ms`.
+    #[must_use]
+    pub fn linger(self, d: Duration) -> Self {
+        self.put("linger.ms", d.as_millis())
+    }
+    /// `batch.size`.
+    #[must_use]
+    pub fn batch_size(self, bytes: usize) -> Self {
+        self.put("batch.size", bytes)
+    }
+    /// `buffer.memory`.
+    #[must_use]
+    pub fn buffer_memory(self, bytes: usize) -> Self {
+        self.put("buffer.memory", bytes)
+    }
+    /// `compression.type`.
+    #[must_use]
+    pub fn compression(self, c: Compression) -> Self {
+        self.put("compression.type", c.name())
+    }
+    /// `max.block.ms`.
+    #[must_use]
+    pub fn max_block(self, d: Duration) -> Self {
+        self.put("max.block.ms", d.as_millis())
+    }
+    /// `delivery.timeout.ms`.
+    #[must_use]
+    pub fn delivery_timeout(self, d: Duration) -> Self {
+        self.put("delivery.timeout.ms", d.as_millis())
+    }
+    /// `request.timeout.ms`.
+    #[must_use]
+    pub fn request_timeout(self, d: Duration) -> Self {
+        self.put("request.timeout.ms", d.as_millis())
+    }
+    /// `partitioner`.
+    #[must_use]
+    pub fn partitioner(self, name: &str) -> Self {
+        self.put("partitioner", name)
+    }
+
+    /// Validates and builds.
+    ///
+    /// # Errors
+    /// A bad value or a contradiction.
+    pub fn build(self) -> Result<ProducerConfig, ConfigError> {
+        let mut c = ProducerConfig::default();
+        let p = &self.props;
+        let get = |k: &str| p.get(k).map(String::as_str);
+        let int = |k: &'static str, min: i64, max: i64| -> Result<Option<i64>, ConfigError> {
+            get(k).map(|v| parse_int(k, v, min, max)).transpose()
+        };
+        const I32: i64 = i32::MAX as i64;
+
+        if let Some(v) = get("bootstrap.servers") {
+            let servers: Vec<String> = v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect();
+            for s in &servers {
+                let ok = s.rsplit_once(':').is_some_and(|(h, port)| !h.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0));
+                if !ok {
+                    return Err(invalid("bootstrap.servers", v, format!("a comma-separated list of host:port ('{s}' is not)")));
+                }
+            }
+            c.bootstrap_servers = servers;
+        }
+        if c.bootstrap_servers.is_empty() {
+            return Err(invalid("bootstrap.servers", get("bootstrap.servers").unwrap_or(""), "at least one host:port (it is required)"));
+        }
+        if let Some(v) = get("client.id") {
+            c.client_id = v.to_owned();
+        }
+        if let Some(v) = get("acks") {
+            c.acks = match v {
+                "0" => Acks::None,
+                "1" => Acks::Leader,
+                "all" | "-1" => Acks::All,
+                _ => return Err(invalid("acks", v, "0, 1, all or -1")),
+            };
+        }
+        if let Some(n) = int("retries", 0, I32)? {
+            c.retries = u32::try_from(n).unwrap_or(0);
+        }
+        if let Some(n) = int("retry.backoff.ms", 0, I32)? {
+            c.retry_backoff = ms(n);
+        }
+        if let Some(n) = int("retry.backoff.max.ms", 0, I32)? {
+            c.retry_backoff_max = ms(n);
+        }
+        if let Some(n) = int("linger.ms", 0, 900_000)? {
+            c.linger = ms(n);
+        }
+        if let Some(n) = int("batch.size", 0, I32)? {
+            c.batch_size = usize::try_from(n).unwrap_or(0);
+        }
+        if let Some(n) = int("buffer.memory", 1024, i64::MAX / 2)? {
+            c.buffer_memory = usize::try_from(n).unwrap_or(usize::MAX / 2);
+        }
+        if let Some(n) = int("max.block.ms", 0, i64::from(u32::MAX))? {
+            c.max_block = ms(n);
+        }
+        if let Some(n) = int("delivery.timeout.ms", 1, I32)? {
+            c.delivery_timeout = ms(n);
+        }
+        if let Some(n) = int("request.timeout.ms", 1, I32)? {
+            c.request_timeout = ms(n);
+        }
+        if let Some(n) = int("max.in.flight.requests.per.connection", 1, 1_000_000)? {
+            c.max_in_flight = usize::try_from(n).unwrap_or(1);
+        }
+        if let Some(n) = int("max.request.size", 1, I32)? {
+            c.max_request_size = usize::try_from(n).unwrap_or(1);
+        }
+        if let Some(n) = int("metadata.max.age.ms", 0, I32)? {
+            c.metadata_max_age = ms(n);
+        }
+        if let Some(n) = int("reconnect.backoff.ms", 0, I32)? {
+            c.reconnect_backoff = ms(n);
+        }
+        if let Some(n) = int("reconnect.backoff.max.ms", 0, I32)? {
+            c.reconnect_backoff_max = ms(n);
+        }
+        if let Some(n) = int("socket.connection.setup.timeout.ms", 1, I32)? {
+            c.connect_timeout = ms(n);
+        }
+        if let Some(v) = get("compression.type") {
+            c.compression = match v {
+                "none" => Compression::None,
+                "gzip" => Compression::Gzip,
+                "snappy" => Compression::Snappy,
+                "lz4" => Compression::Lz4,
+                "zstd" => Compression::Zstd,
+                _ => return Err(invalid("compression.type", v, "none, gzip, snappy, lz4 or zstd")),
+            };
+        }
+        for (key, codec, min, max) in [
+            ("compression.gzip.level", Compression::Gzip, -1, 9),
+            ("compression.lz4.level", Compression::Lz4, 1, 17),
+            ("compression.zstd.level", Compression::Zstd, -131_072, 22),
+        ] {
+            if let Some(n) = int(key, min, max)? {
+                if codec == Compression::Lz4 && n != 9 {
+                    return Err(ConfigError::NotSupported {
+                        key: key.into(),
+                        value: n.to_string(),
+                        detail: "only level 9 (the default, LZ4's fast mode) is supported; the high-compression lz4 mode is not built".into(),
+                    });
+                }
+                if codec == c.compression && !(codec == Compression::Gzip && n == -1) && codec != Compression::Lz4 {
+                    c.compression_level = i32::try_from(n).ok();
+                }
+            }
+        }
+        if let Some(v) = get("compression.level") {
+            // librdkafka's codec-independent level: -1 means the codec's default.
+            let n = parse_int("compression.level", v, -1, 22)?;
+            if n != -1 {
+                match c.compression {
+                    Compression::Gzip if n <= 9 => c.compression_level = i32::try_from(n).ok(),
+                    Compression::Zstd => c.compression_level = i32::try_from(n).ok(),
+                    Compression::None | Compression::Snappy => {}
+                    _ => return Err(invalid("compression.level", v, format!("-1 or a level valid for {}", c.compression.name()))),
+                }
+            }
+        }
+        if let Some(v) = get("partitioner") {
+            c.partitioner = PartitionerKind::parse(v).ok_or_else(|| invalid("partitioner", v, PartitionerKind::NAMES))?;
+        }
+        if let Some(v) = get("partitioner.ignore.keys") {
+            c.partitioner_ignore_keys = parse_bool("partitioner.ignore.keys", v)?;
+        }
+        if let Some(v) = get("allow.auto.create.topics") {
+            c.allow_auto_create_topics = parse_bool("allow.auto.create.topics", v)?;
+        }
+        if let Some(v) = get("security.protocol") {
+            match v.to_ascii_uppercase().as_str() {
+                "PLAINTEXT" => c.security_protocol = SecurityProtocol::Plaintext,
+                "SSL" | "SASL_PLAINTEXT" | "SASL_SSL" => {
+                    return Err(ConfigError::NotSupported {
+                        key: "security.protocol".into(),
+                        value: v.into(),
+                        detail: "only PLAINTEXT connections are supported in this release".into(),
+                    })
+                }
+                _ => return Err(invalid("security.protocol", v, "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL")),
+            }
+        }
+
+        // Idempotence, as the Java producer decides it.
+        let explicit = get("enable.idempotence").map(|v| parse_bool("enable.idempotence", v)).transpose()?;
+        let mut conflicts = Vec::new();
+        if c.acks != Acks::All {
+            conflicts.push(format!("acks={}", c.acks));
+        }
+        if c.retries == 0 {
+            conflicts.push("retries=0".to_owned());
+        }
+        if c.max_in_flight > 5 {
+            conflicts.push(format!("max.in.flight.requests.per.connection={}", c.max_in_flight));
+        }
+        c.enable_idempotence = match explicit {
+            Some(true) if !conflicts.is_empty() => {
+                return Err(ConfigError::Conflict(format!(
+                    "enable.idempotence=true requires acks=all, retries > 0 and max.in.flight.requests.per.connection <= 5, but {} was set",
+                    conflicts.join(" and ")
+                )))
+            }
+            Some(on) => on,
+            None => {
+                if !conflicts.is_empty() {
+                    tracing::info!(
+                        "idempotence is off because {} was set (set enable.idempotence=true to make this an error)",
+                        conflicts.join(" and ")
+                    );
+                }
+                conflicts.is_empty()
+            }
+        };
+
+        let needed = c.linger + c.request_timeout;
+        if c.delivery_timeout < needed {
+            if get("delivery.timeout.ms").is_some() {
+                return Err(ConfigError::Conflict(format!(
+                    "delivery.timeout.ms ({} ms) must be at least linger.ms + request.timeout.ms ({} ms)",
+                    c.delivery_timeout.as_millis(),
+                    needed.as_millis()
+                )));
+            }
+            // Like Java: a default delivery timeout grows to fit a user's larger settings.
+            c.delivery_timeout = needed;
+        }
+        if c.retry_backoff_max < c.retry_backoff {
+            c.retry_backoff_max = c.retry_backoff;
+        }
+        if c.reconnect_backoff_max < c.reconnect_backoff {
+            c.reconnect_backoff_max = c.reconnect_backoff;
+        }
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> ProducerConfigBuilder {
+        ProducerConfig::builder().bootstrap_servers("127.0.0.1:9092")
+    }
+
+    #[test]
+    fn defaults_follow_the_java_producer() {
+        let c = base().build().unwrap();
+        assert_eq!(c.acks, Acks::All);
+        assert!(c.enable_idempotence);
+        assert_eq!(c.linger, Duration::from_millis(5));
+        assert_eq!(c.batch_size, 16_384);
+        assert_eq!(c.buffer_memory, 33_554_432);
+        assert_eq!(c.max_block, Duration::from_secs(60));
+        assert_eq!(c.delivery_timeout, Duration::from_secs(120));
+        assert_eq!(c.request_timeout, Duration::from_secs(30));
+        assert_eq!(c.retries, 2_147_483_647);
+        assert_eq!(c.max_in_flight, 5);
+        assert_eq!(c.max_request_size, 1_048_576);
+        assert_eq!(c.compression, Compression::None);
+        assert!(c.allow_auto_create_topics);
+        assert_eq!(c.metadata_max_age, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn aliases_map_to_kafka_names() {
+        let c = ProducerConfig::from_properties([
+            ("bootstrap.servers", "a:1,b:2"),
+            ("queue.buffering.max.ms", "50"),
+            ("message.timeout.ms", "40000"),
+            ("compression.codec", "zstd"),
+            ("request.required.acks", "1"),
+            ("message.max.bytes", "2000"),
+        ])
+        .unwrap();
+        assert_eq!(c.bootstrap_servers, vec!["a:1", "b:2"]);
+        assert_eq!(c.linger, Duration::from_millis(50));
+        assert_eq!(c.delivery_timeout, Duration::from_millis(40_000));
+        assert_eq!(c.compression, Compression::Zstd);
+        assert_eq!(c.acks, Acks::Leader);
+        assert_eq!(c.max_request_size, 2000);
+        assert!(!c.enable_idempotence, "acks=1 quietly turns idempotence off");
+    }
+
+    #[test]
+    fn explicit_idempotence_with_conflict_is_an_error() {
+        let e = base().set("enable.idempotence", "true").unwrap().acks(Acks::Leader).build().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "conflicting configuration: enable.idempotence=true requires acks=all, retries > 0 and max.in.flight.requests.per.connection <= 5, but acks=1 was set"
+        );
+    }
+
+    #[test]
+    fn errors_name_key_value_and_allowed() {
+        let e = base().set("acks", "2").unwrap().build().unwrap_err();
+        assert_eq!(e.to_string(), "invalid value '2' for 'acks': 0, 1, all or -1");
+        let e = base().set("linger.ms", "soon").unwrap().build().unwrap_err();
+        assert_eq!(e.to_string(), "invalid value 'soon' for 'linger.ms': an integer from 0 to 900000");
+        let e = base().set("lingr.ms", "5").unwrap_err();
+        assert_eq!(e.to_string(), "unknown configuration property 'lingr.ms'");
+        let e = base().set("security.protocol", "SSL").unwrap().build().unwrap_err();
+        assert_eq!(e.to_string(), "'security.protocol=SSL' is not supported yet: only PLAINTEXT connections are supported in this release");
+        let e = base().set("sasl.mechanism", "PLAIN").unwrap_err();
+        assert!(matches!(e, ConfigError::NotSupported { .. }));
+        let e = base().set("transactional.id", "t").unwrap_err();
+        assert!(matches!(e, ConfigError::NotSupported { .. }));
+        let e = ProducerConfig::builder().build().unwrap_err();
+        assert!(e.to_string().contains("'bootstrap.servers'"));
+        let e = ProducerConfig::builder().bootstrap_servers("nohost").build().unwrap_err();
+        assert!(e.to_string().contains("'nohost' is not"));
+        let e = base().set("compression.lz4.level", "3").unwrap().build().unwrap_err();
+        assert!(matches!(e, ConfigError::NotSupported { .. }));
+        let e = base().set("partitioner", "crc").unwrap().build().unwrap_err();
+        assert!(e.to_string().contains("murmur2_random"));
+    }
+
+    #[test]
+    fn delivery_timeout_must_cover_linger_and_request_timeout() {
+        let e = base().set("delivery.timeout.ms", "1000").unwrap().build().unwrap_err();
+        assert!(matches!(e, ConfigError::Conflict(_)));
+        let c = base().set("request.timeout.ms", "200000").unwrap().build().unwrap();
+        assert_eq!(c.delivery_timeout, Duration::from_millis(200_005));
+    }
+
+    #[test]
+    fn codec_levels() {
+        let c = base().set("compression.type", "gzip").unwrap().set("compression.gzip.level", "9").unwrap().build().unwrap();
+        assert_eq!(c.compression_level, Some(9));
+        let c = base().set("compression.type", "zstd").unwrap().set("compression.zstd.level", "7").unwrap().build().unwrap();
+        assert_eq!(c.compression_level, Some(7));
+        let c = base().set("compression.type", "lz4").unwrap().set("compression.lz4.level", "9").unwrap().build().unwrap();
+        assert_eq!(c.compression_level, None);
+    }
+}

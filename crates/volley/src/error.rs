@@ -1,0 +1,158 @@
+//! Typed errors of the producer.
+
+use std::time::Duration;
+
+use volley_protocol::ErrorCode;
+
+pub use crate::config::ConfigError;
+
+/// Everything that can go wrong in Volley.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Bad configuration.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A record is larger than a configured limit; it was never queued.
+    #[error("the record is {size} bytes when serialized, which is larger than {limit} bytes, the value of {setting}")]
+    RecordTooLarge {
+        /// Bytes the record takes in a batch of its own.
+        size: usize,
+        /// The limit.
+        limit: usize,
+        /// `max.request.size` or `buffer.memory`.
+        setting: &'static str,
+    },
+    /// `send` waited `max.block.ms` for room in `buffer.memory`.
+    #[error("no room in buffer.memory ({buffer_memory} bytes) for a record of {size} bytes after waiting max.block.ms ({} ms)", waited.as_millis())]
+    BufferFull {
+        /// Record size.
+        size: usize,
+        /// The budget.
+        buffer_memory: usize,
+        /// How long `send` waited.
+        waited: Duration,
+    },
+    /// The topic did not appear in the cluster metadata within `max.block.ms`.
+    #[error("topic '{topic}' not present in metadata after {} ms{}", waited.as_millis(), cause.as_ref().map(|c| format!(": {c}")).unwrap_or_default())]
+    TopicNotAvailable {
+        /// The topic.
+        topic: String,
+        /// How long `send` waited.
+        waited: Duration,
+        /// The last error seen (connection failure, broker error).
+        cause: Option<String>,
+    },
+    /// An explicit partition does not exist.
+    #[error("partition {partition} of topic '{topic}' does not exist (the topic has {count} partitions)")]
+    UnknownPartition {
+        /// Topic.
+        topic: String,
+        /// Requested partition.
+        partition: i32,
+        /// Partitions known.
+        count: usize,
+    },
+    /// The topic name cannot be a Kafka topic.
+    #[error("invalid topic name '{topic}': {reason}")]
+    InvalidTopic {
+        /// The name.
+        topic: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// A broker rejected the records.
+    #[error("broker error {code}{}", message.as_ref().map(|m| format!(": {m}")).unwrap_or_default())]
+    Broker {
+        /// Kafka error code.
+        code: ErrorCode,
+        /// The broker's message, if it sent one.
+        message: Option<String>,
+    },
+    /// The record did not get an answer within `delivery.timeout.ms`.
+    #[error("delivery timed out after {} ms (delivery.timeout.ms){}", timeout.as_millis(), last.as_ref().map(|c| format!("; last error: {c}")).unwrap_or_default())]
+    DeliveryTimeout {
+        /// The configured timeout.
+        timeout: Duration,
+        /// The last retriable error seen, if any.
+        last: Option<String>,
+    },
+    /// The retry budget (`retries`) is spent.
+    #[error("gave up after {attempts} attempts: {last}")]
+    RetriesExhausted {
+        /// Attempts made.
+        attempts: u32,
+        /// The last error.
+        last: String,
+    },
+    /// Connecting or talking to a broker failed.
+    #[error("connection to {broker} failed: {detail}")]
+    Connection {
+        /// `host:port`.
+        broker: String,
+        /// What happened.
+        detail: String,
+    },
+    /// The broker sent something Volley cannot understand.
+    #[error("protocol error from {broker}: {detail}")]
+    Protocol {
+        /// `host:port`.
+        broker: String,
+        /// What was wrong.
+        detail: String,
+    },
+    /// The producer is closed (or was closed before the record was delivered).
+    #[error("the producer is closed{}", detail.as_ref().map(|d| format!(": {d}")).unwrap_or_default())]
+    Closed {
+        /// Why the record could not be delivered, if it was pending.
+        detail: Option<String>,
+    },
+    /// `try_send` found no room.
+    #[error("no room in buffer.memory for a record of {size} bytes (try_send does not wait)")]
+    WouldBlock {
+        /// Record size.
+        size: usize,
+    },
+    /// Serializing a key or value failed.
+    #[error("serialization failed: {0}")]
+    Serialization(String),
+    /// The idempotent producer could not get a producer id.
+    #[error("cannot initialize the idempotent producer: {0}")]
+    ProducerId(String),
+    /// Something failed that should not be able to.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Whether a record that failed might be in the log anyway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Persistence {
+    /// Certainly not written: the application may send it again.
+    NotPersisted,
+    /// Gave up after an uncertain failure (timeout, lost connection after writing): the
+    /// record may be in the log once.
+    PossiblyPersisted,
+}
+
+/// Why one record was not delivered, and whether it may be in the log.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{} ({})", error, match persistence { Persistence::NotPersisted => "not persisted", Persistence::PossiblyPersisted => "possibly persisted" })]
+pub struct DeliveryError {
+    /// Not or possibly persisted.
+    pub persistence: Persistence,
+    /// The cause.
+    pub error: Error,
+}
+
+impl DeliveryError {
+    /// A certainly-not-written failure.
+    #[must_use]
+    pub fn not_persisted(error: Error) -> Self {
+        Self { persistence: Persistence::NotPersisted, error }
+    }
+    /// An uncertain failure.
+    #[must_use]
+    pub fn possibly_persisted(error: Error) -> Self {
+        Self { persistence: Persistence::PossiblyPersisted, error }
+    }
+}

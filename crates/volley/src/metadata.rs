@@ -1,0 +1,63 @@
+//! The cluster as the producer last saw it: brokers, and each topic's partition leaders.
+//!
+//! The sender owns updates; `send` reads the latest snapshot (an `Arc`) without waiting for
+//! the sender, and waits on the watch channel only when its topic is not known yet.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use volley_protocol::control::MetadataAnswer;
+use volley_protocol::ErrorCode;
+
+/// One topic's partitions: leader node id per partition (-1 when there is none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TopicMeta {
+    pub(crate) leaders: Vec<i32>,
+}
+
+/// An immutable snapshot of the cluster.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Cluster {
+    /// Broker node id to `host:port`.
+    pub(crate) brokers: HashMap<i32, String>,
+    /// Known topics.
+    pub(crate) topics: HashMap<String, TopicMeta>,
+    /// Why wanted topics are not known: last broker error per topic.
+    pub(crate) topic_errors: HashMap<String, ErrorCode>,
+    /// The last connection problem, shown when a topic never appears.
+    pub(crate) last_error: Option<String>,
+}
+
+impl Cluster {
+    /// The leader of a partition, if it has one.
+    pub(crate) fn leader(&self, topic: &str, partition: i32) -> Option<i32> {
+        let l = *self.topics.get(topic)?.leaders.get(usize::try_from(partition).ok()?)?;
+        (l >= 0 && self.brokers.contains_key(&l)).then_some(l)
+    }
+
+    /// Merges a Metadata answer into a new snapshot.
+    pub(crate) fn updated(&self, answer: &MetadataAnswer) -> Arc<Cluster> {
+        let mut next = self.clone();
+        next.brokers = answer.brokers.iter().map(|b| (b.node_id, format!("{}:{}", b.host, b.port))).collect();
+        for t in &answer.topics {
+            if t.error.is_ok() && !t.partitions.is_empty() {
+                next.topic_errors.remove(&t.name);
+                next.topics.insert(
+                    t.name.clone(),
+                    TopicMeta {
+                        leaders: t.partitions.iter().map(|p| if p.error == ErrorCode::LEADER_NOT_AVAILABLE { -1 } else { p.leader }).collect(),
+                    },
+                );
+            } else {
+                let code = if t.error.is_ok() { ErrorCode::UNKNOWN_TOPIC_OR_PARTITION } else { t.error };
+                next.topic_errors.insert(t.name.clone(), code);
+                // A deleted topic disappears; a transient error keeps the last known layout.
+                if code == ErrorCode::UNKNOWN_TOPIC_OR_PARTITION {
+                    next.topics.remove(&t.name);
+                }
+            }
+        }
+        next.last_error = None;
+        Arc::new(next)
+    }
+}

@@ -1,0 +1,235 @@
+//! One TCP connection to a broker: a writer task and a reader task.
+//!
+//! Requests are pipelined: the writer takes frames from a channel and writes them with
+//! vectored writes (batch bytes are never copied into a request buffer); the reader splits
+//! response frames, capped in size, and hands each body with its correlation id to the
+//! sender. The first I/O error ends both tasks and is reported once as `Closed`; the sender
+//! then treats every request still pending on the connection as possibly written
+//! (rskafka's "poisoned messenger" discipline). Dropping a [`Connection`] aborts both tasks.
+
+use std::io::IoSlice;
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use volley_protocol::control::{decode_api_versions, encode_api_versions};
+use volley_protocol::frame::{split_frame, DEFAULT_MAX_FRAME};
+use volley_protocol::versions::{Api, BrokerVersions};
+
+use crate::error::Error;
+
+/// Something a connection reports to the sender.
+#[derive(Debug)]
+pub(crate) enum ConnEvent {
+    /// A response arrived.
+    Response { conn: u64, correlation_id: i32, body: Bytes },
+    /// A request that expects no response (acks=0) was written to the socket.
+    Written { conn: u64, correlation_id: i32 },
+    /// The connection failed; nothing more will come from it.
+    Closed { conn: u64, error: String },
+}
+
+/// A request frame to write.
+#[derive(Debug)]
+pub(crate) struct Outbound {
+    pub(crate) chunks: Vec<Bytes>,
+    pub(crate) correlation_id: i32,
+    /// Report `Written` once it is on the socket (acks=0 Produce).
+    pub(crate) report_written: bool,
+}
+
+/// Versions negotiated with the broker at connect time.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Negotiated {
+    pub(crate) produce: i16,
+    pub(crate) metadata: i16,
+    pub(crate) init_producer_id: Option<i16>,
+}
+
+/// A live connection.
+#[derive(Debug)]
+pub(crate) struct Connection {
+    pub(crate) id: u64,
+    pub(crate) versions: Negotiated,
+    tx: mpsc::UnboundedSender<Outbound>,
+    tasks: [JoinHandle<()>; 2],
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+impl Connection {
+    /// Queues a frame for writing; `false` if the connection is already gone.
+    pub(crate) fn send(&self, out: Outbound) -> bool {
+        self.tx.send(out).is_ok()
+    }
+}
+
+fn conn_err(addr: &str, detail: impl ToString) -> Error {
+    Error::Connection { broker: addr.to_owned(), detail: detail.to_string() }
+}
+
+async fn read_one_frame(stream: &mut TcpStream, buf: &mut BytesMut, addr: &str) -> Result<Bytes, Error> {
+    loop {
+        match split_frame(buf, DEFAULT_MAX_FRAME) {
+            Ok(Some(f)) => return Ok(f),
+            Ok(None) => {}
+            Err(e) => return Err(Error::Protocol { broker: addr.to_owned(), detail: e.to_string() }),
+        }
+        if stream.read_buf(buf).await.map_err(|e| conn_err(addr, e))? == 0 {
+            return Err(conn_err(addr, "the broker closed the connection during the handshake"));
+        }
+    }
+}
+
+/// Asks the broker for its versions, falling back to v0 if it does not know ours.
+async fn handshake(stream: &mut TcpStream, addr: &str, client_id: Option<&str>) -> Result<BrokerVersions, Error> {
+    let mut version = Api::ApiVersions.supported().1;
+    let mut buf = BytesMut::with_capacity(4096);
+    for attempt in 0..2 {
+        let frame = encode_api_versions(version, attempt, client_id).map_err(|e| conn_err(addr, e))?;
+        stream.write_all(&frame).await.map_err(|e| conn_err(addr, e))?;
+        let mut body = read_one_frame(stream, &mut buf, addr).await?;
+        if body.len() < 4 {
+            return Err(Error::Protocol { broker: addr.to_owned(), detail: "response shorter than its header".into() });
+        }
+        let corr = body.get_i32();
+        if corr != attempt {
+            return Err(Error::Protocol { broker: addr.to_owned(), detail: format!("correlation id {corr}, expected {attempt}") });
+        }
+        // A broker that does not know our version answers in v0 with UNSUPPORTED_VERSION.
+        let answer = match decode_api_versions(version, body.clone()) {
+            Ok(a) => a,
+            Err(_) if version > 0 => decode_api_versions(0, body).map_err(|e| Error::Protocol { broker: addr.to_owned(), detail: e.to_string() })?,
+            Err(e) => return Err(Error::Protocol { broker: addr.to_owned(), detail: e.to_string() }),
+        };
+        if answer.error.is_ok() {
+            return Ok(answer.versions);
+        }
+        if answer.error == volley_protocol::ErrorCode::UNSUPPORTED_VERSION && attempt == 0 {
+            version = answer.versions.negotiate(Api::ApiVersions).unwrap_or(0);
+            continue;
+        }
+        return Err(Error::Protocol { broker: addr.to_owned(), detail: format!("ApiVersions failed: {}", answer.error) });
+    }
+    Err(Error::Protocol { broker: addr.to_owned(), detail: "ApiVersions negotiation failed".into() })
+}
+
+/// Dials `addr`, negotiates versions, and starts the writer and reader.
+pub(crate) async fn connect(
+    id: u64,
+    addr: String,
+    client_id: Option<String>,
+    timeout: Duration,
+    events: mpsc::UnboundedSender<(u64, ConnEvent)>,
+) -> Result<Connection, Error> {
+    let setup = async {
+        let mut stream = TcpStream::connect(&addr).await.map_err(|e| conn_err(&addr, e))?;
+        stream.set_nodelay(true).map_err(|e| conn_err(&addr, e))?;
+        let versions = handshake(&mut stream, &addr, client_id.as_deref()).await?;
+        Ok::<_, Error>((stream, versions))
+    };
+    let (stream, versions) = tokio::time::timeout(timeout, setup)
+        .await
+        .map_err(|_| conn_err(&addr, format!("no connection within {} ms (socket.connection.setup.timeout.ms)", timeout.as_millis())))??;
+    let mismatch = |e: volley_protocol::versions::VersionMismatch| Error::Protocol { broker: addr.clone(), detail: e.to_string() };
+    let negotiated = Negotiated {
+        produce: versions.negotiate(Api::Produce).map_err(mismatch)?,
+        metadata: versions.negotiate(Api::Metadata).map_err(mismatch)?,
+        init_producer_id: versions.negotiate(Api::InitProducerId).ok(),
+    };
+    let (mut rd, mut wr) = stream.into_split();
+    let (tx, mut rx) = mpsc::unbounded_channel::<Outbound>();
+    let ev_w = events.clone();
+    let writer = tokio::spawn(async move {
+        let mut batch: Vec<Outbound> = Vec::new();
+        while let Some(first) = rx.recv().await {
+            batch.push(first);
+            // Coalesce whatever else is queued into one vectored write.
+            while batch.len() < 64 {
+                match rx.try_recv() {
+                    Ok(o) => batch.push(o),
+                    Err(_) => break,
+                }
+            }
+            if let Err(e) = write_all_chunks(&mut wr, batch.iter().flat_map(|o| o.chunks.iter())).await {
+                let _ = ev_w.send((id, ConnEvent::Closed { conn: id, error: e.to_string() }));
+                return;
+            }
+            for o in batch.drain(..) {
+                if o.report_written {
+                    let _ = ev_w.send((id, ConnEvent::Written { conn: id, correlation_id: o.correlation_id }));
+                }
+            }
+        }
+    });
+    let reader = tokio::spawn(async move {
+        let mut buf = BytesMut::with_capacity(64 * 1024);
+        loop {
+            loop {
+                match split_frame(&mut buf, DEFAULT_MAX_FRAME) {
+                    Ok(Some(mut f)) => {
+                        if f.len() < 4 {
+                            let _ = events.send((id, ConnEvent::Closed { conn: id, error: "response shorter than its header".into() }));
+                            return;
+                        }
+                        let correlation_id = f.get_i32();
+                        if events.send((id, ConnEvent::Response { conn: id, correlation_id, body: f })).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        let _ = events.send((id, ConnEvent::Closed { conn: id, error: e.to_string() }));
+                        return;
+                    }
+                }
+            }
+            match rd.read_buf(&mut buf).await {
+                Ok(0) => {
+                    let _ = events.send((id, ConnEvent::Closed { conn: id, error: "the broker closed the connection".into() }));
+                    return;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    let _ = events.send((id, ConnEvent::Closed { conn: id, error: e.to_string() }));
+                    return;
+                }
+            }
+        }
+    });
+    Ok(Connection { id, versions: negotiated, tx, tasks: [writer, reader] })
+}
+
+/// Writes every chunk, using vectored writes of up to 64 slices at a time.
+async fn write_all_chunks<'a, W: AsyncWriteExt + Unpin>(w: &mut W, chunks: impl Iterator<Item = &'a Bytes>) -> std::io::Result<()> {
+    let mut pending: Vec<Bytes> = chunks.filter(|c| !c.is_empty()).cloned().collect();
+    let mut start = 0;
+    while start < pending.len() {
+        let end = (start + 64).min(pending.len());
+        let slices: Vec<IoSlice<'_>> = pending[start..end].iter().map(|c| IoSlice::new(c)).collect();
+        let mut n = w.write_vectored(&slices).await?;
+        if n == 0 {
+            return Err(std::io::Error::new(std::io::ErrorKind::WriteZero, "socket accepted no bytes"));
+        }
+        while n > 0 && start < pending.len() {
+            let len = pending[start].len();
+            if n >= len {
+                n -= len;
+                start += 1;
+            } else {
+                pending[start].advance(n);
+                n = 0;
+            }
+        }
+    }
+    w.flush().await
+}

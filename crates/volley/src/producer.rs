@@ -1,0 +1,323 @@
+//! The producer handle: `send`, `try_send`, `flush`, `close`, `partition_for`.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot, watch, Notify, Semaphore};
+use tokio::task::JoinHandle;
+use volley_protocol::record_batch::single_record_batch_size;
+
+use crate::accumulator::Accumulator;
+use crate::config::ProducerConfig;
+use crate::error::Error;
+use crate::metadata::Cluster;
+use crate::partitioner::{BuiltinPartitioner, Partitioner};
+use crate::record::{DeliveryFuture, ProducerRecord};
+use crate::sender::{Command, Sender, Shared};
+
+/// A Kafka producer. Cheap to share behind an `Arc`; every method takes `&self`.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use volley::{Producer, ProducerConfig, ProducerRecord};
+/// let config = ProducerConfig::from_properties([("bootstrap.servers", "127.0.0.1:9092")])?;
+/// let producer = Producer::new(config)?;
+/// let delivery = producer.send(ProducerRecord::new("clicks", "hello").key("user-1")).await?;
+/// let meta = delivery.await?;
+/// println!("partition {} offset {:?}", meta.partition, meta.offset);
+/// producer.close(std::time::Duration::from_secs(5)).await;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Producer {
+    shared: Arc<Shared>,
+    commands: mpsc::UnboundedSender<Command>,
+    cluster: watch::Receiver<Arc<Cluster>>,
+    partitioner: Arc<dyn Partitioner>,
+    sender: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// Kafka's rules for topic names.
+fn validate_topic(topic: &str) -> Result<(), Error> {
+    let bad = |reason| Err(Error::InvalidTopic { topic: topic.to_owned(), reason });
+    if topic.is_empty() {
+        return bad("it is empty");
+    }
+    if topic == "." || topic == ".." {
+        return bad("'.' and '..' are not allowed");
+    }
+    if topic.len() > 249 {
+        return bad("it is longer than 249 characters");
+    }
+    if !topic.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-') {
+        return bad("only ASCII letters, digits, '.', '_' and '-' are allowed");
+    }
+    Ok(())
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+impl Producer {
+    /// Starts a producer with the built-in partitioner the config names. Must be called
+    /// within a tokio runtime; nothing is sent over the network until the first `send`.
+    ///
+    /// # Errors
+    /// None today; reserved for settings checked at start.
+    pub fn new(config: ProducerConfig) -> Result<Self, Error> {
+        let p = Arc::new(BuiltinPartitioner::new(config.partitioner, config.partitioner_ignore_keys));
+        Self::with_partitioner(config, p)
+    }
+
+    /// Starts a producer with a custom partitioner.
+    ///
+    /// # Errors
+    /// As [`Producer::new`].
+    pub fn with_partitioner(config: ProducerConfig, partitioner: Arc<dyn Partitioner>) -> Result<Self, Error> {
+        let batch_size = config.batch_size.min(config.max_request_size);
+        let shared = Arc::new(Shared {
+            accumulator: Mutex::new(Accumulator::new(batch_size, config.linger)),
+            wake: Notify::new(),
+            memory: Semaphore::new(config.buffer_memory.min(Semaphore::MAX_PERMITS)),
+            flushing: 0.into(),
+            closing: false.into(),
+            config,
+        });
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (cluster_tx, cluster_rx) = watch::channel(Arc::new(Cluster::default()));
+        let sender = Sender::new(Arc::clone(&shared), rx, cluster_tx);
+        let handle = tokio::spawn(sender.run());
+        Ok(Self { shared, commands: tx, cluster: cluster_rx, partitioner, sender: Mutex::new(Some(handle)) })
+    }
+
+    /// The configuration in force.
+    #[must_use]
+    pub fn config(&self) -> &ProducerConfig {
+        &self.shared.config
+    }
+
+    /// Queues a record. Waits (at most `max.block.ms` in all) for the topic's metadata and
+    /// for room in `buffer.memory`; returns a [`DeliveryFuture`] that resolves when the
+    /// record's batch has an outcome.
+    ///
+    /// # Errors
+    /// Immediate problems: a closed producer, an invalid topic or partition, a record over
+    /// `max.request.size`, a topic that did not appear within `max.block.ms`, or no room in
+    /// `buffer.memory` within `max.block.ms`.
+    pub async fn send(&self, record: ProducerRecord) -> Result<DeliveryFuture, Error> {
+        self.enqueue(record, true).await
+    }
+
+    /// Like [`Producer::send`], but fails at once with [`Error::WouldBlock`] instead of
+    /// waiting for room in `buffer.memory` (it still waits for unknown metadata).
+    ///
+    /// # Errors
+    /// As [`Producer::send`], plus [`Error::WouldBlock`].
+    pub async fn try_send(&self, record: ProducerRecord) -> Result<DeliveryFuture, Error> {
+        self.enqueue(record, false).await
+    }
+
+    async fn enqueue(&self, record: ProducerRecord, wait: bool) -> Result<DeliveryFuture, Error> {
+        let start = Instant::now();
+        let cfg = &self.shared.config;
+        if self.shared.closing.load(Ordering::Acquire) {
+            return Err(Error::Closed { detail: None });
+        }
+        validate_topic(&record.topic)?;
+        let size = single_record_batch_size(record.key.as_deref(), record.value.as_deref(), &record.headers);
+        if size > cfg.max_request_size {
+            return Err(Error::RecordTooLarge { size, limit: cfg.max_request_size, setting: "max.request.size" });
+        }
+        if size > cfg.buffer_memory {
+            return Err(Error::RecordTooLarge { size, limit: cfg.buffer_memory, setting: "buffer.memory" });
+        }
+        let deadline = start + cfg.max_block;
+        let partitions = self.partitions_of(&record.topic, deadline).await?;
+        let explicit = match record.partition {
+            Some(p) if p < 0 || p as usize >= partitions => {
+                return Err(Error::UnknownPartition { topic: record.topic, partition: p, count: partitions })
+            }
+            Some(p) => Some(p),
+            None => {
+                let n = u32::try_from(partitions).unwrap_or(u32::MAX);
+                self.partitioner.partition(&record.topic, record.key.as_deref(), n).map(|p| i32::try_from(p % n).unwrap_or(0))
+            }
+        };
+        // Reserve memory: the only place `send` waits besides metadata.
+        let permits = u32::try_from(size).unwrap_or(u32::MAX);
+        let permit = if wait {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(remaining, self.shared.memory.acquire_many(permits)).await {
+                Ok(Ok(p)) => p,
+                Ok(Err(_)) => return Err(Error::Closed { detail: None }),
+                Err(_) => return Err(Error::BufferFull { size, buffer_memory: cfg.buffer_memory, waited: start.elapsed() }),
+            }
+        } else {
+            self.shared.memory.try_acquire_many(permits).map_err(|_| Error::WouldBlock { size })?
+        };
+        permit.forget();
+        let timestamp = record.timestamp.unwrap_or_else(now_ms);
+        let appended = {
+            let mut acc = self.shared.accumulator.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let partition = match explicit {
+                Some(p) => p,
+                None => i32::try_from(acc.sticky_partition(&record.topic, u32::try_from(partitions).unwrap_or(1), size)).unwrap_or(0),
+            };
+            acc.append(&record.topic, partition, timestamp, record.key.as_deref(), record.value.as_deref(), &record.headers, size, Instant::now())
+        };
+        if appended.wake {
+            self.shared.wake.notify_one();
+        }
+        Ok(DeliveryFuture::new(appended.completion, appended.offset_delta, timestamp))
+    }
+
+    async fn partitions_of(&self, topic: &str, deadline: Instant) -> Result<usize, Error> {
+        let mut rx = self.cluster.clone();
+        let mut asked = false;
+        loop {
+            let last_error;
+            {
+                let c = rx.borrow_and_update();
+                if let Some(t) = c.topics.get(topic) {
+                    return Ok(t.leaders.len());
+                }
+                last_error = c
+                    .topic_errors
+                    .get(topic)
+                    .map(|e| format!("the broker answered {e}"))
+                    .or_else(|| c.last_error.clone());
+            }
+            if !asked {
+                self.commands.send(Command::NeedTopic(topic.to_owned())).map_err(|_| Error::Closed { detail: None })?;
+                asked = true;
+            }
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let timed_out = Error::TopicNotAvailable { topic: topic.to_owned(), waited: self.shared.config.max_block, cause: last_error };
+            if remaining.is_zero() {
+                return Err(timed_out);
+            }
+            match tokio::time::timeout(remaining, rx.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return Err(Error::Closed { detail: None }),
+                Err(_) => return Err(timed_out),
+            }
+        }
+    }
+
+    /// Where a key would go now for `topic` (waits for metadata like `send`). `None` for
+    /// a keyless record, which the sticky partitioner places.
+    ///
+    /// # Errors
+    /// As the metadata part of [`Producer::send`].
+    pub async fn partition_for(&self, topic: &str, key: Option<&[u8]>) -> Result<Option<i32>, Error> {
+        validate_topic(topic)?;
+        let deadline = Instant::now() + self.shared.config.max_block;
+        let n = self.partitions_of(topic, deadline).await?;
+        let n = u32::try_from(n).unwrap_or(u32::MAX);
+        Ok(self.partitioner.partition(topic, key, n).map(|p| i32::try_from(p).unwrap_or(0)))
+    }
+
+    /// Sends everything queued now without waiting for `linger.ms`, and waits until every
+    /// record queued before the call has an outcome.
+    pub async fn flush(&self) {
+        self.shared.flushing.fetch_add(1, Ordering::AcqRel);
+        self.shared.wake.notify_one();
+        let (tx, rx) = oneshot::channel();
+        if self.commands.send(Command::Flush(tx)).is_ok() {
+            if let Ok(batches) = rx.await {
+                for b in batches {
+                    b.wait().await;
+                }
+            }
+        }
+        self.shared.flushing.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Stops accepting records, sends what is queued, and waits up to `timeout`. Records
+    /// still pending then fail: queued ones as not persisted, in-flight ones as possibly
+    /// persisted. Every outstanding delivery future resolves; none is dropped silently.
+    pub async fn close(&self, timeout: Duration) {
+        self.shared.closing.store(true, Ordering::Release);
+        if tokio::time::timeout(timeout, self.flush()).await.is_err() {
+            let _ = self.commands.send(Command::Abort);
+        }
+        let _ = self.commands.send(Command::Shutdown);
+        self.shared.wake.notify_one();
+        let handle = self.sender.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        if let Some(h) = handle {
+            // After an abort the sender stops at once; give it a moment, then stop waiting.
+            let _ = tokio::time::timeout(Duration::from_secs(5), h).await;
+        }
+    }
+}
+
+impl Drop for Producer {
+    fn drop(&mut self) {
+        // Dropping the command channel lets the sender finish what is queued and stop.
+        self.shared.closing.store(true, Ordering::Release);
+        self.shared.wake.notify_one();
+    }
+}
+
+/// Turns values into bytes for records.
+pub trait Serializer<T: ?Sized> {
+    /// Serializes `value` for `topic`.
+    ///
+    /// # Errors
+    /// [`Error::Serialization`] when the value cannot be represented.
+    fn serialize(&self, topic: &str, value: &T) -> Result<Bytes, Error>;
+}
+
+/// Bytes as they are.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BytesSerializer;
+
+impl<T: AsRef<[u8]> + ?Sized> Serializer<T> for BytesSerializer {
+    fn serialize(&self, _topic: &str, value: &T) -> Result<Bytes, Error> {
+        Ok(Bytes::copy_from_slice(value.as_ref()))
+    }
+}
+
+/// UTF-8 strings.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StringSerializer;
+
+impl<T: AsRef<str> + ?Sized> Serializer<T> for StringSerializer {
+    fn serialize(&self, _topic: &str, value: &T) -> Result<Bytes, Error> {
+        Ok(Bytes::copy_from_slice(value.as_ref().as_bytes()))
+    }
+}
+
+/// Compact JSON via serde.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JsonSerializer;
+
+impl<T: serde::Serialize + ?Sized> Serializer<T> for JsonSerializer {
+    fn serialize(&self, _topic: &str, value: &T) -> Result<Bytes, Error> {
+        serde_json::to_vec(value).map(Bytes::from).map_err(|e| Error::Serialization(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_names() {
+        assert!(validate_topic("clicks.v1_a-b").is_ok());
+        for bad in ["", ".", "..", "a b", "a/b", &"x".repeat(250)] {
+            assert!(validate_topic(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn serializers() {
+        assert_eq!(StringSerializer.serialize("t", "hé").unwrap(), Bytes::from("hé"));
+        assert_eq!(BytesSerializer.serialize("t", &[1u8, 2][..]).unwrap(), Bytes::from_static(&[1, 2]));
+        let v = serde_json::json!({"user_id": 7, "action": "click"});
+        assert_eq!(JsonSerializer.serialize("t", &v).unwrap(), Bytes::from(r#"{"action":"click","user_id":7}"#));
+    }
+}

@@ -1,0 +1,947 @@
+//! The sender: one task that turns ready batches into Produce requests and answers into
+//! outcomes (the role of the Java producer's `Sender`).
+//!
+//! It owns every piece of mutable delivery state (connections, in-flight requests,
+//! per-partition sequence numbers, retries, metadata, the producer id) so none of it needs a
+//! lock; `send` only touches the accumulator (one short lock) and the memory semaphore.
+//! Connections do their I/O in their own tasks and report back over a channel; the loop
+//! reacts to connection events, commands from the producer handle, wake-ups from `send`, and
+//! timers, and after each one runs [`Sender::step`], which is synchronous and takes `now`.
+//!
+//! Ordering and idempotence (RELIABILITY.md): a partition's sequence numbers are assigned
+//! when its batch is first drained and never change; a failed batch goes back to the head of
+//! its partition's retry queue, ordered by sequence; while a partition has a retry pending,
+//! nothing new is sent for it until every request in flight for it has answered (rule 3);
+//! the first batch after a new producer id or a reconnect goes alone (rule 5).
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rand::Rng;
+use tokio::sync::{mpsc, oneshot, watch, Notify, Semaphore};
+use volley_protocol::control::{decode_init_producer_id, decode_metadata, encode_init_producer_id, encode_metadata};
+use volley_protocol::produce::{decode_produce_response, encode_produce, PartitionData, ProduceRequest, TopicData};
+use volley_protocol::record_batch::{SealParams, NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE};
+use volley_protocol::ErrorCode;
+
+use crate::accumulator::{Accumulator, QueuedBatch};
+use crate::config::{Acks, ProducerConfig};
+use crate::error::{DeliveryError, Error};
+use crate::metadata::Cluster;
+use crate::net::{connect, ConnEvent, Connection, Outbound};
+use crate::record::{BatchCompletion, BatchOutcome};
+
+/// State shared by the producer handle and the sender.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) config: ProducerConfig,
+    pub(crate) accumulator: Mutex<Accumulator>,
+    pub(crate) wake: Notify,
+    pub(crate) memory: Semaphore,
+    pub(crate) flushing: AtomicUsize,
+    pub(crate) closing: AtomicBool,
+}
+
+/// Requests from the producer handle.
+#[derive(Debug)]
+pub(crate) enum Command {
+    /// `send` waits for this topic's metadata.
+    NeedTopic(String),
+    /// Reply with every incomplete batch (the flush waits for them).
+    Flush(oneshot::Sender<Vec<Arc<BatchCompletion>>>),
+    /// Fail everything still pending and stop.
+    Abort,
+    /// Stop once nothing is pending.
+    Shutdown,
+}
+
+/// A sealed batch on its way to (or back from) a broker.
+#[derive(Debug)]
+struct SentBatch {
+    topic: String,
+    partition: i32,
+    bytes: Bytes,
+    completion: Arc<BatchCompletion>,
+    created: Instant,
+    reserved: usize,
+    base_sequence: i32,
+    record_count: i32,
+    attempts: u32,
+    retry_at: Instant,
+    /// A send of this batch may have reached the log.
+    maybe_written: bool,
+    last_error: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct PartState {
+    next_sequence: i32,
+    in_flight: usize,
+    /// Batches to resend, in sequence order.
+    retries: VecDeque<SentBatch>,
+    /// A success was seen for the current producer id/epoch on the current connection.
+    confirmed: bool,
+}
+
+#[derive(Debug)]
+enum PendingKind {
+    Produce { batches: Vec<SentBatch>, acks0: bool },
+    Metadata,
+    InitProducerId,
+}
+
+#[derive(Debug)]
+struct Pending {
+    correlation_id: i32,
+    version: i16,
+    sent_at: Instant,
+    kind: PendingKind,
+}
+
+#[derive(Debug)]
+enum ConnState {
+    Down,
+    Connecting,
+    Up(Connection),
+}
+
+#[derive(Debug)]
+struct Node {
+    addr: String,
+    conn: ConnState,
+    pending: VecDeque<Pending>,
+    throttled_until: Option<Instant>,
+    failures: u32,
+    retry_at: Instant,
+}
+
+#[derive(Debug, Clone)]
+enum PidState {
+    Missing { not_before: Instant },
+    Requesting,
+    Ready { producer_id: i64, epoch: i16 },
+    Fatal(String),
+}
+
+#[derive(Debug)]
+struct MetaState {
+    in_flight: bool,
+    need: bool,
+    next_periodic: Instant,
+    not_before: Instant,
+}
+
+/// The sender task's state.
+pub(crate) struct Sender {
+    shared: Arc<Shared>,
+    commands: mpsc::UnboundedReceiver<Command>,
+    commands_open: bool,
+    shutdown: bool,
+    events_tx: mpsc::UnboundedSender<(u64, ConnEvent)>,
+    events_rx: mpsc::UnboundedReceiver<(u64, ConnEvent)>,
+    connect_tx: mpsc::UnboundedSender<(i32, u64, Result<Connection, Error>)>,
+    connect_rx: mpsc::UnboundedReceiver<(i32, u64, Result<Connection, Error>)>,
+    cluster: Arc<Cluster>,
+    cluster_tx: watch::Sender<Arc<Cluster>>,
+    nodes: BTreeMap<i32, Node>,
+    conn_owner: HashMap<u64, i32>,
+    next_conn_id: u64,
+    correlation: i32,
+    wanted: HashSet<String>,
+    meta: MetaState,
+    pid: PidState,
+    parts: HashMap<(String, i32), PartState>,
+}
+
+fn jittered(base: Duration, max: Duration, attempt: u32) -> Duration {
+    let exp = base.saturating_mul(1u32 << attempt.min(16).saturating_sub(1)).min(max);
+    let jitter = rand::thread_rng().gen_range(0.8..1.2);
+    exp.mul_f64(jitter).min(max.max(base))
+}
+
+impl Sender {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        commands: mpsc::UnboundedReceiver<Command>,
+        cluster_tx: watch::Sender<Arc<Cluster>>,
+    ) -> Self {
+        let now = Instant::now();
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let (connect_tx, connect_rx) = mpsc::unbounded_channel();
+        let nodes = shared
+            .config
+            .bootstrap_servers
+            .iter()
+            .enumerate()
+            .map(|(i, addr)| {
+                (
+                    -1 - i32::try_from(i).unwrap_or(i32::MAX - 1),
+                    Node { addr: addr.clone(), conn: ConnState::Down, pending: VecDeque::new(), throttled_until: None, failures: 0, retry_at: now },
+                )
+            })
+            .collect();
+        let pid = if shared.config.enable_idempotence { PidState::Missing { not_before: now } } else { PidState::Ready { producer_id: NO_PRODUCER_ID, epoch: NO_PRODUCER_EPOCH } };
+        Self {
+            shared,
+            commands,
+            commands_open: true,
+            shutdown: false,
+            events_tx,
+            events_rx,
+            connect_tx,
+            connect_rx,
+            cluster: Arc::new(Cluster::default()),
+            cluster_tx,
+            nodes,
+            conn_owner: HashMap::new(),
+            next_conn_id: 0,
+            correlation: 0,
+            wanted: HashSet::new(),
+            meta: MetaState { in_flight: false, need: true, next_periodic: now, not_before: now },
+            pid,
+            parts: HashMap::new(),
+        }
+    }
+
+    /// Runs until shut down.
+    pub(crate) async fn run(mut self) {
+        loop {
+            let now = Instant::now();
+            if self.step(now) {
+                break;
+            }
+            let deadline = self.next_wakeup(now);
+            tokio::select! {
+                biased;
+                Some((_, ev)) = self.events_rx.recv() => self.on_conn_event(ev, Instant::now()),
+                Some((node, conn, res)) = self.connect_rx.recv() => self.on_connected(node, conn, res, Instant::now()),
+                cmd = self.commands.recv(), if self.commands_open => match cmd {
+                    Some(c) => self.on_command(c),
+                    None => self.commands_open = false,
+                },
+                () = self.shared.wake.notified() => {}
+                () = tokio::time::sleep_until(deadline.into()) => {}
+            }
+        }
+    }
+
+    fn config(&self) -> &ProducerConfig {
+        &self.shared.config
+    }
+
+    fn next_correlation(&mut self) -> i32 {
+        self.correlation = self.correlation.wrapping_add(1) & i32::MAX;
+        self.correlation
+    }
+
+    fn on_command(&mut self, c: Command) {
+        match c {
+            Command::NeedTopic(t) => {
+                if !self.cluster.topics.contains_key(&t) && self.wanted.insert(t) {
+                    self.meta.need = true;
+                    self.meta.not_before = Instant::now();
+                }
+            }
+            Command::Flush(reply) => {
+                let mut all = self.shared.accumulator.lock().unwrap_or_else(std::sync::PoisonError::into_inner).completions();
+                for p in self.parts.values() {
+                    all.extend(p.retries.iter().map(|b| Arc::clone(&b.completion)));
+                }
+                for n in self.nodes.values() {
+                    for p in &n.pending {
+                        if let PendingKind::Produce { batches, .. } = &p.kind {
+                            all.extend(batches.iter().map(|b| Arc::clone(&b.completion)));
+                        }
+                    }
+                }
+                let _ = reply.send(all);
+            }
+            Command::Abort => self.abort_all(),
+            Command::Shutdown => self.shutdown = true,
+        }
+    }
+
+    /// Runs the policy once. Returns `true` when the sender should stop.
+    fn step(&mut self, now: Instant) -> bool {
+        self.expire(now);
+        self.maybe_fetch_metadata(now);
+        self.maybe_init_producer_id(now);
+        self.drain(now);
+        (self.shutdown || !self.commands_open) && self.is_idle()
+    }
+
+    fn is_idle(&self) -> bool {
+        self.shared.accumulator.lock().unwrap_or_else(std::sync::PoisonError::into_inner).is_empty()
+            && self.parts.values().all(|p| p.retries.is_empty())
+            && self.nodes.values().all(|n| n.pending.iter().all(|p| !matches!(p.kind, PendingKind::Produce { .. })))
+    }
+
+    fn next_wakeup(&self, now: Instant) -> Instant {
+        let cfg = self.config();
+        let mut t = now + Duration::from_secs(1);
+        let mut consider = |d: Instant| {
+            if d > now && d < t {
+                t = d;
+            }
+        };
+        {
+            let acc = self.shared.accumulator.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(d) = acc.next_linger_deadline(now) {
+                consider(d);
+            }
+            if let Some(o) = acc.oldest() {
+                consider(o + cfg.delivery_timeout);
+            }
+        }
+        for p in self.parts.values() {
+            if let Some(b) = p.retries.front() {
+                consider(b.retry_at);
+                consider(b.created + cfg.delivery_timeout);
+            }
+        }
+        for n in self.nodes.values() {
+            if let Some(p) = n.pending.front() {
+                consider(p.sent_at + cfg.request_timeout);
+            }
+            if let Some(th) = n.throttled_until {
+                consider(th);
+            }
+            consider(n.retry_at);
+        }
+        consider(self.meta.next_periodic);
+        consider(self.meta.not_before);
+        if let PidState::Missing { not_before } = self.pid {
+            consider(not_before);
+        }
+        t
+    }
+
+    // ----- connections -----
+
+    fn ensure_connecting(&mut self, node_id: i32, now: Instant) {
+        let Some(node) = self.nodes.get_mut(&node_id) else { return };
+        if !matches!(node.conn, ConnState::Down) || now < node.retry_at {
+            return;
+        }
+        node.conn = ConnState::Connecting;
+        self.next_conn_id += 1;
+        let id = self.next_conn_id;
+        let addr = node.addr.clone();
+        let cfg = &self.shared.config;
+        let client_id = (!cfg.client_id.is_empty()).then(|| cfg.client_id.clone());
+        let timeout = cfg.connect_timeout;
+        let events = self.events_tx.clone();
+        let done = self.connect_tx.clone();
+        tokio::spawn(async move {
+            let res = connect(id, addr, client_id, timeout, events).await;
+            let _ = done.send((node_id, id, res));
+        });
+    }
+
+    fn on_connected(&mut self, node_id: i32, conn_id: u64, res: Result<Connection, Error>, now: Instant) {
+        let (base, max) = (self.config().reconnect_backoff, self.config().reconnect_backoff_max);
+        let Some(node) = self.nodes.get_mut(&node_id) else { return };
+        match res {
+            Ok(c) => {
+                tracing::debug!(node = node_id, addr = %node.addr, "connected");
+                node.failures = 0;
+                node.conn = ConnState::Up(c);
+                self.conn_owner.insert(conn_id, node_id);
+            }
+            Err(e) => {
+                tracing::debug!(node = node_id, error = %e, "connect failed");
+                node.failures += 1;
+                node.conn = ConnState::Down;
+                node.retry_at = now + jittered(base, max, node.failures);
+                let mut c = (*self.cluster).clone();
+                c.last_error = Some(e.to_string());
+                self.publish(Arc::new(c));
+            }
+        }
+    }
+
+    fn publish(&mut self, c: Arc<Cluster>) {
+        self.cluster = Arc::clone(&c);
+        self.cluster_tx.send_replace(c);
+    }
+
+    /// A node with a usable connection and room for a request; starts connecting to one
+    /// if there is none.
+    fn pick_control_node(&mut self, now: Instant) -> Option<i32> {
+        let max = self.config().max_in_flight;
+        let up = self
+            .nodes
+            .iter()
+            .filter(|(_, n)| matches!(n.conn, ConnState::Up(_)) && n.pending.len() < max)
+            .min_by_key(|(_, n)| n.pending.len())
+            .map(|(id, _)| *id);
+        if up.is_some() {
+            return up;
+        }
+        if self.nodes.values().any(|n| matches!(n.conn, ConnState::Connecting | ConnState::Up(_))) {
+            return None;
+        }
+        // Prefer known brokers, then bootstrap addresses; the one that can be tried soonest.
+        let candidate = self.nodes.iter().filter(|(_, n)| n.retry_at <= now).max_by_key(|(id, _)| **id >= 0).map(|(id, _)| *id);
+        if let Some(id) = candidate {
+            self.ensure_connecting(id, now);
+        }
+        None
+    }
+
+    fn send_control(&mut self, node_id: i32, kind: PendingKind, now: Instant) -> bool {
+        let corr = self.next_correlation();
+        let client_id = (!self.config().client_id.is_empty()).then(|| self.config().client_id.clone());
+        let Some(node) = self.nodes.get_mut(&node_id) else { return false };
+        let ConnState::Up(conn) = &node.conn else { return false };
+        let (frame, version) = match kind {
+            PendingKind::Metadata => {
+                let mut topics: Vec<String> = self.cluster.topics.keys().cloned().collect();
+                topics.extend(self.wanted.iter().filter(|t| !self.cluster.topics.contains_key(*t)).cloned());
+                topics.sort();
+                let v = conn.versions.metadata;
+                (encode_metadata(v, corr, client_id.as_deref(), Some(&topics), self.shared.config.allow_auto_create_topics), v)
+            }
+            PendingKind::InitProducerId => {
+                let Some(v) = conn.versions.init_producer_id else {
+                    self.pid = PidState::Fatal(format!("broker {} does not support InitProducerId v3 or later, which the idempotent producer needs (set enable.idempotence=false)", node.addr));
+                    return false;
+                };
+                (encode_init_producer_id(v, corr, client_id.as_deref(), None), v)
+            }
+            PendingKind::Produce { .. } => return false,
+        };
+        let frame = match frame {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot encode a control request");
+                return false;
+            }
+        };
+        if !conn.send(Outbound { chunks: vec![frame], correlation_id: corr, report_written: false }) {
+            return false;
+        }
+        node.pending.push_back(Pending { correlation_id: corr, version, sent_at: now, kind });
+        true
+    }
+
+    // ----- metadata and producer id -----
+
+    fn maybe_fetch_metadata(&mut self, now: Instant) {
+        let missing = self.wanted.iter().any(|t| !self.cluster.topics.contains_key(t));
+        let due = self.meta.need || missing || now >= self.meta.next_periodic;
+        if !due || self.meta.in_flight || now < self.meta.not_before {
+            return;
+        }
+        if self.cluster.topics.is_empty() && self.wanted.is_empty() {
+            // Nothing to ask about yet.
+            return;
+        }
+        if let Some(node) = self.pick_control_node(now) {
+            if self.send_control(node, PendingKind::Metadata, now) {
+                self.meta.in_flight = true;
+            }
+        }
+    }
+
+    fn maybe_init_producer_id(&mut self, now: Instant) {
+        let PidState::Missing { not_before } = self.pid else { return };
+        if now < not_before {
+            return;
+        }
+        let has_work = !self.wanted.is_empty() || !self.cluster.topics.is_empty();
+        if !has_work {
+            return;
+        }
+        if let Some(node) = self.pick_control_node(now) {
+            if self.send_control(node, PendingKind::InitProducerId, now) {
+                self.pid = PidState::Requesting;
+            }
+        }
+        if let PidState::Fatal(msg) = self.pid.clone() {
+            self.fail_everything_queued(&Error::ProducerId(msg));
+        }
+    }
+
+    fn on_metadata(&mut self, version: i16, body: Bytes, now: Instant) -> Result<(), String> {
+        self.meta.in_flight = false;
+        let answer = decode_metadata(version, body).map_err(|e| e.to_string())?;
+        let next = self.cluster.updated(&answer);
+        // Add or refresh broker nodes.
+        for (id, addr) in &next.brokers {
+            let node = self.nodes.entry(*id).or_insert_with(|| Node {
+                addr: addr.clone(),
+                conn: ConnState::Down,
+                pending: VecDeque::new(),
+                throttled_until: None,
+                failures: 0,
+                retry_at: now,
+            });
+            node.addr.clone_from(addr);
+        }
+        self.wanted.retain(|t| !next.topics.contains_key(t));
+        self.publish(next);
+        self.meta.need = false;
+        self.meta.next_periodic = now + self.config().metadata_max_age;
+        if !self.wanted.is_empty() {
+            self.meta.not_before = now + self.config().retry_backoff;
+        }
+        Ok(())
+    }
+
+    fn on_init_producer_id(&mut self, version: i16, body: Bytes, now: Instant) -> Result<(), String> {
+        let a = decode_init_producer_id(version, body).map_err(|e| e.to_string())?;
+        if a.error.is_ok() {
+            tracing::debug!(producer_id = a.producer_id, epoch = a.producer_epoch, "producer id");
+            self.pid = PidState::Ready { producer_id: a.producer_id, epoch: a.producer_epoch };
+            for p in self.parts.values_mut() {
+                p.next_sequence = 0;
+                p.confirmed = false;
+            }
+        } else if a.error == ErrorCode::CLUSTER_AUTHORIZATION_FAILED || !a.error.is_retriable() && a.error != ErrorCode::UNKNOWN_SERVER_ERROR {
+            let msg = format!("InitProducerId failed with {}", a.error);
+            self.pid = PidState::Fatal(msg.clone());
+            self.fail_everything_queued(&Error::ProducerId(msg));
+        } else {
+            self.pid = PidState::Missing { not_before: now + self.config().retry_backoff };
+        }
+        Ok(())
+    }
+
+    // ----- draining -----
+
+    fn producer_id(&self) -> Option<(i64, i16)> {
+        match self.pid {
+            PidState::Ready { producer_id, epoch } => Some((producer_id, epoch)),
+            _ => None,
+        }
+    }
+
+    fn drain(&mut self, now: Instant) {
+        let Some((pid, epoch)) = self.producer_id() else { return };
+        let cfg = self.shared.config.clone();
+        let flushing = self.shared.flushing.load(Ordering::Acquire) > 0 || self.shared.closing.load(Ordering::Acquire) || self.shutdown || !self.commands_open;
+        let idempotent = cfg.enable_idempotence;
+        let mut candidates: Vec<(String, i32)> =
+            self.parts.iter().filter(|(_, p)| p.retries.front().is_some_and(|b| b.retry_at <= now)).map(|(k, _)| k.clone()).collect();
+        candidates.extend(self.shared.accumulator.lock().unwrap_or_else(std::sync::PoisonError::into_inner).ready(now, flushing));
+        if candidates.is_empty() {
+            return;
+        }
+        let mut requests: BTreeMap<i32, (Vec<SentBatch>, usize)> = BTreeMap::new();
+        let mut seen = HashSet::new();
+        for (topic, partition) in candidates {
+            if !seen.insert((topic.clone(), partition)) {
+                continue;
+            }
+            let Some(leader) = self.cluster.leader(&topic, partition) else {
+                self.meta.need = true;
+                continue;
+            };
+            let node_ready = match self.nodes.get(&leader) {
+                Some(n) => {
+                    let up = matches!(n.conn, ConnState::Up(_));
+                    let room = n.pending.len() < cfg.max_in_flight;
+                    let throttled = n.throttled_until.is_some_and(|t| t > now);
+                    if !up {
+                        None
+                    } else {
+                        Some(room && !throttled)
+                    }
+                }
+                None => None,
+            };
+            match node_ready {
+                None => {
+                    self.ensure_connecting(leader, now);
+                    continue;
+                }
+                Some(false) => continue,
+                Some(true) => {}
+            }
+            let entry = requests.entry(leader).or_default();
+            let part = self.parts.entry((topic.clone(), partition)).or_default();
+            let batch = if let Some(head) = part.retries.front() {
+                // Rule 3: resend only once everything in flight for the partition answered.
+                if part.in_flight > 0 || head.retry_at > now {
+                    continue;
+                }
+                if entry.1 > 0 && entry.1 + head.bytes.len() > cfg.max_request_size {
+                    continue;
+                }
+                part.retries.pop_front()
+            } else {
+                // Rule 5: until a success is seen, one batch at a time.
+                if idempotent && ((!part.confirmed && part.in_flight > 0) || part.in_flight >= cfg.max_in_flight) {
+                    continue;
+                }
+                let popped = {
+                    let mut acc = self.shared.accumulator.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    acc.pop_ready(&topic, partition, now, flushing)
+                };
+                let Some(q) = popped else { continue };
+                let seq = if idempotent { part.next_sequence } else { NO_SEQUENCE };
+                match seal(q, &cfg, pid, epoch, seq, &topic, partition, now) {
+                    Ok(b) => {
+                        if idempotent {
+                            part.next_sequence = next_sequence(part.next_sequence, b.completion_records());
+                        }
+                        Some(b.0)
+                    }
+                    Err(e) => {
+                        e.0.completion.complete(BatchOutcome::Failed { error: DeliveryError::not_persisted(e.1), record_errors: Vec::new() });
+                        self.shared.memory.add_permits(e.0.reserved);
+                        None
+                    }
+                }
+            };
+            if let Some(b) = batch {
+                part.in_flight += 1;
+                entry.1 += b.bytes.len();
+                entry.0.push(b);
+            }
+        }
+        for (node_id, (batches, _)) in requests {
+            if !batches.is_empty() {
+                self.send_produce(node_id, batches, now);
+            }
+        }
+    }
+
+    fn send_produce(&mut self, node_id: i32, mut batches: Vec<SentBatch>, now: Instant) {
+        let corr = self.next_correlation();
+        let cfg = &self.shared.config;
+        let acks0 = cfg.acks == Acks::None;
+        let client_id = (!cfg.client_id.is_empty()).then(|| cfg.client_id.clone());
+        let Some(node) = self.nodes.get_mut(&node_id) else { return };
+        let ConnState::Up(conn) = &node.conn else { return };
+        let version = conn.versions.produce;
+        let mut topics: Vec<TopicData> = Vec::new();
+        for b in &batches {
+            let pd = PartitionData { partition: b.partition, records: b.bytes.clone() };
+            match topics.iter_mut().find(|t| t.topic == b.topic) {
+                Some(t) => t.partitions.push(pd),
+                None => topics.push(TopicData { topic: b.topic.clone(), partitions: vec![pd] }),
+            }
+        }
+        let timeout_ms = i32::try_from(cfg.request_timeout.as_millis()).unwrap_or(i32::MAX);
+        let frame = encode_produce(version, corr, client_id.as_deref(), &ProduceRequest { transactional_id: None, acks: cfg.acks.wire(), timeout_ms, topics: &topics });
+        for b in &mut batches {
+            b.attempts += 1;
+        }
+        let sent = conn.send(Outbound { chunks: frame.chunks, correlation_id: corr, report_written: acks0 });
+        node.pending.push_back(Pending { correlation_id: corr, version, sent_at: now, kind: PendingKind::Produce { batches, acks0 } });
+        if !sent {
+            self.close_node(node_id, "the connection closed before the request was written".into(), now);
+        }
+    }
+
+    // ----- answers -----
+
+    fn on_conn_event(&mut self, ev: ConnEvent, now: Instant) {
+        match ev {
+            ConnEvent::Response { conn, correlation_id, body } => {
+                let Some(&node_id) = self.conn_owner.get(&conn) else { return };
+                let Some(node) = self.nodes.get_mut(&node_id) else { return };
+                // Kafka answers in order; acks=0 requests get no answer and are skipped.
+                let pos = node.pending.iter().position(|p| !matches!(p.kind, PendingKind::Produce { acks0: true, .. }));
+                let Some(pos) = pos.filter(|&i| node.pending[i].correlation_id == correlation_id) else {
+                    self.close_node(node_id, format!("unexpected correlation id {correlation_id} (answers must come in order)"), now);
+                    return;
+                };
+                let Some(p) = node.pending.remove(pos) else { return };
+                let res = match p.kind {
+                    PendingKind::Metadata => self.on_metadata(p.version, body, now),
+                    PendingKind::InitProducerId => self.on_init_producer_id(p.version, body, now),
+                    PendingKind::Produce { batches, .. } => self.on_produce_response(node_id, p.version, body, batches, now),
+                };
+                if let Err(e) = res {
+                    self.close_node(node_id, format!("malformed response: {e}"), now);
+                }
+            }
+            ConnEvent::Written { conn, correlation_id } => {
+                let Some(&node_id) = self.conn_owner.get(&conn) else { return };
+                let Some(node) = self.nodes.get_mut(&node_id) else { return };
+                if let Some(pos) = node.pending.iter().position(|p| p.correlation_id == correlation_id) {
+                    if let Some(Pending { kind: PendingKind::Produce { batches, .. }, .. }) = node.pending.remove(pos) {
+                        for b in batches {
+                            self.finish(b, BatchOutcome::Delivered { base_offset: None, log_append_time: -1, acknowledged: false });
+                        }
+                    }
+                }
+            }
+            ConnEvent::Closed { conn, error } => {
+                if let Some(node_id) = self.conn_owner.get(&conn).copied() {
+                    self.close_node(node_id, error, now);
+                }
+            }
+        }
+    }
+
+    fn on_produce_response(&mut self, node_id: i32, version: i16, body: Bytes, batches: Vec<SentBatch>, now: Instant) -> Result<(), String> {
+        let resp = match decode_produce_response(version, body) {
+            Ok(r) => r,
+            Err(e) => {
+                // Put the batches back as possibly written before the connection is closed.
+                for b in batches {
+                    self.retry_or_fail(b, "malformed Produce response".into(), true, now);
+                }
+                return Err(e.to_string());
+            }
+        };
+        if resp.throttle_time_ms > 0 {
+            if let Some(n) = self.nodes.get_mut(&node_id) {
+                n.throttled_until = Some(now + Duration::from_millis(u64::try_from(resp.throttle_time_ms).unwrap_or(0)));
+            }
+        }
+        for b in batches {
+            let answer = resp
+                .topics
+                .iter()
+                .filter(|t| t.topic == b.topic)
+                .flat_map(|t| t.partitions.iter())
+                .find(|p| p.partition == b.partition);
+            let Some(p) = answer else {
+                self.retry_or_fail(b, "the broker's answer did not mention the partition".into(), true, now);
+                continue;
+            };
+            let code = p.error;
+            let key = (b.topic.clone(), b.partition);
+            if let Some(part) = self.parts.get_mut(&key) {
+                part.in_flight = part.in_flight.saturating_sub(1);
+            }
+            match code {
+                ErrorCode::NONE => {
+                    if let Some(part) = self.parts.get_mut(&key) {
+                        part.confirmed = true;
+                    }
+                    let base_offset = Some(p.base_offset);
+                    self.finish(b, BatchOutcome::Delivered { base_offset, log_append_time: p.log_append_time_ms, acknowledged: true });
+                }
+                ErrorCode::DUPLICATE_SEQUENCE_NUMBER => {
+                    self.finish(b, BatchOutcome::Delivered { base_offset: None, log_append_time: -1, acknowledged: true });
+                }
+                c if is_retriable(c) || (c == ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER && self.earlier_retry_pending(&key, b.base_sequence)) => {
+                    if matches!(
+                        c,
+                        ErrorCode::NOT_LEADER_OR_FOLLOWER | ErrorCode::LEADER_NOT_AVAILABLE | ErrorCode::UNKNOWN_TOPIC_OR_PARTITION | ErrorCode::KAFKA_STORAGE_ERROR | ErrorCode::NETWORK_EXCEPTION | ErrorCode::FENCED_LEADER_EPOCH
+                    ) {
+                        self.meta.need = true;
+                    }
+                    let maybe = matches!(
+                        c,
+                        ErrorCode::REQUEST_TIMED_OUT | ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND | ErrorCode::NETWORK_EXCEPTION | ErrorCode::UNKNOWN_SERVER_ERROR
+                    );
+                    let text = describe(c, p.error_message.as_deref());
+                    self.retry_or_fail(b, text, maybe, now);
+                }
+                c => {
+                    let err = Error::Broker { code: c, message: p.error_message.clone() };
+                    let persistence = if b.maybe_written { DeliveryError::possibly_persisted(err) } else { DeliveryError::not_persisted(err) };
+                    let record_errors = p.record_errors.clone();
+                    self.finish(b, BatchOutcome::Failed { error: persistence, record_errors });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn earlier_retry_pending(&self, key: &(String, i32), seq: i32) -> bool {
+        self.parts.get(key).is_some_and(|p| p.retries.iter().any(|r| r.base_sequence < seq))
+    }
+
+    fn retry_or_fail(&mut self, mut b: SentBatch, error: String, maybe_written: bool, now: Instant) {
+        let cfg = &self.shared.config;
+        b.maybe_written |= maybe_written;
+        b.last_error = Some(error.clone());
+        let expired = now >= b.created + cfg.delivery_timeout;
+        let exhausted = b.attempts > cfg.retries;
+        let part = self.parts.entry((b.topic.clone(), b.partition)).or_default();
+        if expired || exhausted {
+            let err = if expired {
+                Error::DeliveryTimeout { timeout: cfg.delivery_timeout, last: Some(error) }
+            } else {
+                Error::RetriesExhausted { attempts: b.attempts, last: error }
+            };
+            let outcome = if b.maybe_written { DeliveryError::possibly_persisted(err) } else { DeliveryError::not_persisted(err) };
+            self.finish(b, BatchOutcome::Failed { error: outcome, record_errors: Vec::new() });
+            return;
+        }
+        tracing::debug!(topic = %b.topic, partition = b.partition, attempts = b.attempts, %error, "retrying batch");
+        b.retry_at = now + jittered(cfg.retry_backoff, cfg.retry_backoff_max, b.attempts);
+        part.confirmed = false;
+        let pos = part.retries.iter().position(|r| b.base_sequence != NO_SEQUENCE && r.base_sequence > b.base_sequence).unwrap_or(part.retries.len());
+        part.retries.insert(pos, b);
+    }
+
+    fn finish(&mut self, b: SentBatch, outcome: BatchOutcome) {
+        b.completion.complete(outcome);
+        self.shared.memory.add_permits(b.reserved);
+    }
+
+    /// Ends a connection: every request pending on it may have been written.
+    fn close_node(&mut self, node_id: i32, error: String, now: Instant) {
+        let (base, max) = (self.config().reconnect_backoff, self.config().reconnect_backoff_max);
+        let Some(node) = self.nodes.get_mut(&node_id) else { return };
+        if let ConnState::Up(c) = &node.conn {
+            self.conn_owner.remove(&c.id);
+        }
+        tracing::debug!(node = node_id, addr = %node.addr, %error, "connection closed");
+        node.conn = ConnState::Down;
+        node.failures += 1;
+        node.retry_at = now + jittered(base, max, node.failures);
+        let pending: Vec<Pending> = node.pending.drain(..).collect();
+        let addr = node.addr.clone();
+        self.meta.need = true;
+        for p in pending {
+            match p.kind {
+                PendingKind::Metadata => {
+                    self.meta.in_flight = false;
+                    self.meta.not_before = now + self.shared.config.retry_backoff;
+                }
+                PendingKind::InitProducerId => {
+                    self.pid = PidState::Missing { not_before: now + self.shared.config.retry_backoff };
+                }
+                PendingKind::Produce { batches, .. } => {
+                    for b in batches {
+                        if let Some(part) = self.parts.get_mut(&(b.topic.clone(), b.partition)) {
+                            part.in_flight = part.in_flight.saturating_sub(1);
+                        }
+                        self.retry_or_fail(b, format!("connection to {addr} lost: {error}"), true, now);
+                    }
+                }
+            }
+        }
+    }
+
+    // ----- timeouts -----
+
+    fn expire(&mut self, now: Instant) {
+        let cfg = self.shared.config.clone();
+        // Requests without an answer within request.timeout.ms end their connection.
+        let timed_out: Vec<i32> = self
+            .nodes
+            .iter()
+            .filter(|(_, n)| n.pending.iter().any(|p| !matches!(p.kind, PendingKind::Produce { acks0: true, .. }) && now >= p.sent_at + cfg.request_timeout))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in timed_out {
+            self.close_node(id, format!("no answer within request.timeout.ms ({} ms)", cfg.request_timeout.as_millis()), now);
+        }
+        // Queued batches past the delivery timeout were never sent.
+        if let Some(cutoff) = now.checked_sub(cfg.delivery_timeout) {
+            let expired = self.shared.accumulator.lock().unwrap_or_else(std::sync::PoisonError::into_inner).expire(cutoff);
+            for q in expired {
+                let last = self.cluster.last_error.clone();
+                self.fail_queued(q, Error::DeliveryTimeout { timeout: cfg.delivery_timeout, last });
+            }
+        }
+        // Retries past the delivery timeout: possibly persisted if any send may have landed.
+        let mut dead = Vec::new();
+        for p in self.parts.values_mut() {
+            while p.retries.front().is_some_and(|b| now >= b.created + cfg.delivery_timeout) {
+                dead.extend(p.retries.pop_front());
+            }
+        }
+        for b in dead {
+            let err = Error::DeliveryTimeout { timeout: cfg.delivery_timeout, last: b.last_error.clone() };
+            let outcome = if b.maybe_written { DeliveryError::possibly_persisted(err) } else { DeliveryError::not_persisted(err) };
+            self.finish(b, BatchOutcome::Failed { error: outcome, record_errors: Vec::new() });
+        }
+    }
+
+    fn fail_queued(&self, q: QueuedBatch, error: Error) {
+        q.completion.complete(BatchOutcome::Failed { error: DeliveryError::not_persisted(error), record_errors: Vec::new() });
+        self.shared.memory.add_permits(q.reserved);
+    }
+
+    fn fail_everything_queued(&mut self, error: &Error) {
+        let queued = self.shared.accumulator.lock().unwrap_or_else(std::sync::PoisonError::into_inner).drain_all();
+        for q in queued {
+            self.fail_queued(q, error.clone());
+        }
+    }
+
+    /// `close` ran out of time: queued records were not written; records in flight may be.
+    fn abort_all(&mut self) {
+        let closed = |d: &str| Error::Closed { detail: Some(d.to_owned()) };
+        self.fail_everything_queued(&closed("closed before the record was sent"));
+        let mut all = Vec::new();
+        for p in self.parts.values_mut() {
+            all.extend(p.retries.drain(..));
+            p.in_flight = 0;
+        }
+        for n in self.nodes.values_mut() {
+            for p in n.pending.drain(..) {
+                if let PendingKind::Produce { batches, .. } = p.kind {
+                    all.extend(batches.into_iter().map(|mut b| {
+                        b.maybe_written = true;
+                        b
+                    }));
+                }
+            }
+            n.conn = ConnState::Down;
+        }
+        for b in all {
+            let err = closed("closed while the record was in flight or waiting to be retried");
+            let outcome = if b.maybe_written { DeliveryError::possibly_persisted(err) } else { DeliveryError::not_persisted(err) };
+            self.finish(b, BatchOutcome::Failed { error: outcome, record_errors: Vec::new() });
+        }
+        self.shutdown = true;
+    }
+}
+
+/// Sequences wrap from `i32::MAX` to 0, as the broker expects.
+fn next_sequence(seq: i32, records: i32) -> i32 {
+    i32::try_from((i64::from(seq) + i64::from(records)) % (1i64 << 31)).unwrap_or(0)
+}
+
+/// Errors after which a batch is retried (bounded by `delivery.timeout.ms`).
+fn is_retriable(c: ErrorCode) -> bool {
+    c.is_retriable() || c == ErrorCode::UNKNOWN_SERVER_ERROR
+}
+
+fn describe(c: ErrorCode, msg: Option<&str>) -> String {
+    match msg {
+        Some(m) if !m.is_empty() => format!("{c}: {m}"),
+        _ => c.to_string(),
+    }
+}
+
+struct Sealed(SentBatch);
+
+impl Sealed {
+    fn completion_records(&self) -> i32 {
+        self.0.record_count
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn seal(q: QueuedBatch, cfg: &ProducerConfig, pid: i64, epoch: i16, seq: i32, topic: &str, partition: i32, now: Instant) -> Result<Sealed, (QueuedBatch, Error)> {
+    let records = q.builder.record_count();
+    let params = SealParams { compression: cfg.compression, level: cfg.compression_level, producer_id: pid, producer_epoch: epoch, base_sequence: seq, transactional: false };
+    let QueuedBatch { builder, completion, created, reserved, .. } = q;
+    match builder.seal(&params) {
+        Ok(bytes) => Ok(Sealed(SentBatch {
+            topic: topic.to_owned(),
+            partition,
+            bytes,
+            completion,
+            created,
+            reserved,
+            base_sequence: seq,
+            record_count: records,
+            attempts: 0,
+            retry_at: now,
+            maybe_written: false,
+            last_error: None,
+        })),
+        Err(e) => Err((
+            QueuedBatch { builder: volley_protocol::record_batch::BatchBuilder::with_capacity(0), completion, created, reserved, closed: true },
+            Error::Internal(format!("compression failed: {e}")),
+        )),
+    }
+}
