@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""The independent reader: librdkafka (confluent-kafka) reads back what Volley wrote.
+
+Commands (BOOTSTRAP is host:port):
+  create BOOTSTRAP TOPIC PARTITIONS     create a topic (AdminClient)
+  read BOOTSTRAP TOPIC COUNT            print every record as a JSON line (base64 bytes)
+  placement BOOTSTRAP TOPIC PARTITIONS  keys on stdin (one base64 key a line): print the
+                                        partition librdkafka's murmur2_random gives each,
+                                        found by producing probes to TOPIC
+  verify BOOTSTRAP TOPIC INPUT KEYFIELD check a `volley produce --key-field` run: every input
+                                        line exactly once, byte-identical, per-key order,
+                                        on librdkafka's murmur2_random partition
+Batch CRCs are checked (check.crcs=true). Exit status 0 = success.
+"""
+import base64
+import json
+import sys
+import time
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+IDLE_SECONDS = 10.0
+
+
+def b64(b):
+    return None if b is None else base64.b64encode(b).decode()
+
+
+def create(bootstrap, topic, partitions):
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    fut = admin.create_topics([NewTopic(topic, num_partitions=int(partitions), replication_factor=1)])
+    for f in fut.values():
+        f.result(timeout=30)
+
+
+def partitions_of(consumer, topic):
+    md = consumer.list_topics(topic, timeout=30)
+    t = md.topics.get(topic)
+    if t is None or t.error is not None:
+        raise SystemExit(f"reader: topic {topic} not found: {t.error if t else 'missing'}")
+    return sorted(t.partitions.keys())
+
+
+def consume(bootstrap, topic, count):
+    """Yields every message of the topic; stops after COUNT or when idle."""
+    c = Consumer({
+        "bootstrap.servers": bootstrap,
+        "group.id": "volley-reader",
+        "enable.auto.commit": False,
+        "check.crcs": True,
+        "fetch.max.bytes": 52428800,
+        "max.partition.fetch.bytes": 10485760,
+        "receive.message.max.bytes": 104857600,
+    })
+    parts = partitions_of(c, topic)
+    c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in parts])
+    n = 0
+    last = time.monotonic()
+    try:
+        while n < count and time.monotonic() - last < IDLE_SECONDS:
+            msgs = c.consume(num_messages=10000, timeout=0.5)
+            for m in msgs:
+                if m.error():
+                    if m.error().code() == -191:  # partition EOF
+                        continue
+                    raise SystemExit(f"reader: error: {m.error()}")
+                n += 1
+                last = time.monotonic()
+                yield m
+    finally:
+        c.close()
+
+
+def read(bootstrap, topic, count):
+    out = sys.stdout
+    for m in consume(bootstrap, topic, int(count)):
+        ts_type, ts = m.timestamp()
+        out.write(json.dumps({
+            "p": m.partition(), "o": m.offset(), "k": b64(m.key()), "v": b64(m.value()),
+            "h": [[k, b64(v)] for k, v in (m.headers() or [])], "ts": ts, "tst": ts_type,
+        }) + "\n")
+
+
+def placement(bootstrap, topic, partitions, keys):
+    """librdkafka's own murmur2_random placement, observed through delivery reports."""
+    create(bootstrap, topic, partitions)
+    p = Producer({"bootstrap.servers": bootstrap, "partitioner": "murmur2_random", "linger.ms": 5})
+    result = {}
+
+    def report(err, msg, key):
+        if err is not None:
+            raise SystemExit(f"reader: probe failed: {err}")
+        result[key] = msg.partition()
+
+    for k in keys:
+        p.produce(topic, key=k, value=b"probe", on_delivery=lambda e, m, k=k: report(e, m, k))
+        p.poll(0)
+    if p.flush(60) != 0:
+        raise SystemExit("reader: probes not delivered")
+    return result
+
+
+def verify(bootstrap, topic, input_path, key_field):
+    lines = []
+    with open(input_path, "rb") as f:
+        for raw in f:
+            if raw.endswith(b"\n"):
+                raw = raw[:-1]
+            if raw.endswith(b"\r"):
+                raw = raw[:-1]
+            lines.append(raw)
+    def key_of(line):
+        v = json.loads(line).get(key_field)
+        if v is None:
+            return None
+        return v.encode() if isinstance(v, str) else json.dumps(v, separators=(",", ":")).encode()
+    expected_keys = [key_of(line) for line in lines]
+    want = {}
+    for i, line in enumerate(lines):
+        want.setdefault(line, []).append(i)
+    seen_count = {}
+    per_key_log = {}
+    n = 0
+    start = time.monotonic()
+    part_count = None
+    placements = {}
+    for m in consume(bootstrap, topic, len(lines)):
+        n += 1
+        v = m.value()
+        idxs = want.get(v)
+        c = seen_count.get(v, 0)
+        if idxs is None or c >= len(idxs):
+            raise SystemExit(f"verify: unexpected or duplicated record at partition {m.partition()} offset {m.offset()}")
+        idx = idxs[c]
+        seen_count[v] = c + 1
+        if m.key() != expected_keys[idx]:
+            raise SystemExit(f"verify: key mismatch for input line {idx + 1}")
+        per_key_log.setdefault(m.key(), []).append((m.partition(), m.offset(), idx))
+        placements.setdefault(m.key(), set()).add(m.partition())
+    if n != len(lines):
+        raise SystemExit(f"verify: read {n} records, expected {len(lines)}")
+    for k, recs in per_key_log.items():
+        parts = {p for p, _, _ in recs}
+        if len(parts) != 1 and k is not None:
+            raise SystemExit(f"verify: key {k!r} is on several partitions {parts}")
+        if k is not None:
+            order = [idx for _, _, idx in sorted(recs)]
+            if order != sorted(order):
+                raise SystemExit(f"verify: per-key order broken for key {k!r}")
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "volley-reader"})
+    part_count = len(partitions_of(c, topic))
+    c.close()
+    keys = [k for k in per_key_log if k is not None]
+    probe = placement(bootstrap, f"{topic}-placement-probe", part_count, keys)
+    wrong = [k for k in keys if placements[k] != {probe[k]}]
+    if wrong:
+        raise SystemExit(f"verify: {len(wrong)} keys not on librdkafka's murmur2_random partition, e.g. {wrong[0]!r}")
+    print(json.dumps({
+        "records": n, "distinct_keys": len(keys), "partitions": part_count,
+        "exactly_once": True, "byte_identical": True, "per_key_order": True,
+        "murmur2_random_placement": True, "seconds": round(time.monotonic() - start, 1),
+    }))
+
+
+def main(argv):
+    if len(argv) < 2:
+        raise SystemExit(__doc__)
+    cmd, args = argv[1], argv[2:]
+    try:
+        if cmd == "create":
+            create(*args)
+        elif cmd == "read":
+            read(*args)
+        elif cmd == "placement":
+            bootstrap, topic, partitions = args
+            keys = [base64.b64decode(line.strip()) for line in sys.stdin if line.strip()]
+            res = placement(bootstrap, topic, partitions, keys)
+            for k in keys:
+                print(json.dumps({"k": b64(k), "p": res[k]}))
+        elif cmd == "verify":
+            verify(*args)
+        else:
+            raise SystemExit(__doc__)
+    except KafkaException as e:
+        raise SystemExit(f"reader: {e}")
+
+
+if __name__ == "__main__":
+    main(sys.argv)
