@@ -1,0 +1,212 @@
+//! Produce to a real broker (tansu) and read back with librdkafka.
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use common::{bootstrap, create_topic, librdkafka_placement, read_back, topic};
+use volley::{Header, Producer, ProducerConfig, ProducerRecord};
+
+struct Case {
+    name: &'static str,
+    partitions: u32,
+    records: usize,
+    keys: usize,
+    value_sizes: &'static [usize],
+    props: &'static [(&'static str, &'static str)],
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+fn value(i: usize, size: usize) -> Bytes {
+    // Deterministic, varied bytes (compressible but not constant).
+    Bytes::from((0..size).map(|j| (i.wrapping_mul(31) ^ j.wrapping_mul(7) ^ (j >> 5)) as u8).collect::<Vec<u8>>())
+}
+
+/// Produces `case`, reads it back with librdkafka, and checks every byte, header,
+/// timestamp, offset, per-key order and key placement.
+async fn round_trip(case: Case) {
+    let t = topic(case.name);
+    create_topic(&t, case.partitions);
+    let mut props: Vec<(&str, String)> = vec![("bootstrap.servers", bootstrap())];
+    props.extend(case.props.iter().map(|(k, v)| (*k, (*v).to_owned())));
+    let config = ProducerConfig::from_properties(props).expect("config");
+    let acked = config.acks != volley::Acks::None;
+    let producer = Producer::new(config).expect("producer");
+    let before = now_ms();
+    let mut sent = Vec::new();
+    let mut futures = Vec::new();
+    for i in 0..case.records {
+        let size = case.value_sizes[i % case.value_sizes.len()];
+        let mut r = ProducerRecord::new(&t, value(i, size));
+        // Every 7th record is keyless, every 11th a tombstone, every 5th has its own timestamp.
+        if case.keys > 0 && i % 7 != 3 {
+            r = r.key(format!("key-{}", i % case.keys));
+        }
+        if i % 11 == 5 {
+            r = r.tombstone();
+        }
+        if i % 5 == 0 {
+            r = r.timestamp(1_600_000_000_000 + i as i64);
+        }
+        r.headers = vec![
+            Header::new("seq", i.to_string()),
+            Header::new("dup", "a"),
+            Header::new("dup", "b"),
+            Header { key: "null".into(), value: None },
+        ];
+        sent.push(r.clone());
+        futures.push(producer.send(r).await.expect("send"));
+    }
+    let mut metas = Vec::new();
+    for f in futures {
+        metas.push(f.await.expect("delivered"));
+    }
+    producer.close(Duration::from_secs(10)).await;
+    let after = now_ms();
+
+    let got = read_back(&t, case.records);
+    assert_eq!(got.len(), case.records, "{}: every record read back exactly once", case.name);
+    let mut by_seq: HashMap<usize, &common::ReadRecord> = HashMap::new();
+    for g in &got {
+        let seq: usize = String::from_utf8(g.headers[0].1.clone().expect("seq")).expect("utf-8").parse().expect("number");
+        assert!(by_seq.insert(seq, g).is_none(), "{}: record {seq} duplicated", case.name);
+    }
+    let keys: Vec<Vec<u8>> = {
+        let mut k: Vec<Vec<u8>> = sent.iter().filter_map(|r| r.key.as_ref().map(|k| k.to_vec())).collect();
+        k.sort();
+        k.dedup();
+        k
+    };
+    let placement = if keys.is_empty() { HashMap::new() } else { librdkafka_placement(&keys, case.partitions) };
+    let mut last_offset_of_key: HashMap<Vec<u8>, (i32, i64)> = HashMap::new();
+    for (i, (s, m)) in sent.iter().zip(&metas).enumerate() {
+        let g = by_seq.get(&i).unwrap_or_else(|| panic!("{}: record {i} missing", case.name));
+        assert_eq!(g.key.as_deref(), s.key.as_deref(), "key of {i}");
+        assert_eq!(g.value.as_deref(), s.value.as_deref(), "value of {i}");
+        let want_headers: Vec<(String, Option<Vec<u8>>)> = s.headers.iter().map(|h| (h.key.clone(), h.value.as_ref().map(|v| v.to_vec()))).collect();
+        assert_eq!(g.headers, want_headers, "headers of {i}");
+        match s.timestamp {
+            Some(ts) => assert_eq!(g.timestamp, ts, "timestamp of {i}"),
+            None => assert!((before..=after).contains(&g.timestamp), "timestamp of {i}: {} not in {before}..={after}", g.timestamp),
+        }
+        assert_eq!(m.partition, g.partition, "reported partition of {i}");
+        assert_eq!(m.timestamp, g.timestamp, "reported timestamp of {i}");
+        if acked {
+            assert_eq!(m.offset, Some(g.offset), "reported offset of {i}");
+        } else {
+            assert_eq!(m.offset, None);
+            assert!(!m.acknowledged);
+        }
+        if let Some(k) = &s.key {
+            assert_eq!(Some(&g.partition), placement.get(&k.to_vec()), "key {k:?} not on librdkafka's murmur2_random partition");
+            if let Some((p, o)) = last_offset_of_key.insert(k.to_vec(), (g.partition, g.offset)) {
+                assert_eq!(p, g.partition);
+                assert!(o < g.offset, "per-key order broken for {k:?}");
+            }
+        }
+    }
+}
+
+const SMALL: &[usize] = &[0, 1, 17, 100, 1000];
+
+#[tokio::test]
+async fn defaults_acks_all_idempotent_12_partitions() {
+    round_trip(Case { name: "defaults", partitions: 12, records: 3000, keys: 200, value_sizes: SMALL, props: &[] }).await;
+}
+
+#[tokio::test]
+async fn one_partition() {
+    round_trip(Case { name: "one-partition", partitions: 1, records: 1000, keys: 50, value_sizes: SMALL, props: &[] }).await;
+}
+
+#[tokio::test]
+async fn acks_0() {
+    round_trip(Case { name: "acks0", partitions: 12, records: 1000, keys: 100, value_sizes: SMALL, props: &[("acks", "0")] }).await;
+}
+
+#[tokio::test]
+async fn acks_1() {
+    round_trip(Case { name: "acks1", partitions: 12, records: 1000, keys: 100, value_sizes: SMALL, props: &[("acks", "1")] }).await;
+}
+
+#[tokio::test]
+async fn acks_all_explicit_idempotence() {
+    round_trip(Case { name: "acksall", partitions: 3, records: 1000, keys: 100, value_sizes: SMALL, props: &[("acks", "all"), ("enable.idempotence", "true")] }).await;
+}
+
+#[tokio::test]
+async fn gzip() {
+    round_trip(Case { name: "gzip", partitions: 12, records: 1500, keys: 100, value_sizes: SMALL, props: &[("compression.type", "gzip"), ("compression.gzip.level", "9")] }).await;
+}
+
+#[tokio::test]
+async fn snappy() {
+    round_trip(Case { name: "snappy", partitions: 12, records: 1500, keys: 100, value_sizes: &[0, 50, 40_000], props: &[("compression.type", "snappy")] }).await;
+}
+
+#[tokio::test]
+async fn lz4() {
+    round_trip(Case { name: "lz4", partitions: 12, records: 1500, keys: 100, value_sizes: SMALL, props: &[("compression.type", "lz4")] }).await;
+}
+
+#[tokio::test]
+async fn zstd() {
+    round_trip(Case { name: "zstd", partitions: 12, records: 1500, keys: 100, value_sizes: SMALL, props: &[("compression.type", "zstd"), ("compression.zstd.level", "6")] }).await;
+}
+
+#[tokio::test]
+async fn linger_0_batch_1kib() {
+    round_trip(Case { name: "linger0-1k", partitions: 12, records: 1000, keys: 100, value_sizes: SMALL, props: &[("linger.ms", "0"), ("batch.size", "1024")] }).await;
+}
+
+#[tokio::test]
+async fn linger_50_batch_1mib() {
+    round_trip(Case { name: "linger50-1m", partitions: 12, records: 3000, keys: 100, value_sizes: SMALL, props: &[("linger.ms", "50"), ("batch.size", "1048576")] }).await;
+}
+
+#[tokio::test]
+async fn values_up_to_one_million_bytes() {
+    round_trip(Case {
+        name: "large-values",
+        partitions: 12,
+        records: 24,
+        keys: 6,
+        value_sizes: &[0, 1, 1000, 100_000, 500_000, 1_000_000],
+        props: &[("max.request.size", "2000000"), ("compression.type", "lz4")],
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn explicit_partition_and_partition_for() {
+    let t = topic("explicit");
+    create_topic(&t, 4);
+    let p = Producer::new(ProducerConfig::from_properties([("bootstrap.servers", bootstrap())]).expect("config")).expect("producer");
+    let m = p.send(ProducerRecord::new(&t, "x").key("k").partition(3)).await.expect("send").await.expect("delivered");
+    assert_eq!(m.partition, 3);
+    let want = volley::murmur2_partition(b"user-42", 4) as i32;
+    assert_eq!(p.partition_for(&t, Some(b"user-42")).await.expect("metadata"), Some(want));
+    let e = p.send(ProducerRecord::new(&t, "x").partition(9)).await.expect_err("no partition 9");
+    assert_eq!(e.to_string(), format!("partition 9 of topic '{t}' does not exist (the topic has 4 partitions)"));
+    p.close(Duration::from_secs(5)).await;
+    let got = read_back(&t, 1);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].partition, 3);
+}
+
+#[tokio::test]
+async fn flush_sends_without_waiting_for_linger() {
+    let t = topic("flush");
+    create_topic(&t, 2);
+    let p = Producer::new(ProducerConfig::from_properties([("bootstrap.servers", bootstrap()), ("linger.ms", "600000".into())]).expect("config")).expect("producer");
+    let f = p.send(ProducerRecord::new(&t, "now").key("k")).await.expect("send");
+    tokio::time::timeout(Duration::from_secs(20), p.flush()).await.expect("flush returns long before linger.ms");
+    let m = tokio::time::timeout(Duration::from_secs(1), f).await.expect("resolved by flush").expect("delivered");
+    assert_eq!(m.offset, Some(0));
+    p.close(Duration::from_secs(5)).await;
+}

@@ -1,0 +1,168 @@
+//! Test harness: a real tansu broker on 127.0.0.1 and the independent reader.
+//!
+//! The broker is `VOLLEY_BOOTSTRAP` if set, else a tansu started here on a free port from
+//! `VOLLEY_TANSU` or `.volley/bin/tansu` (installed by `scripts/install`). The reader is
+//! `scripts/reader.py` run by `VOLLEY_PYTHON` or `.volley/venv/bin/python`. Nothing is
+//! skipped: a missing broker or reader fails the test with what to run.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+struct Broker {
+    bootstrap: String,
+    _child: Option<Child>,
+}
+
+static BROKER: OnceLock<Broker> = OnceLock::new();
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+/// The broker's bootstrap address (started once per test binary).
+pub fn bootstrap() -> String {
+    BROKER
+        .get_or_init(|| {
+            if let Ok(b) = std::env::var("VOLLEY_BOOTSTRAP") {
+                return Broker { bootstrap: b, _child: None };
+            }
+            let tansu = std::env::var("VOLLEY_TANSU").map(PathBuf::from).unwrap_or_else(|_| root().join(".volley/bin/tansu"));
+            assert!(tansu.exists(), "no tansu broker at {} (run scripts/install, or set VOLLEY_TANSU or VOLLEY_BOOTSTRAP)", tansu.display());
+            let port = free_port();
+            let url = format!("tcp://127.0.0.1:{port}");
+            // The shell stops tansu when this test process exits and its stdin closes, so no
+            // broker outlives the tests.
+            let child = Command::new("sh")
+                .arg("-c")
+                .arg("\"$0\" \"$@\" & child=$!; cat >/dev/null; kill $child")
+                .arg(&tansu)
+                .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start tansu");
+            let addr = format!("127.0.0.1:{port}");
+            let start = Instant::now();
+            while std::net::TcpStream::connect(&addr).is_err() {
+                assert!(start.elapsed() < Duration::from_secs(20), "tansu did not listen on {addr} within 20 s");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Broker { bootstrap: addr, _child: Some(child) }
+        })
+        .bootstrap
+        .clone()
+}
+
+fn python() -> PathBuf {
+    let p = std::env::var("VOLLEY_PYTHON").map(PathBuf::from).unwrap_or_else(|_| root().join(".volley/venv/bin/python"));
+    assert!(p.exists(), "no reader environment at {} (run scripts/install, or set VOLLEY_PYTHON)", p.display());
+    p
+}
+
+fn reader(args: &[&str], stdin: Option<&str>) -> String {
+    let mut child = Command::new(python())
+        .arg(root().join("scripts/reader.py"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run the reader");
+    {
+        let mut si = child.stdin.take().expect("stdin");
+        if let Some(s) = stdin {
+            si.write_all(s.as_bytes()).expect("write to reader");
+        }
+    }
+    let out = child.wait_with_output().expect("reader output");
+    assert!(out.status.success(), "reader {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}
+
+fn counter() -> u64 {
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A topic name unique to this test run.
+pub fn topic(name: &str) -> String {
+    static RUN: OnceLock<u128> = OnceLock::new();
+    let run = RUN.get_or_init(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0));
+    format!("{name}-{run}-{}", counter())
+}
+
+/// Creates a topic with `partitions` partitions through librdkafka's AdminClient.
+pub fn create_topic(topic: &str, partitions: u32) {
+    reader(&["create", &bootstrap(), topic, &partitions.to_string()], None);
+}
+
+/// A record as librdkafka read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadRecord {
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<Vec<u8>>,
+    pub value: Option<Vec<u8>>,
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
+    pub timestamp: i64,
+}
+
+fn unb64(v: &serde_json::Value) -> Option<Vec<u8>> {
+    v.as_str().map(|s| base64::engine::general_purpose::STANDARD.decode(s).expect("base64"))
+}
+
+/// Reads `count` records back (stops earlier when the topic is idle), sorted by partition
+/// and offset.
+pub fn read_back(topic: &str, count: usize) -> Vec<ReadRecord> {
+    let out = reader(&["read", &bootstrap(), topic, &count.to_string()], None);
+    let mut recs: Vec<ReadRecord> = out
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("json line");
+            ReadRecord {
+                partition: v["p"].as_i64().expect("p") as i32,
+                offset: v["o"].as_i64().expect("o"),
+                key: unb64(&v["k"]),
+                value: unb64(&v["v"]),
+                headers: v["h"]
+                    .as_array()
+                    .expect("h")
+                    .iter()
+                    .map(|h| (h[0].as_str().expect("header key").to_owned(), unb64(&h[1])))
+                    .collect(),
+                timestamp: v["ts"].as_i64().expect("ts"),
+            }
+        })
+        .collect();
+    recs.sort_by_key(|r| (r.partition, r.offset));
+    recs
+}
+
+/// Where librdkafka's `murmur2_random` partitioner puts each key, observed by producing
+/// probes with librdkafka to a fresh topic with `partitions` partitions.
+pub fn librdkafka_placement(keys: &[Vec<u8>], partitions: u32) -> HashMap<Vec<u8>, i32> {
+    let input: String = keys.iter().map(|k| base64::engine::general_purpose::STANDARD.encode(k) + "\n").collect();
+    let probe = topic(&format!("probe-{partitions}"));
+    let out = reader(&["placement", &bootstrap(), &probe, &partitions.to_string()], Some(&input));
+    out.lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("json");
+            (unb64(&v["k"]).expect("key"), v["p"].as_i64().expect("p") as i32)
+        })
+        .collect()
+}
