@@ -18,7 +18,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Produce one record per input line.
-    Produce(produce::ProduceArgs),
+    Produce(Box<produce::ProduceArgs>),
     /// Print the partition each key lands on.
     PartitionOf(PartitionOfArgs),
 }
@@ -43,7 +43,11 @@ struct PartitionOfArgs {
 
 fn partition_of(a: &PartitionOfArgs) -> ExitCode {
     let Some(kind) = PartitionerKind::parse(&a.partitioner) else {
-        eprintln!("error: invalid value '{}' for '--partitioner': {}", a.partitioner, PartitionerKind::NAMES);
+        eprintln!(
+            "error: invalid value '{}' for '--partitioner': {}",
+            a.partitioner,
+            PartitionerKind::NAMES
+        );
         return ExitCode::from(2);
     };
     if a.partitions == 0 {
@@ -69,14 +73,18 @@ fn main() -> ExitCode {
     match cli.command {
         Command::PartitionOf(a) => partition_of(&a),
         Command::Produce(a) => {
-            let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+            let rt = match tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+            {
                 Ok(rt) => rt,
                 Err(e) => {
                     eprintln!("error: cannot start the runtime: {e}");
                     return ExitCode::from(2);
                 }
             };
-            rt.block_on(produce::run(a))
+            rt.block_on(produce::run(*a))
         }
     }
 }

@@ -70,7 +70,8 @@ fn usage(msg: impl std::fmt::Display) -> ExitCode {
 
 /// Parses a Java .properties file (comments, `=`/`:` separators, trimmed keys/values).
 fn read_properties(path: &PathBuf) -> Result<Vec<(String, String)>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read --producer-config {}: {e}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("cannot read --producer-config {}: {e}", path.display()))?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let l = line.trim();
@@ -96,7 +97,12 @@ fn build_config(a: &ProduceArgs) -> Result<ProducerConfig, String> {
         };
         props.push((k.to_owned(), v.to_owned()));
     }
-    for (k, v) in [("acks", &a.acks), ("compression.type", &a.compression), ("linger.ms", &a.linger_ms), ("batch.size", &a.batch_size)] {
+    for (k, v) in [
+        ("acks", &a.acks),
+        ("compression.type", &a.compression),
+        ("linger.ms", &a.linger_ms),
+        ("batch.size", &a.batch_size),
+    ] {
         if let Some(v) = v {
             props.push((k.to_owned(), v.clone()));
         }
@@ -106,8 +112,16 @@ fn build_config(a: &ProduceArgs) -> Result<ProducerConfig, String> {
 }
 
 enum Entry {
-    Sent { line: u64, key: Option<Bytes>, bytes: usize, delivery: DeliveryFuture },
-    Bad { line: u64, error: String },
+    Sent {
+        line: u64,
+        key: Option<Bytes>,
+        bytes: usize,
+        delivery: DeliveryFuture,
+    },
+    Bad {
+        line: u64,
+        error: String,
+    },
 }
 
 #[derive(Default)]
@@ -126,7 +140,11 @@ fn json_str(b: &[u8]) -> String {
 
 async fn collect(mut rx: mpsc::Receiver<Entry>, report: Option<PathBuf>) -> Result<Summary, String> {
     let mut out = match &report {
-        Some(p) => Some(tokio::io::BufWriter::new(tokio::fs::File::create(p).await.map_err(|e| format!("cannot create --report {}: {e}", p.display()))?)),
+        Some(p) => Some(tokio::io::BufWriter::new(
+            tokio::fs::File::create(p)
+                .await
+                .map_err(|e| format!("cannot create --report {}: {e}", p.display()))?,
+        )),
         None => None,
     };
     let mut s = Summary::default();
@@ -138,15 +156,26 @@ async fn collect(mut rx: mpsc::Receiver<Entry>, report: Option<PathBuf>) -> Resu
                 *s.failures.entry("malformed input line".into()).or_default() += 1;
                 format!("{{\"line\":{line},\"error\":{}}}", json_str(error.as_bytes()))
             }
-            Entry::Sent { line, key, bytes, delivery } => {
-                let key_json = key.as_ref().map(|k| format!(",\"key\":{}", json_str(k))).unwrap_or_default();
+            Entry::Sent {
+                line,
+                key,
+                bytes,
+                delivery,
+            } => {
+                let key_json = key
+                    .as_ref()
+                    .map(|k| format!(",\"key\":{}", json_str(k)))
+                    .unwrap_or_default();
                 match delivery.await {
                     Ok(m) => {
                         s.delivered += 1;
                         s.bytes += bytes as u64;
                         *s.per_partition.entry(m.partition).or_default() += 1;
                         let off = m.offset.map_or("null".to_owned(), |o| o.to_string());
-                        format!("{{\"line\":{line}{key_json},\"partition\":{},\"offset\":{off},\"timestamp\":{}}}", m.partition, m.timestamp)
+                        format!(
+                            "{{\"line\":{line}{key_json},\"partition\":{},\"offset\":{off},\"timestamp\":{}}}",
+                            m.partition, m.timestamp
+                        )
                     }
                     Err(e) => {
                         s.failed += 1;
@@ -156,7 +185,10 @@ async fn collect(mut rx: mpsc::Receiver<Entry>, report: Option<PathBuf>) -> Resu
                             Persistence::NotPersisted => "not_persisted",
                             Persistence::PossiblyPersisted => "possibly_persisted",
                         };
-                        format!("{{\"line\":{line}{key_json},\"error\":{},\"persistence\":\"{p}\"}}", json_str(e.error.to_string().as_bytes()))
+                        format!(
+                            "{{\"line\":{line}{key_json},\"error\":{},\"persistence\":\"{p}\"}}",
+                            json_str(e.error.to_string().as_bytes())
+                        )
                     }
                 }
             }
@@ -199,8 +231,14 @@ fn split_record(a: &ProduceArgs, line: &[u8]) -> Result<(Option<Bytes>, Bytes), 
         if sep.is_empty() {
             return Err("--key-separator is empty".into());
         }
-        let pos = line.windows(sep.len()).position(|w| w == sep).ok_or("no key separator found")?;
-        return Ok((Some(Bytes::copy_from_slice(&line[..pos])), Bytes::copy_from_slice(&line[pos + sep.len()..])));
+        let pos = line
+            .windows(sep.len())
+            .position(|w| w == sep)
+            .ok_or("no key separator found")?;
+        return Ok((
+            Some(Bytes::copy_from_slice(&line[..pos])),
+            Bytes::copy_from_slice(&line[pos + sep.len()..]),
+        ));
     }
     Ok((None, Bytes::copy_from_slice(line)))
 }
@@ -290,15 +328,40 @@ pub(crate) async fn run(a: ProduceArgs) -> ExitCode {
                     keyless += 1;
                 }
                 let bytes = value.len() + key.as_ref().map_or(0, Bytes::len);
-                let record = ProducerRecord { topic: a.topic.clone(), partition: a.partition, key: key.clone(), value: Some(value), headers: headers.clone(), timestamp: None };
+                let record = ProducerRecord {
+                    topic: a.topic.clone(),
+                    partition: a.partition,
+                    key: key.clone(),
+                    value: Some(value),
+                    headers: headers.clone(),
+                    timestamp: None,
+                };
                 match producer.send(record).await {
-                    Ok(delivery) => Entry::Sent { line: line_no, key, bytes, delivery },
-                    Err(e @ (Error::TopicNotAvailable { .. } | Error::Closed { .. } | Error::UnknownPartition { .. } | Error::InvalidTopic { .. })) => {
+                    Ok(delivery) => Entry::Sent {
+                        line: line_no,
+                        key,
+                        bytes,
+                        delivery,
+                    },
+                    Err(
+                        e @ (Error::TopicNotAvailable { .. }
+                        | Error::Closed { .. }
+                        | Error::UnknownPartition { .. }
+                        | Error::InvalidTopic { .. }),
+                    ) => {
                         fatal = Some(e.to_string());
-                        let _ = tx.send(Entry::Bad { line: line_no, error: e.to_string() }).await;
+                        let _ = tx
+                            .send(Entry::Bad {
+                                line: line_no,
+                                error: e.to_string(),
+                            })
+                            .await;
                         break;
                     }
-                    Err(e) => Entry::Bad { line: line_no, error: e.to_string() },
+                    Err(e) => Entry::Bad {
+                        line: line_no,
+                        error: e.to_string(),
+                    },
                 }
             }
         };
@@ -306,7 +369,7 @@ pub(crate) async fn run(a: ProduceArgs) -> ExitCode {
             break;
         }
         if let Some(pb) = &progress {
-            if line_no % 4096 == 0 {
+            if line_no.is_multiple_of(4096) {
                 pb.set_position(read_bytes);
                 pb.set_message(format!("{line_no} lines"));
             }
@@ -328,7 +391,10 @@ pub(crate) async fn run(a: ProduceArgs) -> ExitCode {
     if let Some(f) = &fatal {
         eprintln!("error: {f}");
     }
-    println!("records: {} delivered, {} failed, {} read", summary.delivered, summary.failed, line_no);
+    println!(
+        "records: {} delivered, {} failed, {} read",
+        summary.delivered, summary.failed, line_no
+    );
     println!("bytes delivered: {} (keys and values)", summary.bytes);
     if a.key_field.is_some() {
         println!("records without key: {}", summary.keyless);

@@ -92,11 +92,7 @@ const XERIAL_BLOCK: usize = 32 * 1024;
 ///
 /// # Errors
 /// A codec failure.
-pub fn compress(
-    codec: Compression,
-    level: Option<i32>,
-    input: &[u8],
-) -> Result<Vec<u8>, CompressionError> {
+pub fn compress(codec: Compression, level: Option<i32>, input: &[u8]) -> Result<Vec<u8>, CompressionError> {
     match codec {
         Compression::None => Ok(input.to_vec()),
         Compression::Gzip => {
@@ -104,10 +100,7 @@ pub fn compress(
                 None | Some(-1) => flate2::Compression::default(),
                 Some(l) => flate2::Compression::new(u32::try_from(l.clamp(0, 9)).unwrap_or(6)),
             };
-            let mut enc = flate2::write::GzEncoder::new(
-                Vec::with_capacity(input.len() / 2 + 64),
-                lvl,
-            );
+            let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(input.len() / 2 + 64), lvl);
             enc.write_all(input).map_err(|e| err(codec, e))?;
             enc.finish().map_err(|e| err(codec, e))
         }
@@ -119,9 +112,7 @@ pub fn compress(
             let mut enc = snap::raw::Encoder::new();
             let mut block = vec![0u8; snap::raw::max_compress_len(XERIAL_BLOCK)];
             for chunk in input.chunks(XERIAL_BLOCK) {
-                let n = enc
-                    .compress(chunk, &mut block)
-                    .map_err(|e| err(codec, e))?;
+                let n = enc.compress(chunk, &mut block).map_err(|e| err(codec, e))?;
                 out.extend_from_slice(&u32::try_from(n).unwrap_or(u32::MAX).to_be_bytes());
                 out.extend_from_slice(&block[..n]);
             }
@@ -140,22 +131,11 @@ pub fn compress(
 ///
 /// # Errors
 /// A codec failure or output over `max_out`.
-pub fn decompress(
-    codec: Compression,
-    input: &[u8],
-    max_out: usize,
-) -> Result<Vec<u8>, CompressionError> {
-    fn read_bounded(
-        mut r: impl Read,
-        codec: Compression,
-        max_out: usize,
-    ) -> Result<Vec<u8>, CompressionError> {
+pub fn decompress(codec: Compression, input: &[u8], max_out: usize) -> Result<Vec<u8>, CompressionError> {
+    fn read_bounded(mut r: impl Read, codec: Compression, max_out: usize) -> Result<Vec<u8>, CompressionError> {
         let mut out = Vec::new();
         let limit = u64::try_from(max_out).unwrap_or(u64::MAX).saturating_add(1);
-        (&mut r)
-            .take(limit)
-            .read_to_end(&mut out)
-            .map_err(|e| err(codec, e))?;
+        (&mut r).take(limit).read_to_end(&mut out).map_err(|e| err(codec, e))?;
         if out.len() > max_out {
             return Err(CompressionError::TooLarge(max_out));
         }
@@ -230,7 +210,10 @@ mod tests {
     #[test]
     fn xerial_header_is_what_java_writes() {
         let z = compress(Compression::Snappy, None, b"hello").unwrap();
-        assert_eq!(&z[..16], &[0x82, b'S', b'N', b'A', b'P', b'P', b'Y', 0, 0, 0, 0, 1, 0, 0, 0, 1]);
+        assert_eq!(
+            &z[..16],
+            &[0x82, b'S', b'N', b'A', b'P', b'P', b'Y', 0, 0, 0, 0, 1, 0, 0, 0, 1]
+        );
     }
 
     #[test]

@@ -38,7 +38,11 @@ fn encode<R: Request>(
     correlation_id: i32,
     client_id: Option<&str>,
 ) -> Result<Bytes, EncodeError> {
-    let e = |d: String| EncodeError { api, version, detail: d };
+    let e = |d: String| EncodeError {
+        api,
+        version,
+        detail: d,
+    };
     let key = ApiKey::try_from(R::KEY).map_err(|()| e("unknown api key".into()))?;
     let header = RequestHeader::default()
         .with_request_api_key(R::KEY)
@@ -104,7 +108,10 @@ pub fn decode_api_versions(version: i16, body: Bytes) -> Result<ApiVersionsAnswe
     if flexible && r.remaining() > 0 {
         r.tagged_fields("api versions response")?;
     }
-    Ok(ApiVersionsAnswer { error, versions: BrokerVersions::new(ranges) })
+    Ok(ApiVersionsAnswer {
+        error,
+        versions: BrokerVersions::new(ranges),
+    })
 }
 
 /// Encodes a Metadata request for `topics` (`None` = all topics).
@@ -236,7 +243,12 @@ pub fn decode_metadata(version: i16, body: Bytes) -> Result<MetadataAnswer, Deco
             if flexible {
                 r.tagged_fields("partition")?;
             }
-            partitions.push(PartitionInfo { partition, error: perror, leader, leader_epoch });
+            partitions.push(PartitionInfo {
+                partition,
+                error: perror,
+                leader,
+                leader_epoch,
+            });
         }
         if version >= 8 {
             let _ops = r.i32("topic authorized operations")?;
@@ -251,7 +263,11 @@ pub fn decode_metadata(version: i16, body: Bytes) -> Result<MetadataAnswer, Deco
                 return Err(bad("partition indexes", format!("topic {name} has no partition {i}")));
             }
         }
-        topics.push(TopicInfo { name, error, partitions });
+        topics.push(TopicInfo {
+            name,
+            error,
+            partitions,
+        });
     }
     if (8..=10).contains(&version) {
         let _ops = r.i32("cluster authorized operations")?;
@@ -259,7 +275,11 @@ pub fn decode_metadata(version: i16, body: Bytes) -> Result<MetadataAnswer, Deco
     if flexible {
         r.tagged_fields("metadata response")?;
     }
-    Ok(MetadataAnswer { brokers, topics, controller_id })
+    Ok(MetadataAnswer {
+        brokers,
+        topics,
+        controller_id,
+    })
 }
 
 /// Encodes an InitProducerId request for a non-transactional producer. `current` is the
@@ -312,7 +332,12 @@ pub fn decode_init_producer_id(version: i16, body: Bytes) -> Result<InitProducer
     if flexible {
         r.tagged_fields("init producer id response")?;
     }
-    Ok(InitProducerIdAnswer { error, producer_id, producer_epoch, throttle_time_ms })
+    Ok(InitProducerIdAnswer {
+        error,
+        producer_id,
+        producer_epoch,
+        throttle_time_ms,
+    })
 }
 
 #[cfg(test)]
@@ -322,9 +347,7 @@ mod tests {
     use kafka_protocol::messages::metadata_response::{
         MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
     };
-    use kafka_protocol::messages::{
-        ApiVersionsResponse, BrokerId, InitProducerIdResponse, MetadataResponse,
-    };
+    use kafka_protocol::messages::{ApiVersionsResponse, BrokerId, InitProducerIdResponse, MetadataResponse};
     use proptest::prelude::*;
 
     fn with_header(version_flexible: bool, body: impl Encodable, version: i16) -> Bytes {
@@ -344,8 +367,7 @@ mod tests {
                 .with_host(StrBytes::from_static_str("127.0.0.1"))
                 .with_port(9092),
         );
-        let mut t = MetadataResponseTopic::default()
-            .with_name(Some(TopicName(StrBytes::from_static_str("clicks"))));
+        let mut t = MetadataResponseTopic::default().with_name(Some(TopicName(StrBytes::from_static_str("clicks"))));
         for i in (0..3).rev() {
             t.partitions.push(
                 MetadataResponsePartition::default()
@@ -371,7 +393,14 @@ mod tests {
         for v in 4..=12 {
             let a = decode_metadata(v, with_header(v >= 9, sample_metadata(), v)).unwrap();
             assert_eq!(a.controller_id, 111);
-            assert_eq!(a.brokers, vec![BrokerInfo { node_id: 111, host: "127.0.0.1".into(), port: 9092 }]);
+            assert_eq!(
+                a.brokers,
+                vec![BrokerInfo {
+                    node_id: 111,
+                    host: "127.0.0.1".into(),
+                    port: 9092
+                }]
+            );
             assert_eq!(a.topics[0].name, "clicks");
             assert_eq!(a.topics[0].partitions.len(), 3);
             assert_eq!(a.topics[0].partitions[2].partition, 2);
@@ -383,7 +412,9 @@ mod tests {
     #[test]
     fn init_producer_id_every_version() {
         for v in 0..=4 {
-            let r = InitProducerIdResponse::default().with_producer_id(42.into()).with_producer_epoch(3);
+            let r = InitProducerIdResponse::default()
+                .with_producer_id(42.into())
+                .with_producer_epoch(3);
             let a = decode_init_producer_id(v, with_header(v >= 2, r, v)).unwrap();
             assert_eq!((a.producer_id, a.producer_epoch, a.error), (42, 3, ErrorCode::NONE));
         }
@@ -413,7 +444,12 @@ mod tests {
     fn api_versions_v3_with_tagged_fields() {
         let mut resp = ApiVersionsResponse::default();
         for (k, lo, hi) in [(0i16, 0i16, 11i16), (3, 0, 12), (18, 0, 4), (22, 0, 5)] {
-            resp.api_keys.push(ApiVersion::default().with_api_key(k).with_min_version(lo).with_max_version(hi));
+            resp.api_keys.push(
+                ApiVersion::default()
+                    .with_api_key(k)
+                    .with_min_version(lo)
+                    .with_max_version(hi),
+            );
         }
         resp.finalized_features_epoch = 5; // encoded as a tagged field in v3
         resp.unknown_tagged_fields.insert(7, Bytes::from_static(b"xyz"));

@@ -67,12 +67,7 @@ impl Frame {
 
 /// Encodes a Produce request with its request header.
 #[must_use]
-pub fn encode_produce(
-    version: i16,
-    correlation_id: i32,
-    client_id: Option<&str>,
-    req: &ProduceRequest<'_>,
-) -> Frame {
+pub fn encode_produce(version: i16, correlation_id: i32, client_id: Option<&str>, req: &ProduceRequest<'_>) -> Frame {
     let flexible = version >= 9;
     let mut meta = BytesMut::with_capacity(64 + 32 * req.topics.len());
     let mut chunks = Vec::with_capacity(2 + 2 * req.topics.iter().map(|t| t.partitions.len()).sum::<usize>());
@@ -220,7 +215,10 @@ pub fn decode_produce_response(version: i16, body: Bytes) -> Result<ProduceRespo
                         let mut t = Reader::new(data);
                         let leader_id = t.i32("current leader id")?;
                         let leader_epoch = t.i32("current leader epoch")?;
-                        current_leader = Some(CurrentLeader { leader_id, leader_epoch });
+                        current_leader = Some(CurrentLeader {
+                            leader_id,
+                            leader_epoch,
+                        });
                     }
                 }
             }
@@ -244,14 +242,21 @@ pub fn decode_produce_response(version: i16, body: Bytes) -> Result<ProduceRespo
     if flexible {
         r.tagged_fields("response")?;
     }
-    Ok(ProduceResponse { topics, throttle_time_ms })
+    Ok(ProduceResponse {
+        topics,
+        throttle_time_ms,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse, LeaderIdAndEpoch};
-    use kafka_protocol::messages::{ProduceRequest as KpRequest, ProduceResponse as KpResponse, RequestHeader, TopicName, BrokerId};
+    use kafka_protocol::messages::produce_response::{
+        LeaderIdAndEpoch, PartitionProduceResponse, TopicProduceResponse,
+    };
+    use kafka_protocol::messages::{
+        BrokerId, ProduceRequest as KpRequest, ProduceResponse as KpResponse, RequestHeader, TopicName,
+    };
     use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
     use proptest::prelude::*;
 
@@ -260,13 +265,22 @@ mod tests {
             TopicData {
                 topic: "clicks".into(),
                 partitions: vec![
-                    PartitionData { partition: 0, records: Bytes::from_static(b"batch-zero") },
-                    PartitionData { partition: 3, records: Bytes::from_static(b"batch-three!") },
+                    PartitionData {
+                        partition: 0,
+                        records: Bytes::from_static(b"batch-zero"),
+                    },
+                    PartitionData {
+                        partition: 3,
+                        records: Bytes::from_static(b"batch-three!"),
+                    },
                 ],
             },
             TopicData {
                 topic: "pay".into(),
-                partitions: vec![PartitionData { partition: 1, records: Bytes::from_static(b"b1") }],
+                partitions: vec![PartitionData {
+                    partition: 1,
+                    records: Bytes::from_static(b"b1"),
+                }],
             },
         ]
     }
@@ -276,7 +290,12 @@ mod tests {
     fn kafka_protocol_decodes_our_requests() {
         let topics = sample_topics();
         for version in 3..=11 {
-            let req = ProduceRequest { transactional_id: None, acks: -1, timeout_ms: 30_000, topics: &topics };
+            let req = ProduceRequest {
+                transactional_id: None,
+                acks: -1,
+                timeout_ms: 30_000,
+                topics: &topics,
+            };
             let frame = encode_produce(version, 77, Some("volley"), &req);
             let mut b = frame.to_bytes();
             assert_eq!(b.len(), frame.len);
@@ -309,7 +328,11 @@ mod tests {
                 .with_log_append_time_ms(-1)
                 .with_log_start_offset(5);
             if leader && version >= 10 {
-                p = p.with_current_leader(LeaderIdAndEpoch::default().with_leader_id(BrokerId(3)).with_leader_epoch(9));
+                p = p.with_current_leader(
+                    LeaderIdAndEpoch::default()
+                        .with_leader_id(BrokerId(3))
+                        .with_leader_epoch(9),
+                );
             }
             tr.partition_responses.push(p);
             resp.responses.push(tr);
@@ -333,7 +356,13 @@ mod tests {
             assert_eq!(p.error, ErrorCode::NOT_LEADER_OR_FOLLOWER);
             assert_eq!(p.base_offset, 1001);
             if version >= 10 {
-                assert_eq!(p.current_leader, Some(CurrentLeader { leader_id: 3, leader_epoch: 9 }));
+                assert_eq!(
+                    p.current_leader,
+                    Some(CurrentLeader {
+                        leader_id: 3,
+                        leader_epoch: 9
+                    })
+                );
             }
         }
     }

@@ -133,13 +133,7 @@ impl BatchBuilder {
 
     /// Bytes the next record would add.
     #[must_use]
-    pub fn size_of_next(
-        &self,
-        timestamp: i64,
-        key: Option<&[u8]>,
-        value: Option<&[u8]>,
-        headers: &[Header],
-    ) -> usize {
+    pub fn size_of_next(&self, timestamp: i64, key: Option<&[u8]>, value: Option<&[u8]>, headers: &[Header]) -> usize {
         let delta = if self.count == 0 {
             0
         } else {
@@ -149,13 +143,7 @@ impl BatchBuilder {
     }
 
     /// Appends a record; returns its offset delta within the batch.
-    pub fn append(
-        &mut self,
-        timestamp: i64,
-        key: Option<&[u8]>,
-        value: Option<&[u8]>,
-        headers: &[Header],
-    ) -> i32 {
+    pub fn append(&mut self, timestamp: i64, key: Option<&[u8]>, value: Option<&[u8]>, headers: &[Header]) -> i32 {
         if self.count == 0 {
             self.base_timestamp = timestamp;
         }
@@ -191,11 +179,7 @@ impl BatchBuilder {
             attributes |= 0x10;
         }
         if params.compression != Compression::None {
-            let compressed = compress(
-                params.compression,
-                params.level,
-                &buf[BATCH_HEADER_LEN..],
-            )?;
+            let compressed = compress(params.compression, params.level, &buf[BATCH_HEADER_LEN..])?;
             buf.truncate(BATCH_HEADER_LEN);
             buf.extend_from_slice(&compressed);
         }
@@ -359,12 +343,12 @@ pub fn decode_batches(data: Bytes, max_decompressed: usize) -> Result<Vec<Decode
         let records_bytes = if codec == Compression::None {
             b.rest()
         } else {
-            Bytes::from(decompress(codec, &b.rest(), max_decompressed).map_err(|e| {
-                DecodeError::InvalidValue {
+            Bytes::from(
+                decompress(codec, &b.rest(), max_decompressed).map_err(|e| DecodeError::InvalidValue {
                     what: "compressed records",
                     detail: e.to_string(),
-                }
-            })?)
+                })?,
+            )
         };
         let mut rr = Reader::new(records_bytes);
         let n = usize::try_from(count).map_err(|_| DecodeError::InvalidLength {
@@ -486,7 +470,9 @@ mod tests {
 
     fn kafka_protocol_decode(bytes: &Bytes) -> Vec<kafka_protocol::records::Record> {
         let mut b = bytes.clone();
-        kafka_protocol::records::RecordBatchDecoder::decode(&mut b).unwrap().records
+        kafka_protocol::records::RecordBatchDecoder::decode(&mut b)
+            .unwrap()
+            .records
     }
 
     type Rec = (i64, Option<Vec<u8>>, Option<Vec<u8>>, Vec<(String, Option<Vec<u8>>)>);
@@ -496,7 +482,13 @@ mod tests {
             0i64..4_000_000_000_000,
             proptest::option::of(proptest::collection::vec(any::<u8>(), 0..64)),
             proptest::option::of(proptest::collection::vec(any::<u8>(), 0..512)),
-            proptest::collection::vec(("[a-z]{0,8}", proptest::option::of(proptest::collection::vec(any::<u8>(), 0..16))), 0..3),
+            proptest::collection::vec(
+                (
+                    "[a-z]{0,8}",
+                    proptest::option::of(proptest::collection::vec(any::<u8>(), 0..16)),
+                ),
+                0..3,
+            ),
         )
     }
 

@@ -96,10 +96,7 @@ impl BrokerVersions {
             ours_min,
             ours_max,
         };
-        let &(lo, hi) = self
-            .ranges
-            .get(&api.key())
-            .ok_or_else(|| mismatch("none".into()))?;
+        let &(lo, hi) = self.ranges.get(&api.key()).ok_or_else(|| mismatch("none".into()))?;
         let v = hi.min(ours_max);
         if v < lo.max(ours_min) {
             return Err(mismatch(format!("{lo}..={hi}")));
@@ -128,6 +125,10 @@ mod tests {
             e.to_string(),
             "the broker supports Produce versions 0..=2, Volley needs one of 3..=11; the broker is too old or not Kafka-compatible"
         );
-        assert!(b.negotiate(Api::Metadata).unwrap_err().to_string().contains("versions none"));
+        assert!(b
+            .negotiate(Api::Metadata)
+            .unwrap_err()
+            .to_string()
+            .contains("versions none"));
     }
 }

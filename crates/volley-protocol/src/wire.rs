@@ -174,11 +174,7 @@ impl Reader {
     }
 
     /// Reads a nullable string (`flexible` selects the compact form).
-    pub fn nullable_string(
-        &mut self,
-        flexible: bool,
-        what: &'static str,
-    ) -> Result<Option<String>, DecodeError> {
+    pub fn nullable_string(&mut self, flexible: bool, what: &'static str) -> Result<Option<String>, DecodeError> {
         let len = if flexible {
             i64::from(self.uvarint(what)?) - 1
         } else {

@@ -52,7 +52,12 @@ pub(crate) struct Accumulator {
 
 impl Accumulator {
     pub(crate) fn new(batch_size: usize, linger: Duration) -> Self {
-        Self { batch_size: batch_size.max(1), linger, topics: HashMap::new(), queued_batches: 0 }
+        Self {
+            batch_size: batch_size.max(1),
+            linger,
+            topics: HashMap::new(),
+            queued_batches: 0,
+        }
     }
 
     /// The partition for a keyless record (uniform sticky).
@@ -116,7 +121,11 @@ impl Accumulator {
         }
         let completion = Arc::clone(&b.completion);
         self.queued_batches += new_batches;
-        Appended { completion, offset_delta, wake }
+        Appended {
+            completion,
+            offset_delta,
+            wake,
+        }
     }
 
     fn is_ready(b: &QueuedBatch, now: Instant, linger: Duration, flushing: bool) -> bool {
@@ -137,9 +146,19 @@ impl Accumulator {
     }
 
     /// Removes the first batch of a partition if it is ready.
-    pub(crate) fn pop_ready(&mut self, topic: &str, partition: i32, now: Instant, flushing: bool) -> Option<QueuedBatch> {
+    pub(crate) fn pop_ready(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        now: Instant,
+        flushing: bool,
+    ) -> Option<QueuedBatch> {
         let linger = self.linger;
-        let q = self.topics.get_mut(topic)?.partitions.get_mut(usize::try_from(partition).ok()?)?;
+        let q = self
+            .topics
+            .get_mut(topic)?
+            .partitions
+            .get_mut(usize::try_from(partition).ok()?)?;
         if q.front().is_some_and(|b| Self::is_ready(b, now, linger, flushing)) {
             self.queued_batches -= 1;
             q.pop_front()
@@ -259,7 +278,9 @@ mod tests {
         a.append("t", 0, 1, None, Some(&[1u8; 10]), &[], 1, t0);
         a.append("t", 0, 1, None, Some(&[1u8; 500]), &[], 1, t0);
         a.append("t", 0, 1, None, Some(&[1u8; 10]), &[], 1, t0);
-        let counts: Vec<i32> = std::iter::from_fn(|| a.pop_ready("t", 0, t0, true)).map(|b| b.builder.record_count()).collect();
+        let counts: Vec<i32> = std::iter::from_fn(|| a.pop_ready("t", 0, t0, true))
+            .map(|b| b.builder.record_count())
+            .collect();
         assert_eq!(counts, vec![1, 1, 1]);
     }
 

@@ -71,7 +71,8 @@ pub enum PartitionerKind {
 
 impl PartitionerKind {
     /// All names accepted by `partitioner`.
-    pub const NAMES: &'static str = "default, murmur2_random, murmur2, consistent_random, consistent, fnv1a_random, fnv1a, random, round_robin";
+    pub const NAMES: &'static str =
+        "default, murmur2_random, murmur2, consistent_random, consistent, fnv1a_random, fnv1a, random, round_robin";
 
     /// Parses a partitioner name.
     #[must_use]
@@ -269,9 +270,7 @@ fn canonical(key: &str) -> Option<&'static str> {
         "max.block.ms" => "max.block.ms",
         "delivery.timeout.ms" | "message.timeout.ms" => "delivery.timeout.ms",
         "request.timeout.ms" => "request.timeout.ms",
-        "max.in.flight.requests.per.connection" | "max.in.flight" => {
-            "max.in.flight.requests.per.connection"
-        }
+        "max.in.flight.requests.per.connection" | "max.in.flight" => "max.in.flight.requests.per.connection",
         "max.request.size" | "message.max.bytes" => "max.request.size",
         "compression.type" | "compression.codec" => "compression.type",
         "compression.gzip.level" => "compression.gzip.level",
@@ -292,10 +291,22 @@ fn canonical(key: &str) -> Option<&'static str> {
 
 /// Prefixes of features designed for but not built yet.
 const NOT_YET: &[(&str, &str)] = &[
-    ("ssl.", "TLS comes in a later release; only PLAINTEXT connections are supported"),
-    ("sasl.", "SASL comes in a later release; only PLAINTEXT connections are supported"),
-    ("transactional.id", "transactions come in a later release; the idempotent producer is supported"),
-    ("transaction.timeout.ms", "transactions come in a later release; the idempotent producer is supported"),
+    (
+        "ssl.",
+        "TLS comes in a later release; only PLAINTEXT connections are supported",
+    ),
+    (
+        "sasl.",
+        "SASL comes in a later release; only PLAINTEXT connections are supported",
+    ),
+    (
+        "transactional.id",
+        "transactions come in a later release; the idempotent producer is supported",
+    ),
+    (
+        "transaction.timeout.ms",
+        "transactions come in a later release; the idempotent producer is supported",
+    ),
 ];
 
 fn invalid(key: &str, value: &str, allowed: impl Into<String>) -> ConfigError {
@@ -424,17 +435,32 @@ impl ProducerConfigBuilder {
         const I32: i64 = i32::MAX as i64;
 
         if let Some(v) = get("bootstrap.servers") {
-            let servers: Vec<String> = v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect();
+            let servers: Vec<String> = v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect();
             for s in &servers {
-                let ok = s.rsplit_once(':').is_some_and(|(h, port)| !h.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0));
+                let ok = s
+                    .rsplit_once(':')
+                    .is_some_and(|(h, port)| !h.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0));
                 if !ok {
-                    return Err(invalid("bootstrap.servers", v, format!("a comma-separated list of host:port ('{s}' is not)")));
+                    return Err(invalid(
+                        "bootstrap.servers",
+                        v,
+                        format!("a comma-separated list of host:port ('{s}' is not)"),
+                    ));
                 }
             }
             c.bootstrap_servers = servers;
         }
         if c.bootstrap_servers.is_empty() {
-            return Err(invalid("bootstrap.servers", get("bootstrap.servers").unwrap_or(""), "at least one host:port (it is required)"));
+            return Err(invalid(
+                "bootstrap.servers",
+                get("bootstrap.servers").unwrap_or(""),
+                "at least one host:port (it is required)",
+            ));
         }
         if let Some(v) = get("client.id") {
             c.client_id = v.to_owned();
@@ -528,12 +554,19 @@ impl ProducerConfigBuilder {
                     Compression::Gzip if n <= 9 => c.compression_level = i32::try_from(n).ok(),
                     Compression::Zstd => c.compression_level = i32::try_from(n).ok(),
                     Compression::None | Compression::Snappy => {}
-                    _ => return Err(invalid("compression.level", v, format!("-1 or a level valid for {}", c.compression.name()))),
+                    _ => {
+                        return Err(invalid(
+                            "compression.level",
+                            v,
+                            format!("-1 or a level valid for {}", c.compression.name()),
+                        ))
+                    }
                 }
             }
         }
         if let Some(v) = get("partitioner") {
-            c.partitioner = PartitionerKind::parse(v).ok_or_else(|| invalid("partitioner", v, PartitionerKind::NAMES))?;
+            c.partitioner =
+                PartitionerKind::parse(v).ok_or_else(|| invalid("partitioner", v, PartitionerKind::NAMES))?;
         }
         if let Some(v) = get("partitioner.ignore.keys") {
             c.partitioner_ignore_keys = parse_bool("partitioner.ignore.keys", v)?;
@@ -551,12 +584,20 @@ impl ProducerConfigBuilder {
                         detail: "only PLAINTEXT connections are supported in this release".into(),
                     })
                 }
-                _ => return Err(invalid("security.protocol", v, "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL")),
+                _ => {
+                    return Err(invalid(
+                        "security.protocol",
+                        v,
+                        "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL",
+                    ))
+                }
             }
         }
 
         // Idempotence, as the Java producer decides it.
-        let explicit = get("enable.idempotence").map(|v| parse_bool("enable.idempotence", v)).transpose()?;
+        let explicit = get("enable.idempotence")
+            .map(|v| parse_bool("enable.idempotence", v))
+            .transpose()?;
         let mut conflicts = Vec::new();
         if c.acks != Acks::All {
             conflicts.push(format!("acks={}", c.acks));
@@ -657,7 +698,12 @@ mod tests {
 
     #[test]
     fn explicit_idempotence_with_conflict_is_an_error() {
-        let e = base().set("enable.idempotence", "true").unwrap().acks(Acks::Leader).build().unwrap_err();
+        let e = base()
+            .set("enable.idempotence", "true")
+            .unwrap()
+            .acks(Acks::Leader)
+            .build()
+            .unwrap_err();
         assert_eq!(
             e.to_string(),
             "conflicting configuration: enable.idempotence=true requires acks=all, retries > 0 and max.in.flight.requests.per.connection <= 5, but acks=1 was set"
@@ -669,18 +715,27 @@ mod tests {
         let e = base().set("acks", "2").unwrap().build().unwrap_err();
         assert_eq!(e.to_string(), "invalid value '2' for 'acks': 0, 1, all or -1");
         let e = base().set("linger.ms", "soon").unwrap().build().unwrap_err();
-        assert_eq!(e.to_string(), "invalid value 'soon' for 'linger.ms': an integer from 0 to 900000");
+        assert_eq!(
+            e.to_string(),
+            "invalid value 'soon' for 'linger.ms': an integer from 0 to 900000"
+        );
         let e = base().set("lingr.ms", "5").unwrap_err();
         assert_eq!(e.to_string(), "unknown configuration property 'lingr.ms'");
         let e = base().set("security.protocol", "SSL").unwrap().build().unwrap_err();
-        assert_eq!(e.to_string(), "'security.protocol=SSL' is not supported yet: only PLAINTEXT connections are supported in this release");
+        assert_eq!(
+            e.to_string(),
+            "'security.protocol=SSL' is not supported yet: only PLAINTEXT connections are supported in this release"
+        );
         let e = base().set("sasl.mechanism", "PLAIN").unwrap_err();
         assert!(matches!(e, ConfigError::NotSupported { .. }));
         let e = base().set("transactional.id", "t").unwrap_err();
         assert!(matches!(e, ConfigError::NotSupported { .. }));
         let e = ProducerConfig::builder().build().unwrap_err();
         assert!(e.to_string().contains("'bootstrap.servers'"));
-        let e = ProducerConfig::builder().bootstrap_servers("nohost").build().unwrap_err();
+        let e = ProducerConfig::builder()
+            .bootstrap_servers("nohost")
+            .build()
+            .unwrap_err();
         assert!(e.to_string().contains("'nohost' is not"));
         let e = base().set("compression.lz4.level", "3").unwrap().build().unwrap_err();
         assert!(matches!(e, ConfigError::NotSupported { .. }));
@@ -698,11 +753,29 @@ mod tests {
 
     #[test]
     fn codec_levels() {
-        let c = base().set("compression.type", "gzip").unwrap().set("compression.gzip.level", "9").unwrap().build().unwrap();
+        let c = base()
+            .set("compression.type", "gzip")
+            .unwrap()
+            .set("compression.gzip.level", "9")
+            .unwrap()
+            .build()
+            .unwrap();
         assert_eq!(c.compression_level, Some(9));
-        let c = base().set("compression.type", "zstd").unwrap().set("compression.zstd.level", "7").unwrap().build().unwrap();
+        let c = base()
+            .set("compression.type", "zstd")
+            .unwrap()
+            .set("compression.zstd.level", "7")
+            .unwrap()
+            .build()
+            .unwrap();
         assert_eq!(c.compression_level, Some(7));
-        let c = base().set("compression.type", "lz4").unwrap().set("compression.lz4.level", "9").unwrap().build().unwrap();
+        let c = base()
+            .set("compression.type", "lz4")
+            .unwrap()
+            .set("compression.lz4.level", "9")
+            .unwrap()
+            .build()
+            .unwrap();
         assert_eq!(c.compression_level, None);
     }
 }

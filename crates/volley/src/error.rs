@@ -148,11 +148,17 @@ impl DeliveryError {
     /// A certainly-not-written failure.
     #[must_use]
     pub fn not_persisted(error: Error) -> Self {
-        Self { persistence: Persistence::NotPersisted, error }
+        Self {
+            persistence: Persistence::NotPersisted,
+            error,
+        }
     }
     /// An uncertain failure.
     #[must_use]
     pub fn possibly_persisted(error: Error) -> Self {
-        Self { persistence: Persistence::PossiblyPersisted, error }
+        Self {
+            persistence: Persistence::PossiblyPersisted,
+            error,
+        }
     }
 }

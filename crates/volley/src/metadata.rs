@@ -38,18 +38,36 @@ impl Cluster {
     /// Merges a Metadata answer into a new snapshot.
     pub(crate) fn updated(&self, answer: &MetadataAnswer) -> Arc<Cluster> {
         let mut next = self.clone();
-        next.brokers = answer.brokers.iter().map(|b| (b.node_id, format!("{}:{}", b.host, b.port))).collect();
+        next.brokers = answer
+            .brokers
+            .iter()
+            .map(|b| (b.node_id, format!("{}:{}", b.host, b.port)))
+            .collect();
         for t in &answer.topics {
             if t.error.is_ok() && !t.partitions.is_empty() {
                 next.topic_errors.remove(&t.name);
                 next.topics.insert(
                     t.name.clone(),
                     TopicMeta {
-                        leaders: t.partitions.iter().map(|p| if p.error == ErrorCode::LEADER_NOT_AVAILABLE { -1 } else { p.leader }).collect(),
+                        leaders: t
+                            .partitions
+                            .iter()
+                            .map(|p| {
+                                if p.error == ErrorCode::LEADER_NOT_AVAILABLE {
+                                    -1
+                                } else {
+                                    p.leader
+                                }
+                            })
+                            .collect(),
                     },
                 );
             } else {
-                let code = if t.error.is_ok() { ErrorCode::UNKNOWN_TOPIC_OR_PARTITION } else { t.error };
+                let code = if t.error.is_ok() {
+                    ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
+                } else {
+                    t.error
+                };
                 next.topic_errors.insert(t.name.clone(), code);
                 // A deleted topic disappears; a transient error keeps the last known layout.
                 if code == ErrorCode::UNKNOWN_TOPIC_OR_PARTITION {

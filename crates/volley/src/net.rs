@@ -25,7 +25,11 @@ use crate::error::Error;
 #[derive(Debug)]
 pub(crate) enum ConnEvent {
     /// A response arrived.
-    Response { conn: u64, correlation_id: i32, body: Bytes },
+    Response {
+        conn: u64,
+        correlation_id: i32,
+        body: Bytes,
+    },
     /// A request that expects no response (acks=0) was written to the socket.
     Written { conn: u64, correlation_id: i32 },
     /// The connection failed; nothing more will come from it.
@@ -74,7 +78,10 @@ impl Connection {
 }
 
 fn conn_err(addr: &str, detail: impl ToString) -> Error {
-    Error::Connection { broker: addr.to_owned(), detail: detail.to_string() }
+    Error::Connection {
+        broker: addr.to_owned(),
+        detail: detail.to_string(),
+    }
 }
 
 async fn read_one_frame(stream: &mut TcpStream, buf: &mut BytesMut, addr: &str) -> Result<Bytes, Error> {
@@ -82,7 +89,12 @@ async fn read_one_frame(stream: &mut TcpStream, buf: &mut BytesMut, addr: &str) 
         match split_frame(buf, DEFAULT_MAX_FRAME) {
             Ok(Some(f)) => return Ok(f),
             Ok(None) => {}
-            Err(e) => return Err(Error::Protocol { broker: addr.to_owned(), detail: e.to_string() }),
+            Err(e) => {
+                return Err(Error::Protocol {
+                    broker: addr.to_owned(),
+                    detail: e.to_string(),
+                })
+            }
         }
         if stream.read_buf(buf).await.map_err(|e| conn_err(addr, e))? == 0 {
             return Err(conn_err(addr, "the broker closed the connection during the handshake"));
@@ -99,17 +111,31 @@ async fn handshake(stream: &mut TcpStream, addr: &str, client_id: Option<&str>) 
         stream.write_all(&frame).await.map_err(|e| conn_err(addr, e))?;
         let mut body = read_one_frame(stream, &mut buf, addr).await?;
         if body.len() < 4 {
-            return Err(Error::Protocol { broker: addr.to_owned(), detail: "response shorter than its header".into() });
+            return Err(Error::Protocol {
+                broker: addr.to_owned(),
+                detail: "response shorter than its header".into(),
+            });
         }
         let corr = body.get_i32();
         if corr != attempt {
-            return Err(Error::Protocol { broker: addr.to_owned(), detail: format!("correlation id {corr}, expected {attempt}") });
+            return Err(Error::Protocol {
+                broker: addr.to_owned(),
+                detail: format!("correlation id {corr}, expected {attempt}"),
+            });
         }
         // A broker that does not know our version answers in v0 with UNSUPPORTED_VERSION.
         let answer = match decode_api_versions(version, body.clone()) {
             Ok(a) => a,
-            Err(_) if version > 0 => decode_api_versions(0, body).map_err(|e| Error::Protocol { broker: addr.to_owned(), detail: e.to_string() })?,
-            Err(e) => return Err(Error::Protocol { broker: addr.to_owned(), detail: e.to_string() }),
+            Err(_) if version > 0 => decode_api_versions(0, body).map_err(|e| Error::Protocol {
+                broker: addr.to_owned(),
+                detail: e.to_string(),
+            })?,
+            Err(e) => {
+                return Err(Error::Protocol {
+                    broker: addr.to_owned(),
+                    detail: e.to_string(),
+                })
+            }
         };
         if answer.error.is_ok() {
             return Ok(answer.versions);
@@ -118,9 +144,15 @@ async fn handshake(stream: &mut TcpStream, addr: &str, client_id: Option<&str>) 
             version = answer.versions.negotiate(Api::ApiVersions).unwrap_or(0);
             continue;
         }
-        return Err(Error::Protocol { broker: addr.to_owned(), detail: format!("ApiVersions failed: {}", answer.error) });
+        return Err(Error::Protocol {
+            broker: addr.to_owned(),
+            detail: format!("ApiVersions failed: {}", answer.error),
+        });
     }
-    Err(Error::Protocol { broker: addr.to_owned(), detail: "ApiVersions negotiation failed".into() })
+    Err(Error::Protocol {
+        broker: addr.to_owned(),
+        detail: "ApiVersions negotiation failed".into(),
+    })
 }
 
 /// Dials `addr`, negotiates versions, and starts the writer and reader.
@@ -137,10 +169,19 @@ pub(crate) async fn connect(
         let versions = handshake(&mut stream, &addr, client_id.as_deref()).await?;
         Ok::<_, Error>((stream, versions))
     };
-    let (stream, versions) = tokio::time::timeout(timeout, setup)
-        .await
-        .map_err(|_| conn_err(&addr, format!("no connection within {} ms (socket.connection.setup.timeout.ms)", timeout.as_millis())))??;
-    let mismatch = |e: volley_protocol::versions::VersionMismatch| Error::Protocol { broker: addr.clone(), detail: e.to_string() };
+    let (stream, versions) = tokio::time::timeout(timeout, setup).await.map_err(|_| {
+        conn_err(
+            &addr,
+            format!(
+                "no connection within {} ms (socket.connection.setup.timeout.ms)",
+                timeout.as_millis()
+            ),
+        )
+    })??;
+    let mismatch = |e: volley_protocol::versions::VersionMismatch| Error::Protocol {
+        broker: addr.clone(),
+        detail: e.to_string(),
+    };
     let negotiated = Negotiated {
         produce: versions.negotiate(Api::Produce).map_err(mismatch)?,
         metadata: versions.negotiate(Api::Metadata).map_err(mismatch)?,
@@ -161,12 +202,24 @@ pub(crate) async fn connect(
                 }
             }
             if let Err(e) = write_all_chunks(&mut wr, batch.iter().flat_map(|o| o.chunks.iter())).await {
-                let _ = ev_w.send((id, ConnEvent::Closed { conn: id, error: e.to_string() }));
+                let _ = ev_w.send((
+                    id,
+                    ConnEvent::Closed {
+                        conn: id,
+                        error: e.to_string(),
+                    },
+                ));
                 return;
             }
             for o in batch.drain(..) {
                 if o.report_written {
-                    let _ = ev_w.send((id, ConnEvent::Written { conn: id, correlation_id: o.correlation_id }));
+                    let _ = ev_w.send((
+                        id,
+                        ConnEvent::Written {
+                            conn: id,
+                            correlation_id: o.correlation_id,
+                        },
+                    ));
                 }
             }
         }
@@ -178,39 +231,81 @@ pub(crate) async fn connect(
                 match split_frame(&mut buf, DEFAULT_MAX_FRAME) {
                     Ok(Some(mut f)) => {
                         if f.len() < 4 {
-                            let _ = events.send((id, ConnEvent::Closed { conn: id, error: "response shorter than its header".into() }));
+                            let _ = events.send((
+                                id,
+                                ConnEvent::Closed {
+                                    conn: id,
+                                    error: "response shorter than its header".into(),
+                                },
+                            ));
                             return;
                         }
                         let correlation_id = f.get_i32();
-                        if events.send((id, ConnEvent::Response { conn: id, correlation_id, body: f })).is_err() {
+                        if events
+                            .send((
+                                id,
+                                ConnEvent::Response {
+                                    conn: id,
+                                    correlation_id,
+                                    body: f,
+                                },
+                            ))
+                            .is_err()
+                        {
                             return;
                         }
                     }
                     Ok(None) => break,
                     Err(e) => {
-                        let _ = events.send((id, ConnEvent::Closed { conn: id, error: e.to_string() }));
+                        let _ = events.send((
+                            id,
+                            ConnEvent::Closed {
+                                conn: id,
+                                error: e.to_string(),
+                            },
+                        ));
                         return;
                     }
                 }
             }
             match rd.read_buf(&mut buf).await {
                 Ok(0) => {
-                    let _ = events.send((id, ConnEvent::Closed { conn: id, error: "the broker closed the connection".into() }));
+                    let _ = events.send((
+                        id,
+                        ConnEvent::Closed {
+                            conn: id,
+                            error: "the broker closed the connection".into(),
+                        },
+                    ));
                     return;
                 }
                 Ok(_) => {}
                 Err(e) => {
-                    let _ = events.send((id, ConnEvent::Closed { conn: id, error: e.to_string() }));
+                    let _ = events.send((
+                        id,
+                        ConnEvent::Closed {
+                            conn: id,
+                            error: e.to_string(),
+                        },
+                    ));
                     return;
                 }
             }
         }
     });
-    Ok(Connection { id, versions: negotiated, tx, tasks: [writer, reader] })
+    Ok(Connection {
+        id,
+        versions: negotiated,
+        tx,
+        tasks: [writer, reader],
+    })
 }
 
 /// Writes every chunk, using vectored writes of up to 64 slices at a time.
-async fn write_all_chunks<'a, W: AsyncWriteExt + Unpin>(w: &mut W, chunks: impl Iterator<Item = &'a Bytes>) -> std::io::Result<()> {
+async fn write_all_chunks<'a, W: AsyncWriteExt + Unpin>(
+    w: &mut W,
+    chunks: impl Iterator<Item = &'a Bytes>,
+) -> std::io::Result<()> {
     let mut pending: Vec<Bytes> = chunks.filter(|c| !c.is_empty()).cloned().collect();
     let mut start = 0;
     while start < pending.len() {
@@ -218,7 +313,10 @@ async fn write_all_chunks<'a, W: AsyncWriteExt + Unpin>(w: &mut W, chunks: impl 
         let slices: Vec<IoSlice<'_>> = pending[start..end].iter().map(|c| IoSlice::new(c)).collect();
         let mut n = w.write_vectored(&slices).await?;
         if n == 0 {
-            return Err(std::io::Error::new(std::io::ErrorKind::WriteZero, "socket accepted no bytes"));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::WriteZero,
+                "socket accepted no bytes",
+            ));
         }
         while n > 0 && start < pending.len() {
             let len = pending[start].len();

@@ -79,7 +79,11 @@ impl BuiltinPartitioner {
     /// A built-in partitioner; `ignore_keys` is `partitioner.ignore.keys`.
     #[must_use]
     pub fn new(kind: PartitionerKind, ignore_keys: bool) -> Self {
-        Self { kind, ignore_keys, round_robin: std::sync::atomic::AtomicU32::new(0) }
+        Self {
+            kind,
+            ignore_keys,
+            round_robin: std::sync::atomic::AtomicU32::new(0),
+        }
     }
 }
 
@@ -122,7 +126,11 @@ impl StickyPartition {
             let next = match self.current {
                 Some(prev) if n > 1 && prev < n => {
                     let r = rng.gen_range(0..n - 1);
-                    if r >= prev { r + 1 } else { r }
+                    if r >= prev {
+                        r + 1
+                    } else {
+                        r
+                    }
                 }
                 _ => rng.gen_range(0..n),
             };
@@ -157,7 +165,12 @@ mod tests {
         for (k, crc, mm, fnv) in [
             ("", 0u32, 0x106e_08d9u32, 0x7ee3_623bu32),
             ("23456", 0xb1b4_51d7, 0x058d_780f, 0x27e6_f469),
-            ("this is another string with more length to it perhaps", 0xb015_0df7, 0x4f77_03da, 0x155e_3e5f),
+            (
+                "this is another string with more length to it perhaps",
+                0xb015_0df7,
+                0x4f77_03da,
+                0x155e_3e5f,
+            ),
             ("hejsan", 0xd077_037e, 0x5ec1_9395, 0x17b1_e27a),
         ] {
             let b = k.as_bytes();
@@ -173,7 +186,11 @@ mod tests {
         assert_eq!(p.partition("t", Some(b""), 1000), Some(0x106e_08d9 % 1000));
         assert_eq!(p.partition("t", None, 1000), None);
         let c = BuiltinPartitioner::new(PartitionerKind::ConsistentRandom, false);
-        assert_eq!(c.partition("t", Some(b""), 10), None, "librdkafka: empty key is keyless");
+        assert_eq!(
+            c.partition("t", Some(b""), 10),
+            None,
+            "librdkafka: empty key is keyless"
+        );
         let i = BuiltinPartitioner::new(PartitionerKind::Default, true);
         assert_eq!(i.partition("t", Some(b"k"), 10), None);
     }

@@ -41,7 +41,12 @@ pub struct Producer {
 
 /// Kafka's rules for topic names.
 fn validate_topic(topic: &str) -> Result<(), Error> {
-    let bad = |reason| Err(Error::InvalidTopic { topic: topic.to_owned(), reason });
+    let bad = |reason| {
+        Err(Error::InvalidTopic {
+            topic: topic.to_owned(),
+            reason,
+        })
+    };
     if topic.is_empty() {
         return bad("it is empty");
     }
@@ -51,14 +56,19 @@ fn validate_topic(topic: &str) -> Result<(), Error> {
     if topic.len() > 249 {
         return bad("it is longer than 249 characters");
     }
-    if !topic.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-') {
+    if !topic
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+    {
         return bad("only ASCII letters, digits, '.', '_' and '-' are allowed");
     }
     Ok(())
 }
 
 fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 impl Producer {
@@ -68,7 +78,10 @@ impl Producer {
     /// # Errors
     /// None today; reserved for settings checked at start.
     pub fn new(config: ProducerConfig) -> Result<Self, Error> {
-        let p = Arc::new(BuiltinPartitioner::new(config.partitioner, config.partitioner_ignore_keys));
+        let p = Arc::new(BuiltinPartitioner::new(
+            config.partitioner,
+            config.partitioner_ignore_keys,
+        ));
         Self::with_partitioner(config, p)
     }
 
@@ -90,7 +103,13 @@ impl Producer {
         let (cluster_tx, cluster_rx) = watch::channel(Arc::new(Cluster::default()));
         let sender = Sender::new(Arc::clone(&shared), rx, cluster_tx);
         let handle = tokio::spawn(sender.run());
-        Ok(Self { shared, commands: tx, cluster: cluster_rx, partitioner, sender: Mutex::new(Some(handle)) })
+        Ok(Self {
+            shared,
+            commands: tx,
+            cluster: cluster_rx,
+            partitioner,
+            sender: Mutex::new(Some(handle)),
+        })
     }
 
     /// The configuration in force.
@@ -129,21 +148,35 @@ impl Producer {
         validate_topic(&record.topic)?;
         let size = single_record_batch_size(record.key.as_deref(), record.value.as_deref(), &record.headers);
         if size > cfg.max_request_size {
-            return Err(Error::RecordTooLarge { size, limit: cfg.max_request_size, setting: "max.request.size" });
+            return Err(Error::RecordTooLarge {
+                size,
+                limit: cfg.max_request_size,
+                setting: "max.request.size",
+            });
         }
         if size > cfg.buffer_memory {
-            return Err(Error::RecordTooLarge { size, limit: cfg.buffer_memory, setting: "buffer.memory" });
+            return Err(Error::RecordTooLarge {
+                size,
+                limit: cfg.buffer_memory,
+                setting: "buffer.memory",
+            });
         }
         let deadline = start + cfg.max_block;
         let partitions = self.partitions_of(&record.topic, deadline).await?;
         let explicit = match record.partition {
             Some(p) if p < 0 || p as usize >= partitions => {
-                return Err(Error::UnknownPartition { topic: record.topic, partition: p, count: partitions })
+                return Err(Error::UnknownPartition {
+                    topic: record.topic,
+                    partition: p,
+                    count: partitions,
+                })
             }
             Some(p) => Some(p),
             None => {
                 let n = u32::try_from(partitions).unwrap_or(u32::MAX);
-                self.partitioner.partition(&record.topic, record.key.as_deref(), n).map(|p| i32::try_from(p % n).unwrap_or(0))
+                self.partitioner
+                    .partition(&record.topic, record.key.as_deref(), n)
+                    .map(|p| i32::try_from(p % n).unwrap_or(0))
             }
         };
         // Reserve memory: the only place `send` waits besides metadata.
@@ -153,25 +186,54 @@ impl Producer {
             match tokio::time::timeout(remaining, self.shared.memory.acquire_many(permits)).await {
                 Ok(Ok(p)) => p,
                 Ok(Err(_)) => return Err(Error::Closed { detail: None }),
-                Err(_) => return Err(Error::BufferFull { size, buffer_memory: cfg.buffer_memory, waited: start.elapsed() }),
+                Err(_) => {
+                    return Err(Error::BufferFull {
+                        size,
+                        buffer_memory: cfg.buffer_memory,
+                        waited: start.elapsed(),
+                    })
+                }
             }
         } else {
-            self.shared.memory.try_acquire_many(permits).map_err(|_| Error::WouldBlock { size })?
+            self.shared
+                .memory
+                .try_acquire_many(permits)
+                .map_err(|_| Error::WouldBlock { size })?
         };
         permit.forget();
         let timestamp = record.timestamp.unwrap_or_else(now_ms);
         let appended = {
-            let mut acc = self.shared.accumulator.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut acc = self
+                .shared
+                .accumulator
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             let partition = match explicit {
                 Some(p) => p,
-                None => i32::try_from(acc.sticky_partition(&record.topic, u32::try_from(partitions).unwrap_or(1), size)).unwrap_or(0),
+                None => {
+                    i32::try_from(acc.sticky_partition(&record.topic, u32::try_from(partitions).unwrap_or(1), size))
+                        .unwrap_or(0)
+                }
             };
-            acc.append(&record.topic, partition, timestamp, record.key.as_deref(), record.value.as_deref(), &record.headers, size, Instant::now())
+            acc.append(
+                &record.topic,
+                partition,
+                timestamp,
+                record.key.as_deref(),
+                record.value.as_deref(),
+                &record.headers,
+                size,
+                Instant::now(),
+            )
         };
         if appended.wake {
             self.shared.wake.notify_one();
         }
-        Ok(DeliveryFuture::new(appended.completion, appended.offset_delta, timestamp))
+        Ok(DeliveryFuture::new(
+            appended.completion,
+            appended.offset_delta,
+            timestamp,
+        ))
     }
 
     async fn partitions_of(&self, topic: &str, deadline: Instant) -> Result<usize, Error> {
@@ -191,11 +253,17 @@ impl Producer {
                     .or_else(|| c.last_error.clone());
             }
             if !asked {
-                self.commands.send(Command::NeedTopic(topic.to_owned())).map_err(|_| Error::Closed { detail: None })?;
+                self.commands
+                    .send(Command::NeedTopic(topic.to_owned()))
+                    .map_err(|_| Error::Closed { detail: None })?;
                 asked = true;
             }
             let remaining = deadline.saturating_duration_since(Instant::now());
-            let timed_out = Error::TopicNotAvailable { topic: topic.to_owned(), waited: self.shared.config.max_block, cause: last_error };
+            let timed_out = Error::TopicNotAvailable {
+                topic: topic.to_owned(),
+                waited: self.shared.config.max_block,
+                cause: last_error,
+            };
             if remaining.is_zero() {
                 return Err(timed_out);
             }
@@ -217,7 +285,10 @@ impl Producer {
         let deadline = Instant::now() + self.shared.config.max_block;
         let n = self.partitions_of(topic, deadline).await?;
         let n = u32::try_from(n).unwrap_or(u32::MAX);
-        Ok(self.partitioner.partition(topic, key, n).map(|p| i32::try_from(p).unwrap_or(0)))
+        Ok(self
+            .partitioner
+            .partition(topic, key, n)
+            .map(|p| i32::try_from(p).unwrap_or(0)))
     }
 
     /// Sends everything queued now without waiting for `linger.ms`, and waits until every
@@ -246,7 +317,11 @@ impl Producer {
         }
         let _ = self.commands.send(Command::Shutdown);
         self.shared.wake.notify_one();
-        let handle = self.sender.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        let handle = self
+            .sender
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
         if let Some(h) = handle {
             // After an abort the sender stops at once; give it a moment, then stop waiting.
             let _ = tokio::time::timeout(Duration::from_secs(5), h).await;
@@ -297,7 +372,9 @@ pub struct JsonSerializer;
 
 impl<T: serde::Serialize + ?Sized> Serializer<T> for JsonSerializer {
     fn serialize(&self, _topic: &str, value: &T) -> Result<Bytes, Error> {
-        serde_json::to_vec(value).map(Bytes::from).map_err(|e| Error::Serialization(e.to_string()))
+        serde_json::to_vec(value)
+            .map(Bytes::from)
+            .map_err(|e| Error::Serialization(e.to_string()))
     }
 }
 
@@ -316,8 +393,14 @@ mod tests {
     #[test]
     fn serializers() {
         assert_eq!(StringSerializer.serialize("t", "hé").unwrap(), Bytes::from("hé"));
-        assert_eq!(BytesSerializer.serialize("t", &[1u8, 2][..]).unwrap(), Bytes::from_static(&[1, 2]));
+        assert_eq!(
+            BytesSerializer.serialize("t", &[1u8, 2][..]).unwrap(),
+            Bytes::from_static(&[1, 2])
+        );
         let v = serde_json::json!({"user_id": 7, "action": "click"});
-        assert_eq!(JsonSerializer.serialize("t", &v).unwrap(), Bytes::from(r#"{"action":"click","user_id":7}"#));
+        assert_eq!(
+            JsonSerializer.serialize("t", &v).unwrap(),
+            Bytes::from(r#"{"action":"click","user_id":7}"#)
+        );
     }
 }

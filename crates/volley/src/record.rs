@@ -1,6 +1,6 @@
 //! Records going in, metadata and delivery futures coming out.
 //!
-//! One [`BatchCompletion`] is shared by every record of a batch: completing a batch is one
+//! One batch completion is shared by every record of a batch: completing a batch is one
 //! store and one wake-up of whoever waits, never a channel per record.
 
 use std::future::Future;
@@ -113,7 +113,11 @@ pub(crate) struct BatchCompletion {
 
 impl BatchCompletion {
     pub(crate) fn new(partition: i32) -> Arc<Self> {
-        Arc::new(Self { partition, outcome: OnceLock::new(), wakers: Mutex::new(Vec::new()) })
+        Arc::new(Self {
+            partition,
+            outcome: OnceLock::new(),
+            wakers: Mutex::new(Vec::new()),
+        })
     }
 
     /// Completes the batch once; later calls are ignored (exactly one outcome).
@@ -158,7 +162,11 @@ pub struct DeliveryFuture {
 
 impl DeliveryFuture {
     pub(crate) fn new(batch: Arc<BatchCompletion>, index: i32, timestamp: i64) -> Self {
-        Self { batch, index, timestamp }
+        Self {
+            batch,
+            index,
+            timestamp,
+        }
     }
 
     /// The partition the record was assigned to.
@@ -174,10 +182,18 @@ impl Future for DeliveryFuture {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         this.batch.poll_outcome(cx).map(|o| match o {
-            BatchOutcome::Delivered { base_offset, log_append_time, acknowledged } => Ok(RecordMetadata {
+            BatchOutcome::Delivered {
+                base_offset,
+                log_append_time,
+                acknowledged,
+            } => Ok(RecordMetadata {
                 partition: this.batch.partition,
                 offset: base_offset.map(|b| b + i64::from(this.index)),
-                timestamp: if *log_append_time >= 0 { *log_append_time } else { this.timestamp },
+                timestamp: if *log_append_time >= 0 {
+                    *log_append_time
+                } else {
+                    this.timestamp
+                },
                 acknowledged: *acknowledged,
             }),
             BatchOutcome::Failed { error, record_errors } => {

@@ -179,11 +179,25 @@ impl Sender {
             .map(|(i, addr)| {
                 (
                     -1 - i32::try_from(i).unwrap_or(i32::MAX - 1),
-                    Node { addr: addr.clone(), conn: ConnState::Down, pending: VecDeque::new(), throttled_until: None, failures: 0, retry_at: now },
+                    Node {
+                        addr: addr.clone(),
+                        conn: ConnState::Down,
+                        pending: VecDeque::new(),
+                        throttled_until: None,
+                        failures: 0,
+                        retry_at: now,
+                    },
                 )
             })
             .collect();
-        let pid = if shared.config.enable_idempotence { PidState::Missing { not_before: now } } else { PidState::Ready { producer_id: NO_PRODUCER_ID, epoch: NO_PRODUCER_EPOCH } };
+        let pid = if shared.config.enable_idempotence {
+            PidState::Missing { not_before: now }
+        } else {
+            PidState::Ready {
+                producer_id: NO_PRODUCER_ID,
+                epoch: NO_PRODUCER_EPOCH,
+            }
+        };
         Self {
             shared,
             commands,
@@ -200,7 +214,12 @@ impl Sender {
             next_conn_id: 0,
             correlation: 0,
             wanted: HashSet::new(),
-            meta: MetaState { in_flight: false, need: true, next_periodic: now, not_before: now },
+            meta: MetaState {
+                in_flight: false,
+                need: true,
+                next_periodic: now,
+                not_before: now,
+            },
             pid,
             parts: HashMap::new(),
         }
@@ -246,7 +265,12 @@ impl Sender {
                 }
             }
             Command::Flush(reply) => {
-                let mut all = self.shared.accumulator.lock().unwrap_or_else(std::sync::PoisonError::into_inner).completions();
+                let mut all = self
+                    .shared
+                    .accumulator
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .completions();
                 for p in self.parts.values() {
                     all.extend(p.retries.iter().map(|b| Arc::clone(&b.completion)));
                 }
@@ -274,9 +298,16 @@ impl Sender {
     }
 
     fn is_idle(&self) -> bool {
-        self.shared.accumulator.lock().unwrap_or_else(std::sync::PoisonError::into_inner).is_empty()
+        self.shared
+            .accumulator
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_empty()
             && self.parts.values().all(|p| p.retries.is_empty())
-            && self.nodes.values().all(|n| n.pending.iter().all(|p| !matches!(p.kind, PendingKind::Produce { .. })))
+            && self
+                .nodes
+                .values()
+                .all(|n| n.pending.iter().all(|p| !matches!(p.kind, PendingKind::Produce { .. })))
     }
 
     fn next_wakeup(&self, now: Instant) -> Instant {
@@ -288,7 +319,11 @@ impl Sender {
             }
         };
         {
-            let acc = self.shared.accumulator.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let acc = self
+                .shared
+                .accumulator
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             if let Some(d) = acc.next_linger_deadline(now) {
                 consider(d);
             }
@@ -322,7 +357,9 @@ impl Sender {
     // ----- connections -----
 
     fn ensure_connecting(&mut self, node_id: i32, now: Instant) {
-        let Some(node) = self.nodes.get_mut(&node_id) else { return };
+        let Some(node) = self.nodes.get_mut(&node_id) else {
+            return;
+        };
         if !matches!(node.conn, ConnState::Down) || now < node.retry_at {
             return;
         }
@@ -343,7 +380,9 @@ impl Sender {
 
     fn on_connected(&mut self, node_id: i32, conn_id: u64, res: Result<Connection, Error>, now: Instant) {
         let (base, max) = (self.config().reconnect_backoff, self.config().reconnect_backoff_max);
-        let Some(node) = self.nodes.get_mut(&node_id) else { return };
+        let Some(node) = self.nodes.get_mut(&node_id) else {
+            return;
+        };
         match res {
             Ok(c) => {
                 tracing::debug!(node = node_id, addr = %node.addr, "connected");
@@ -381,11 +420,20 @@ impl Sender {
         if up.is_some() {
             return up;
         }
-        if self.nodes.values().any(|n| matches!(n.conn, ConnState::Connecting | ConnState::Up(_))) {
+        if self
+            .nodes
+            .values()
+            .any(|n| matches!(n.conn, ConnState::Connecting | ConnState::Up(_)))
+        {
             return None;
         }
         // Prefer known brokers, then bootstrap addresses; the one that can be tried soonest.
-        let candidate = self.nodes.iter().filter(|(_, n)| n.retry_at <= now).max_by_key(|(id, _)| **id >= 0).map(|(id, _)| *id);
+        let candidate = self
+            .nodes
+            .iter()
+            .filter(|(_, n)| n.retry_at <= now)
+            .max_by_key(|(id, _)| **id >= 0)
+            .map(|(id, _)| *id);
         if let Some(id) = candidate {
             self.ensure_connecting(id, now);
         }
@@ -395,15 +443,31 @@ impl Sender {
     fn send_control(&mut self, node_id: i32, kind: PendingKind, now: Instant) -> bool {
         let corr = self.next_correlation();
         let client_id = (!self.config().client_id.is_empty()).then(|| self.config().client_id.clone());
-        let Some(node) = self.nodes.get_mut(&node_id) else { return false };
+        let Some(node) = self.nodes.get_mut(&node_id) else {
+            return false;
+        };
         let ConnState::Up(conn) = &node.conn else { return false };
         let (frame, version) = match kind {
             PendingKind::Metadata => {
                 let mut topics: Vec<String> = self.cluster.topics.keys().cloned().collect();
-                topics.extend(self.wanted.iter().filter(|t| !self.cluster.topics.contains_key(*t)).cloned());
+                topics.extend(
+                    self.wanted
+                        .iter()
+                        .filter(|t| !self.cluster.topics.contains_key(*t))
+                        .cloned(),
+                );
                 topics.sort();
                 let v = conn.versions.metadata;
-                (encode_metadata(v, corr, client_id.as_deref(), Some(&topics), self.shared.config.allow_auto_create_topics), v)
+                (
+                    encode_metadata(
+                        v,
+                        corr,
+                        client_id.as_deref(),
+                        Some(&topics),
+                        self.shared.config.allow_auto_create_topics,
+                    ),
+                    v,
+                )
             }
             PendingKind::InitProducerId => {
                 let Some(v) = conn.versions.init_producer_id else {
@@ -421,10 +485,19 @@ impl Sender {
                 return false;
             }
         };
-        if !conn.send(Outbound { chunks: vec![frame], correlation_id: corr, report_written: false }) {
+        if !conn.send(Outbound {
+            chunks: vec![frame],
+            correlation_id: corr,
+            report_written: false,
+        }) {
             return false;
         }
-        node.pending.push_back(Pending { correlation_id: corr, version, sent_at: now, kind });
+        node.pending.push_back(Pending {
+            correlation_id: corr,
+            version,
+            sent_at: now,
+            kind,
+        });
         true
     }
 
@@ -448,7 +521,9 @@ impl Sender {
     }
 
     fn maybe_init_producer_id(&mut self, now: Instant) {
-        let PidState::Missing { not_before } = self.pid else { return };
+        let PidState::Missing { not_before } = self.pid else {
+            return;
+        };
         if now < not_before {
             return;
         }
@@ -496,17 +571,24 @@ impl Sender {
         let a = decode_init_producer_id(version, body).map_err(|e| e.to_string())?;
         if a.error.is_ok() {
             tracing::debug!(producer_id = a.producer_id, epoch = a.producer_epoch, "producer id");
-            self.pid = PidState::Ready { producer_id: a.producer_id, epoch: a.producer_epoch };
+            self.pid = PidState::Ready {
+                producer_id: a.producer_id,
+                epoch: a.producer_epoch,
+            };
             for p in self.parts.values_mut() {
                 p.next_sequence = 0;
                 p.confirmed = false;
             }
-        } else if a.error == ErrorCode::CLUSTER_AUTHORIZATION_FAILED || !a.error.is_retriable() && a.error != ErrorCode::UNKNOWN_SERVER_ERROR {
+        } else if a.error == ErrorCode::CLUSTER_AUTHORIZATION_FAILED
+            || !a.error.is_retriable() && a.error != ErrorCode::UNKNOWN_SERVER_ERROR
+        {
             let msg = format!("InitProducerId failed with {}", a.error);
             self.pid = PidState::Fatal(msg.clone());
             self.fail_everything_queued(&Error::ProducerId(msg));
         } else {
-            self.pid = PidState::Missing { not_before: now + self.config().retry_backoff };
+            self.pid = PidState::Missing {
+                not_before: now + self.config().retry_backoff,
+            };
         }
         Ok(())
     }
@@ -523,11 +605,24 @@ impl Sender {
     fn drain(&mut self, now: Instant) {
         let Some((pid, epoch)) = self.producer_id() else { return };
         let cfg = self.shared.config.clone();
-        let flushing = self.shared.flushing.load(Ordering::Acquire) > 0 || self.shared.closing.load(Ordering::Acquire) || self.shutdown || !self.commands_open;
+        let flushing = self.shared.flushing.load(Ordering::Acquire) > 0
+            || self.shared.closing.load(Ordering::Acquire)
+            || self.shutdown
+            || !self.commands_open;
         let idempotent = cfg.enable_idempotence;
-        let mut candidates: Vec<(String, i32)> =
-            self.parts.iter().filter(|(_, p)| p.retries.front().is_some_and(|b| b.retry_at <= now)).map(|(k, _)| k.clone()).collect();
-        candidates.extend(self.shared.accumulator.lock().unwrap_or_else(std::sync::PoisonError::into_inner).ready(now, flushing));
+        let mut candidates: Vec<(String, i32)> = self
+            .parts
+            .iter()
+            .filter(|(_, p)| p.retries.front().is_some_and(|b| b.retry_at <= now))
+            .map(|(k, _)| k.clone())
+            .collect();
+        candidates.extend(
+            self.shared
+                .accumulator
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .ready(now, flushing),
+        );
         if candidates.is_empty() {
             return;
         }
@@ -579,7 +674,11 @@ impl Sender {
                     continue;
                 }
                 let popped = {
-                    let mut acc = self.shared.accumulator.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    let mut acc = self
+                        .shared
+                        .accumulator
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
                     acc.pop_ready(&topic, partition, now, flushing)
                 };
                 let Some(q) = popped else { continue };
@@ -587,13 +686,16 @@ impl Sender {
                 match seal(q, &cfg, pid, epoch, seq, &topic, partition, now) {
                     Ok(b) => {
                         if idempotent {
-                            part.next_sequence = next_sequence(part.next_sequence, b.completion_records());
+                            part.next_sequence = next_sequence(part.next_sequence, b.record_count);
                         }
-                        Some(b.0)
+                        Some(b)
                     }
-                    Err(e) => {
-                        e.0.completion.complete(BatchOutcome::Failed { error: DeliveryError::not_persisted(e.1), record_errors: Vec::new() });
-                        self.shared.memory.add_permits(e.0.reserved);
+                    Err(failed) => {
+                        failed.completion.complete(BatchOutcome::Failed {
+                            error: DeliveryError::not_persisted(failed.error),
+                            record_errors: Vec::new(),
+                        });
+                        self.shared.memory.add_permits(failed.reserved);
                         None
                     }
                 }
@@ -616,26 +718,57 @@ impl Sender {
         let cfg = &self.shared.config;
         let acks0 = cfg.acks == Acks::None;
         let client_id = (!cfg.client_id.is_empty()).then(|| cfg.client_id.clone());
-        let Some(node) = self.nodes.get_mut(&node_id) else { return };
+        let Some(node) = self.nodes.get_mut(&node_id) else {
+            return;
+        };
         let ConnState::Up(conn) = &node.conn else { return };
         let version = conn.versions.produce;
         let mut topics: Vec<TopicData> = Vec::new();
         for b in &batches {
-            let pd = PartitionData { partition: b.partition, records: b.bytes.clone() };
+            let pd = PartitionData {
+                partition: b.partition,
+                records: b.bytes.clone(),
+            };
             match topics.iter_mut().find(|t| t.topic == b.topic) {
                 Some(t) => t.partitions.push(pd),
-                None => topics.push(TopicData { topic: b.topic.clone(), partitions: vec![pd] }),
+                None => topics.push(TopicData {
+                    topic: b.topic.clone(),
+                    partitions: vec![pd],
+                }),
             }
         }
         let timeout_ms = i32::try_from(cfg.request_timeout.as_millis()).unwrap_or(i32::MAX);
-        let frame = encode_produce(version, corr, client_id.as_deref(), &ProduceRequest { transactional_id: None, acks: cfg.acks.wire(), timeout_ms, topics: &topics });
+        let frame = encode_produce(
+            version,
+            corr,
+            client_id.as_deref(),
+            &ProduceRequest {
+                transactional_id: None,
+                acks: cfg.acks.wire(),
+                timeout_ms,
+                topics: &topics,
+            },
+        );
         for b in &mut batches {
             b.attempts += 1;
         }
-        let sent = conn.send(Outbound { chunks: frame.chunks, correlation_id: corr, report_written: acks0 });
-        node.pending.push_back(Pending { correlation_id: corr, version, sent_at: now, kind: PendingKind::Produce { batches, acks0 } });
+        let sent = conn.send(Outbound {
+            chunks: frame.chunks,
+            correlation_id: corr,
+            report_written: acks0,
+        });
+        node.pending.push_back(Pending {
+            correlation_id: corr,
+            version,
+            sent_at: now,
+            kind: PendingKind::Produce { batches, acks0 },
+        });
         if !sent {
-            self.close_node(node_id, "the connection closed before the request was written".into(), now);
+            self.close_node(
+                node_id,
+                "the connection closed before the request was written".into(),
+                now,
+            );
         }
     }
 
@@ -643,32 +776,64 @@ impl Sender {
 
     fn on_conn_event(&mut self, ev: ConnEvent, now: Instant) {
         match ev {
-            ConnEvent::Response { conn, correlation_id, body } => {
-                let Some(&node_id) = self.conn_owner.get(&conn) else { return };
-                let Some(node) = self.nodes.get_mut(&node_id) else { return };
+            ConnEvent::Response {
+                conn,
+                correlation_id,
+                body,
+            } => {
+                let Some(&node_id) = self.conn_owner.get(&conn) else {
+                    return;
+                };
+                let Some(node) = self.nodes.get_mut(&node_id) else {
+                    return;
+                };
                 // Kafka answers in order; acks=0 requests get no answer and are skipped.
-                let pos = node.pending.iter().position(|p| !matches!(p.kind, PendingKind::Produce { acks0: true, .. }));
+                let pos = node
+                    .pending
+                    .iter()
+                    .position(|p| !matches!(p.kind, PendingKind::Produce { acks0: true, .. }));
                 let Some(pos) = pos.filter(|&i| node.pending[i].correlation_id == correlation_id) else {
-                    self.close_node(node_id, format!("unexpected correlation id {correlation_id} (answers must come in order)"), now);
+                    self.close_node(
+                        node_id,
+                        format!("unexpected correlation id {correlation_id} (answers must come in order)"),
+                        now,
+                    );
                     return;
                 };
                 let Some(p) = node.pending.remove(pos) else { return };
                 let res = match p.kind {
                     PendingKind::Metadata => self.on_metadata(p.version, body, now),
                     PendingKind::InitProducerId => self.on_init_producer_id(p.version, body, now),
-                    PendingKind::Produce { batches, .. } => self.on_produce_response(node_id, p.version, body, batches, now),
+                    PendingKind::Produce { batches, .. } => {
+                        self.on_produce_response(node_id, p.version, body, batches, now)
+                    }
                 };
                 if let Err(e) = res {
                     self.close_node(node_id, format!("malformed response: {e}"), now);
                 }
             }
             ConnEvent::Written { conn, correlation_id } => {
-                let Some(&node_id) = self.conn_owner.get(&conn) else { return };
-                let Some(node) = self.nodes.get_mut(&node_id) else { return };
+                let Some(&node_id) = self.conn_owner.get(&conn) else {
+                    return;
+                };
+                let Some(node) = self.nodes.get_mut(&node_id) else {
+                    return;
+                };
                 if let Some(pos) = node.pending.iter().position(|p| p.correlation_id == correlation_id) {
-                    if let Some(Pending { kind: PendingKind::Produce { batches, .. }, .. }) = node.pending.remove(pos) {
+                    if let Some(Pending {
+                        kind: PendingKind::Produce { batches, .. },
+                        ..
+                    }) = node.pending.remove(pos)
+                    {
                         for b in batches {
-                            self.finish(b, BatchOutcome::Delivered { base_offset: None, log_append_time: -1, acknowledged: false });
+                            self.finish(
+                                b,
+                                BatchOutcome::Delivered {
+                                    base_offset: None,
+                                    log_append_time: -1,
+                                    acknowledged: false,
+                                },
+                            );
                         }
                     }
                 }
@@ -681,7 +846,14 @@ impl Sender {
         }
     }
 
-    fn on_produce_response(&mut self, node_id: i32, version: i16, body: Bytes, batches: Vec<SentBatch>, now: Instant) -> Result<(), String> {
+    fn on_produce_response(
+        &mut self,
+        node_id: i32,
+        version: i16,
+        body: Bytes,
+        batches: Vec<SentBatch>,
+        now: Instant,
+    ) -> Result<(), String> {
         let resp = match decode_produce_response(version, body) {
             Ok(r) => r,
             Err(e) => {
@@ -694,7 +866,8 @@ impl Sender {
         };
         if resp.throttle_time_ms > 0 {
             if let Some(n) = self.nodes.get_mut(&node_id) {
-                n.throttled_until = Some(now + Duration::from_millis(u64::try_from(resp.throttle_time_ms).unwrap_or(0)));
+                n.throttled_until =
+                    Some(now + Duration::from_millis(u64::try_from(resp.throttle_time_ms).unwrap_or(0)));
             }
         }
         for b in batches {
@@ -719,30 +892,68 @@ impl Sender {
                         part.confirmed = true;
                     }
                     let base_offset = Some(p.base_offset);
-                    self.finish(b, BatchOutcome::Delivered { base_offset, log_append_time: p.log_append_time_ms, acknowledged: true });
+                    self.finish(
+                        b,
+                        BatchOutcome::Delivered {
+                            base_offset,
+                            log_append_time: p.log_append_time_ms,
+                            acknowledged: true,
+                        },
+                    );
                 }
                 ErrorCode::DUPLICATE_SEQUENCE_NUMBER => {
-                    self.finish(b, BatchOutcome::Delivered { base_offset: None, log_append_time: -1, acknowledged: true });
+                    self.finish(
+                        b,
+                        BatchOutcome::Delivered {
+                            base_offset: None,
+                            log_append_time: -1,
+                            acknowledged: true,
+                        },
+                    );
                 }
-                c if is_retriable(c) || (c == ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER && self.earlier_retry_pending(&key, b.base_sequence)) => {
+                c if is_retriable(c)
+                    || (c == ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER
+                        && self.earlier_retry_pending(&key, b.base_sequence)) =>
+                {
                     if matches!(
                         c,
-                        ErrorCode::NOT_LEADER_OR_FOLLOWER | ErrorCode::LEADER_NOT_AVAILABLE | ErrorCode::UNKNOWN_TOPIC_OR_PARTITION | ErrorCode::KAFKA_STORAGE_ERROR | ErrorCode::NETWORK_EXCEPTION | ErrorCode::FENCED_LEADER_EPOCH
+                        ErrorCode::NOT_LEADER_OR_FOLLOWER
+                            | ErrorCode::LEADER_NOT_AVAILABLE
+                            | ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
+                            | ErrorCode::KAFKA_STORAGE_ERROR
+                            | ErrorCode::NETWORK_EXCEPTION
+                            | ErrorCode::FENCED_LEADER_EPOCH
                     ) {
                         self.meta.need = true;
                     }
                     let maybe = matches!(
                         c,
-                        ErrorCode::REQUEST_TIMED_OUT | ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND | ErrorCode::NETWORK_EXCEPTION | ErrorCode::UNKNOWN_SERVER_ERROR
+                        ErrorCode::REQUEST_TIMED_OUT
+                            | ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND
+                            | ErrorCode::NETWORK_EXCEPTION
+                            | ErrorCode::UNKNOWN_SERVER_ERROR
                     );
                     let text = describe(c, p.error_message.as_deref());
                     self.retry_or_fail(b, text, maybe, now);
                 }
                 c => {
-                    let err = Error::Broker { code: c, message: p.error_message.clone() };
-                    let persistence = if b.maybe_written { DeliveryError::possibly_persisted(err) } else { DeliveryError::not_persisted(err) };
+                    let err = Error::Broker {
+                        code: c,
+                        message: p.error_message.clone(),
+                    };
+                    let persistence = if b.maybe_written {
+                        DeliveryError::possibly_persisted(err)
+                    } else {
+                        DeliveryError::not_persisted(err)
+                    };
                     let record_errors = p.record_errors.clone();
-                    self.finish(b, BatchOutcome::Failed { error: persistence, record_errors });
+                    self.finish(
+                        b,
+                        BatchOutcome::Failed {
+                            error: persistence,
+                            record_errors,
+                        },
+                    );
                 }
             }
         }
@@ -750,7 +961,9 @@ impl Sender {
     }
 
     fn earlier_retry_pending(&self, key: &(String, i32), seq: i32) -> bool {
-        self.parts.get(key).is_some_and(|p| p.retries.iter().any(|r| r.base_sequence < seq))
+        self.parts
+            .get(key)
+            .is_some_and(|p| p.retries.iter().any(|r| r.base_sequence < seq))
     }
 
     fn retry_or_fail(&mut self, mut b: SentBatch, error: String, maybe_written: bool, now: Instant) {
@@ -762,18 +975,38 @@ impl Sender {
         let part = self.parts.entry((b.topic.clone(), b.partition)).or_default();
         if expired || exhausted {
             let err = if expired {
-                Error::DeliveryTimeout { timeout: cfg.delivery_timeout, last: Some(error) }
+                Error::DeliveryTimeout {
+                    timeout: cfg.delivery_timeout,
+                    last: Some(error),
+                }
             } else {
-                Error::RetriesExhausted { attempts: b.attempts, last: error }
+                Error::RetriesExhausted {
+                    attempts: b.attempts,
+                    last: error,
+                }
             };
-            let outcome = if b.maybe_written { DeliveryError::possibly_persisted(err) } else { DeliveryError::not_persisted(err) };
-            self.finish(b, BatchOutcome::Failed { error: outcome, record_errors: Vec::new() });
+            let outcome = if b.maybe_written {
+                DeliveryError::possibly_persisted(err)
+            } else {
+                DeliveryError::not_persisted(err)
+            };
+            self.finish(
+                b,
+                BatchOutcome::Failed {
+                    error: outcome,
+                    record_errors: Vec::new(),
+                },
+            );
             return;
         }
         tracing::debug!(topic = %b.topic, partition = b.partition, attempts = b.attempts, %error, "retrying batch");
         b.retry_at = now + jittered(cfg.retry_backoff, cfg.retry_backoff_max, b.attempts);
         part.confirmed = false;
-        let pos = part.retries.iter().position(|r| b.base_sequence != NO_SEQUENCE && r.base_sequence > b.base_sequence).unwrap_or(part.retries.len());
+        let pos = part
+            .retries
+            .iter()
+            .position(|r| b.base_sequence != NO_SEQUENCE && r.base_sequence > b.base_sequence)
+            .unwrap_or(part.retries.len());
         part.retries.insert(pos, b);
     }
 
@@ -785,7 +1018,9 @@ impl Sender {
     /// Ends a connection: every request pending on it may have been written.
     fn close_node(&mut self, node_id: i32, error: String, now: Instant) {
         let (base, max) = (self.config().reconnect_backoff, self.config().reconnect_backoff_max);
-        let Some(node) = self.nodes.get_mut(&node_id) else { return };
+        let Some(node) = self.nodes.get_mut(&node_id) else {
+            return;
+        };
         if let ConnState::Up(c) = &node.conn {
             self.conn_owner.remove(&c.id);
         }
@@ -803,7 +1038,9 @@ impl Sender {
                     self.meta.not_before = now + self.shared.config.retry_backoff;
                 }
                 PendingKind::InitProducerId => {
-                    self.pid = PidState::Missing { not_before: now + self.shared.config.retry_backoff };
+                    self.pid = PidState::Missing {
+                        not_before: now + self.shared.config.retry_backoff,
+                    };
                 }
                 PendingKind::Produce { batches, .. } => {
                     for b in batches {
@@ -825,41 +1062,89 @@ impl Sender {
         let timed_out: Vec<i32> = self
             .nodes
             .iter()
-            .filter(|(_, n)| n.pending.iter().any(|p| !matches!(p.kind, PendingKind::Produce { acks0: true, .. }) && now >= p.sent_at + cfg.request_timeout))
+            .filter(|(_, n)| {
+                n.pending.iter().any(|p| {
+                    !matches!(p.kind, PendingKind::Produce { acks0: true, .. })
+                        && now >= p.sent_at + cfg.request_timeout
+                })
+            })
             .map(|(id, _)| *id)
             .collect();
         for id in timed_out {
-            self.close_node(id, format!("no answer within request.timeout.ms ({} ms)", cfg.request_timeout.as_millis()), now);
+            self.close_node(
+                id,
+                format!(
+                    "no answer within request.timeout.ms ({} ms)",
+                    cfg.request_timeout.as_millis()
+                ),
+                now,
+            );
         }
         // Queued batches past the delivery timeout were never sent.
         if let Some(cutoff) = now.checked_sub(cfg.delivery_timeout) {
-            let expired = self.shared.accumulator.lock().unwrap_or_else(std::sync::PoisonError::into_inner).expire(cutoff);
+            let expired = self
+                .shared
+                .accumulator
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .expire(cutoff);
             for q in expired {
                 let last = self.cluster.last_error.clone();
-                self.fail_queued(q, Error::DeliveryTimeout { timeout: cfg.delivery_timeout, last });
+                self.fail_queued(
+                    q,
+                    Error::DeliveryTimeout {
+                        timeout: cfg.delivery_timeout,
+                        last,
+                    },
+                );
             }
         }
         // Retries past the delivery timeout: possibly persisted if any send may have landed.
         let mut dead = Vec::new();
         for p in self.parts.values_mut() {
-            while p.retries.front().is_some_and(|b| now >= b.created + cfg.delivery_timeout) {
+            while p
+                .retries
+                .front()
+                .is_some_and(|b| now >= b.created + cfg.delivery_timeout)
+            {
                 dead.extend(p.retries.pop_front());
             }
         }
         for b in dead {
-            let err = Error::DeliveryTimeout { timeout: cfg.delivery_timeout, last: b.last_error.clone() };
-            let outcome = if b.maybe_written { DeliveryError::possibly_persisted(err) } else { DeliveryError::not_persisted(err) };
-            self.finish(b, BatchOutcome::Failed { error: outcome, record_errors: Vec::new() });
+            let err = Error::DeliveryTimeout {
+                timeout: cfg.delivery_timeout,
+                last: b.last_error.clone(),
+            };
+            let outcome = if b.maybe_written {
+                DeliveryError::possibly_persisted(err)
+            } else {
+                DeliveryError::not_persisted(err)
+            };
+            self.finish(
+                b,
+                BatchOutcome::Failed {
+                    error: outcome,
+                    record_errors: Vec::new(),
+                },
+            );
         }
     }
 
     fn fail_queued(&self, q: QueuedBatch, error: Error) {
-        q.completion.complete(BatchOutcome::Failed { error: DeliveryError::not_persisted(error), record_errors: Vec::new() });
+        q.completion.complete(BatchOutcome::Failed {
+            error: DeliveryError::not_persisted(error),
+            record_errors: Vec::new(),
+        });
         self.shared.memory.add_permits(q.reserved);
     }
 
     fn fail_everything_queued(&mut self, error: &Error) {
-        let queued = self.shared.accumulator.lock().unwrap_or_else(std::sync::PoisonError::into_inner).drain_all();
+        let queued = self
+            .shared
+            .accumulator
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .drain_all();
         for q in queued {
             self.fail_queued(q, error.clone());
         }
@@ -867,7 +1152,9 @@ impl Sender {
 
     /// `close` ran out of time: queued records were not written; records in flight may be.
     fn abort_all(&mut self) {
-        let closed = |d: &str| Error::Closed { detail: Some(d.to_owned()) };
+        let closed = |d: &str| Error::Closed {
+            detail: Some(d.to_owned()),
+        };
         self.fail_everything_queued(&closed("closed before the record was sent"));
         let mut all = Vec::new();
         for p in self.parts.values_mut() {
@@ -887,8 +1174,18 @@ impl Sender {
         }
         for b in all {
             let err = closed("closed while the record was in flight or waiting to be retried");
-            let outcome = if b.maybe_written { DeliveryError::possibly_persisted(err) } else { DeliveryError::not_persisted(err) };
-            self.finish(b, BatchOutcome::Failed { error: outcome, record_errors: Vec::new() });
+            let outcome = if b.maybe_written {
+                DeliveryError::possibly_persisted(err)
+            } else {
+                DeliveryError::not_persisted(err)
+            };
+            self.finish(
+                b,
+                BatchOutcome::Failed {
+                    error: outcome,
+                    record_errors: Vec::new(),
+                },
+            );
         }
         self.shutdown = true;
     }
@@ -911,37 +1208,61 @@ fn describe(c: ErrorCode, msg: Option<&str>) -> String {
     }
 }
 
-struct Sealed(SentBatch);
-
-impl Sealed {
-    fn completion_records(&self) -> i32 {
-        self.0.record_count
-    }
+/// A batch whose sealing (compression) failed; its records fail as not persisted.
+struct SealFailed {
+    completion: Arc<BatchCompletion>,
+    reserved: usize,
+    error: Error,
 }
 
+/// Seals a queued batch with its producer id, epoch and first sequence: from here on its
+/// bytes never change (RELIABILITY.md rule 2).
 #[allow(clippy::too_many_arguments)]
-fn seal(q: QueuedBatch, cfg: &ProducerConfig, pid: i64, epoch: i16, seq: i32, topic: &str, partition: i32, now: Instant) -> Result<Sealed, (QueuedBatch, Error)> {
-    let records = q.builder.record_count();
-    let params = SealParams { compression: cfg.compression, level: cfg.compression_level, producer_id: pid, producer_epoch: epoch, base_sequence: seq, transactional: false };
-    let QueuedBatch { builder, completion, created, reserved, .. } = q;
+fn seal(
+    q: QueuedBatch,
+    cfg: &ProducerConfig,
+    producer_id: i64,
+    producer_epoch: i16,
+    base_sequence: i32,
+    topic: &str,
+    partition: i32,
+    now: Instant,
+) -> Result<SentBatch, Box<SealFailed>> {
+    let record_count = q.builder.record_count();
+    let params = SealParams {
+        compression: cfg.compression,
+        level: cfg.compression_level,
+        producer_id,
+        producer_epoch,
+        base_sequence,
+        transactional: false,
+    };
+    let QueuedBatch {
+        builder,
+        completion,
+        created,
+        reserved,
+        ..
+    } = q;
     match builder.seal(&params) {
-        Ok(bytes) => Ok(Sealed(SentBatch {
+        Ok(bytes) => Ok(SentBatch {
             topic: topic.to_owned(),
             partition,
             bytes,
             completion,
             created,
             reserved,
-            base_sequence: seq,
-            record_count: records,
+            base_sequence,
+            record_count,
             attempts: 0,
             retry_at: now,
             maybe_written: false,
             last_error: None,
+        }),
+        Err(e) => Err(Box::new(SealFailed {
+            completion,
+            reserved,
+            error: Error::Internal(format!("compression failed: {e}")),
         })),
-        Err(e) => Err((
-            QueuedBatch { builder: volley_protocol::record_batch::BatchBuilder::with_capacity(0), completion, created, reserved, closed: true },
-            Error::Internal(format!("compression failed: {e}")),
-        )),
     }
 }

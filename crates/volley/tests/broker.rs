@@ -19,12 +19,19 @@ struct Case {
 }
 
 fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 fn value(i: usize, size: usize) -> Bytes {
     // Deterministic, varied bytes (compressible but not constant).
-    Bytes::from((0..size).map(|j| (i.wrapping_mul(31) ^ j.wrapping_mul(7) ^ (j >> 5)) as u8).collect::<Vec<u8>>())
+    Bytes::from(
+        (0..size)
+            .map(|j| (i.wrapping_mul(31) ^ j.wrapping_mul(7) ^ (j >> 5)) as u8)
+            .collect::<Vec<u8>>(),
+    )
 }
 
 /// Produces `case`, reads it back with librdkafka, and checks every byte, header,
@@ -57,7 +64,10 @@ async fn round_trip(case: Case) {
             Header::new("seq", i.to_string()),
             Header::new("dup", "a"),
             Header::new("dup", "b"),
-            Header { key: "null".into(), value: None },
+            Header {
+                key: "null".into(),
+                value: None,
+            },
         ];
         sent.push(r.clone());
         futures.push(producer.send(r).await.expect("send"));
@@ -70,11 +80,23 @@ async fn round_trip(case: Case) {
     let after = now_ms();
 
     let got = read_back(&t, case.records);
-    assert_eq!(got.len(), case.records, "{}: every record read back exactly once", case.name);
+    assert_eq!(
+        got.len(),
+        case.records,
+        "{}: every record read back exactly once",
+        case.name
+    );
     let mut by_seq: HashMap<usize, &common::ReadRecord> = HashMap::new();
     for g in &got {
-        let seq: usize = String::from_utf8(g.headers[0].1.clone().expect("seq")).expect("utf-8").parse().expect("number");
-        assert!(by_seq.insert(seq, g).is_none(), "{}: record {seq} duplicated", case.name);
+        let seq: usize = String::from_utf8(g.headers[0].1.clone().expect("seq"))
+            .expect("utf-8")
+            .parse()
+            .expect("number");
+        assert!(
+            by_seq.insert(seq, g).is_none(),
+            "{}: record {seq} duplicated",
+            case.name
+        );
     }
     let keys: Vec<Vec<u8>> = {
         let mut k: Vec<Vec<u8>> = sent.iter().filter_map(|r| r.key.as_ref().map(|k| k.to_vec())).collect();
@@ -82,17 +104,31 @@ async fn round_trip(case: Case) {
         k.dedup();
         k
     };
-    let placement = if keys.is_empty() { HashMap::new() } else { librdkafka_placement(&keys, case.partitions) };
+    let placement = if keys.is_empty() {
+        HashMap::new()
+    } else {
+        librdkafka_placement(&keys, case.partitions)
+    };
     let mut last_offset_of_key: HashMap<Vec<u8>, (i32, i64)> = HashMap::new();
     for (i, (s, m)) in sent.iter().zip(&metas).enumerate() {
-        let g = by_seq.get(&i).unwrap_or_else(|| panic!("{}: record {i} missing", case.name));
+        let g = by_seq
+            .get(&i)
+            .unwrap_or_else(|| panic!("{}: record {i} missing", case.name));
         assert_eq!(g.key.as_deref(), s.key.as_deref(), "key of {i}");
         assert_eq!(g.value.as_deref(), s.value.as_deref(), "value of {i}");
-        let want_headers: Vec<(String, Option<Vec<u8>>)> = s.headers.iter().map(|h| (h.key.clone(), h.value.as_ref().map(|v| v.to_vec()))).collect();
+        let want_headers: Vec<(String, Option<Vec<u8>>)> = s
+            .headers
+            .iter()
+            .map(|h| (h.key.clone(), h.value.as_ref().map(|v| v.to_vec())))
+            .collect();
         assert_eq!(g.headers, want_headers, "headers of {i}");
         match s.timestamp {
             Some(ts) => assert_eq!(g.timestamp, ts, "timestamp of {i}"),
-            None => assert!((before..=after).contains(&g.timestamp), "timestamp of {i}: {} not in {before}..={after}", g.timestamp),
+            None => assert!(
+                (before..=after).contains(&g.timestamp),
+                "timestamp of {i}: {} not in {before}..={after}",
+                g.timestamp
+            ),
         }
         assert_eq!(m.partition, g.partition, "reported partition of {i}");
         assert_eq!(m.timestamp, g.timestamp, "reported timestamp of {i}");
@@ -103,7 +139,11 @@ async fn round_trip(case: Case) {
             assert!(!m.acknowledged);
         }
         if let Some(k) = &s.key {
-            assert_eq!(Some(&g.partition), placement.get(&k.to_vec()), "key {k:?} not on librdkafka's murmur2_random partition");
+            assert_eq!(
+                Some(&g.partition),
+                placement.get(&k.to_vec()),
+                "key {k:?} not on librdkafka's murmur2_random partition"
+            );
             if let Some((p, o)) = last_offset_of_key.insert(k.to_vec(), (g.partition, g.offset)) {
                 assert_eq!(p, g.partition);
                 assert!(o < g.offset, "per-key order broken for {k:?}");
@@ -116,57 +156,145 @@ const SMALL: &[usize] = &[0, 1, 17, 100, 1000];
 
 #[tokio::test]
 async fn defaults_acks_all_idempotent_12_partitions() {
-    round_trip(Case { name: "defaults", partitions: 12, records: 3000, keys: 200, value_sizes: SMALL, props: &[] }).await;
+    round_trip(Case {
+        name: "defaults",
+        partitions: 12,
+        records: 3000,
+        keys: 200,
+        value_sizes: SMALL,
+        props: &[],
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn one_partition() {
-    round_trip(Case { name: "one-partition", partitions: 1, records: 1000, keys: 50, value_sizes: SMALL, props: &[] }).await;
+    round_trip(Case {
+        name: "one-partition",
+        partitions: 1,
+        records: 1000,
+        keys: 50,
+        value_sizes: SMALL,
+        props: &[],
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn acks_0() {
-    round_trip(Case { name: "acks0", partitions: 12, records: 1000, keys: 100, value_sizes: SMALL, props: &[("acks", "0")] }).await;
+    round_trip(Case {
+        name: "acks0",
+        partitions: 12,
+        records: 1000,
+        keys: 100,
+        value_sizes: SMALL,
+        props: &[("acks", "0")],
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn acks_1() {
-    round_trip(Case { name: "acks1", partitions: 12, records: 1000, keys: 100, value_sizes: SMALL, props: &[("acks", "1")] }).await;
+    round_trip(Case {
+        name: "acks1",
+        partitions: 12,
+        records: 1000,
+        keys: 100,
+        value_sizes: SMALL,
+        props: &[("acks", "1")],
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn acks_all_explicit_idempotence() {
-    round_trip(Case { name: "acksall", partitions: 3, records: 1000, keys: 100, value_sizes: SMALL, props: &[("acks", "all"), ("enable.idempotence", "true")] }).await;
+    round_trip(Case {
+        name: "acksall",
+        partitions: 3,
+        records: 1000,
+        keys: 100,
+        value_sizes: SMALL,
+        props: &[("acks", "all"), ("enable.idempotence", "true")],
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn gzip() {
-    round_trip(Case { name: "gzip", partitions: 12, records: 1500, keys: 100, value_sizes: SMALL, props: &[("compression.type", "gzip"), ("compression.gzip.level", "9")] }).await;
+    round_trip(Case {
+        name: "gzip",
+        partitions: 12,
+        records: 1500,
+        keys: 100,
+        value_sizes: SMALL,
+        props: &[("compression.type", "gzip"), ("compression.gzip.level", "9")],
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn snappy() {
-    round_trip(Case { name: "snappy", partitions: 12, records: 1500, keys: 100, value_sizes: &[0, 50, 40_000], props: &[("compression.type", "snappy")] }).await;
+    round_trip(Case {
+        name: "snappy",
+        partitions: 12,
+        records: 1500,
+        keys: 100,
+        value_sizes: &[0, 50, 40_000],
+        props: &[("compression.type", "snappy")],
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn lz4() {
-    round_trip(Case { name: "lz4", partitions: 12, records: 1500, keys: 100, value_sizes: SMALL, props: &[("compression.type", "lz4")] }).await;
+    round_trip(Case {
+        name: "lz4",
+        partitions: 12,
+        records: 1500,
+        keys: 100,
+        value_sizes: SMALL,
+        props: &[("compression.type", "lz4")],
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn zstd() {
-    round_trip(Case { name: "zstd", partitions: 12, records: 1500, keys: 100, value_sizes: SMALL, props: &[("compression.type", "zstd"), ("compression.zstd.level", "6")] }).await;
+    round_trip(Case {
+        name: "zstd",
+        partitions: 12,
+        records: 1500,
+        keys: 100,
+        value_sizes: SMALL,
+        props: &[("compression.type", "zstd"), ("compression.zstd.level", "6")],
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn linger_0_batch_1kib() {
-    round_trip(Case { name: "linger0-1k", partitions: 12, records: 1000, keys: 100, value_sizes: SMALL, props: &[("linger.ms", "0"), ("batch.size", "1024")] }).await;
+    round_trip(Case {
+        name: "linger0-1k",
+        partitions: 12,
+        records: 1000,
+        keys: 100,
+        value_sizes: SMALL,
+        props: &[("linger.ms", "0"), ("batch.size", "1024")],
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn linger_50_batch_1mib() {
-    round_trip(Case { name: "linger50-1m", partitions: 12, records: 3000, keys: 100, value_sizes: SMALL, props: &[("linger.ms", "50"), ("batch.size", "1048576")] }).await;
+    round_trip(Case {
+        name: "linger50-1m",
+        partitions: 12,
+        records: 3000,
+        keys: 100,
+        value_sizes: SMALL,
+        props: &[("linger.ms", "50"), ("batch.size", "1048576")],
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -186,13 +314,28 @@ async fn values_up_to_one_million_bytes() {
 async fn explicit_partition_and_partition_for() {
     let t = topic("explicit");
     create_topic(&t, 4);
-    let p = Producer::new(ProducerConfig::from_properties([("bootstrap.servers", bootstrap())]).expect("config")).expect("producer");
-    let m = p.send(ProducerRecord::new(&t, "x").key("k").partition(3)).await.expect("send").await.expect("delivered");
+    let p = Producer::new(ProducerConfig::from_properties([("bootstrap.servers", bootstrap())]).expect("config"))
+        .expect("producer");
+    let m = p
+        .send(ProducerRecord::new(&t, "x").key("k").partition(3))
+        .await
+        .expect("send")
+        .await
+        .expect("delivered");
     assert_eq!(m.partition, 3);
     let want = volley::murmur2_partition(b"user-42", 4) as i32;
-    assert_eq!(p.partition_for(&t, Some(b"user-42")).await.expect("metadata"), Some(want));
-    let e = p.send(ProducerRecord::new(&t, "x").partition(9)).await.expect_err("no partition 9");
-    assert_eq!(e.to_string(), format!("partition 9 of topic '{t}' does not exist (the topic has 4 partitions)"));
+    assert_eq!(
+        p.partition_for(&t, Some(b"user-42")).await.expect("metadata"),
+        Some(want)
+    );
+    let e = p
+        .send(ProducerRecord::new(&t, "x").partition(9))
+        .await
+        .expect_err("no partition 9");
+    assert_eq!(
+        e.to_string(),
+        format!("partition 9 of topic '{t}' does not exist (the topic has 4 partitions)")
+    );
     p.close(Duration::from_secs(5)).await;
     let got = read_back(&t, 1);
     assert_eq!(got.len(), 1);
@@ -203,10 +346,19 @@ async fn explicit_partition_and_partition_for() {
 async fn flush_sends_without_waiting_for_linger() {
     let t = topic("flush");
     create_topic(&t, 2);
-    let p = Producer::new(ProducerConfig::from_properties([("bootstrap.servers", bootstrap()), ("linger.ms", "600000".into())]).expect("config")).expect("producer");
+    let p = Producer::new(
+        ProducerConfig::from_properties([("bootstrap.servers", bootstrap()), ("linger.ms", "600000".into())])
+            .expect("config"),
+    )
+    .expect("producer");
     let f = p.send(ProducerRecord::new(&t, "now").key("k")).await.expect("send");
-    tokio::time::timeout(Duration::from_secs(20), p.flush()).await.expect("flush returns long before linger.ms");
-    let m = tokio::time::timeout(Duration::from_secs(1), f).await.expect("resolved by flush").expect("delivered");
+    tokio::time::timeout(Duration::from_secs(20), p.flush())
+        .await
+        .expect("flush returns long before linger.ms");
+    let m = tokio::time::timeout(Duration::from_secs(1), f)
+        .await
+        .expect("resolved by flush")
+        .expect("delivered");
     assert_eq!(m.offset, Some(0));
     p.close(Duration::from_secs(5)).await;
 }

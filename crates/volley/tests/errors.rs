@@ -15,39 +15,71 @@ fn dead_port() -> String {
 #[tokio::test]
 async fn unreachable_bootstrap_fails_within_max_block() {
     let addr = dead_port();
-    let cfg = ProducerConfig::from_properties([("bootstrap.servers", addr.as_str()), ("max.block.ms", "1500")]).expect("config");
+    let cfg = ProducerConfig::from_properties([("bootstrap.servers", addr.as_str()), ("max.block.ms", "1500")])
+        .expect("config");
     let p = Producer::new(cfg).expect("producer");
     let start = Instant::now();
-    let e = p.send(ProducerRecord::new("clicks", "v")).await.expect_err("nothing listens");
+    let e = p
+        .send(ProducerRecord::new("clicks", "v"))
+        .await
+        .expect_err("nothing listens");
     let took = start.elapsed();
-    assert!(took >= Duration::from_millis(1400) && took < Duration::from_millis(3000), "took {took:?}");
+    assert!(
+        took >= Duration::from_millis(1400) && took < Duration::from_millis(3000),
+        "took {took:?}"
+    );
     let text = e.to_string();
     assert!(matches!(e, Error::TopicNotAvailable { .. }), "{text}");
-    assert!(text.starts_with("topic 'clicks' not present in metadata after 1500 ms: connection to "), "{text}");
+    assert!(
+        text.starts_with("topic 'clicks' not present in metadata after 1500 ms: connection to "),
+        "{text}"
+    );
     assert!(text.contains(&addr) && text.contains("refused"), "{text}");
     p.close(Duration::from_secs(1)).await;
 }
 
 #[tokio::test]
 async fn record_over_max_request_size_is_refused_before_queueing() {
-    let cfg = ProducerConfig::from_properties([("bootstrap.servers", dead_port().as_str()), ("max.request.size", "1000")]).expect("config");
+    let cfg = ProducerConfig::from_properties([
+        ("bootstrap.servers", dead_port().as_str()),
+        ("max.request.size", "1000"),
+    ])
+    .expect("config");
     let p = Producer::new(cfg).expect("producer");
-    let e = p.send(ProducerRecord::new("t", vec![0u8; 2000])).await.expect_err("too large");
-    assert_eq!(e.to_string(), "the record is 2070 bytes when serialized, which is larger than 1000 bytes, the value of max.request.size");
+    let e = p
+        .send(ProducerRecord::new("t", vec![0u8; 2000]))
+        .await
+        .expect_err("too large");
+    assert_eq!(
+        e.to_string(),
+        "the record is 2070 bytes when serialized, which is larger than 1000 bytes, the value of max.request.size"
+    );
     p.close(Duration::from_secs(1)).await;
 }
 
 #[tokio::test]
 async fn invalid_topic_is_refused() {
-    let p = Producer::new(ProducerConfig::from_properties([("bootstrap.servers", dead_port().as_str())]).expect("config")).expect("producer");
-    let e = p.send(ProducerRecord::new("bad topic", "v")).await.expect_err("invalid");
-    assert_eq!(e.to_string(), "invalid topic name 'bad topic': only ASCII letters, digits, '.', '_' and '-' are allowed");
+    let p =
+        Producer::new(ProducerConfig::from_properties([("bootstrap.servers", dead_port().as_str())]).expect("config"))
+            .expect("producer");
+    let e = p
+        .send(ProducerRecord::new("bad topic", "v"))
+        .await
+        .expect_err("invalid");
+    assert_eq!(
+        e.to_string(),
+        "invalid topic name 'bad topic': only ASCII letters, digits, '.', '_' and '-' are allowed"
+    );
 }
 
 #[test]
 fn ssl_is_not_supported_yet() {
-    let e = ProducerConfig::from_properties([("bootstrap.servers", "127.0.0.1:9092"), ("security.protocol", "SSL")]).expect_err("ssl");
-    assert_eq!(e.to_string(), "'security.protocol=SSL' is not supported yet: only PLAINTEXT connections are supported in this release");
+    let e = ProducerConfig::from_properties([("bootstrap.servers", "127.0.0.1:9092"), ("security.protocol", "SSL")])
+        .expect_err("ssl");
+    assert_eq!(
+        e.to_string(),
+        "'security.protocol=SSL' is not supported yet: only PLAINTEXT connections are supported in this release"
+    );
 }
 
 /// A broker that accepts connections and never answers: close(t) must resolve every record
@@ -69,8 +101,15 @@ async fn close_resolves_everything_when_the_broker_is_silent() {
     ])
     .expect("config");
     let p = Producer::new(cfg).expect("producer");
-    let e = p.send(ProducerRecord::new("t", "v")).await.expect_err("no metadata from a silent broker");
-    assert!(e.to_string().starts_with("topic 't' not present in metadata after 300 ms"), "{e}");
+    let e = p
+        .send(ProducerRecord::new("t", "v"))
+        .await
+        .expect_err("no metadata from a silent broker");
+    assert!(
+        e.to_string()
+            .starts_with("topic 't' not present in metadata after 300 ms"),
+        "{e}"
+    );
     let start = Instant::now();
     p.close(Duration::from_millis(500)).await;
     assert!(start.elapsed() < Duration::from_secs(3));

@@ -30,7 +30,10 @@ struct Broker {
 static BROKER: OnceLock<Broker> = OnceLock::new();
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 /// The broker's bootstrap address (started once per test binary).
@@ -38,10 +41,19 @@ pub fn bootstrap() -> String {
     BROKER
         .get_or_init(|| {
             if let Ok(b) = std::env::var("VOLLEY_BOOTSTRAP") {
-                return Broker { bootstrap: b, _child: None };
+                return Broker {
+                    bootstrap: b,
+                    _child: None,
+                };
             }
-            let tansu = std::env::var("VOLLEY_TANSU").map(PathBuf::from).unwrap_or_else(|_| root().join(".volley/bin/tansu"));
-            assert!(tansu.exists(), "no tansu broker at {} (run scripts/install, or set VOLLEY_TANSU or VOLLEY_BOOTSTRAP)", tansu.display());
+            let tansu = std::env::var("VOLLEY_TANSU")
+                .map(PathBuf::from)
+                .unwrap_or_else(|_| root().join(".volley/bin/tansu"));
+            assert!(
+                tansu.exists(),
+                "no tansu broker at {} (run scripts/install, or set VOLLEY_TANSU or VOLLEY_BOOTSTRAP)",
+                tansu.display()
+            );
             let port = free_port();
             let url = format!("tcp://127.0.0.1:{port}");
             // The shell stops tansu when this test process exits and its stdin closes, so no
@@ -59,18 +71,30 @@ pub fn bootstrap() -> String {
             let addr = format!("127.0.0.1:{port}");
             let start = Instant::now();
             while std::net::TcpStream::connect(&addr).is_err() {
-                assert!(start.elapsed() < Duration::from_secs(20), "tansu did not listen on {addr} within 20 s");
+                assert!(
+                    start.elapsed() < Duration::from_secs(20),
+                    "tansu did not listen on {addr} within 20 s"
+                );
                 std::thread::sleep(Duration::from_millis(50));
             }
-            Broker { bootstrap: addr, _child: Some(child) }
+            Broker {
+                bootstrap: addr,
+                _child: Some(child),
+            }
         })
         .bootstrap
         .clone()
 }
 
 fn python() -> PathBuf {
-    let p = std::env::var("VOLLEY_PYTHON").map(PathBuf::from).unwrap_or_else(|_| root().join(".volley/venv/bin/python"));
-    assert!(p.exists(), "no reader environment at {} (run scripts/install, or set VOLLEY_PYTHON)", p.display());
+    let p = std::env::var("VOLLEY_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root().join(".volley/venv/bin/python"));
+    assert!(
+        p.exists(),
+        "no reader environment at {} (run scripts/install, or set VOLLEY_PYTHON)",
+        p.display()
+    );
     p
 }
 
@@ -90,7 +114,11 @@ fn reader(args: &[&str], stdin: Option<&str>) -> String {
         }
     }
     let out = child.wait_with_output().expect("reader output");
-    assert!(out.status.success(), "reader {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "reader {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).expect("utf-8 output")
 }
 
@@ -102,7 +130,12 @@ fn counter() -> u64 {
 /// A topic name unique to this test run.
 pub fn topic(name: &str) -> String {
     static RUN: OnceLock<u128> = OnceLock::new();
-    let run = RUN.get_or_init(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0));
+    let run = RUN.get_or_init(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0)
+    });
     format!("{name}-{run}-{}", counter())
 }
 
@@ -123,7 +156,8 @@ pub struct ReadRecord {
 }
 
 fn unb64(v: &serde_json::Value) -> Option<Vec<u8>> {
-    v.as_str().map(|s| base64::engine::general_purpose::STANDARD.decode(s).expect("base64"))
+    v.as_str()
+        .map(|s| base64::engine::general_purpose::STANDARD.decode(s).expect("base64"))
 }
 
 /// Reads `count` records back (stops earlier when the topic is idle), sorted by partition
@@ -156,9 +190,15 @@ pub fn read_back(topic: &str, count: usize) -> Vec<ReadRecord> {
 /// Where librdkafka's `murmur2_random` partitioner puts each key, observed by producing
 /// probes with librdkafka to a fresh topic with `partitions` partitions.
 pub fn librdkafka_placement(keys: &[Vec<u8>], partitions: u32) -> HashMap<Vec<u8>, i32> {
-    let input: String = keys.iter().map(|k| base64::engine::general_purpose::STANDARD.encode(k) + "\n").collect();
+    let input: String = keys
+        .iter()
+        .map(|k| base64::engine::general_purpose::STANDARD.encode(k) + "\n")
+        .collect();
     let probe = topic(&format!("probe-{partitions}"));
-    let out = reader(&["placement", &bootstrap(), &probe, &partitions.to_string()], Some(&input));
+    let out = reader(
+        &["placement", &bootstrap(), &probe, &partitions.to_string()],
+        Some(&input),
+    );
     out.lines()
         .map(|l| {
             let v: serde_json::Value = serde_json::from_str(l).expect("json");

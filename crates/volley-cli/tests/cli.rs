@@ -1,0 +1,275 @@
+//! `volley` end to end against a real broker, read back by librdkafka.
+
+#[path = "../../volley/tests/common/mod.rs"]
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Output};
+
+use common::{bootstrap, create_topic, librdkafka_placement, read_back, topic};
+
+fn volley(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_volley"))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run volley");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin)
+        .expect("write input");
+    child.wait_with_output().expect("volley output")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn produce_json_lines_with_key_field_report_and_headers() {
+    let t = topic("cli-json");
+    create_topic(&t, 6);
+    let input = concat!(
+        "{\"user_id\": \"alice\", \"action\": \"click\"}\n",
+        "{\"user_id\": 42, \"action\": \"view\"}\n",
+        "not json\n",
+        "{\"action\": \"keyless\"}\n",
+        "{\"user_id\": \"alice\", \"action\": \"buy\"}\r\n",
+        "{\"user_id\": {\"a\": [1, 2]}, \"action\": \"nested\"}",
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let report = dir.path().join("report.jsonl");
+    let bs = bootstrap();
+    let out = volley(
+        &[
+            "produce",
+            "--bootstrap-servers",
+            &bs,
+            "--topic",
+            &t,
+            "--key-field",
+            "user_id",
+            "--header",
+            "src=cli",
+            "--header",
+            "src=twice",
+            "--report",
+            report.to_str().expect("path"),
+            "-",
+        ],
+        input.as_bytes(),
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "one malformed line makes the exit status 1\n{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stderr).contains("line 3: not valid JSON"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(stdout.contains("records: 5 delivered, 1 failed, 6 read"), "{stdout}");
+    assert!(stdout.contains("records without key: 1"), "{stdout}");
+    assert!(stdout.contains("failed (malformed input line): 1"), "{stdout}");
+    let rep: Vec<serde_json::Value> = std::fs::read_to_string(&report)
+        .expect("report")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    assert_eq!(rep.len(), 6);
+    assert_eq!(rep[2]["line"], 3);
+    assert!(rep[2]["error"].as_str().expect("error").starts_with("not valid JSON"));
+
+    let got = read_back(&t, 5);
+    assert_eq!(got.len(), 5);
+    let mut values: Vec<Vec<u8>> = got.iter().map(|g| g.value.clone().expect("value")).collect();
+    values.sort();
+    let mut want: Vec<Vec<u8>> = input
+        .split('\n')
+        .filter(|l| *l != "not json")
+        .map(|l| l.trim_end_matches('\r').as_bytes().to_vec())
+        .collect();
+    want.sort();
+    assert_eq!(values, want, "values are the lines' exact bytes");
+    for g in &got {
+        assert_eq!(
+            g.headers,
+            vec![
+                ("src".into(), Some(b"cli".to_vec())),
+                ("src".into(), Some(b"twice".to_vec()))
+            ]
+        );
+    }
+    let keyed: Vec<&common::ReadRecord> = got.iter().filter(|g| g.key.is_some()).collect();
+    let mut keys: Vec<Vec<u8>> = keyed.iter().map(|g| g.key.clone().expect("key")).collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(
+        keys,
+        vec![b"42".to_vec(), b"alice".to_vec(), br#"{"a":[1,2]}"#.to_vec()],
+        "strings bare, others compact JSON"
+    );
+    let placement = librdkafka_placement(&keys, 6);
+    for g in keyed {
+        assert_eq!(placement[g.key.as_ref().expect("key")], g.partition);
+    }
+    for r in rep.iter().filter(|r| r.get("offset").is_some()) {
+        let p = r["partition"].as_i64().expect("p") as i32;
+        let o = r["offset"].as_i64().expect("o");
+        assert!(
+            got.iter().any(|g| g.partition == p && g.offset == o),
+            "report entry {r} matches the log"
+        );
+    }
+}
+
+#[test]
+fn key_separator_and_explicit_partition() {
+    let t = topic("cli-sep");
+    create_topic(&t, 3);
+    let bs = bootstrap();
+    let out = volley(
+        &[
+            "produce",
+            "--bootstrap-servers",
+            &bs,
+            "--topic",
+            &t,
+            "--key-separator",
+            "::",
+            "--partition",
+            "2",
+            "--acks",
+            "1",
+            "--compression",
+            "zstd",
+            "--linger-ms",
+            "0",
+        ],
+        b"k1::v1\nk2::v::2\nnosep\n",
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(text(&out.stderr).contains("line 3: no key separator found"));
+    let got = read_back(&t, 2);
+    assert_eq!(got.len(), 2);
+    assert!(got.iter().all(|g| g.partition == 2));
+    assert_eq!(got[0].key.as_deref(), Some(&b"k1"[..]));
+    assert_eq!(got[1].value.as_deref(), Some(&b"v::2"[..]));
+}
+
+#[test]
+fn config_file_and_overrides() {
+    let t = topic("cli-props");
+    create_topic(&t, 2);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let props = dir.path().join("producer.properties");
+    std::fs::write(&props, "# a comment\nacks = 1\ncompression.type: gzip\nlinger.ms=10\n").expect("write");
+    let bs = bootstrap();
+    let out = volley(
+        &[
+            "produce",
+            "--bootstrap-servers",
+            &bs,
+            "--topic",
+            &t,
+            "--producer-config",
+            props.to_str().expect("path"),
+            "-X",
+            "batch.size=2048",
+            "--acks",
+            "all",
+        ],
+        b"a\nb\n",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(read_back(&t, 2).len(), 2);
+}
+
+#[test]
+fn config_errors_exit_2_with_the_key_value_and_what_is_allowed() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["--acks", "2"], "error: invalid value '2' for 'acks': 0, 1, all or -1"),
+        (&["-X", "security.protocol=SSL"], "error: 'security.protocol=SSL' is not supported yet: only PLAINTEXT connections are supported in this release"),
+        (&["-X", "lingr.ms=5"], "error: unknown configuration property 'lingr.ms'"),
+        (&["-X", "enable.idempotence=true", "--acks", "1"], "error: conflicting configuration: enable.idempotence=true requires acks=all, retries > 0 and max.in.flight.requests.per.connection <= 5, but acks=1 was set"),
+        (&["--compression", "brotli"], "error: invalid value 'brotli' for 'compression.type': none, gzip, snappy, lz4 or zstd"),
+    ];
+    for (extra, want) in cases {
+        let mut args = vec!["produce", "--bootstrap-servers", "127.0.0.1:9", "--topic", "t"];
+        args.extend_from_slice(extra);
+        let out = volley(&args, b"x\n");
+        assert_eq!(out.status.code(), Some(2), "{extra:?}");
+        assert_eq!(text(&out.stderr).trim(), *want);
+    }
+}
+
+#[test]
+fn unreachable_broker_is_reported_within_max_block() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let start = std::time::Instant::now();
+    let out = volley(
+        &[
+            "produce",
+            "--bootstrap-servers",
+            &addr,
+            "--topic",
+            "clicks",
+            "-X",
+            "max.block.ms=2000",
+        ],
+        b"a\nb\n",
+    );
+    assert!(start.elapsed() < std::time::Duration::from_secs(6));
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains(&format!("error: topic 'clicks' not present in metadata after 2000 ms: connection to {addr} failed: Connection refused")), "{err}");
+}
+
+#[test]
+fn partition_of_matches_java_murmur2() {
+    let out = Command::new(env!("CARGO_BIN_EXE_volley"))
+        .args([
+            "partition-of",
+            "--topic",
+            "t",
+            "--partitions",
+            "12",
+            "foobar",
+            "21",
+            "abc",
+        ])
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    // (murmur2 & 0x7fffffff) % 12 of Kafka's golden values.
+    let want: Vec<String> = [("foobar", -790_332_482i32), ("21", -973_932_308), ("abc", 479_470_107)]
+        .iter()
+        .map(|(k, h)| format!("{k}\t{}", ((*h as u32) & 0x7fff_ffff) % 12))
+        .collect();
+    assert_eq!(text(&out.stdout).lines().collect::<Vec<_>>(), want);
+    let out = Command::new(env!("CARGO_BIN_EXE_volley"))
+        .args([
+            "partition-of",
+            "--topic",
+            "t",
+            "--partitions",
+            "4",
+            "--partitioner",
+            "consistent",
+            "hejsan",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(text(&out.stdout).trim(), format!("hejsan\t{}", 0xd077_037e_u32 % 4));
+}
