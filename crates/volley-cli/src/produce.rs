@@ -120,6 +120,7 @@ enum Entry {
     },
     Bad {
         line: u64,
+        cause: String,
         error: String,
     },
 }
@@ -150,10 +151,10 @@ async fn collect(mut rx: mpsc::Receiver<Entry>, report: Option<PathBuf>) -> Resu
     let mut s = Summary::default();
     while let Some(e) = rx.recv().await {
         let line_json = match e {
-            Entry::Bad { line, error } => {
+            Entry::Bad { line, cause, error } => {
                 eprintln!("line {line}: {error}");
                 s.failed += 1;
-                *s.failures.entry("malformed input line".into()).or_default() += 1;
+                *s.failures.entry(cause).or_default() += 1;
                 format!("{{\"line\":{line},\"error\":{}}}", json_str(error.as_bytes()))
             }
             Entry::Sent {
@@ -211,6 +212,7 @@ fn cause_of(e: &Error) -> String {
         Error::DeliveryTimeout { .. } => "delivery timeout".into(),
         Error::Closed { .. } => "producer closed before delivery".into(),
         Error::RecordTooLarge { setting, .. } => format!("record larger than {setting}"),
+        Error::TopicNotAvailable { .. } => "topic not available".into(),
         other => other.to_string(),
     }
 }
@@ -271,12 +273,15 @@ pub(crate) async fn run(a: ProduceArgs) -> ExitCode {
         Err(e) => return usage(e),
     };
     let stop = Arc::new(AtomicBool::new(false));
+    let interrupted = Arc::new(tokio::sync::Notify::new());
     {
         let stop = Arc::clone(&stop);
+        let interrupted = Arc::clone(&interrupted);
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
                 eprintln!("interrupted: no more input is read; flushing what was sent");
                 stop.store(true, Ordering::Release);
+                interrupted.notify_one();
             }
         });
     }
@@ -305,7 +310,12 @@ pub(crate) async fn run(a: ProduceArgs) -> ExitCode {
             break;
         }
         buf.clear();
-        let n = match reader.read_until(b'\n', &mut buf).await {
+        // Ctrl-C must also stop a read that waits for input that may never come.
+        let read = tokio::select! {
+            r = reader.read_until(b'\n', &mut buf) => r,
+            () = interrupted.notified() => break,
+        };
+        let n = match read {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) => {
@@ -322,7 +332,11 @@ pub(crate) async fn run(a: ProduceArgs) -> ExitCode {
             }
         }
         let entry = match split_record(&a, &buf) {
-            Err(error) => Entry::Bad { line: line_no, error },
+            Err(error) => Entry::Bad {
+                line: line_no,
+                cause: "malformed input line".into(),
+                error,
+            },
             Ok((key, value)) => {
                 if key.is_none() {
                     keyless += 1;
@@ -353,6 +367,7 @@ pub(crate) async fn run(a: ProduceArgs) -> ExitCode {
                         let _ = tx
                             .send(Entry::Bad {
                                 line: line_no,
+                                cause: cause_of(&e),
                                 error: e.to_string(),
                             })
                             .await;
@@ -360,6 +375,7 @@ pub(crate) async fn run(a: ProduceArgs) -> ExitCode {
                     }
                     Err(e) => Entry::Bad {
                         line: line_no,
+                        cause: cause_of(&e),
                         error: e.to_string(),
                     },
                 }

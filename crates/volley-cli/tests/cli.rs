@@ -273,3 +273,46 @@ fn partition_of_matches_java_murmur2() {
         .expect("run");
     assert_eq!(text(&out.stdout).trim(), format!("hejsan\t{}", 0xd077_037e_u32 % 4));
 }
+
+#[test]
+fn ctrl_c_stops_reading_flushes_and_reports() {
+    let t = topic("cli-ctrlc");
+    create_topic(&t, 2);
+    let bs = bootstrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_volley"))
+        .args([
+            "produce",
+            "--bootstrap-servers",
+            &bs,
+            "--topic",
+            &t,
+            "-X",
+            "linger.ms=100000",
+            "-X",
+            "delivery.timeout.ms=200000",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run volley");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(b"one\ntwo\nthree\n").expect("write");
+    stdin.flush().expect("flush");
+    // The input stays open, as a terminal or a pipe from a live process would.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let start = std::time::Instant::now();
+    let out = child.wait_with_output().expect("output");
+    drop(stdin);
+    assert!(start.elapsed() < std::time::Duration::from_secs(10), "flush is bounded");
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("records: 3 delivered, 0 failed, 3 read"), "{stdout}");
+    assert!(stdout.contains("stopped by Ctrl-C after line 3"), "{stdout}");
+    assert_eq!(read_back(&t, 3).len(), 3);
+}
