@@ -84,7 +84,10 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            rt.block_on(produce::run(*a))
+            let code = rt.block_on(produce::run(*a));
+            // Do not wait for the blocking thread that may still sit in a read of stdin.
+            rt.shutdown_background();
+            code
         }
     }
 }
