@@ -58,13 +58,14 @@ pub(crate) struct Negotiated {
 pub(crate) struct Connection {
     pub(crate) id: u64,
     pub(crate) versions: Negotiated,
-    tx: mpsc::UnboundedSender<Outbound>,
-    tasks: [JoinHandle<()>; 2],
+    tx: Option<mpsc::UnboundedSender<Outbound>>,
+    writer: Option<JoinHandle<()>>,
+    reader: Option<JoinHandle<()>>,
 }
 
 impl Drop for Connection {
     fn drop(&mut self) {
-        for t in &self.tasks {
+        for t in [self.writer.take(), self.reader.take()].into_iter().flatten() {
             t.abort();
         }
     }
@@ -73,7 +74,23 @@ impl Drop for Connection {
 impl Connection {
     /// Queues a frame for writing; `false` if the connection is already gone.
     pub(crate) fn send(&self, out: Outbound) -> bool {
-        self.tx.send(out).is_ok()
+        self.tx.as_ref().is_some_and(|tx| tx.send(out).is_ok())
+    }
+
+    /// Closes politely: the writer sends what is queued and then FIN, and the reader drains
+    /// the socket for up to `linger`. Closing a socket with unread input makes the kernel
+    /// reset it and drop unsent output, which would lose acks=0 records still queued.
+    pub(crate) async fn shutdown(mut self, linger: Duration) {
+        self.tx = None;
+        if let Some(w) = self.writer.take() {
+            let _ = tokio::time::timeout(linger, w).await;
+        }
+        if let Some(r) = self.reader.take() {
+            let abort = r.abort_handle();
+            if tokio::time::timeout(linger, r).await.is_err() {
+                abort.abort();
+            }
+        }
     }
 }
 
@@ -223,81 +240,48 @@ pub(crate) async fn connect(
                 }
             }
         }
+        // Every sender is gone: send FIN after what was queued.
+        let _ = wr.shutdown().await;
     });
     let reader = tokio::spawn(async move {
+        let closed = |error: String| {
+            let _ = events.send((id, ConnEvent::Closed { conn: id, error }));
+        };
         let mut buf = BytesMut::with_capacity(64 * 1024);
         loop {
             loop {
                 match split_frame(&mut buf, DEFAULT_MAX_FRAME) {
                     Ok(Some(mut f)) => {
                         if f.len() < 4 {
-                            let _ = events.send((
-                                id,
-                                ConnEvent::Closed {
-                                    conn: id,
-                                    error: "response shorter than its header".into(),
-                                },
-                            ));
-                            return;
+                            return closed("response shorter than its header".into());
                         }
                         let correlation_id = f.get_i32();
-                        if events
-                            .send((
-                                id,
-                                ConnEvent::Response {
-                                    conn: id,
-                                    correlation_id,
-                                    body: f,
-                                },
-                            ))
-                            .is_err()
-                        {
+                        let ev = ConnEvent::Response {
+                            conn: id,
+                            correlation_id,
+                            body: f,
+                        };
+                        if events.send((id, ev)).is_err() {
                             return;
                         }
                     }
                     Ok(None) => break,
-                    Err(e) => {
-                        let _ = events.send((
-                            id,
-                            ConnEvent::Closed {
-                                conn: id,
-                                error: e.to_string(),
-                            },
-                        ));
-                        return;
-                    }
+                    Err(e) => return closed(e.to_string()),
                 }
             }
             match rd.read_buf(&mut buf).await {
-                Ok(0) => {
-                    let _ = events.send((
-                        id,
-                        ConnEvent::Closed {
-                            conn: id,
-                            error: "the broker closed the connection".into(),
-                        },
-                    ));
-                    return;
-                }
+                Ok(0) => return closed("the broker closed the connection".into()),
                 Ok(_) => {}
-                Err(e) => {
-                    let _ = events.send((
-                        id,
-                        ConnEvent::Closed {
-                            conn: id,
-                            error: e.to_string(),
-                        },
-                    ));
-                    return;
-                }
+                Err(e) => return closed(e.to_string()),
             }
         }
     });
     Ok(Connection {
         id,
         versions: negotiated,
-        tx,
-        tasks: [writer, reader],
+        tx: Some(tx),
+        writer: Some(writer),
+        reader: Some(reader),
     })
 }
 

@@ -116,6 +116,22 @@ struct Node {
     throttled_until: Option<Instant>,
     failures: u32,
     retry_at: Instant,
+    /// Correlation ids of acks=0 requests already written (see `on_conn_event`).
+    acks0_written: VecDeque<i32>,
+}
+
+impl Node {
+    fn new(addr: String, now: Instant) -> Self {
+        Self {
+            addr,
+            conn: ConnState::Down,
+            pending: VecDeque::new(),
+            throttled_until: None,
+            failures: 0,
+            retry_at: now,
+            acks0_written: VecDeque::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -179,14 +195,7 @@ impl Sender {
             .map(|(i, addr)| {
                 (
                     -1 - i32::try_from(i).unwrap_or(i32::MAX - 1),
-                    Node {
-                        addr: addr.clone(),
-                        conn: ConnState::Down,
-                        pending: VecDeque::new(),
-                        throttled_until: None,
-                        failures: 0,
-                        retry_at: now,
-                    },
+                    Node::new(addr.clone(), now),
                 )
             })
             .collect();
@@ -244,6 +253,17 @@ impl Sender {
                 () = self.shared.wake.notified() => {}
                 () = tokio::time::sleep_until(deadline.into()) => {}
             }
+        }
+        // Close connections politely and wait for it, so that nothing written is lost to a
+        // reset (see `Connection::shutdown`).
+        let mut closing = Vec::new();
+        for node in self.nodes.values_mut() {
+            if let ConnState::Up(c) = std::mem::replace(&mut node.conn, ConnState::Down) {
+                closing.push(tokio::spawn(c.shutdown(Duration::from_secs(2))));
+            }
+        }
+        for c in closing {
+            let _ = c.await;
         }
     }
 
@@ -547,14 +567,7 @@ impl Sender {
         let next = self.cluster.updated(&answer);
         // Add or refresh broker nodes.
         for (id, addr) in &next.brokers {
-            let node = self.nodes.entry(*id).or_insert_with(|| Node {
-                addr: addr.clone(),
-                conn: ConnState::Down,
-                pending: VecDeque::new(),
-                throttled_until: None,
-                failures: 0,
-                retry_at: now,
-            });
+            let node = self.nodes.entry(*id).or_insert_with(|| Node::new(addr.clone(), now));
             node.addr.clone_from(addr);
         }
         self.wanted.retain(|t| !next.topics.contains_key(t));
@@ -787,6 +800,25 @@ impl Sender {
                 let Some(node) = self.nodes.get_mut(&node_id) else {
                     return;
                 };
+                // Some brokers (tansu 0.6) answer acks=0 Produce requests, which Kafka never
+                // does. Such an answer is accepted and ignored: the request resolves when it
+                // is written, as acks=0 promises nothing more.
+                if let Some(i) = node.pending.iter().position(|p| p.correlation_id == correlation_id) {
+                    if matches!(node.pending[i].kind, PendingKind::Produce { acks0: true, .. }) {
+                        if let Some(Pending {
+                            kind: PendingKind::Produce { batches, .. },
+                            ..
+                        }) = node.pending.remove(i)
+                        {
+                            for b in batches {
+                                self.finish(b, unacknowledged());
+                            }
+                        }
+                        return;
+                    }
+                } else if node.acks0_written.contains(&correlation_id) {
+                    return;
+                }
                 // Kafka answers in order; acks=0 requests get no answer and are skipped.
                 let pos = node
                     .pending
@@ -825,15 +857,12 @@ impl Sender {
                         ..
                     }) = node.pending.remove(pos)
                     {
+                        node.acks0_written.push_back(correlation_id);
+                        if node.acks0_written.len() > ACKS0_REMEMBERED {
+                            node.acks0_written.pop_front();
+                        }
                         for b in batches {
-                            self.finish(
-                                b,
-                                BatchOutcome::Delivered {
-                                    base_offset: None,
-                                    log_append_time: -1,
-                                    acknowledged: false,
-                                },
-                            );
+                            self.finish(b, unacknowledged());
                         }
                     }
                 }
@@ -941,19 +970,8 @@ impl Sender {
                         code: c,
                         message: p.error_message.clone(),
                     };
-                    let persistence = if b.maybe_written {
-                        DeliveryError::possibly_persisted(err)
-                    } else {
-                        DeliveryError::not_persisted(err)
-                    };
                     let record_errors = p.record_errors.clone();
-                    self.finish(
-                        b,
-                        BatchOutcome::Failed {
-                            error: persistence,
-                            record_errors,
-                        },
-                    );
+                    self.fail(b, err, record_errors);
                 }
             }
         }
@@ -985,18 +1003,7 @@ impl Sender {
                     last: error,
                 }
             };
-            let outcome = if b.maybe_written {
-                DeliveryError::possibly_persisted(err)
-            } else {
-                DeliveryError::not_persisted(err)
-            };
-            self.finish(
-                b,
-                BatchOutcome::Failed {
-                    error: outcome,
-                    record_errors: Vec::new(),
-                },
-            );
+            self.fail(b, err, Vec::new());
             return;
         }
         tracing::debug!(topic = %b.topic, partition = b.partition, attempts = b.attempts, %error, "retrying batch");
@@ -1008,6 +1015,16 @@ impl Sender {
             .position(|r| b.base_sequence != NO_SEQUENCE && r.base_sequence > b.base_sequence)
             .unwrap_or(part.retries.len());
         part.retries.insert(pos, b);
+    }
+
+    /// Fails a batch: possibly persisted if any send of it may have reached the log.
+    fn fail(&mut self, b: SentBatch, error: Error, record_errors: Vec<(i32, Option<String>)>) {
+        let error = if b.maybe_written {
+            DeliveryError::possibly_persisted(error)
+        } else {
+            DeliveryError::not_persisted(error)
+        };
+        self.finish(b, BatchOutcome::Failed { error, record_errors });
     }
 
     fn finish(&mut self, b: SentBatch, outcome: BatchOutcome) {
@@ -1115,18 +1132,7 @@ impl Sender {
                 timeout: cfg.delivery_timeout,
                 last: b.last_error.clone(),
             };
-            let outcome = if b.maybe_written {
-                DeliveryError::possibly_persisted(err)
-            } else {
-                DeliveryError::not_persisted(err)
-            };
-            self.finish(
-                b,
-                BatchOutcome::Failed {
-                    error: outcome,
-                    record_errors: Vec::new(),
-                },
-            );
+            self.fail(b, err, Vec::new());
         }
     }
 
@@ -1174,18 +1180,7 @@ impl Sender {
         }
         for b in all {
             let err = closed("closed while the record was in flight or waiting to be retried");
-            let outcome = if b.maybe_written {
-                DeliveryError::possibly_persisted(err)
-            } else {
-                DeliveryError::not_persisted(err)
-            };
-            self.finish(
-                b,
-                BatchOutcome::Failed {
-                    error: outcome,
-                    record_errors: Vec::new(),
-                },
-            );
+            self.fail(b, err, Vec::new());
         }
         self.shutdown = true;
     }
@@ -1194,6 +1189,17 @@ impl Sender {
 /// Sequences wrap from `i32::MAX` to 0, as the broker expects.
 fn next_sequence(seq: i32, records: i32) -> i32 {
     i32::try_from((i64::from(seq) + i64::from(records)) % (1i64 << 31)).unwrap_or(0)
+}
+
+/// How many written acks=0 requests a node remembers, to ignore a broker's late answers.
+const ACKS0_REMEMBERED: usize = 4096;
+
+fn unacknowledged() -> BatchOutcome {
+    BatchOutcome::Delivered {
+        base_offset: None,
+        log_append_time: -1,
+        acknowledged: false,
+    }
 }
 
 /// Errors after which a batch is retried (bounded by `delivery.timeout.ms`).

@@ -1,0 +1,685 @@
+//! A fake Kafka cluster in the spirit of franz-go's kfake.
+//!
+//! Brokers listen on 127.0.0.1 random ports and share one state (topics, partition logs,
+//! leaders, producer states). Requests are decoded with the `kafka-protocol` crate (the
+//! client side uses Volley's own codecs, so the two are independent) and record batches
+//! with Volley's decoder, which verifies CRC32C. A test installs a hook that sees every
+//! request and returns an [`Action`].
+//!
+//! Idempotence follows the broker: per producer id and partition the last 5 batches are
+//! kept; a retried batch is a duplicate (answered with its original offset, or with
+//! DUPLICATE_SEQUENCE_NUMBER in [`DuplicateMode::Error`]); a gap is
+//! OUT_OF_ORDER_SEQUENCE_NUMBER; a stale epoch INVALID_PRODUCER_EPOCH; a producer the
+//! partition has no state for may start at any sequence.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::api_versions_response::ApiVersion;
+use kafka_protocol::messages::init_producer_id_response::InitProducerIdResponse;
+use kafka_protocol::messages::metadata_response::{
+    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
+use kafka_protocol::messages::produce_response::{
+    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+};
+use kafka_protocol::messages::{
+    ApiKey, ApiVersionsRequest, ApiVersionsResponse, BrokerId, InitProducerIdRequest, MetadataRequest,
+    MetadataResponse, ProduceRequest, ProduceResponse, RequestHeader, ResponseHeader, TopicName,
+};
+use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, StrBytes};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+use volley_protocol::frame::split_frame;
+use volley_protocol::record_batch::{decode_batches, Header};
+use volley_protocol::ErrorCode;
+
+/// A record in a partition log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogRecord {
+    /// Topic.
+    pub topic: String,
+    /// Partition.
+    pub partition: i32,
+    /// Offset.
+    pub offset: i64,
+    /// Key.
+    pub key: Option<Bytes>,
+    /// Value.
+    pub value: Option<Bytes>,
+    /// Headers.
+    pub headers: Vec<Header>,
+    /// Timestamp.
+    pub timestamp: i64,
+    /// Producer id, epoch and sequence of the record.
+    pub producer: (i64, i16, i32),
+}
+
+/// What a Produce request carried for one partition, for the request log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProducedBatch {
+    /// Topic.
+    pub topic: String,
+    /// Partition.
+    pub partition: i32,
+    /// Producer id.
+    pub producer_id: i64,
+    /// Producer epoch.
+    pub epoch: i16,
+    /// Base sequence.
+    pub base_sequence: i32,
+    /// Records in the batch.
+    pub records: i32,
+}
+
+/// A request as the hook and the request log see it.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// Which broker got it.
+    pub broker: i32,
+    /// API key.
+    pub api_key: i16,
+    /// Version.
+    pub version: i16,
+    /// For Produce: the batches.
+    pub batches: Vec<ProducedBatch>,
+    /// For Produce: acks.
+    pub acks: i16,
+}
+
+/// What the fake broker does with a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Action {
+    /// Handle it normally.
+    Respond,
+    /// Produce: answer this error for every partition without appending (other APIs:
+    /// the top-level error where there is one).
+    Error(ErrorCode),
+    /// Produce: answer errors per partition (partitions not listed are handled normally).
+    PartitionErrors(Vec<((String, i32), ErrorCode)>),
+    /// Handle it (append), then close the connection without answering.
+    AppendThenDrop,
+    /// Close the connection without handling the request.
+    CloseBeforeHandling,
+    /// Wait, then handle normally.
+    Delay(Duration),
+    /// Handle normally and ask the client to back off this long.
+    Throttle(Duration),
+    /// Answer with a frame that claims more bytes than it has, then close.
+    TruncatedFrame,
+    /// Answer with a 2 GiB length prefix.
+    HugeLength,
+    /// Answer with a wrong correlation id.
+    WrongCorrelationId,
+    /// Produce: answer INVALID_RECORD naming the record at this index of every batch.
+    InvalidRecord(i32),
+}
+
+/// How a duplicate batch is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DuplicateMode {
+    /// Like Kafka: success with the original offset.
+    #[default]
+    OriginalOffset,
+    /// Like tansu: DUPLICATE_SEQUENCE_NUMBER.
+    Error,
+}
+
+type Hook = Box<dyn FnMut(&Request) -> Action + Send>;
+
+#[derive(Debug, Default)]
+struct ProducerState {
+    epoch: i16,
+    /// (first sequence, last sequence, base offset) of the last 5 batches.
+    batches: VecDeque<(i32, i32, i64)>,
+}
+
+#[derive(Default)]
+struct State {
+    topics: BTreeMap<String, Vec<Vec<LogRecord>>>,
+    leaders: HashMap<(String, i32), i32>,
+    producers: HashMap<(i64, String, i32), ProducerState>,
+    epochs: HashMap<i64, i16>,
+    next_producer_id: i64,
+    hook: Option<Hook>,
+    log: Vec<Request>,
+    duplicate_mode: DuplicateMode,
+    auto_create_partitions: Option<u32>,
+    hidden_topics: Vec<String>,
+    max_message_bytes: Option<usize>,
+    brokers: Vec<(i32, SocketAddr)>,
+}
+
+/// A fake cluster of brokers on 127.0.0.1.
+pub struct FakeCluster {
+    state: Arc<Mutex<State>>,
+    tasks: Vec<JoinHandle<()>>,
+    brokers: Vec<(i32, SocketAddr)>,
+}
+
+impl std::fmt::Debug for FakeCluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeCluster")
+            .field("brokers", &self.brokers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for FakeCluster {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+fn lock(s: &Mutex<State>) -> MutexGuard<'_, State> {
+    s.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl FakeCluster {
+    /// Starts `brokers` brokers (node ids 1..=n).
+    ///
+    /// # Panics
+    /// If a listener cannot be bound.
+    pub async fn start(brokers: usize) -> Self {
+        let state = Arc::new(Mutex::new(State {
+            next_producer_id: 1000,
+            ..State::default()
+        }));
+        let mut tasks = Vec::new();
+        let mut addrs = Vec::new();
+        for i in 0..brokers {
+            let id = i32::try_from(i + 1).unwrap_or(i32::MAX);
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a fake broker");
+            let addr = listener.local_addr().expect("local addr");
+            addrs.push((id, addr));
+            let st = Arc::clone(&state);
+            tasks.push(tokio::spawn(async move {
+                let mut conns = Vec::new();
+                while let Ok((sock, _)) = listener.accept().await {
+                    let st = Arc::clone(&st);
+                    conns.push(tokio::spawn(serve(id, sock, st)));
+                }
+            }));
+        }
+        lock(&state).brokers.clone_from(&addrs);
+        Self {
+            state,
+            tasks,
+            brokers: addrs,
+        }
+    }
+
+    /// `host:port,host:port` of every broker.
+    #[must_use]
+    pub fn bootstrap(&self) -> String {
+        self.brokers
+            .iter()
+            .map(|(_, a)| a.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Creates a topic; partition `p` is led by broker `p % n + 1`.
+    pub fn create_topic(&self, topic: &str, partitions: u32) {
+        let mut s = lock(&self.state);
+        let n = s.brokers.len().max(1);
+        s.topics.insert(topic.to_owned(), vec![Vec::new(); partitions as usize]);
+        for p in 0..partitions as usize {
+            let leader = i32::try_from(p % n + 1).unwrap_or(1);
+            s.leaders
+                .insert((topic.to_owned(), i32::try_from(p).unwrap_or(0)), leader);
+        }
+    }
+
+    /// Topics asked about that do not exist are created with this many partitions
+    /// (`None`: they stay unknown).
+    pub fn auto_create(&self, partitions: Option<u32>) {
+        lock(&self.state).auto_create_partitions = partitions;
+    }
+
+    /// Hides a topic from Metadata answers (it stays producible) until `show`.
+    pub fn hide_topic(&self, topic: &str, hidden: bool) {
+        let mut s = lock(&self.state);
+        s.hidden_topics.retain(|t| t != topic);
+        if hidden {
+            s.hidden_topics.push(topic.to_owned());
+        }
+    }
+
+    /// Adds partitions to a topic.
+    pub fn add_partitions(&self, topic: &str, total: u32) {
+        let mut s = lock(&self.state);
+        let n = s.brokers.len().max(1);
+        let have = s.topics.get(topic).map_or(0, Vec::len);
+        if let Some(t) = s.topics.get_mut(topic) {
+            t.resize(total as usize, Vec::new());
+        }
+        for p in have..total as usize {
+            let leader = i32::try_from(p % n + 1).unwrap_or(1);
+            s.leaders
+                .insert((topic.to_owned(), i32::try_from(p).unwrap_or(0)), leader);
+        }
+    }
+
+    /// Moves a partition's leadership.
+    pub fn set_leader(&self, topic: &str, partition: i32, broker: i32) {
+        lock(&self.state).leaders.insert((topic.to_owned(), partition), broker);
+    }
+
+    /// Forgets every producer's state (like a broker that lost it).
+    pub fn forget_producers(&self) {
+        lock(&self.state).producers.clear();
+    }
+
+    /// How duplicates are answered.
+    pub fn duplicate_mode(&self, mode: DuplicateMode) {
+        lock(&self.state).duplicate_mode = mode;
+    }
+
+    /// Batches larger than this are answered MESSAGE_TOO_LARGE.
+    pub fn max_message_bytes(&self, max: Option<usize>) {
+        lock(&self.state).max_message_bytes = max;
+    }
+
+    /// Installs the hook that decides what happens to each request.
+    pub fn set_hook(&self, hook: impl FnMut(&Request) -> Action + Send + 'static) {
+        lock(&self.state).hook = Some(Box::new(hook));
+    }
+
+    /// Removes the hook.
+    pub fn clear_hook(&self) {
+        lock(&self.state).hook = None;
+    }
+
+    /// Every request seen so far.
+    #[must_use]
+    pub fn request_log(&self) -> Vec<Request> {
+        lock(&self.state).log.clone()
+    }
+
+    /// Every record of a topic, in partition and offset order.
+    #[must_use]
+    pub fn records(&self, topic: &str) -> Vec<LogRecord> {
+        lock(&self.state)
+            .topics
+            .get(topic)
+            .map(|ps| ps.iter().flatten().cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
+async fn serve(broker: i32, mut sock: TcpStream, state: Arc<Mutex<State>>) {
+    let _ = sock.set_nodelay(true);
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    loop {
+        let frame = loop {
+            match split_frame(&mut buf, 64 << 20) {
+                Ok(Some(f)) => break f,
+                Ok(None) => {}
+                Err(_) => return,
+            }
+            match sock.read_buf(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        };
+        match handle(broker, frame, &state) {
+            Reply::Frame(out, delay) => {
+                if let Some(d) = delay {
+                    tokio::time::sleep(d).await;
+                }
+                if let Some(out) = out {
+                    if sock.write_all(&out).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            Reply::Raw(bytes) => {
+                let _ = sock.write_all(&bytes).await;
+                return;
+            }
+            Reply::Close => return,
+        }
+    }
+}
+
+enum Reply {
+    /// A framed answer (None for acks=0), after an optional delay.
+    Frame(Option<Bytes>, Option<Duration>),
+    /// Write these bytes and close.
+    Raw(Bytes),
+    /// Close without answering.
+    Close,
+}
+
+fn respond<R: Encodable + HeaderVersion>(corr: i32, version: i16, body: &R) -> Bytes {
+    let mut b = BytesMut::new();
+    b.put_i32(0);
+    let header = ResponseHeader::default().with_correlation_id(corr);
+    // Encoding our own well-formed values cannot fail.
+    let _ = header.encode(&mut b, R::header_version(version));
+    let _ = body.encode(&mut b, version);
+    let len = i32::try_from(b.len() - 4).unwrap_or(i32::MAX);
+    b[..4].copy_from_slice(&len.to_be_bytes());
+    b.freeze()
+}
+
+fn handle(broker: i32, mut frame: Bytes, state: &Mutex<State>) -> Reply {
+    if frame.len() < 4 {
+        return Reply::Close;
+    }
+    let api_key = i16::from_be_bytes([frame[0], frame[1]]);
+    let version = i16::from_be_bytes([frame[2], frame[3]]);
+    let Ok(key) = ApiKey::try_from(api_key) else {
+        return Reply::Close;
+    };
+    let Ok(header) = RequestHeader::decode(&mut frame, key.request_header_version(version)) else {
+        return Reply::Close;
+    };
+    let corr = header.correlation_id;
+    let mut s = lock(state);
+    let mut req = Request {
+        broker,
+        api_key,
+        version,
+        batches: Vec::new(),
+        acks: -1,
+    };
+    let produce = if key == ApiKey::Produce {
+        let Ok(p) = ProduceRequest::decode(&mut frame, version) else {
+            return Reply::Close;
+        };
+        req.acks = p.acks;
+        for t in &p.topic_data {
+            for pd in &t.partition_data {
+                let Some(records) = &pd.records else { continue };
+                if let Ok(batches) = decode_batches(records.clone(), 64 << 20) {
+                    for b in batches {
+                        req.batches.push(ProducedBatch {
+                            topic: t.name.0.to_string(),
+                            partition: pd.index,
+                            producer_id: b.producer_id,
+                            epoch: b.producer_epoch,
+                            base_sequence: b.base_sequence,
+                            records: i32::try_from(b.records.len()).unwrap_or(i32::MAX),
+                        });
+                    }
+                }
+            }
+        }
+        Some(p)
+    } else {
+        None
+    };
+    s.log.push(req.clone());
+    let action = match s.hook.as_mut() {
+        Some(h) => h(&req),
+        None => Action::Respond,
+    };
+    let mut delay = None;
+    let mut throttle = 0;
+    match &action {
+        Action::CloseBeforeHandling => return Reply::Close,
+        Action::TruncatedFrame => return Reply::Raw(Bytes::from_static(&[0, 0, 1, 0, 0, 0, 0, 1, 2, 3])),
+        Action::HugeLength => return Reply::Raw(Bytes::from_static(&[0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 1])),
+        Action::Delay(d) => delay = Some(*d),
+        Action::Throttle(d) => throttle = i32::try_from(d.as_millis()).unwrap_or(i32::MAX),
+        _ => {}
+    }
+    let corr = if action == Action::WrongCorrelationId {
+        corr.wrapping_add(1000)
+    } else {
+        corr
+    };
+    let out = match key {
+        ApiKey::ApiVersions => {
+            let _ = ApiVersionsRequest::decode(&mut frame, version);
+            let mut r = ApiVersionsResponse::default();
+            for (k, lo, hi) in [(0i16, 3i16, 11i16), (3, 4, 12), (18, 0, 3), (22, 0, 4)] {
+                r.api_keys.push(
+                    ApiVersion::default()
+                        .with_api_key(k)
+                        .with_min_version(lo)
+                        .with_max_version(hi),
+                );
+            }
+            if version > 3 {
+                r.error_code = ErrorCode::UNSUPPORTED_VERSION.0;
+                return Reply::Frame(Some(respond(corr, 0, &r)), None);
+            }
+            Some(respond(corr, version, &r))
+        }
+        ApiKey::Metadata => {
+            let Ok(m) = MetadataRequest::decode(&mut frame, version) else {
+                return Reply::Close;
+            };
+            Some(respond(corr, version, &metadata(&mut s, &m, &action)))
+        }
+        ApiKey::InitProducerId => {
+            let Ok(r) = InitProducerIdRequest::decode(&mut frame, version) else {
+                return Reply::Close;
+            };
+            let mut resp = InitProducerIdResponse::default();
+            if let Action::Error(e) = action {
+                resp.error_code = e.0;
+            } else if r.producer_id.0 >= 0 {
+                let cur = s.epochs.get(&r.producer_id.0).copied();
+                if cur == Some(r.producer_epoch) {
+                    let e = r.producer_epoch + 1;
+                    s.epochs.insert(r.producer_id.0, e);
+                    resp.producer_id = r.producer_id;
+                    resp.producer_epoch = e;
+                } else {
+                    resp.error_code = ErrorCode::INVALID_PRODUCER_EPOCH.0;
+                }
+            } else {
+                let id = s.next_producer_id;
+                s.next_producer_id += 1;
+                s.epochs.insert(id, 0);
+                resp.producer_id = id.into();
+                resp.producer_epoch = 0;
+            }
+            Some(respond(corr, version, &resp))
+        }
+        ApiKey::Produce => {
+            let p = produce.expect("decoded above");
+            let mut resp = produce_response(broker, &mut s, &p, &action);
+            resp.throttle_time_ms = throttle;
+            if p.acks == 0 {
+                None
+            } else {
+                Some(respond(corr, version, &resp))
+            }
+        }
+        _ => return Reply::Close,
+    };
+    drop(s);
+    if action == Action::AppendThenDrop {
+        return Reply::Close;
+    }
+    Reply::Frame(out, delay)
+}
+
+fn metadata(s: &mut State, m: &MetadataRequest, action: &Action) -> MetadataResponse {
+    let mut r = MetadataResponse::default().with_controller_id(BrokerId(1));
+    for (id, addr) in &s.brokers {
+        r.brokers.push(
+            MetadataResponseBroker::default()
+                .with_node_id(BrokerId(*id))
+                .with_host(StrBytes::from_string(addr.ip().to_string()))
+                .with_port(i32::from(addr.port())),
+        );
+    }
+    let names: Vec<String> = match &m.topics {
+        Some(ts) => ts
+            .iter()
+            .filter_map(|t| t.name.as_ref().map(|n| n.0.to_string()))
+            .collect(),
+        None => s.topics.keys().cloned().collect(),
+    };
+    for name in names {
+        if !s.topics.contains_key(&name) {
+            if let Some(n) = s.auto_create_partitions.filter(|_| m.allow_auto_topic_creation) {
+                let brokers = s.brokers.len().max(1);
+                s.topics.insert(name.clone(), vec![Vec::new(); n as usize]);
+                for p in 0..n as usize {
+                    s.leaders.insert(
+                        (name.clone(), i32::try_from(p).unwrap_or(0)),
+                        i32::try_from(p % brokers + 1).unwrap_or(1),
+                    );
+                }
+            }
+        }
+        let mut t = MetadataResponseTopic::default().with_name(Some(TopicName(StrBytes::from_string(name.clone()))));
+        if let Action::Error(e) = action {
+            t.error_code = e.0;
+        } else if s.hidden_topics.contains(&name) || !s.topics.contains_key(&name) {
+            t.error_code = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.0;
+        } else {
+            let n = s.topics.get(&name).map_or(0, Vec::len);
+            for p in 0..n {
+                let p = i32::try_from(p).unwrap_or(0);
+                let leader = s.leaders.get(&(name.clone(), p)).copied().unwrap_or(-1);
+                t.partitions.push(
+                    MetadataResponsePartition::default()
+                        .with_partition_index(p)
+                        .with_leader_id(BrokerId(leader))
+                        .with_replica_nodes(vec![BrokerId(leader)])
+                        .with_isr_nodes(vec![BrokerId(leader)]),
+                );
+            }
+        }
+        r.topics.push(t);
+    }
+    r
+}
+
+fn produce_response(broker: i32, s: &mut State, p: &ProduceRequest, action: &Action) -> ProduceResponse {
+    let mut resp = ProduceResponse::default();
+    for t in &p.topic_data {
+        let topic = t.name.0.to_string();
+        let mut tr = TopicProduceResponse::default().with_name(t.name.clone());
+        for pd in &t.partition_data {
+            let mut pr = PartitionProduceResponse::default()
+                .with_index(pd.index)
+                .with_base_offset(-1)
+                .with_log_append_time_ms(-1);
+            let forced = match action {
+                Action::Error(e) => Some(*e),
+                Action::PartitionErrors(list) => list
+                    .iter()
+                    .find(|((tt, pp), _)| *tt == topic && *pp == pd.index)
+                    .map(|(_, e)| *e),
+                _ => None,
+            };
+            let res = if let Some(e) = forced {
+                Err(e)
+            } else if let Action::InvalidRecord(i) = action {
+                pr.record_errors.push(
+                    BatchIndexAndErrorMessage::default()
+                        .with_batch_index(*i)
+                        .with_batch_index_error_message(Some(StrBytes::from_static_str("rejected by the fake broker"))),
+                );
+                Err(ErrorCode::INVALID_RECORD)
+            } else {
+                append(broker, s, &topic, pd.index, pd.records.clone().unwrap_or_default())
+            };
+            match res {
+                Ok(base) => pr.base_offset = base,
+                Err(e) => pr.error_code = e.0,
+            }
+            tr.partition_responses.push(pr);
+        }
+        resp.responses.push(tr);
+    }
+    resp
+}
+
+fn append(broker: i32, s: &mut State, topic: &str, partition: i32, records: Bytes) -> Result<i64, ErrorCode> {
+    let Some(parts) = s.topics.get(topic) else {
+        return Err(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+    };
+    if usize::try_from(partition).map_or(true, |p| p >= parts.len()) {
+        return Err(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+    }
+    if s.leaders.get(&(topic.to_owned(), partition)) != Some(&broker) {
+        return Err(ErrorCode::NOT_LEADER_OR_FOLLOWER);
+    }
+    if s.max_message_bytes.is_some_and(|m| records.len() > m) {
+        return Err(ErrorCode::MESSAGE_TOO_LARGE);
+    }
+    let batches = decode_batches(records, 64 << 20).map_err(|_| ErrorCode::CORRUPT_MESSAGE)?;
+    let mut first_base = None;
+    for b in batches {
+        let n = i32::try_from(b.records.len()).unwrap_or(i32::MAX);
+        if b.producer_id >= 0 {
+            let key = (b.producer_id, topic.to_owned(), partition);
+            let cur_epoch = s.epochs.get(&b.producer_id).copied();
+            if cur_epoch.is_some_and(|e| b.producer_epoch < e) {
+                return Err(ErrorCode::INVALID_PRODUCER_EPOCH);
+            }
+            let last = b.base_sequence.wrapping_add(n - 1);
+            let dup_mode = s.duplicate_mode;
+            let st = s.producers.entry(key).or_default();
+            if st.batches.is_empty() || b.producer_epoch > st.epoch {
+                if !st.batches.is_empty() && b.base_sequence != 0 {
+                    return Err(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER);
+                }
+                st.epoch = b.producer_epoch;
+                st.batches.clear();
+            } else {
+                if let Some(&(_, _, off)) = st.batches.iter().find(|(f, l, _)| *f == b.base_sequence && *l == last) {
+                    return match dup_mode {
+                        DuplicateMode::OriginalOffset => Ok(off),
+                        DuplicateMode::Error => Err(ErrorCode::DUPLICATE_SEQUENCE_NUMBER),
+                    };
+                }
+                let expected = st
+                    .batches
+                    .back()
+                    .map_or(0, |(_, l, _)| if *l == i32::MAX { 0 } else { l + 1 });
+                if b.base_sequence != expected {
+                    return Err(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER);
+                }
+            }
+        }
+        let log = &mut s.topics.get_mut(topic).expect("checked above")[usize::try_from(partition).unwrap_or(0)];
+        let base = i64::try_from(log.len()).unwrap_or(i64::MAX);
+        for (i, r) in b.records.iter().enumerate() {
+            log.push(LogRecord {
+                topic: topic.to_owned(),
+                partition,
+                offset: base + i64::try_from(i).unwrap_or(0),
+                key: r.key.clone(),
+                value: r.value.clone(),
+                headers: r.headers.clone(),
+                timestamp: r.timestamp,
+                producer: (
+                    b.producer_id,
+                    b.producer_epoch,
+                    b.base_sequence.wrapping_add(i32::try_from(i).unwrap_or(0)),
+                ),
+            });
+        }
+        if b.producer_id >= 0 {
+            let st = s
+                .producers
+                .entry((b.producer_id, topic.to_owned(), partition))
+                .or_default();
+            st.batches
+                .push_back((b.base_sequence, b.base_sequence.wrapping_add(n - 1), base));
+            while st.batches.len() > 5 {
+                st.batches.pop_front();
+            }
+        }
+        first_base.get_or_insert(base);
+    }
+    Ok(first_base.unwrap_or(0))
+}

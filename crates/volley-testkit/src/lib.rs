@@ -1,0 +1,11 @@
+//! Test kit for Volley (tests and scripts only, never a dependency of the library).
+//!
+//! - [`fake`]: an in-process fake Kafka cluster (several brokers on 127.0.0.1) that follows
+//!   the broker's idempotence rules and lets a test decide, request by request, to answer
+//!   an error, append and then drop the answer, close before appending, delay, throttle, or
+//!   send hostile frames; it keeps a request log and the partition logs for the oracle.
+//! - [`oracle`]: the invariants of RELIABILITY.md checked against the producer's outcomes
+//!   and an independent read of the log.
+
+pub mod fake;
+pub mod oracle;
