@@ -104,6 +104,9 @@ pub enum Action {
     PartitionErrors(Vec<((String, i32), ErrorCode)>),
     /// Handle it (append), then close the connection without answering.
     AppendThenDrop,
+    /// Produce: append, then answer this error for every partition (an uncertain failure
+    /// such as REQUEST_TIMED_OUT or NOT_ENOUGH_REPLICAS_AFTER_APPEND).
+    AppendThenError(ErrorCode),
     /// Close the connection without handling the request.
     CloseBeforeHandling,
     /// Wait, then handle normally.
@@ -591,9 +594,10 @@ fn produce_response(broker: i32, s: &mut State, p: &ProduceRequest, action: &Act
             } else {
                 append(broker, s, &topic, pd.index, pd.records.clone().unwrap_or_default())
             };
-            match res {
-                Ok(base) => pr.base_offset = base,
-                Err(e) => pr.error_code = e.0,
+            match (res, action) {
+                (Ok(_), Action::AppendThenError(e)) => pr.error_code = e.0,
+                (Ok(base), _) => pr.base_offset = base,
+                (Err(e), _) => pr.error_code = e.0,
             }
             tr.partition_responses.push(pr);
         }

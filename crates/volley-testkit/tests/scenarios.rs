@@ -1,0 +1,446 @@
+//! RELIABILITY.md's fault scenarios against the fake cluster, each over several seeds,
+//! checked by the oracle (I1 no loss, I2 no duplicates, I3 per-key order, I4 honest
+//! failures, I5 every record resolved in time, I7 integrity).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use volley::{Persistence, Producer, ProducerConfig, ProducerRecord};
+use volley_protocol::ErrorCode;
+use volley_testkit::fake::{Action, DuplicateMode, FakeCluster, Request};
+use volley_testkit::oracle::{check, value, Outcome, Report, Sent};
+
+const PRODUCE: i16 = 0;
+const METADATA: i16 = 3;
+
+/// Fast timeouts so that faults resolve quickly in real time.
+const FAST: &[(&str, &str)] = &[
+    ("linger.ms", "2"),
+    ("batch.size", "4096"),
+    ("request.timeout.ms", "1000"),
+    ("delivery.timeout.ms", "8000"),
+    ("retry.backoff.ms", "10"),
+    ("retry.backoff.max.ms", "100"),
+    ("reconnect.backoff.ms", "10"),
+    ("reconnect.backoff.max.ms", "100"),
+    ("metadata.max.age.ms", "2000"),
+];
+
+struct Plan<'a> {
+    brokers: usize,
+    partitions: u32,
+    records: usize,
+    keys: usize,
+    props: &'a [(&'a str, &'a str)],
+}
+
+impl Default for Plan<'_> {
+    fn default() -> Self {
+        Self {
+            brokers: 3,
+            partitions: 6,
+            records: 3000,
+            keys: 40,
+            props: &[],
+        }
+    }
+}
+
+/// Produces `plan.records` test records while `during(i)` may change the cluster, awaits
+/// every outcome, and checks the oracle.
+async fn run(
+    seed: u64,
+    cluster: &FakeCluster,
+    topic: &str,
+    plan: &Plan<'_>,
+    mut during: impl FnMut(usize, &FakeCluster),
+) -> Report {
+    let mut props: Vec<(&str, String)> = vec![("bootstrap.servers", cluster.bootstrap())];
+    props.extend(FAST.iter().map(|(k, v)| (*k, (*v).to_owned())));
+    props.extend(plan.props.iter().map(|(k, v)| (*k, (*v).to_owned())));
+    let config = ProducerConfig::from_properties(props).expect("config");
+    let bound = config.delivery_timeout + config.request_timeout + Duration::from_secs(1);
+    let producer = Producer::new(config).expect("producer");
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut per_key = vec![0u64; plan.keys];
+    let mut sent = Vec::with_capacity(plan.records);
+    let mut futures = Vec::with_capacity(plan.records);
+    for i in 0..plan.records {
+        during(i, cluster);
+        let k = rng.gen_range(0..plan.keys);
+        let key = format!("k{k}");
+        let seq = per_key[k];
+        per_key[k] += 1;
+        let v = value(seed, &key, seq, rng.gen_range(0..200));
+        let rec = ProducerRecord::new(topic, v.clone()).key(key.clone());
+        match producer.send(rec).await {
+            Ok(f) => {
+                futures.push(Some((f, Instant::now())));
+                sent.push(Sent {
+                    topic: topic.into(),
+                    key,
+                    seq,
+                    value: v,
+                    outcome: Outcome::Unresolved,
+                });
+            }
+            Err(e) => {
+                futures.push(None);
+                sent.push(Sent {
+                    topic: topic.into(),
+                    key,
+                    seq,
+                    value: v,
+                    outcome: Outcome::NotPersisted(e.to_string()),
+                });
+            }
+        }
+        if i % 97 == 0 {
+            tokio::task::yield_now().await;
+        }
+    }
+    for (s, f) in sent.iter_mut().zip(futures) {
+        let Some((f, queued_at)) = f else { continue };
+        let left = bound.saturating_sub(queued_at.elapsed());
+        s.outcome = match tokio::time::timeout(left, f).await {
+            Err(_) => Outcome::Unresolved,
+            Ok(Ok(m)) if m.acknowledged => Outcome::Persisted {
+                partition: m.partition,
+                offset: m.offset,
+            },
+            Ok(Ok(_)) => Outcome::Unacknowledged,
+            Ok(Err(e)) => match e.persistence {
+                Persistence::NotPersisted => Outcome::NotPersisted(e.to_string()),
+                Persistence::PossiblyPersisted => Outcome::PossiblyPersisted(e.to_string()),
+            },
+        };
+    }
+    let start = Instant::now();
+    producer.close(Duration::from_secs(5)).await;
+    let mut report = check(seed, &sent, &cluster.records(topic));
+    if start.elapsed() > Duration::from_secs(10) {
+        report
+            .violations
+            .push(format!("I5: close(5 s) took {:?}", start.elapsed()));
+    }
+    report
+}
+
+async fn cluster(plan: &Plan<'_>, topic: &str) -> FakeCluster {
+    let c = FakeCluster::start(plan.brokers).await;
+    c.create_topic(topic, plan.partitions);
+    c
+}
+
+fn assert_clean(name: &str, seed: u64, r: &Report) {
+    assert!(r.ok(), "scenario {name}, seed {seed}: {}", r.summary());
+    eprintln!("scenario {name}, seed {seed}: {}", r.summary());
+}
+
+fn is_produce(r: &Request) -> bool {
+    r.api_key == PRODUCE
+}
+
+fn random_faults(seed: u64, rate: f64, action: Action) -> impl FnMut(&Request) -> Action + Send {
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
+    move |r| {
+        if is_produce(r) && rng.gen_bool(rate) {
+            action.clone()
+        } else {
+            Action::Respond
+        }
+    }
+}
+
+const SEEDS: std::ops::Range<u64> = 1..4;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s01_baseline_several_brokers_many_partitions() {
+    for seed in SEEDS {
+        let plan = Plan {
+            partitions: 12,
+            keys: 100,
+            ..Plan::default()
+        };
+        let c = cluster(&plan, "s01").await;
+        let r = run(seed, &c, "s01", &plan, |_, _| {}).await;
+        assert_clean("1", seed, &r);
+        assert_eq!(r.persisted, plan.records, "no fault: everything persisted");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s02_leader_moves_mid_stream() {
+    for seed in SEEDS {
+        let plan = Plan::default();
+        let c = cluster(&plan, "s02").await;
+        let mut rng = StdRng::seed_from_u64(seed);
+        let r = run(seed, &c, "s02", &plan, |i, c| {
+            if i > 0 && i % 500 == 0 {
+                for p in 0..6 {
+                    c.set_leader("s02", p, rng.gen_range(1..=3));
+                }
+            }
+        })
+        .await;
+        assert_clean("2", seed, &r);
+        assert_eq!(r.persisted, plan.records);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s03_no_leader_for_a_while() {
+    for seed in SEEDS {
+        let plan = Plan::default();
+        let c = cluster(&plan, "s03").await;
+        let until = Arc::new(Mutex::new(None::<Instant>));
+        let u = Arc::clone(&until);
+        c.set_hook(move |r| {
+            let outage = u.lock().expect("lock").is_some_and(|t| Instant::now() < t);
+            if outage && (is_produce(r) || r.api_key == METADATA) {
+                Action::Error(ErrorCode::LEADER_NOT_AVAILABLE)
+            } else {
+                Action::Respond
+            }
+        });
+        let r = run(seed, &c, "s03", &plan, |i, _| {
+            if i == 1000 {
+                *until.lock().expect("lock") = Some(Instant::now() + Duration::from_millis(1500));
+            }
+        })
+        .await;
+        assert_clean("3", seed, &r);
+        assert_eq!(r.persisted, plan.records);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s04_response_lost_after_append() {
+    for seed in SEEDS {
+        let plan = Plan::default();
+        let c = cluster(&plan, "s04").await;
+        c.set_hook(random_faults(seed, 0.05, Action::AppendThenDrop));
+        let r = run(seed, &c, "s04", &plan, |_, _| {}).await;
+        assert_clean("4", seed, &r);
+        assert_eq!(r.persisted, plan.records, "idempotent retries recover every record");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s05_connection_reset_before_the_broker_handles_it() {
+    for seed in SEEDS {
+        let plan = Plan::default();
+        let c = cluster(&plan, "s05").await;
+        c.set_hook(random_faults(seed, 0.05, Action::CloseBeforeHandling));
+        let r = run(seed, &c, "s05", &plan, |_, _| {}).await;
+        assert_clean("5", seed, &r);
+        assert_eq!(r.persisted, plan.records);
+    }
+}
+
+/// Several requests in flight for one partition; one fails retriably, so the broker answers
+/// the later ones OUT_OF_ORDER_SEQUENCE_NUMBER. The producer must wait for all of them and
+/// resend strictly in sequence order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s06_first_of_five_in_flight_fails_rest_out_of_order() {
+    for seed in SEEDS {
+        let plan = Plan {
+            brokers: 1,
+            partitions: 1,
+            records: 4000,
+            keys: 10,
+            props: &[("batch.size", "1024"), ("linger.ms", "0")],
+        };
+        let c = cluster(&plan, "s06").await;
+        let n = Arc::new(AtomicUsize::new(0));
+        let n2 = Arc::clone(&n);
+        c.set_hook(move |r| {
+            if is_produce(r) && n2.fetch_add(1, Ordering::Relaxed) % 40 == 7 {
+                Action::Error(ErrorCode::NOT_ENOUGH_REPLICAS)
+            } else {
+                Action::Respond
+            }
+        });
+        let r = run(seed, &c, "s06", &plan, |_, _| {}).await;
+        assert_clean("6", seed, &r);
+        assert_eq!(r.persisted, plan.records);
+        let recs = c.records("s06");
+        assert!(
+            recs.windows(2)
+                .all(|w| (w[0].producer.1, w[0].producer.2) < (w[1].producer.1, w[1].producer.2)),
+            "sequences rise in log order"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s11_duplicate_sequence_on_a_retried_batch() {
+    for seed in SEEDS {
+        let plan = Plan::default();
+        let c = cluster(&plan, "s11").await;
+        c.duplicate_mode(DuplicateMode::Error);
+        c.set_hook(random_faults(seed, 0.05, Action::AppendThenDrop));
+        let r = run(seed, &c, "s11", &plan, |_, _| {}).await;
+        assert_clean("11", seed, &r);
+        assert_eq!(r.persisted, plan.records);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s16_uncertain_errors_after_append() {
+    for (seed, code) in SEEDS.zip([
+        ErrorCode::REQUEST_TIMED_OUT,
+        ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+        ErrorCode::REQUEST_TIMED_OUT,
+    ]) {
+        let plan = Plan::default();
+        let c = cluster(&plan, "s16").await;
+        c.set_hook(random_faults(seed, 0.05, Action::AppendThenError(code)));
+        let r = run(seed, &c, "s16", &plan, |_, _| {}).await;
+        assert_clean("16", seed, &r);
+        assert_eq!(r.persisted, plan.records);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s17_retriable_storage_replica_network_errors() {
+    for seed in SEEDS {
+        let plan = Plan::default();
+        let c = cluster(&plan, "s17").await;
+        let mut rng = StdRng::seed_from_u64(seed);
+        let codes = [
+            ErrorCode::KAFKA_STORAGE_ERROR,
+            ErrorCode::NOT_ENOUGH_REPLICAS,
+            ErrorCode::NETWORK_EXCEPTION,
+            ErrorCode::NOT_LEADER_OR_FOLLOWER,
+        ];
+        c.set_hook(move |r| {
+            if is_produce(r) && rng.gen_bool(0.08) {
+                Action::Error(codes[rng.gen_range(0..codes.len())])
+            } else {
+                Action::Respond
+            }
+        });
+        let r = run(seed, &c, "s17", &plan, |_, _| {}).await;
+        assert_clean("17", seed, &r);
+        assert_eq!(r.persisted, plan.records);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s19_invalid_record_fails_that_batch_with_per_record_messages() {
+    let plan = Plan {
+        brokers: 1,
+        partitions: 1,
+        records: 200,
+        keys: 5,
+        props: &[("linger.ms", "20")],
+    };
+    let c = cluster(&plan, "s19").await;
+    let n = Arc::new(AtomicUsize::new(0));
+    let n2 = Arc::clone(&n);
+    c.set_hook(move |r| {
+        if is_produce(r) && n2.fetch_add(1, Ordering::Relaxed) == 1 {
+            Action::InvalidRecord(0)
+        } else {
+            Action::Respond
+        }
+    });
+    let r = run(1, &c, "s19", &plan, |_, _| {}).await;
+    assert!(r.ok(), "{}", r.summary());
+    assert!(r.not_persisted > 0, "the rejected batch fails: {}", r.summary());
+    assert_eq!(r.persisted + r.not_persisted, plan.records);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s20_topic_authorization_failure_fails_that_partition_only() {
+    let plan = Plan {
+        records: 500,
+        ..Plan::default()
+    };
+    let c = cluster(&plan, "s20").await;
+    c.set_hook(|r| {
+        if is_produce(r) && r.batches.iter().any(|b| b.partition == 0) {
+            Action::PartitionErrors(vec![(("s20".into(), 0), ErrorCode::TOPIC_AUTHORIZATION_FAILED)])
+        } else {
+            Action::Respond
+        }
+    });
+    let r = run(1, &c, "s20", &plan, |_, _| {}).await;
+    assert!(r.ok(), "{}", r.summary());
+    assert!(r.not_persisted > 0 && r.persisted > 0, "{}", r.summary());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s22_topic_missing_from_metadata_for_a_while() {
+    for seed in SEEDS {
+        let plan = Plan {
+            records: 1000,
+            ..Plan::default()
+        };
+        let c = cluster(&plan, "s22").await;
+        c.hide_topic("s22", true);
+        let show = async {
+            tokio::time::sleep(Duration::from_millis(1000)).await;
+            c.hide_topic("s22", false);
+        };
+        let (r, ()) = tokio::join!(run(seed, &c, "s22", &plan, |_, _| {}), show);
+        assert_clean("22", seed, &r);
+        assert_eq!(r.persisted, plan.records);
+    }
+}
+
+/// Keys remap when the partition count changes (as in Java), so per-key order holds within
+/// one partition count only; no record may be lost or duplicated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s23_partitions_added_mid_stream() {
+    let plan = Plan {
+        records: 2000,
+        ..Plan::default()
+    };
+    let c = cluster(&plan, "s23").await;
+    let r = run(1, &c, "s23", &plan, |i, c| {
+        if i == 1000 {
+            c.add_partitions("s23", 12);
+        }
+    })
+    .await;
+    let not_order: Vec<&String> = r.violations.iter().filter(|v| !v.starts_with("I3")).collect();
+    assert!(not_order.is_empty(), "{}", r.summary());
+    assert_eq!(r.persisted, plan.records);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s24_throttling_is_honoured() {
+    let plan = Plan {
+        records: 1000,
+        ..Plan::default()
+    };
+    let c = cluster(&plan, "s24").await;
+    c.set_hook(random_faults(3, 0.1, Action::Throttle(Duration::from_millis(100))));
+    let r = run(1, &c, "s24", &plan, |_, _| {}).await;
+    assert_clean("24", 1, &r);
+    assert_eq!(r.persisted, plan.records);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s28_hostile_responses() {
+    for (seed, action) in [
+        (1, Action::TruncatedFrame),
+        (2, Action::HugeLength),
+        (3, Action::WrongCorrelationId),
+    ] {
+        let plan = Plan {
+            records: 1500,
+            ..Plan::default()
+        };
+        let c = cluster(&plan, "s28").await;
+        c.set_hook(random_faults(seed, 0.03, action.clone()));
+        let r = run(seed, &c, "s28", &plan, |_, _| {}).await;
+        assert_clean(&format!("28 {action:?}"), seed, &r);
+        assert_eq!(r.persisted, plan.records);
+    }
+}
