@@ -549,3 +549,52 @@ mod tests {
         assert!(matches!(e, DecodeError::InvalidValue { what: "crc", .. }));
     }
 }
+
+/// Re-stamps a sealed batch with a new producer id, epoch and base sequence, recomputing
+/// the CRC. Only for a batch that was certainly not written (RELIABILITY.md rule 2): the
+/// records section, compressed or not, is unchanged.
+///
+/// # Errors
+/// The input is shorter than a batch header.
+pub fn restamp(batch: &Bytes, producer_id: i64, producer_epoch: i16, base_sequence: i32) -> Result<Bytes, DecodeError> {
+    if batch.len() < BATCH_HEADER_LEN {
+        return Err(DecodeError::Truncated {
+            what: "batch header",
+            needed: BATCH_HEADER_LEN - batch.len(),
+        });
+    }
+    let mut b = BytesMut::from(&batch[..]);
+    b[43..51].copy_from_slice(&producer_id.to_be_bytes());
+    b[51..53].copy_from_slice(&producer_epoch.to_be_bytes());
+    b[53..57].copy_from_slice(&base_sequence.to_be_bytes());
+    let crc = crc32c::crc32c(&b[ATTRIBUTES_OFFSET..]);
+    b[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+    Ok(b.freeze())
+}
+
+#[cfg(test)]
+mod restamp_tests {
+    use super::*;
+
+    #[test]
+    fn restamped_batch_decodes_with_new_identity() {
+        let mut b = BatchBuilder::with_capacity(64);
+        b.append(5, Some(b"k"), Some(b"v"), &[]);
+        b.append(6, None, Some(b"w"), &[]);
+        let sealed = b
+            .seal(&SealParams {
+                compression: Compression::Zstd,
+                producer_id: 1,
+                producer_epoch: 0,
+                base_sequence: 10,
+                transactional: false,
+                level: None,
+            })
+            .unwrap();
+        let again = restamp(&sealed, 9, 3, 0).unwrap();
+        let d = &decode_batches(again, 1 << 20).unwrap()[0];
+        assert_eq!((d.producer_id, d.producer_epoch, d.base_sequence), (9, 3, 0));
+        assert_eq!(d.records[1].value.as_deref(), Some(&b"w"[..]));
+        assert!(restamp(&Bytes::from_static(b"short"), 1, 1, 1).is_err());
+    }
+}

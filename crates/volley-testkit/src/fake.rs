@@ -155,6 +155,7 @@ struct State {
     auto_create_partitions: Option<u32>,
     hidden_topics: Vec<String>,
     max_message_bytes: Option<usize>,
+    strict_unknown_producer: bool,
     brokers: Vec<(i32, SocketAddr)>,
 }
 
@@ -279,6 +280,24 @@ impl FakeCluster {
     /// Forgets every producer's state (like a broker that lost it).
     pub fn forget_producers(&self) {
         lock(&self.state).producers.clear();
+    }
+
+    /// Makes every producer's state on `topic` expect a sequence far ahead, as if the
+    /// broker had lost acknowledged batches: the next batch at the head is answered
+    /// OUT_OF_ORDER_SEQUENCE_NUMBER.
+    pub fn lose_sequences(&self, topic: &str) {
+        for ((_, t, _), st) in &mut lock(&self.state).producers {
+            if t == topic {
+                st.batches.clear();
+                st.batches.push_back((1_000_000, 1_000_000, 0));
+            }
+        }
+    }
+
+    /// Like Kafka for a producer it has no state for: a batch with a sequence other than
+    /// 0 is answered UNKNOWN_PRODUCER_ID (default: accepted, as "no state accepts any").
+    pub fn strict_unknown_producer(&self, on: bool) {
+        lock(&self.state).strict_unknown_producer = on;
     }
 
     /// How duplicates are answered.
@@ -631,7 +650,11 @@ fn append(broker: i32, s: &mut State, topic: &str, partition: i32, records: Byte
             }
             let last = b.base_sequence.wrapping_add(n - 1);
             let dup_mode = s.duplicate_mode;
+            let strict = s.strict_unknown_producer;
             let st = s.producers.entry(key).or_default();
+            if strict && st.batches.is_empty() && b.base_sequence != 0 {
+                return Err(ErrorCode::UNKNOWN_PRODUCER_ID);
+            }
             if st.batches.is_empty() || b.producer_epoch > st.epoch {
                 if !st.batches.is_empty() && b.base_sequence != 0 {
                     return Err(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER);

@@ -444,3 +444,134 @@ async fn s28_hostile_responses() {
         assert_eq!(r.persisted, plan.records);
     }
 }
+
+/// A real gap at the head of a partition (the broker lost acknowledged batches): the batch
+/// fails with a typed error, the epoch is bumped, production goes on; nothing hangs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s12_head_of_line_sequence_gap() {
+    for seed in SEEDS {
+        let plan = Plan {
+            brokers: 1,
+            partitions: 2,
+            records: 2000,
+            keys: 10,
+            props: &[("linger.ms", "0"), ("batch.size", "1024")],
+        };
+        let c = cluster(&plan, "s12").await;
+        let r = run(seed, &c, "s12", &plan, |i, c| {
+            if i == 1000 {
+                c.lose_sequences("s12");
+            }
+        })
+        .await;
+        assert!(r.ok(), "seed {seed}: {}", r.summary());
+        assert!(r.not_persisted >= 1, "the batch at the gap fails: {}", r.summary());
+        assert!(
+            r.persisted >= plan.records - 100,
+            "production goes on after the gap: {}",
+            r.summary()
+        );
+        let epochs: std::collections::BTreeSet<i16> = c.records("s12").iter().map(|x| x.producer.1).collect();
+        assert!(epochs.len() >= 2, "the epoch was bumped: {epochs:?}");
+    }
+}
+
+/// The same gap with `enable.gapless.guarantee=true`: the producer stops with a typed
+/// fatal error, every record resolves, and later sends fail at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s12_strict_gapless_mode_stops_the_producer() {
+    let c = FakeCluster::start(1).await;
+    c.create_topic("s12s", 1);
+    let config = ProducerConfig::from_properties([
+        ("bootstrap.servers", c.bootstrap().as_str()),
+        ("enable.gapless.guarantee", "true"),
+        ("linger.ms", "0"),
+    ])
+    .expect("config");
+    let p = Producer::new(config).expect("producer");
+    p.send(ProducerRecord::new("s12s", "a").key("k"))
+        .await
+        .expect("send")
+        .await
+        .expect("first is acknowledged");
+    c.lose_sequences("s12s");
+    let e = p
+        .send(ProducerRecord::new("s12s", "b").key("k"))
+        .await
+        .expect("send")
+        .await
+        .expect_err("gap");
+    assert!(
+        e.to_string()
+            .starts_with("sequence gap on s12s-0: the broker answered OUT_OF_ORDER_SEQUENCE_NUMBER (45)"),
+        "{e}"
+    );
+    assert_eq!(p.sequence_gaps(), 1);
+    let later = p
+        .send(ProducerRecord::new("s12s", "c").key("k"))
+        .await
+        .expect_err("stopped");
+    assert!(matches!(later, volley::Error::Fatal(_)), "{later}");
+    p.close(Duration::from_secs(2)).await;
+}
+
+/// The broker forgets the producer (UNKNOWN_PRODUCER_ID): every earlier batch was
+/// acknowledged, so the epoch is bumped and the batch resent; nothing is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s13_broker_forgets_the_producer() {
+    for seed in SEEDS {
+        let plan = Plan {
+            brokers: 2,
+            partitions: 4,
+            records: 3000,
+            keys: 20,
+            props: &[],
+        };
+        let c = cluster(&plan, "s13").await;
+        c.strict_unknown_producer(true);
+        let r = run(seed, &c, "s13", &plan, |i, c| {
+            if i % 1000 == 500 {
+                c.forget_producers();
+            }
+        })
+        .await;
+        assert_clean("13", seed, &r);
+        assert_eq!(r.persisted, plan.records);
+    }
+}
+
+/// MESSAGE_TOO_LARGE: batches of several records are split until they fit; a single record
+/// that is too large fails alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s18_too_large_batches_are_split() {
+    for seed in SEEDS {
+        let plan = Plan {
+            brokers: 2,
+            partitions: 3,
+            records: 2000,
+            keys: 20,
+            props: &[("batch.size", "16384"), ("linger.ms", "20")],
+        };
+        let c = cluster(&plan, "s18").await;
+        c.max_message_bytes(Some(1500));
+        let r = run(seed, &c, "s18", &plan, |_, _| {}).await;
+        assert_clean("18", seed, &r);
+        assert_eq!(r.persisted, plan.records, "every record fits once split");
+        assert!(c.records("s18").len() == plan.records);
+    }
+    let c = FakeCluster::start(1).await;
+    c.create_topic("s18b", 1);
+    c.max_message_bytes(Some(1500));
+    let p = Producer::new(ProducerConfig::from_properties([("bootstrap.servers", c.bootstrap())]).expect("config"))
+        .expect("producer");
+    let big = p
+        .send(ProducerRecord::new("s18b", vec![b'x'; 3000]))
+        .await
+        .expect("send");
+    let small = p.send(ProducerRecord::new("s18b", "ok")).await.expect("send");
+    let e = big.await.expect_err("too large alone");
+    assert_eq!(e.persistence, Persistence::NotPersisted);
+    assert!(e.to_string().contains("MESSAGE_TOO_LARGE"), "{e}");
+    small.await.expect("the small record still goes");
+    p.close(Duration::from_secs(2)).await;
+}

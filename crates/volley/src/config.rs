@@ -191,6 +191,9 @@ pub struct ProducerConfig {
     pub reconnect_backoff_max: Duration,
     /// `socket.connection.setup.timeout.ms`.
     pub connect_timeout: Duration,
+    /// `enable.gapless.guarantee` (librdkafka): a sequence gap stops the producer instead
+    /// of failing the affected batch and going on.
+    pub gapless: bool,
 }
 
 impl Default for ProducerConfig {
@@ -221,6 +224,7 @@ impl Default for ProducerConfig {
             reconnect_backoff: Duration::from_millis(50),
             reconnect_backoff_max: Duration::from_millis(1000),
             connect_timeout: Duration::from_millis(10_000),
+            gapless: false,
         }
     }
 }
@@ -285,6 +289,7 @@ fn canonical(key: &str) -> Option<&'static str> {
         "reconnect.backoff.ms" => "reconnect.backoff.ms",
         "reconnect.backoff.max.ms" => "reconnect.backoff.max.ms",
         "socket.connection.setup.timeout.ms" => "socket.connection.setup.timeout.ms",
+        "enable.gapless.guarantee" => "enable.gapless.guarantee",
         _ => return None,
     })
 }
@@ -570,6 +575,9 @@ impl ProducerConfigBuilder {
         }
         if let Some(v) = get("partitioner.ignore.keys") {
             c.partitioner_ignore_keys = parse_bool("partitioner.ignore.keys", v)?;
+        }
+        if let Some(v) = get("enable.gapless.guarantee") {
+            c.gapless = parse_bool("enable.gapless.guarantee", v)?;
         }
         if let Some(v) = get("allow.auto.create.topics") {
             c.allow_auto_create_topics = parse_bool("allow.auto.create.topics", v)?;

@@ -119,6 +119,28 @@ pub enum Error {
     /// The idempotent producer could not get a producer id.
     #[error("cannot initialize the idempotent producer: {0}")]
     ProducerId(String),
+    /// The producer epoch changed while this batch might have been written; it was not sent
+    /// again under the new epoch, because the broker could not recognise it as a duplicate.
+    #[error("the producer epoch changed while this record's batch might already have been written; it was not resent to avoid a duplicate (last error: {last})")]
+    EpochChanged {
+        /// The error that preceded the change.
+        last: String,
+    },
+    /// The broker reported a sequence gap at the head of a partition: it lost records it
+    /// had acknowledged, or forgot this producer.
+    #[error("sequence gap on {topic}-{partition}: the broker answered {code} for the oldest unacknowledged batch, so it lost acknowledged records or forgot this producer (possible data loss)")]
+    SequenceGap {
+        /// Topic.
+        topic: String,
+        /// Partition.
+        partition: i32,
+        /// OUT_OF_ORDER_SEQUENCE_NUMBER or UNKNOWN_PRODUCER_ID.
+        code: ErrorCode,
+    },
+    /// The producer stopped after a fatal error (for example a sequence gap with
+    /// `enable.gapless.guarantee=true`); every later send fails with it.
+    #[error("the producer stopped after a fatal error: {0}")]
+    Fatal(String),
     /// Something failed that should not be able to.
     #[error("internal error: {0}")]
     Internal(String),

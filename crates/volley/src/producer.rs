@@ -97,6 +97,8 @@ impl Producer {
             memory: Semaphore::new(config.buffer_memory.min(Semaphore::MAX_PERMITS)),
             flushing: 0.into(),
             closing: false.into(),
+            fatal: Mutex::new(None),
+            sequence_gaps: 0.into(),
             config,
         });
         let (tx, rx) = mpsc::unbounded_channel();
@@ -144,6 +146,15 @@ impl Producer {
         let cfg = &self.shared.config;
         if self.shared.closing.load(Ordering::Acquire) {
             return Err(Error::Closed { detail: None });
+        }
+        if let Some(reason) = self
+            .shared
+            .fatal
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+        {
+            return Err(Error::Fatal(reason));
         }
         validate_topic(&record.topic)?;
         let size = single_record_batch_size(record.key.as_deref(), record.value.as_deref(), &record.headers);
@@ -273,6 +284,14 @@ impl Producer {
                 Err(_) => return Err(timed_out),
             }
         }
+    }
+
+    /// How many sequence gaps brokers reported at the head of a partition: each one means a
+    /// broker lost records it had acknowledged, or forgot this producer (RELIABILITY.md
+    /// rule 8). The affected batch failed with [`Error::SequenceGap`].
+    #[must_use]
+    pub fn sequence_gaps(&self) -> u64 {
+        self.shared.sequence_gaps.load(Ordering::Relaxed)
     }
 
     /// Where a key would go now for `topic` (waits for metadata like `send`). `None` for

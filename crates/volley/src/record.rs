@@ -101,6 +101,64 @@ pub(crate) enum BatchOutcome {
         /// Per-record messages from INVALID_RECORD answers.
         record_errors: Vec<(i32, Option<String>)>,
     },
+    /// The batch was split (MESSAGE_TOO_LARGE): records before `first_len` went with the
+    /// first half, the rest with the second.
+    Split {
+        first_len: i32,
+        first: Box<BatchOutcome>,
+        second: Box<BatchOutcome>,
+    },
+}
+
+impl BatchOutcome {
+    /// The outcome of the record at `index` of the batch.
+    fn resolve(&self, partition: i32, index: i32, timestamp: i64) -> Result<RecordMetadata, DeliveryError> {
+        match self {
+            BatchOutcome::Delivered {
+                base_offset,
+                log_append_time,
+                acknowledged,
+            } => Ok(RecordMetadata {
+                partition,
+                offset: base_offset.map(|b| b + i64::from(index)),
+                timestamp: if *log_append_time >= 0 {
+                    *log_append_time
+                } else {
+                    timestamp
+                },
+                acknowledged: *acknowledged,
+            }),
+            BatchOutcome::Split {
+                first_len,
+                first,
+                second,
+            } => {
+                if index < *first_len {
+                    first.resolve(partition, index, timestamp)
+                } else {
+                    second.resolve(partition, index - first_len, timestamp)
+                }
+            }
+            BatchOutcome::Failed { error, record_errors } => {
+                if record_errors.is_empty() {
+                    return Err(error.clone());
+                }
+                let mine = record_errors.iter().find(|(i, _)| *i == index);
+                let mut e = error.clone();
+                if let crate::Error::Broker { message, .. } = &mut e.error {
+                    *message = Some(match mine {
+                        Some((_, m)) => m.clone().unwrap_or_else(|| "this record was rejected".into()),
+                        None => format!(
+                            "the batch was rejected because of record {} of it{}",
+                            record_errors[0].0,
+                            message.as_ref().map(|m| format!(": {m}")).unwrap_or_default()
+                        ),
+                    });
+                }
+                Err(e)
+            }
+        }
+    }
 }
 
 /// The completion shared by every record of one batch.
@@ -181,40 +239,8 @@ impl Future for DeliveryFuture {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        this.batch.poll_outcome(cx).map(|o| match o {
-            BatchOutcome::Delivered {
-                base_offset,
-                log_append_time,
-                acknowledged,
-            } => Ok(RecordMetadata {
-                partition: this.batch.partition,
-                offset: base_offset.map(|b| b + i64::from(this.index)),
-                timestamp: if *log_append_time >= 0 {
-                    *log_append_time
-                } else {
-                    this.timestamp
-                },
-                acknowledged: *acknowledged,
-            }),
-            BatchOutcome::Failed { error, record_errors } => {
-                if record_errors.is_empty() {
-                    return Err(error.clone());
-                }
-                let mine = record_errors.iter().find(|(i, _)| *i == this.index);
-                let mut e = error.clone();
-                if let crate::Error::Broker { code, message } = &mut e.error {
-                    *message = Some(match mine {
-                        Some((_, m)) => m.clone().unwrap_or_else(|| "this record was rejected".into()),
-                        None => format!(
-                            "the batch was rejected because of record {} of it{}",
-                            record_errors[0].0,
-                            message.as_ref().map(|m| format!(": {m}")).unwrap_or_default()
-                        ),
-                    });
-                    let _ = code;
-                }
-                Err(e)
-            }
-        })
+        this.batch
+            .poll_outcome(cx)
+            .map(|o| o.resolve(this.batch.partition, this.index, this.timestamp))
     }
 }

@@ -14,8 +14,8 @@
 //! nothing new is sent for it until every request in flight for it has answered (rule 3);
 //! the first batch after a new producer id or a reconnect goes alone (rule 5).
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,7 +24,9 @@ use rand::Rng;
 use tokio::sync::{mpsc, oneshot, watch, Notify, Semaphore};
 use volley_protocol::control::{decode_init_producer_id, decode_metadata, encode_init_producer_id, encode_metadata};
 use volley_protocol::produce::{decode_produce_response, encode_produce, PartitionData, ProduceRequest, TopicData};
-use volley_protocol::record_batch::{SealParams, NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE};
+use volley_protocol::record_batch::{
+    decode_batches, restamp, BatchBuilder, SealParams, NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE,
+};
 use volley_protocol::ErrorCode;
 
 use crate::accumulator::{Accumulator, QueuedBatch};
@@ -43,6 +45,10 @@ pub(crate) struct Shared {
     pub(crate) memory: Semaphore,
     pub(crate) flushing: AtomicUsize,
     pub(crate) closing: AtomicBool,
+    /// Set when the producer stopped after a fatal error (strict gapless mode).
+    pub(crate) fatal: Mutex<Option<String>>,
+    /// Sequence gaps seen at the head of a partition (possible data loss on the broker).
+    pub(crate) sequence_gaps: AtomicU64,
 }
 
 /// Requests from the producer handle.
@@ -64,9 +70,14 @@ struct SentBatch {
     topic: String,
     partition: i32,
     bytes: Bytes,
-    completion: Arc<BatchCompletion>,
+    completion: CompletionRef,
     created: Instant,
     reserved: usize,
+    /// Producer id and epoch the bytes were sealed with.
+    stamp: (i64, i16),
+    /// Send order within the partition: the batch's number, then, for the halves of a split
+    /// batch, 0 (first) or 1 (second) per split. Retries are resent in this order.
+    order: (u64, Vec<u8>),
     base_sequence: i32,
     record_count: i32,
     attempts: u32,
@@ -76,21 +87,88 @@ struct SentBatch {
     last_error: Option<String>,
 }
 
+/// Where a batch's outcome goes: its own completion, or one half of a split batch.
+#[derive(Debug, Clone)]
+enum CompletionRef {
+    Whole(Arc<BatchCompletion>),
+    Half { join: Arc<SplitJoin>, second: bool },
+}
+
+/// Joins the outcomes of the two halves of a split batch into the original's completion.
+#[derive(Debug)]
+struct SplitJoin {
+    parent: CompletionRef,
+    first_len: i32,
+    halves: Mutex<(Option<BatchOutcome>, Option<BatchOutcome>)>,
+}
+
+impl CompletionRef {
+    /// The completion the records' futures wait on.
+    fn root(&self) -> Arc<BatchCompletion> {
+        match self {
+            CompletionRef::Whole(c) => Arc::clone(c),
+            CompletionRef::Half { join, .. } => join.parent.root(),
+        }
+    }
+
+    fn complete(&self, outcome: BatchOutcome) {
+        match self {
+            CompletionRef::Whole(c) => {
+                c.complete(outcome);
+            }
+            CompletionRef::Half { join, second } => {
+                let both = {
+                    let mut h = join.halves.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    if *second {
+                        h.1 = Some(outcome);
+                    } else {
+                        h.0 = Some(outcome);
+                    }
+                    match (&h.0, &h.1) {
+                        (Some(_), Some(_)) => h.0.take().zip(h.1.take()),
+                        _ => None,
+                    }
+                };
+                if let Some((first, second)) = both {
+                    join.parent.complete(BatchOutcome::Split {
+                        first_len: join.first_len,
+                        first: Box::new(first),
+                        second: Box::new(second),
+                    });
+                }
+            }
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct PartState {
     next_sequence: i32,
-    in_flight: usize,
+    /// Send order (`SentBatch::order`) of this partition's batches in flight.
+    in_flight: BTreeSet<(u64, Vec<u8>)>,
     /// Batches to resend, in sequence order.
     retries: VecDeque<SentBatch>,
     /// A success was seen for the current producer id/epoch on the current connection.
     confirmed: bool,
+    /// A batch of this partition was failed or split after its sequence was assigned, so
+    /// the broker will answer OUT_OF_ORDER_SEQUENCE_NUMBER to later ones until the epoch
+    /// is bumped: those answers are not data loss.
+    gap_expected: bool,
+    /// Number of the next batch drained from the accumulator (see `SentBatch::order`).
+    next_order: u64,
 }
 
 #[derive(Debug)]
 enum PendingKind {
-    Produce { batches: Vec<SentBatch>, acks0: bool },
+    Produce {
+        batches: Vec<SentBatch>,
+        acks0: bool,
+    },
     Metadata,
-    InitProducerId,
+    /// `current`: the id and epoch to bump (KIP-360), or `None` for a fresh producer id.
+    InitProducerId {
+        current: Option<(i64, i16)>,
+    },
 }
 
 #[derive(Debug)]
@@ -137,7 +215,7 @@ impl Node {
 #[derive(Debug, Clone)]
 enum PidState {
     Missing { not_before: Instant },
-    Requesting,
+    Requesting { previous: Option<(i64, i16)> },
     Ready { producer_id: i64, epoch: i16 },
     Fatal(String),
 }
@@ -170,6 +248,9 @@ pub(crate) struct Sender {
     meta: MetaState,
     pid: PidState,
     parts: HashMap<(String, i32), PartState>,
+    /// An epoch bump is wanted (`Some(true)`: a fresh producer id); nothing is sent until
+    /// every request in flight has answered (rule 4).
+    bump: Option<bool>,
 }
 
 fn jittered(base: Duration, max: Duration, attempt: u32) -> Duration {
@@ -231,6 +312,7 @@ impl Sender {
             },
             pid,
             parts: HashMap::new(),
+            bump: None,
         }
     }
 
@@ -292,12 +374,12 @@ impl Sender {
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .completions();
                 for p in self.parts.values() {
-                    all.extend(p.retries.iter().map(|b| Arc::clone(&b.completion)));
+                    all.extend(p.retries.iter().map(|b| b.completion.root()));
                 }
                 for n in self.nodes.values() {
                     for p in &n.pending {
                         if let PendingKind::Produce { batches, .. } = &p.kind {
-                            all.extend(batches.iter().map(|b| Arc::clone(&b.completion)));
+                            all.extend(batches.iter().map(|b| b.completion.root()));
                         }
                     }
                 }
@@ -489,12 +571,16 @@ impl Sender {
                     v,
                 )
             }
-            PendingKind::InitProducerId => {
+            PendingKind::InitProducerId { .. } => {
                 let Some(v) = conn.versions.init_producer_id else {
                     self.pid = PidState::Fatal(format!("broker {} does not support InitProducerId v3 or later, which the idempotent producer needs (set enable.idempotence=false)", node.addr));
                     return false;
                 };
-                (encode_init_producer_id(v, corr, client_id.as_deref(), None), v)
+                let current = match &kind {
+                    PendingKind::InitProducerId { current } => *current,
+                    _ => None,
+                };
+                (encode_init_producer_id(v, corr, client_id.as_deref(), current), v)
             }
             PendingKind::Produce { .. } => return false,
         };
@@ -540,24 +626,40 @@ impl Sender {
         }
     }
 
+    fn produce_in_flight(&self) -> bool {
+        self.nodes
+            .values()
+            .any(|n| n.pending.iter().any(|p| matches!(p.kind, PendingKind::Produce { .. })))
+    }
+
     fn maybe_init_producer_id(&mut self, now: Instant) {
-        let PidState::Missing { not_before } = self.pid else {
-            return;
+        let current = match self.pid {
+            PidState::Missing { not_before } if now >= not_before => None,
+            // Rule 4: bump only when no request of the old epoch can still be in flight.
+            PidState::Ready { producer_id, epoch } if self.bump.is_some() && !self.produce_in_flight() => {
+                (self.bump == Some(false)).then_some((producer_id, epoch))
+            }
+            _ => return,
         };
-        if now < not_before {
-            return;
-        }
         let has_work = !self.wanted.is_empty() || !self.cluster.topics.is_empty();
         if !has_work {
             return;
         }
         if let Some(node) = self.pick_control_node(now) {
-            if self.send_control(node, PendingKind::InitProducerId, now) {
-                self.pid = PidState::Requesting;
+            if self.send_control(node, PendingKind::InitProducerId { current }, now) {
+                self.pid = PidState::Requesting { previous: current };
+                self.bump = None;
             }
         }
         if let PidState::Fatal(msg) = self.pid.clone() {
             self.fail_everything_queued(&Error::ProducerId(msg));
+        }
+    }
+
+    /// Asks for a new epoch (or a fresh producer id) once nothing is in flight.
+    fn request_bump(&mut self, fresh: bool) {
+        if self.shared.config.enable_idempotence {
+            self.bump = Some(fresh || self.bump == Some(true));
         }
     }
 
@@ -581,17 +683,31 @@ impl Sender {
     }
 
     fn on_init_producer_id(&mut self, version: i16, body: Bytes, now: Instant) -> Result<(), String> {
+        let previous = match self.pid {
+            PidState::Requesting { previous } => previous,
+            _ => None,
+        };
         let a = decode_init_producer_id(version, body).map_err(|e| e.to_string())?;
         if a.error.is_ok() {
-            tracing::debug!(producer_id = a.producer_id, epoch = a.producer_epoch, "producer id");
+            tracing::debug!(
+                producer_id = a.producer_id,
+                epoch = a.producer_epoch,
+                ?previous,
+                "producer id"
+            );
             self.pid = PidState::Ready {
                 producer_id: a.producer_id,
                 epoch: a.producer_epoch,
             };
-            for p in self.parts.values_mut() {
-                p.next_sequence = 0;
-                p.confirmed = false;
-            }
+            self.on_new_epoch((a.producer_id, a.producer_epoch));
+        } else if previous.is_some()
+            && matches!(
+                a.error,
+                ErrorCode::INVALID_PRODUCER_EPOCH | ErrorCode::PRODUCER_FENCED | ErrorCode::UNKNOWN_PRODUCER_ID
+            )
+        {
+            // The broker would not bump this epoch: start over with a fresh producer id.
+            self.pid = PidState::Missing { not_before: now };
         } else if a.error == ErrorCode::CLUSTER_AUTHORIZATION_FAILED
             || !a.error.is_retriable() && a.error != ErrorCode::UNKNOWN_SERVER_ERROR
         {
@@ -599,11 +715,44 @@ impl Sender {
             self.pid = PidState::Fatal(msg.clone());
             self.fail_everything_queued(&Error::ProducerId(msg));
         } else {
-            self.pid = PidState::Missing {
-                not_before: now + self.config().retry_backoff,
-            };
+            self.retry_producer_id(previous, now);
         }
         Ok(())
+    }
+
+    /// After a failed InitProducerId: try the same bump again, or a fresh id later.
+    fn retry_producer_id(&mut self, previous: Option<(i64, i16)>, now: Instant) {
+        match previous {
+            Some((producer_id, epoch)) => {
+                self.pid = PidState::Ready { producer_id, epoch };
+                self.bump = Some(false);
+            }
+            None => {
+                self.pid = PidState::Missing {
+                    not_before: now + self.shared.config.retry_backoff,
+                }
+            }
+        }
+    }
+
+    /// A new producer id or epoch: sequences restart at 0. Batches sealed under the old
+    /// identity that may have been written are never resent (rule 2): they end as
+    /// possibly persisted. The others are re-stamped when drained.
+    fn on_new_epoch(&mut self, stamp: (i64, i16)) {
+        let mut stale = Vec::new();
+        for p in self.parts.values_mut() {
+            p.next_sequence = 0;
+            p.confirmed = false;
+            p.gap_expected = false;
+            let (keep, drop): (VecDeque<SentBatch>, VecDeque<SentBatch>) =
+                p.retries.drain(..).partition(|b| b.stamp == stamp || !b.maybe_written);
+            p.retries = keep;
+            stale.extend(drop);
+        }
+        for b in stale {
+            let last = b.last_error.clone().unwrap_or_default();
+            self.fail(b, Error::EpochChanged { last }, Vec::new());
+        }
     }
 
     // ----- draining -----
@@ -617,6 +766,10 @@ impl Sender {
 
     fn drain(&mut self, now: Instant) {
         let Some((pid, epoch)) = self.producer_id() else { return };
+        if self.bump.is_some() {
+            // Waiting for in-flight requests to answer before the epoch changes (rule 4).
+            return;
+        }
         let cfg = self.shared.config.clone();
         let flushing = self.shared.flushing.load(Ordering::Acquire) > 0
             || self.shared.closing.load(Ordering::Acquire)
@@ -674,16 +827,45 @@ impl Sender {
             let part = self.parts.entry((topic.clone(), partition)).or_default();
             let batch = if let Some(head) = part.retries.front() {
                 // Rule 3: resend only once everything in flight for the partition answered.
-                if part.in_flight > 0 || head.retry_at > now {
+                if !part.in_flight.is_empty() || head.retry_at > now {
                     continue;
                 }
                 if entry.1 > 0 && entry.1 + head.bytes.len() > cfg.max_request_size {
                     continue;
                 }
-                part.retries.pop_front()
+                let Some(mut b) = part.retries.pop_front() else {
+                    continue;
+                };
+                if b.stamp != (pid, epoch) {
+                    // Sealed under an older epoch (or split) and certainly not written:
+                    // only such batches are kept across an epoch change (`on_new_epoch`).
+                    let seq = if idempotent { part.next_sequence } else { NO_SEQUENCE };
+                    match restamp(&b.bytes, pid, epoch, seq) {
+                        Ok(bytes) => {
+                            b.bytes = bytes;
+                            b.stamp = (pid, epoch);
+                            b.base_sequence = seq;
+                            if idempotent {
+                                part.next_sequence = next_sequence(seq, b.record_count);
+                            }
+                        }
+                        Err(e) => {
+                            let err = Error::Internal(format!("cannot re-stamp a batch: {e}"));
+                            b.completion.complete(BatchOutcome::Failed {
+                                error: DeliveryError::not_persisted(err),
+                                record_errors: Vec::new(),
+                            });
+                            self.shared.memory.add_permits(b.reserved);
+                            continue;
+                        }
+                    }
+                }
+                Some(b)
             } else {
                 // Rule 5: until a success is seen, one batch at a time.
-                if idempotent && ((!part.confirmed && part.in_flight > 0) || part.in_flight >= cfg.max_in_flight) {
+                if idempotent
+                    && ((!part.confirmed && !part.in_flight.is_empty()) || part.in_flight.len() >= cfg.max_in_flight)
+                {
                     continue;
                 }
                 let popped = {
@@ -696,7 +878,8 @@ impl Sender {
                 };
                 let Some(q) = popped else { continue };
                 let seq = if idempotent { part.next_sequence } else { NO_SEQUENCE };
-                match seal(q, &cfg, pid, epoch, seq, &topic, partition, now) {
+                part.next_order += 1;
+                match seal(q, &cfg, (pid, epoch, seq), (&topic, partition, part.next_order), now) {
                     Ok(b) => {
                         if idempotent {
                             part.next_sequence = next_sequence(part.next_sequence, b.record_count);
@@ -714,7 +897,7 @@ impl Sender {
                 }
             };
             if let Some(b) = batch {
-                part.in_flight += 1;
+                part.in_flight.insert(b.order.clone());
                 entry.1 += b.bytes.len();
                 entry.0.push(b);
             }
@@ -811,6 +994,7 @@ impl Sender {
                         }) = node.pending.remove(i)
                         {
                             for b in batches {
+                                self.answered(&b);
                                 self.finish(b, unacknowledged());
                             }
                         }
@@ -835,7 +1019,7 @@ impl Sender {
                 let Some(p) = node.pending.remove(pos) else { return };
                 let res = match p.kind {
                     PendingKind::Metadata => self.on_metadata(p.version, body, now),
-                    PendingKind::InitProducerId => self.on_init_producer_id(p.version, body, now),
+                    PendingKind::InitProducerId { .. } => self.on_init_producer_id(p.version, body, now),
                     PendingKind::Produce { batches, .. } => {
                         self.on_produce_response(node_id, p.version, body, batches, now)
                     }
@@ -862,6 +1046,7 @@ impl Sender {
                             node.acks0_written.pop_front();
                         }
                         for b in batches {
+                            self.answered(&b);
                             self.finish(b, unacknowledged());
                         }
                     }
@@ -883,6 +1068,9 @@ impl Sender {
         batches: Vec<SentBatch>,
         now: Instant,
     ) -> Result<(), String> {
+        for b in &batches {
+            self.answered(b);
+        }
         let resp = match decode_produce_response(version, body) {
             Ok(r) => r,
             Err(e) => {
@@ -899,6 +1087,7 @@ impl Sender {
                     Some(now + Duration::from_millis(u64::try_from(resp.throttle_time_ms).unwrap_or(0)));
             }
         }
+        let idempotent = self.shared.config.enable_idempotence;
         for b in batches {
             let answer = resp
                 .topics
@@ -912,9 +1101,6 @@ impl Sender {
             };
             let code = p.error;
             let key = (b.topic.clone(), b.partition);
-            if let Some(part) = self.parts.get_mut(&key) {
-                part.in_flight = part.in_flight.saturating_sub(1);
-            }
             match code {
                 ErrorCode::NONE => {
                     if let Some(part) = self.parts.get_mut(&key) {
@@ -940,10 +1126,16 @@ impl Sender {
                         },
                     );
                 }
-                c if is_retriable(c)
-                    || (c == ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER
-                        && self.earlier_retry_pending(&key, b.base_sequence)) =>
-                {
+                ErrorCode::MESSAGE_TOO_LARGE if b.record_count > 1 => self.split(b, now),
+                ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER | ErrorCode::UNKNOWN_PRODUCER_ID if idempotent => {
+                    self.on_sequence_error(b, code, now);
+                }
+                ErrorCode::INVALID_PRODUCER_EPOCH | ErrorCode::PRODUCER_FENCED if idempotent => {
+                    // Rejected, so not written: resend under a fresh producer id (rule 8).
+                    self.retry_or_fail(b, describe(code, p.error_message.as_deref()), false, now);
+                    self.request_bump(true);
+                }
+                c if is_retriable(c) && !(c == ErrorCode::CORRUPT_MESSAGE && b.attempts > 1) => {
                     if matches!(
                         c,
                         ErrorCode::NOT_LEADER_OR_FOLLOWER
@@ -972,22 +1164,160 @@ impl Sender {
                     };
                     let record_errors = p.record_errors.clone();
                     self.fail(b, err, record_errors);
+                    if idempotent {
+                        // The failed batch's sequences are a gap now: later batches will be
+                        // answered OUT_OF_ORDER until the epoch is bumped and they are renumbered.
+                        self.parts.entry(key).or_default().gap_expected = true;
+                        self.request_bump(false);
+                    }
                 }
             }
         }
         Ok(())
     }
 
-    fn earlier_retry_pending(&self, key: &(String, i32), seq: i32) -> bool {
-        self.parts
-            .get(key)
-            .is_some_and(|p| p.retries.iter().any(|r| r.base_sequence < seq))
+    /// A request carrying `b` was answered (or its connection lost).
+    fn answered(&mut self, b: &SentBatch) {
+        if let Some(part) = self.parts.get_mut(&(b.topic.clone(), b.partition)) {
+            part.in_flight.remove(&b.order);
+        }
+    }
+
+    /// OUT_OF_ORDER_SEQUENCE_NUMBER or UNKNOWN_PRODUCER_ID for a batch (rule 8).
+    fn on_sequence_error(&mut self, b: SentBatch, code: ErrorCode, now: Instant) {
+        let current = self.producer_id();
+        let key = (b.topic.clone(), b.partition);
+        let part = self.parts.entry(key).or_default();
+        let earlier_pending =
+            part.retries.iter().any(|r| r.order < b.order) || part.in_flight.first().is_some_and(|o| *o < b.order);
+        let text = code.to_string();
+        if part.gap_expected || earlier_pending || Some(b.stamp) != current {
+            // Behind a batch that failed or will be resent: this one was not written and
+            // goes again, in order, after the earlier ones.
+            self.retry_or_fail(b, text, false, now);
+            return;
+        }
+        part.gap_expected = true;
+        if code == ErrorCode::UNKNOWN_PRODUCER_ID {
+            // Every earlier batch is acknowledged, so nothing can duplicate: bump the
+            // epoch and resend this one.
+            self.retry_or_fail(b, text, false, now);
+            self.request_bump(false);
+            return;
+        }
+        // A real gap at the head: the broker lost acknowledged records or forgot us.
+        self.shared.sequence_gaps.fetch_add(1, Ordering::Relaxed);
+        tracing::error!(topic = %b.topic, partition = b.partition, sequence = b.base_sequence, "sequence gap: the broker lost acknowledged records or forgot this producer");
+        let err = Error::SequenceGap {
+            topic: b.topic.clone(),
+            partition: b.partition,
+            code,
+        };
+        if self.shared.config.gapless {
+            self.stop_fatally(err.to_string());
+        }
+        self.fail(b, err, Vec::new());
+        self.request_bump(false);
+    }
+
+    /// MESSAGE_TOO_LARGE for a batch of several records: it was not written, so it is split
+    /// in two and both halves go back to the head of the partition, renumbered after an
+    /// epoch bump (rule 2 allows renumbering only for batches certainly not written).
+    fn split(&mut self, b: SentBatch, now: Instant) {
+        let records = match decode_batches(b.bytes.clone(), usize::MAX >> 1) {
+            Ok(batches) => batches.into_iter().flat_map(|x| x.records).collect::<Vec<_>>(),
+            Err(e) => {
+                self.fail(b, Error::Internal(format!("cannot split a batch: {e}")), Vec::new());
+                return;
+            }
+        };
+        let mid = records.len() / 2;
+        let seal_half = |rs: &[volley_protocol::record_batch::DecodedRecord]| {
+            let mut builder = BatchBuilder::with_capacity(b.bytes.len() / 2 + 64);
+            for r in rs {
+                builder.append(r.timestamp, r.key.as_deref(), r.value.as_deref(), &r.headers);
+            }
+            let params = SealParams {
+                compression: self.shared.config.compression,
+                level: self.shared.config.compression_level,
+                ..SealParams::default()
+            };
+            builder.seal(&params)
+        };
+        let (first, second) = match (seal_half(&records[..mid]), seal_half(&records[mid..])) {
+            (Ok(f), Ok(s)) => (f, s),
+            (Err(e), _) | (_, Err(e)) => {
+                self.fail(b, Error::Internal(format!("cannot split a batch: {e}")), Vec::new());
+                return;
+            }
+        };
+        tracing::debug!(topic = %b.topic, partition = b.partition, records = records.len(), "splitting a batch the broker found too large");
+        let join = Arc::new(SplitJoin {
+            parent: b.completion.clone(),
+            first_len: i32::try_from(mid).unwrap_or(i32::MAX),
+            halves: Mutex::new((None, None)),
+        });
+        let half = |bytes: Bytes, n: usize, second: bool, reserved: usize| SentBatch {
+            order: {
+                let mut o = b.order.clone();
+                o.1.push(u8::from(second));
+                o
+            },
+            topic: b.topic.clone(),
+            partition: b.partition,
+            bytes,
+            completion: CompletionRef::Half {
+                join: Arc::clone(&join),
+                second,
+            },
+            created: b.created,
+            reserved,
+            stamp: (NO_PRODUCER_ID, NO_PRODUCER_EPOCH),
+            base_sequence: NO_SEQUENCE,
+            record_count: i32::try_from(n).unwrap_or(i32::MAX),
+            attempts: 0,
+            retry_at: now,
+            maybe_written: false,
+            last_error: Some(ErrorCode::MESSAGE_TOO_LARGE.to_string()),
+        };
+        let h1 = half(first, mid, false, b.reserved);
+        let h2 = half(second, records.len() - mid, true, 0);
+        let part = self.parts.entry((b.topic.clone(), b.partition)).or_default();
+        let pos = retry_position(&part.retries, &b);
+        part.retries.insert(pos, h2);
+        part.retries.insert(pos, h1);
+        part.gap_expected = true;
+        self.request_bump(false);
+    }
+
+    /// Strict mode: the producer stops; everything queued or waiting fails.
+    fn stop_fatally(&mut self, reason: String) {
+        *self
+            .shared
+            .fatal
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(reason.clone());
+        self.fail_everything_queued(&Error::Fatal(reason.clone()));
+        let retries: Vec<SentBatch> = self.parts.values_mut().flat_map(|p| p.retries.drain(..)).collect();
+        for b in retries {
+            self.fail(b, Error::Fatal(reason.clone()), Vec::new());
+        }
     }
 
     fn retry_or_fail(&mut self, mut b: SentBatch, error: String, maybe_written: bool, now: Instant) {
-        let cfg = &self.shared.config;
         b.maybe_written |= maybe_written;
         b.last_error = Some(error.clone());
+        let fatal = self
+            .shared
+            .fatal
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        if let Some(reason) = fatal {
+            self.fail(b, Error::Fatal(reason), Vec::new());
+            return;
+        }
+        let cfg = &self.shared.config;
         let expired = now >= b.created + cfg.delivery_timeout;
         let exhausted = b.attempts > cfg.retries;
         let part = self.parts.entry((b.topic.clone(), b.partition)).or_default();
@@ -1009,11 +1339,7 @@ impl Sender {
         tracing::debug!(topic = %b.topic, partition = b.partition, attempts = b.attempts, %error, "retrying batch");
         b.retry_at = now + jittered(cfg.retry_backoff, cfg.retry_backoff_max, b.attempts);
         part.confirmed = false;
-        let pos = part
-            .retries
-            .iter()
-            .position(|r| b.base_sequence != NO_SEQUENCE && r.base_sequence > b.base_sequence)
-            .unwrap_or(part.retries.len());
+        let pos = retry_position(&part.retries, &b);
         part.retries.insert(pos, b);
     }
 
@@ -1054,16 +1380,10 @@ impl Sender {
                     self.meta.in_flight = false;
                     self.meta.not_before = now + self.shared.config.retry_backoff;
                 }
-                PendingKind::InitProducerId => {
-                    self.pid = PidState::Missing {
-                        not_before: now + self.shared.config.retry_backoff,
-                    };
-                }
+                PendingKind::InitProducerId { current } => self.retry_producer_id(current, now),
                 PendingKind::Produce { batches, .. } => {
                     for b in batches {
-                        if let Some(part) = self.parts.get_mut(&(b.topic.clone(), b.partition)) {
-                            part.in_flight = part.in_flight.saturating_sub(1);
-                        }
+                        self.answered(&b);
                         self.retry_or_fail(b, format!("connection to {addr} lost: {error}"), true, now);
                     }
                 }
@@ -1165,7 +1485,7 @@ impl Sender {
         let mut all = Vec::new();
         for p in self.parts.values_mut() {
             all.extend(p.retries.drain(..));
-            p.in_flight = 0;
+            p.in_flight.clear();
         }
         for n in self.nodes.values_mut() {
             for p in n.pending.drain(..) {
@@ -1184,6 +1504,13 @@ impl Sender {
         }
         self.shutdown = true;
     }
+}
+
+/// Where a batch goes back into its partition's retry queue: in send order. With
+/// idempotence this is also sequence order within one epoch; batches of an older epoch are
+/// re-stamped, in this order, when drained.
+fn retry_position(retries: &VecDeque<SentBatch>, b: &SentBatch) -> usize {
+    retries.iter().position(|r| r.order > b.order).unwrap_or(retries.len())
 }
 
 /// Sequences wrap from `i32::MAX` to 0, as the broker expects.
@@ -1223,15 +1550,11 @@ struct SealFailed {
 
 /// Seals a queued batch with its producer id, epoch and first sequence: from here on its
 /// bytes never change (RELIABILITY.md rule 2).
-#[allow(clippy::too_many_arguments)]
 fn seal(
     q: QueuedBatch,
     cfg: &ProducerConfig,
-    producer_id: i64,
-    producer_epoch: i16,
-    base_sequence: i32,
-    topic: &str,
-    partition: i32,
+    (producer_id, producer_epoch, base_sequence): (i64, i16, i32),
+    (topic, partition, order): (&str, i32, u64),
     now: Instant,
 ) -> Result<SentBatch, Box<SealFailed>> {
     let record_count = q.builder.record_count();
@@ -1255,9 +1578,11 @@ fn seal(
             topic: topic.to_owned(),
             partition,
             bytes,
-            completion,
+            completion: CompletionRef::Whole(completion),
             created,
             reserved,
+            stamp: (producer_id, producer_epoch),
+            order: (order, Vec::new()),
             base_sequence,
             record_count,
             attempts: 0,
