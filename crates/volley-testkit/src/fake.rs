@@ -156,6 +156,9 @@ struct State {
     hidden_topics: Vec<String>,
     max_message_bytes: Option<usize>,
     strict_unknown_producer: bool,
+    connection_lifetime_ms: Option<(u64, u64)>,
+    black_hole: bool,
+    connections: u64,
     brokers: Vec<(i32, SocketAddr)>,
 }
 
@@ -310,6 +313,16 @@ impl FakeCluster {
         lock(&self.state).max_message_bytes = max;
     }
 
+    /// Every new connection is closed after a random lifetime in this range (chaos).
+    pub fn connection_lifetime(&self, ms: Option<(u64, u64)>) {
+        lock(&self.state).connection_lifetime_ms = ms;
+    }
+
+    /// While set, requests are held unanswered (a broker that stopped responding).
+    pub fn set_black_hole(&self, on: bool) {
+        lock(&self.state).black_hole = on;
+    }
+
     /// Installs the hook that decides what happens to each request.
     pub fn set_hook(&self, hook: impl FnMut(&Request) -> Action + Send + 'static) {
         lock(&self.state).hook = Some(Box::new(hook));
@@ -337,7 +350,26 @@ impl FakeCluster {
     }
 }
 
-async fn serve(broker: i32, mut sock: TcpStream, state: Arc<Mutex<State>>) {
+async fn serve(broker: i32, sock: TcpStream, state: Arc<Mutex<State>>) {
+    let lifetime = {
+        let mut s = lock(&state);
+        s.connections += 1;
+        let n = s.connections;
+        s.connection_lifetime_ms.map(|(lo, hi)| {
+            // Spread lifetimes deterministically over the range.
+            let span = hi.saturating_sub(lo) + 1;
+            Duration::from_millis(lo + n.wrapping_mul(2_654_435_761) % span)
+        })
+    };
+    match lifetime {
+        Some(d) => {
+            let _ = tokio::time::timeout(d, serve_conn(broker, sock, state)).await;
+        }
+        None => serve_conn(broker, sock, state).await,
+    }
+}
+
+async fn serve_conn(broker: i32, mut sock: TcpStream, state: Arc<Mutex<State>>) {
     let _ = sock.set_nodelay(true);
     let mut buf = BytesMut::with_capacity(64 * 1024);
     loop {
@@ -352,6 +384,9 @@ async fn serve(broker: i32, mut sock: TcpStream, state: Arc<Mutex<State>>) {
                 Ok(_) => {}
             }
         };
+        while lock(&state).black_hole {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         match handle(broker, frame, &state) {
             Reply::Frame(out, delay) => {
                 if let Some(d) = delay {

@@ -6,6 +6,8 @@
 //!   send hostile frames; it keeps a request log and the partition logs for the oracle.
 //! - [`oracle`]: the invariants of RELIABILITY.md checked against the producer's outcomes
 //!   and an independent read of the log.
+//! - [`proxy`]: a TCP fault proxy (delay, black-hole, reset, drop answers, chaos).
 
 pub mod fake;
 pub mod oracle;
+pub mod proxy;
