@@ -1,5 +1,6 @@
 //! `volley`: produce records to Kafka from the command line, and find where keys land.
 
+mod perf;
 mod produce;
 
 use std::process::ExitCode;
@@ -21,6 +22,8 @@ enum Command {
     Produce(Box<produce::ProduceArgs>),
     /// Print the partition each key lands on.
     PartitionOf(PartitionOfArgs),
+    /// Measure throughput and latency (like kafka-producer-perf-test).
+    Perf(Box<perf::PerfArgs>),
 }
 
 /// Arguments of `volley partition-of`.
@@ -72,6 +75,22 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::PartitionOf(a) => partition_of(&a),
+        Command::Perf(a) => {
+            let rt = match tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("error: cannot start the runtime: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let code = rt.block_on(perf::run(*a));
+            rt.shutdown_background();
+            code
+        }
         Command::Produce(a) => {
             let rt = match tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)

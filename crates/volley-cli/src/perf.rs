@@ -1,0 +1,276 @@
+//! `volley perf`: the counterpart of Kafka's `kafka-producer-perf-test`.
+//!
+//! Records are queued as fast as `--throughput` allows; a collector awaits outcomes per
+//! partition (a partition's batches complete in send order, so awaiting each partition's
+//! oldest record measures every record's send-to-acknowledgement latency exactly, without a
+//! task per record). CPU time and peak RSS come from the kernel's accounting of this
+//! process (/proc/self/stat and /proc/self/status, the numbers getrusage reports).
+
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::process::ExitCode;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use hdrhistogram::Histogram;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tokio::sync::mpsc;
+use volley::{DeliveryFuture, Producer, ProducerConfig, ProducerRecord};
+
+/// Arguments of `volley perf`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct PerfArgs {
+    /// Brokers to bootstrap from: HOST:PORT[,HOST:PORT...].
+    #[arg(long)]
+    bootstrap_servers: String,
+    /// Topic to produce to.
+    #[arg(long)]
+    topic: String,
+    /// Records to send.
+    #[arg(long)]
+    num_records: u64,
+    /// Value size in bytes (random uppercase letters from a fixed seed).
+    #[arg(long, conflicts_with = "payload_file")]
+    record_size: Option<usize>,
+    /// Values taken at random from this file's lines.
+    #[arg(long)]
+    payload_file: Option<PathBuf>,
+    /// Keys key-0..key-(N-1) in turn; 0 = no keys.
+    #[arg(long, default_value_t = 0)]
+    keys: u64,
+    /// Records per second cap; -1 for none.
+    #[arg(long, default_value_t = -1, allow_hyphen_values = true)]
+    throughput: i64,
+    /// One producer property, key=value (repeatable).
+    #[arg(short = 'X', value_name = "KEY=VALUE")]
+    properties: Vec<String>,
+    /// Print the final result as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+/// CPU seconds (user + system) of this process so far.
+pub(crate) fn cpu_seconds() -> f64 {
+    // Fields 14 and 15 of /proc/self/stat, in clock ticks (100 per second on Linux).
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+        return 0.0;
+    };
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Peak resident set size of this process in bytes.
+pub(crate) fn peak_rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .map_or(0, |kib| kib * 1024)
+}
+
+#[derive(Default)]
+struct Stats {
+    acked: u64,
+    failed: u64,
+    bytes: u64,
+    first_error: Option<String>,
+}
+
+/// Awaits outcomes partition by partition, recording latencies.
+async fn collect(mut rx: mpsc::Receiver<(Instant, usize, DeliveryFuture)>, hist: &mut Histogram<u64>) -> Stats {
+    let mut queues: HashMap<i32, VecDeque<(Instant, usize, DeliveryFuture)>> = HashMap::new();
+    let mut stats = Stats::default();
+    let mut open = true;
+    std::future::poll_fn(|cx: &mut Context<'_>| {
+        while open {
+            match rx.poll_recv(cx) {
+                Poll::Ready(Some(item)) => queues.entry(item.2.partition()).or_default().push_back(item),
+                Poll::Ready(None) => open = false,
+                Poll::Pending => break,
+            }
+        }
+        for q in queues.values_mut() {
+            while let Some((sent_at, size, f)) = q.front_mut() {
+                match Pin::new(f).poll(cx) {
+                    Poll::Ready(r) => {
+                        match r {
+                            Ok(_) => {
+                                stats.acked += 1;
+                                stats.bytes += *size as u64;
+                                let us = u64::try_from(sent_at.elapsed().as_micros()).unwrap_or(u64::MAX);
+                                let _ = hist.record(us.max(1));
+                            }
+                            Err(e) => {
+                                stats.failed += 1;
+                                stats.first_error.get_or_insert_with(|| e.to_string());
+                            }
+                        }
+                        q.pop_front();
+                    }
+                    Poll::Pending => break,
+                }
+            }
+        }
+        if !open && queues.values().all(VecDeque::is_empty) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await;
+    stats
+}
+
+fn payloads(a: &PerfArgs) -> Result<Vec<Bytes>, String> {
+    if let Some(f) = &a.payload_file {
+        let text = std::fs::read(f).map_err(|e| format!("cannot read --payload-file {}: {e}", f.display()))?;
+        let lines: Vec<Bytes> = text
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(Bytes::copy_from_slice)
+            .collect();
+        if lines.is_empty() {
+            return Err(format!("--payload-file {} has no lines", f.display()));
+        }
+        return Ok(lines);
+    }
+    let size = a
+        .record_size
+        .ok_or("either --record-size or --payload-file is required")?;
+    let mut rng = StdRng::seed_from_u64(0);
+    Ok(vec![Bytes::from(
+        (0..size).map(|_| b'A' + rng.gen_range(0..26u8)).collect::<Vec<u8>>(),
+    )])
+}
+
+pub(crate) async fn run(a: PerfArgs) -> ExitCode {
+    let fail = |m: String| {
+        eprintln!("error: {m}");
+        ExitCode::from(2)
+    };
+    let payloads = match payloads(&a) {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
+    let mut props: Vec<(String, String)> = Vec::new();
+    for x in &a.properties {
+        let Some((k, v)) = x.split_once('=') else {
+            return fail(format!("invalid -X '{x}': expected key=value"));
+        };
+        props.push((k.to_owned(), v.to_owned()));
+    }
+    props.push(("bootstrap.servers".into(), a.bootstrap_servers.clone()));
+    let config = match ProducerConfig::from_properties(props) {
+        Ok(c) => c,
+        Err(e) => return fail(e.to_string()),
+    };
+    let producer = match Producer::new(config) {
+        Ok(p) => p,
+        Err(e) => return fail(e.to_string()),
+    };
+    let keys: Vec<Bytes> = (0..a.keys).map(|i| Bytes::from(format!("key-{i}"))).collect();
+    let (tx, rx) = mpsc::channel(1 << 16);
+    let collector = tokio::spawn(async move {
+        let mut hist = Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).expect("valid histogram bounds");
+        let stats = collect(rx, &mut hist).await;
+        (stats, hist)
+    });
+    let cpu0 = cpu_seconds();
+    let start = Instant::now();
+    let mut last = start;
+    let mut last_count = 0u64;
+    let mut rng = StdRng::seed_from_u64(1);
+    for i in 0..a.num_records {
+        if a.throughput > 0 {
+            let due = start + Duration::from_secs_f64(i as f64 / a.throughput as f64);
+            let now = Instant::now();
+            if due > now {
+                tokio::time::sleep(due - now).await;
+            }
+        }
+        let value = if payloads.len() == 1 {
+            payloads[0].clone()
+        } else {
+            payloads[rng.gen_range(0..payloads.len())].clone()
+        };
+        let size = value.len();
+        let mut rec = ProducerRecord::new(a.topic.clone(), value);
+        if !keys.is_empty() {
+            rec.key = Some(keys[(i % keys.len() as u64) as usize].clone());
+        }
+        let sent_at = Instant::now();
+        match producer.send(rec).await {
+            Ok(f) => {
+                if tx.send((sent_at, size, f)).await.is_err() {
+                    break;
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                producer.close(Duration::from_secs(5)).await;
+                return ExitCode::from(1);
+            }
+        }
+        if last.elapsed() >= Duration::from_secs(5) {
+            let n = i + 1 - last_count;
+            eprintln!(
+                "{} records sent, {:.1} records/sec",
+                i + 1,
+                n as f64 / last.elapsed().as_secs_f64()
+            );
+            last = Instant::now();
+            last_count = i + 1;
+        }
+    }
+    drop(tx);
+    let (stats, hist) = match collector.await {
+        Ok(x) => x,
+        Err(e) => return fail(format!("internal error: {e}")),
+    };
+    let elapsed = start.elapsed().as_secs_f64().max(1e-9);
+    producer.close(Duration::from_secs(30)).await;
+    let cpu = cpu_seconds() - cpu0;
+    let rss = peak_rss_bytes();
+    let ms = |us: u64| us as f64 / 1000.0;
+    let rps = stats.acked as f64 / elapsed;
+    let mbps = stats.bytes as f64 / elapsed / (1024.0 * 1024.0);
+    let cpu_per_m = if stats.acked > 0 {
+        cpu / stats.acked as f64 * 1e6
+    } else {
+        0.0
+    };
+    if a.json {
+        println!(
+            "{{\"records\":{},\"failed\":{},\"seconds\":{:.3},\"records_per_sec\":{:.1},\"mb_per_sec\":{:.3},\"latency_ms\":{{\"avg\":{:.3},\"p50\":{:.3},\"p95\":{:.3},\"p99\":{:.3},\"p999\":{:.3},\"max\":{:.3}}},\"peak_rss_bytes\":{},\"cpu_seconds\":{:.3},\"cpu_seconds_per_million\":{:.3}}}",
+            stats.acked, stats.failed, elapsed, rps, mbps,
+            hist.mean() / 1000.0, ms(hist.value_at_quantile(0.5)), ms(hist.value_at_quantile(0.95)), ms(hist.value_at_quantile(0.99)), ms(hist.value_at_quantile(0.999)), ms(hist.max()),
+            rss, cpu, cpu_per_m
+        );
+    } else {
+        println!(
+            "{} records sent, {:.1} records/sec ({:.2} MB/sec), {:.2} ms avg latency, {:.2} ms max latency, {:.2} ms 50th, {:.2} ms 95th, {:.2} ms 99th, {:.2} ms 99.9th; peak RSS {:.1} MiB; CPU {:.2} s ({:.2} s per million records)",
+            stats.acked, rps, mbps, hist.mean() / 1000.0, ms(hist.max()), ms(hist.value_at_quantile(0.5)), ms(hist.value_at_quantile(0.95)), ms(hist.value_at_quantile(0.99)), ms(hist.value_at_quantile(0.999)),
+            rss as f64 / (1024.0 * 1024.0), cpu, cpu_per_m
+        );
+    }
+    if stats.failed > 0 {
+        eprintln!(
+            "{} records failed; first error: {}",
+            stats.failed,
+            stats.first_error.unwrap_or_default()
+        );
+        return ExitCode::from(1);
+    }
+    ExitCode::SUCCESS
+}
