@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""The side-by-side comparison: the same workloads through Volley and its competitors,
+interleaved run by run, against tansu (a fresh broker per measurement) and librdkafka's
+mock cluster. Prints markdown tables of medians and ranges.
+
+    bench/run [--runs N] [--brokers tansu,mock] [--records N] [--quick]
+"""
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PY = os.path.join(ROOT, ".volley/venv/bin/python")
+TANSU = os.path.join(ROOT, ".volley/bin/tansu")
+VOLLEY = os.path.join(ROOT, "target/release/volley")
+COMPARE = os.path.join(ROOT, "bench/compare/target/release/volley-compare")
+READER = os.path.join(ROOT, "scripts/reader.py")
+
+COMMON = {"batch.size": "65536", "linger.ms": "5"}
+WORKLOADS = [
+    ("acks=all, idempotent, lz4", {"acks": "all", "enable.idempotence": "true", "compression.type": "lz4"}),
+    ("acks=all, idempotent, none", {"acks": "all", "enable.idempotence": "true", "compression.type": "none"}),
+    ("acks=1, not idempotent, none", {"acks": "1", "enable.idempotence": "false", "compression.type": "none"}),
+]
+SIZES = [100, 1024]
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def proc_cpu(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        rest = f.read().rsplit(")", 1)[1].split()
+    return (int(rest[11]) + int(rest[12])) / 100.0
+
+
+class Tansu:
+    def __enter__(self):
+        port = free_port()
+        self.addr = f"127.0.0.1:{port}"
+        self.p = subprocess.Popen([TANSU, "broker", "--listener-url", f"tcp://{self.addr}", "--advertised-listener-url", f"tcp://{self.addr}"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        return self
+
+    def cpu(self):
+        return proc_cpu(self.p.pid)
+
+    def __exit__(self, *a):
+        self.p.kill()
+        self.p.wait()
+
+
+class Mock:
+    """librdkafka's mock cluster (3 brokers), hosted by volley-compare."""
+
+    def __enter__(self):
+        self.p = subprocess.Popen([COMPARE, "--client", "mock-cluster", "--bootstrap-servers", "-", "--topic", "-",
+                                   "--num-records", "0", "--record-size", "0"],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.addr = self.p.stdout.readline().strip()
+        return self
+
+    def cpu(self):
+        return proc_cpu(self.p.pid)
+
+    def __exit__(self, *a):
+        self.p.stdin.close()
+        self.p.wait(timeout=10)
+
+
+def props(workload, client):
+    d = dict(COMMON)
+    d.update(workload)
+    if client == "kafka-python" and d["compression.type"] == "lz4":
+        d["compression.type"] = "lz4"
+    return [f"{k}={v}" for k, v in d.items()]
+
+
+def run_client(client, bootstrap, topic, n, size, workload):
+    args = ["--bootstrap-servers", bootstrap, "--topic", topic, "--num-records", str(n), "--record-size", str(size), "--keys", "1000"]
+    xs = sum((["-X", p] for p in props(workload, client)), [])
+    if client == "volley":
+        cmd = [VOLLEY, "perf", *args, *xs, "--json"]
+    elif client == "librdkafka":
+        cmd = [COMPARE, "--client", "librdkafka", *args, *xs]
+    elif client == "kafka-python":
+        cmd = [PY, os.path.join(ROOT, "bench/kafka_python_perf.py"), *args, *xs]
+    else:
+        raise SystemExit(f"unknown client {client}")
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    if out.returncode != 0:
+        return {"cannot": (out.stderr.strip().splitlines() or ["exit %d" % out.returncode])[-1][:120]}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def create_topic(bootstrap, topic):
+    subprocess.run([PY, READER, "create", bootstrap, topic, "6"], check=True, capture_output=True)
+
+
+def fmt(vals, digits=0):
+    if not vals:
+        return "-"
+    m = statistics.median(vals)
+    f = f"{{:,.{digits}f}}"
+    return f"{f.format(m)} [{f.format(min(vals))}–{f.format(max(vals))}]"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--brokers", default="tansu,mock")
+    ap.add_argument("--records", type=int, default=1_000_000)
+    ap.add_argument("--python-records", type=int, default=100_000)
+    ap.add_argument("--clients", default="volley,librdkafka,kafka-python")
+    a = ap.parse_args()
+    clients = a.clients.split(",")
+    results = {}
+    for broker in a.brokers.split(","):
+        for size in SIZES:
+            for wname, w in WORKLOADS:
+                for run in range(a.runs):
+                    order = clients[run % len(clients):] + clients[:run % len(clients)]
+                    for client in order:
+                        n = a.python_records if client == "kafka-python" else a.records
+                        with (Tansu() if broker == "tansu" else Mock()) as b:
+                            topic = f"bench-{client}-{size}-{run}"
+                            if broker == "tansu":
+                                create_topic(b.addr, topic)
+                            else:
+                                topic = "bench"
+                            cpu0 = b.cpu()
+                            r = run_client(client, b.addr, topic, n, size, w)
+                            r["broker_cpu_per_million"] = (b.cpu() - cpu0) / max(r.get("records", 0), 1) * 1e6
+                        key = (broker, size, wname, client)
+                        results.setdefault(key, []).append(r)
+                        status = r.get("cannot") or f"{r['records_per_sec']:,.0f} rec/s"
+                        print(f"{broker} {size}B {wname} run {run + 1} {client}: {status}", file=sys.stderr, flush=True)
+    for broker in a.brokers.split(","):
+        print(f"\n### Broker: {broker}\n")
+        for size in SIZES:
+            for wname, _ in WORKLOADS:
+                print(f"\n**{size}-byte values, {wname}** ({a.records:,} records; kafka-python {a.python_records:,}), median [min–max] of {a.runs} runs\n")
+                print("| client | records/s | MB/s | p99 latency ms | CPU s per 1M records | peak RSS MiB | broker CPU s per 1M | Volley's records/s ratio |")
+                print("|---|---|---|---|---|---|---|---|")
+                vol = [r["records_per_sec"] for r in results.get((broker, size, wname, "volley"), []) if "cannot" not in r]
+                for client in clients:
+                    rs = results.get((broker, size, wname, client), [])
+                    bad = [r["cannot"] for r in rs if "cannot" in r]
+                    ok = [r for r in rs if "cannot" not in r and r.get("failed", 0) == 0]
+                    if bad and not ok:
+                        print(f"| {client} | cannot: {bad[0]} | | | | | | |")
+                        continue
+                    rps = [r["records_per_sec"] for r in ok]
+                    ratio = f"{statistics.median(vol) / statistics.median(rps):.2f}×" if vol and rps and client != "volley" else ""
+                    print(f"| {client} | {fmt(rps)} | {fmt([r['mb_per_sec'] for r in ok], 1)} | {fmt([r['latency_ms']['p99'] for r in ok], 1)} | "
+                          f"{fmt([r['cpu_seconds_per_million'] for r in ok], 2)} | {fmt([r['peak_rss_bytes'] / 1048576 for r in ok], 1)} | "
+                          f"{fmt([r['broker_cpu_per_million'] for r in ok], 2)} | {ratio} |")
+    print()
+
+
+if __name__ == "__main__":
+    main()
