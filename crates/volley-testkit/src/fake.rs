@@ -245,6 +245,14 @@ impl FakeCluster {
         }
     }
 
+    /// Deletes a topic (its log and leaders).
+    pub fn delete_topic(&self, topic: &str) {
+        let mut s = lock(&self.state);
+        s.topics.remove(topic);
+        s.leaders.retain(|(t, _), _| t != topic);
+        s.producers.retain(|(_, t, _), _| t != topic);
+    }
+
     /// Topics asked about that do not exist are created with this many partitions
     /// (`None`: they stay unknown).
     pub fn auto_create(&self, partitions: Option<u32>) {

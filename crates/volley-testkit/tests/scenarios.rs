@@ -575,3 +575,216 @@ async fn s18_too_large_batches_are_split() {
     small.await.expect("the small record still goes");
     p.close(Duration::from_secs(2)).await;
 }
+
+/// Two pipelined "first" batches where the first fails: a broker with no state for the
+/// producer accepts any sequence, so the second would land first. Rule 5 sends the first
+/// batch of each partition alone until a success.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s07_first_batches_go_alone() {
+    for seed in SEEDS {
+        let plan = Plan { brokers: 1, partitions: 3, records: 3000, keys: 30, props: &[("linger.ms", "0"), ("batch.size", "512")] };
+        let c = cluster(&plan, "s07").await;
+        let failed_once = Arc::new(Mutex::new(std::collections::HashSet::<i32>::new()));
+        let f2 = Arc::clone(&failed_once);
+        c.set_hook(move |r| {
+            let mut seen = f2.lock().expect("lock");
+            let firsts: Vec<i32> = r.batches.iter().filter(|b| seen.insert(b.partition)).map(|b| b.partition).collect();
+            if is_produce(r) && !firsts.is_empty() {
+                Action::PartitionErrors(firsts.into_iter().map(|p| (("s07".to_owned(), p), ErrorCode::NOT_ENOUGH_REPLICAS)).collect())
+            } else {
+                Action::Respond
+            }
+        });
+        let r = run(seed, &c, "s07", &plan, |_, _| {}).await;
+        assert_clean("7", seed, &r);
+        assert_eq!(r.persisted, plan.records);
+    }
+}
+
+/// A broker that stops answering for longer than the delivery timeout: queued records fail
+/// as not persisted, records in flight as possibly persisted, and production resumes after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s14_delivery_timeout_of_queued_records_then_recovery() {
+    let plan = Plan { brokers: 1, partitions: 3, records: 3000, keys: 20, props: &[("delivery.timeout.ms", "2500"), ("request.timeout.ms", "800"), ("linger.ms", "5")] };
+    let c = cluster(&plan, "s14").await;
+    let r = run(1, &c, "s14", &plan, |i, c| {
+        if i == 500 {
+            c.set_black_hole(true);
+        }
+        if i == 1500 {
+            // Let the outage outlast the delivery timeout before it ends.
+            std::thread::sleep(Duration::from_millis(3500));
+            c.set_black_hole(false);
+        }
+    })
+    .await;
+    assert!(r.ok(), "{}", r.summary());
+    assert!(r.not_persisted + r.possibly_persisted > 0, "records timed out: {}", r.summary());
+    assert!(r.persisted >= 1400, "production resumed: {}", r.summary());
+}
+
+/// A partition whose broker holds answers longer than the request timeout, while another
+/// topic on another broker goes on: the slow one resolves within its bound, every byte on
+/// both topics is intact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s15_delivery_timeout_in_flight_other_topics_go_on() {
+    let c = FakeCluster::start(2).await;
+    c.create_topic("slow", 1);
+    c.create_topic("fast", 2);
+    c.set_leader("slow", 0, 1);
+    c.set_leader("fast", 0, 2);
+    c.set_leader("fast", 1, 2);
+    c.set_hook(|r| if is_produce(r) && r.broker == 1 { Action::Delay(Duration::from_millis(1500)) } else { Action::Respond });
+    let config = ProducerConfig::from_properties([
+        ("bootstrap.servers", c.bootstrap().as_str()),
+        ("request.timeout.ms", "500"),
+        ("delivery.timeout.ms", "2000"),
+        ("linger.ms", "5"),
+    ])
+    .expect("config");
+    let p = Producer::new(config).expect("producer");
+    let mut sent = Vec::new();
+    let mut futs = Vec::new();
+    for i in 0..400u64 {
+        for t in ["slow", "fast"] {
+            let key = format!("{t}-{}", i % 10);
+            let v = value(7, &key, i / 10, 50);
+            futs.push(p.send(ProducerRecord::new(t, v.clone()).key(key.clone())).await.expect("send"));
+            sent.push(Sent { topic: t.into(), key, seq: i / 10, value: v, outcome: Outcome::Unresolved });
+        }
+    }
+    let start = Instant::now();
+    for (s, f) in sent.iter_mut().zip(futs) {
+        s.outcome = match tokio::time::timeout(Duration::from_secs(4), f).await {
+            Err(_) => Outcome::Unresolved,
+            Ok(Ok(m)) => Outcome::Persisted { partition: m.partition, offset: m.offset },
+            Ok(Err(e)) if e.persistence == Persistence::NotPersisted => Outcome::NotPersisted(e.to_string()),
+            Ok(Err(e)) => Outcome::PossiblyPersisted(e.to_string()),
+        };
+    }
+    assert!(start.elapsed() < Duration::from_secs(8));
+    c.clear_hook();
+    p.close(Duration::from_secs(3)).await;
+    for t in ["slow", "fast"] {
+        let mine: Vec<Sent> = sent.iter().filter(|s| s.topic == t).cloned().collect();
+        let r = check(7, &mine, &c.records(t));
+        assert!(r.ok(), "{t}: {}", r.summary());
+        if t == "fast" {
+            assert_eq!(r.persisted, mine.len(), "the other topic goes on: {}", r.summary());
+        } else {
+            assert!(r.persisted < mine.len(), "the slow topic timed out: {}", r.summary());
+        }
+    }
+}
+
+/// A topic that never exists (auto-create off) fails within max.block.ms naming the topic;
+/// a topic deleted mid-stream fails its records honestly; recreated, it works again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s21_unknown_deleted_recreated_topic() {
+    let c = FakeCluster::start(1).await;
+    let config = ProducerConfig::from_properties([
+        ("bootstrap.servers", c.bootstrap().as_str()),
+        ("allow.auto.create.topics", "false"),
+        ("max.block.ms", "1000"),
+        ("delivery.timeout.ms", "1500"),
+        ("request.timeout.ms", "500"),
+        ("linger.ms", "0"),
+    ])
+    .expect("config");
+    let p = Producer::new(config).expect("producer");
+    let start = Instant::now();
+    let e = p.send(ProducerRecord::new("never", "x")).await.expect_err("unknown topic");
+    assert!(start.elapsed() < Duration::from_millis(1800));
+    assert_eq!(e.to_string(), "topic 'never' not present in metadata after 1000 ms: the broker answered UNKNOWN_TOPIC_OR_PARTITION (3)");
+    c.create_topic("t21", 1);
+    p.send(ProducerRecord::new("t21", "a")).await.expect("send").await.expect("delivered");
+    c.delete_topic("t21");
+    let lost = p.send(ProducerRecord::new("t21", "b")).await.expect("queued on the known layout").await.expect_err("deleted");
+    assert_eq!(lost.persistence, Persistence::NotPersisted, "{lost}");
+    c.create_topic("t21", 1);
+    let mut ok = false;
+    for _ in 0..20 {
+        if let Ok(f) = p.send(ProducerRecord::new("t21", "c")).await {
+            if f.await.is_ok() {
+                ok = true;
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ok, "recreated topic works again");
+    p.close(Duration::from_secs(2)).await;
+}
+
+/// Producing flat out during an outage: `send` waits at most max.block.ms for buffer room,
+/// then fails with a typed error; after the outage production resumes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s25_memory_pressure_during_an_outage() {
+    let c = FakeCluster::start(1).await;
+    c.create_topic("s25", 2);
+    let config = ProducerConfig::from_properties([
+        ("bootstrap.servers", c.bootstrap().as_str()),
+        ("buffer.memory", "262144"),
+        ("max.block.ms", "300"),
+        ("request.timeout.ms", "5000"),
+        ("delivery.timeout.ms", "30000"),
+    ])
+    .expect("config");
+    let p = Producer::new(config).expect("producer");
+    p.send(ProducerRecord::new("s25", "warm")).await.expect("send").await.expect("delivered");
+    c.set_black_hole(true);
+    let mut longest = Duration::ZERO;
+    let mut full = 0;
+    let mut futs = Vec::new();
+    for _ in 0..5000 {
+        let t0 = Instant::now();
+        match p.send(ProducerRecord::new("s25", vec![b'x'; 200])).await {
+            Ok(f) => futs.push(f),
+            Err(volley::Error::BufferFull { .. }) => {
+                full += 1;
+                if full == 3 {
+                    longest = longest.max(t0.elapsed());
+                    break;
+                }
+            }
+            Err(e) => panic!("unexpected {e}"),
+        }
+        longest = longest.max(t0.elapsed());
+    }
+    assert_eq!(full, 3, "sends fail once buffer.memory is full");
+    assert!(longest < Duration::from_millis(600), "send waited {longest:?} (max.block.ms 300)");
+    c.set_black_hole(false);
+    for f in futs {
+        f.await.expect("queued records are delivered after the outage");
+    }
+    p.send(ProducerRecord::new("s25", "after")).await.expect("room again").await.expect("delivered");
+    p.close(Duration::from_secs(2)).await;
+}
+
+/// close(t) during an outage returns within its bound and resolves every record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s26_close_during_an_outage() {
+    let c = FakeCluster::start(1).await;
+    c.create_topic("s26", 2);
+    let p = Producer::new(ProducerConfig::from_properties([("bootstrap.servers", c.bootstrap())]).expect("config")).expect("producer");
+    p.send(ProducerRecord::new("s26", "warm")).await.expect("send").await.expect("delivered");
+    c.set_black_hole(true);
+    let mut futs = Vec::new();
+    for i in 0..2000 {
+        futs.push(p.send(ProducerRecord::new("s26", format!("r{i}"))).await.expect("send"));
+    }
+    let start = Instant::now();
+    p.close(Duration::from_secs(2)).await;
+    let took = start.elapsed();
+    assert!(took < Duration::from_secs(5), "close(2 s) took {took:?}");
+    let (mut not, mut maybe) = (0, 0);
+    for f in futs {
+        match tokio::time::timeout(Duration::from_millis(100), f).await.expect("resolved by close") {
+            Ok(_) => {}
+            Err(e) if e.persistence == Persistence::NotPersisted => not += 1,
+            Err(_) => maybe += 1,
+        }
+    }
+    assert_eq!(not + maybe, 2000, "every record failed honestly: {not} not persisted, {maybe} possibly");
+    c.set_black_hole(false);
+}
