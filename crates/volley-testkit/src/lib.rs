@@ -7,7 +7,10 @@
 //! - [`oracle`]: the invariants of RELIABILITY.md checked against the producer's outcomes
 //!   and an independent read of the log.
 //! - [`proxy`]: a TCP fault proxy (delay, black-hole, reset, drop answers, chaos).
+//! - [`tansu`]: a tansu broker as a child process and the librdkafka read-back.
 
+pub mod drive;
 pub mod fake;
 pub mod oracle;
 pub mod proxy;
+pub mod tansu;

@@ -10,6 +10,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use volley::{Persistence, Producer, ProducerConfig, ProducerRecord};
 use volley_protocol::ErrorCode;
+use volley_testkit::drive::produce;
 use volley_testkit::fake::{Action, DuplicateMode, FakeCluster, Request};
 use volley_testkit::oracle::{check, value, Outcome, Report, Sent};
 
@@ -50,7 +51,7 @@ impl Default for Plan<'_> {
 }
 
 /// Produces `plan.records` test records while `during(i)` may change the cluster, awaits
-/// every outcome, and checks the oracle.
+/// every outcome, and checks the oracle against the fake cluster's log.
 async fn run(
     seed: u64,
     cluster: &FakeCluster,
@@ -61,70 +62,12 @@ async fn run(
     let mut props: Vec<(&str, String)> = vec![("bootstrap.servers", cluster.bootstrap())];
     props.extend(FAST.iter().map(|(k, v)| (*k, (*v).to_owned())));
     props.extend(plan.props.iter().map(|(k, v)| (*k, (*v).to_owned())));
-    let config = ProducerConfig::from_properties(props).expect("config");
-    let bound = config.delivery_timeout + config.request_timeout + Duration::from_secs(1);
-    let producer = Producer::new(config).expect("producer");
-    let mut rng = StdRng::seed_from_u64(seed);
-    let mut per_key = vec![0u64; plan.keys];
-    let mut sent = Vec::with_capacity(plan.records);
-    let mut futures = Vec::with_capacity(plan.records);
-    for i in 0..plan.records {
-        during(i, cluster);
-        let k = rng.gen_range(0..plan.keys);
-        let key = format!("k{k}");
-        let seq = per_key[k];
-        per_key[k] += 1;
-        let v = value(seed, &key, seq, rng.gen_range(0..200));
-        let rec = ProducerRecord::new(topic, v.clone()).key(key.clone());
-        match producer.send(rec).await {
-            Ok(f) => {
-                futures.push(Some((f, Instant::now())));
-                sent.push(Sent {
-                    topic: topic.into(),
-                    key,
-                    seq,
-                    value: v,
-                    outcome: Outcome::Unresolved,
-                });
-            }
-            Err(e) => {
-                futures.push(None);
-                sent.push(Sent {
-                    topic: topic.into(),
-                    key,
-                    seq,
-                    value: v,
-                    outcome: Outcome::NotPersisted(e.to_string()),
-                });
-            }
-        }
-        if i % 97 == 0 {
-            tokio::task::yield_now().await;
-        }
-    }
-    for (s, f) in sent.iter_mut().zip(futures) {
-        let Some((f, queued_at)) = f else { continue };
-        let left = bound.saturating_sub(queued_at.elapsed());
-        s.outcome = match tokio::time::timeout(left, f).await {
-            Err(_) => Outcome::Unresolved,
-            Ok(Ok(m)) if m.acknowledged => Outcome::Persisted {
-                partition: m.partition,
-                offset: m.offset,
-            },
-            Ok(Ok(_)) => Outcome::Unacknowledged,
-            Ok(Err(e)) => match e.persistence {
-                Persistence::NotPersisted => Outcome::NotPersisted(e.to_string()),
-                Persistence::PossiblyPersisted => Outcome::PossiblyPersisted(e.to_string()),
-            },
-        };
-    }
-    let start = Instant::now();
-    producer.close(Duration::from_secs(5)).await;
-    let mut report = check(seed, &sent, &cluster.records(topic));
-    if start.elapsed() > Duration::from_secs(10) {
+    let run = produce(&props, topic, plan.records, plan.keys, seed, |i| during(i, cluster)).await;
+    let mut report = check(seed, &run.sent, &cluster.records(topic));
+    if run.close_took > Duration::from_secs(10) {
         report
             .violations
-            .push(format!("I5: close(5 s) took {:?}", start.elapsed()));
+            .push(format!("I5: close(5 s) took {:?}", run.close_took));
     }
     report
 }
@@ -582,15 +525,31 @@ async fn s18_too_large_batches_are_split() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s07_first_batches_go_alone() {
     for seed in SEEDS {
-        let plan = Plan { brokers: 1, partitions: 3, records: 3000, keys: 30, props: &[("linger.ms", "0"), ("batch.size", "512")] };
+        let plan = Plan {
+            brokers: 1,
+            partitions: 3,
+            records: 3000,
+            keys: 30,
+            props: &[("linger.ms", "0"), ("batch.size", "512")],
+        };
         let c = cluster(&plan, "s07").await;
         let failed_once = Arc::new(Mutex::new(std::collections::HashSet::<i32>::new()));
         let f2 = Arc::clone(&failed_once);
         c.set_hook(move |r| {
             let mut seen = f2.lock().expect("lock");
-            let firsts: Vec<i32> = r.batches.iter().filter(|b| seen.insert(b.partition)).map(|b| b.partition).collect();
+            let firsts: Vec<i32> = r
+                .batches
+                .iter()
+                .filter(|b| seen.insert(b.partition))
+                .map(|b| b.partition)
+                .collect();
             if is_produce(r) && !firsts.is_empty() {
-                Action::PartitionErrors(firsts.into_iter().map(|p| (("s07".to_owned(), p), ErrorCode::NOT_ENOUGH_REPLICAS)).collect())
+                Action::PartitionErrors(
+                    firsts
+                        .into_iter()
+                        .map(|p| (("s07".to_owned(), p), ErrorCode::NOT_ENOUGH_REPLICAS))
+                        .collect(),
+                )
             } else {
                 Action::Respond
             }
@@ -605,7 +564,17 @@ async fn s07_first_batches_go_alone() {
 /// as not persisted, records in flight as possibly persisted, and production resumes after.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s14_delivery_timeout_of_queued_records_then_recovery() {
-    let plan = Plan { brokers: 1, partitions: 3, records: 3000, keys: 20, props: &[("delivery.timeout.ms", "2500"), ("request.timeout.ms", "800"), ("linger.ms", "5")] };
+    let plan = Plan {
+        brokers: 1,
+        partitions: 3,
+        records: 3000,
+        keys: 20,
+        props: &[
+            ("delivery.timeout.ms", "2500"),
+            ("request.timeout.ms", "800"),
+            ("linger.ms", "5"),
+        ],
+    };
     let c = cluster(&plan, "s14").await;
     let r = run(1, &c, "s14", &plan, |i, c| {
         if i == 500 {
@@ -619,7 +588,11 @@ async fn s14_delivery_timeout_of_queued_records_then_recovery() {
     })
     .await;
     assert!(r.ok(), "{}", r.summary());
-    assert!(r.not_persisted + r.possibly_persisted > 0, "records timed out: {}", r.summary());
+    assert!(
+        r.not_persisted + r.possibly_persisted > 0,
+        "records timed out: {}",
+        r.summary()
+    );
     assert!(r.persisted >= 1400, "production resumed: {}", r.summary());
 }
 
@@ -634,7 +607,13 @@ async fn s15_delivery_timeout_in_flight_other_topics_go_on() {
     c.set_leader("slow", 0, 1);
     c.set_leader("fast", 0, 2);
     c.set_leader("fast", 1, 2);
-    c.set_hook(|r| if is_produce(r) && r.broker == 1 { Action::Delay(Duration::from_millis(1500)) } else { Action::Respond });
+    c.set_hook(|r| {
+        if is_produce(r) && r.broker == 1 {
+            Action::Delay(Duration::from_millis(1500))
+        } else {
+            Action::Respond
+        }
+    });
     let config = ProducerConfig::from_properties([
         ("bootstrap.servers", c.bootstrap().as_str()),
         ("request.timeout.ms", "500"),
@@ -649,15 +628,28 @@ async fn s15_delivery_timeout_in_flight_other_topics_go_on() {
         for t in ["slow", "fast"] {
             let key = format!("{t}-{}", i % 10);
             let v = value(7, &key, i / 10, 50);
-            futs.push(p.send(ProducerRecord::new(t, v.clone()).key(key.clone())).await.expect("send"));
-            sent.push(Sent { topic: t.into(), key, seq: i / 10, value: v, outcome: Outcome::Unresolved });
+            futs.push(
+                p.send(ProducerRecord::new(t, v.clone()).key(key.clone()))
+                    .await
+                    .expect("send"),
+            );
+            sent.push(Sent {
+                topic: t.into(),
+                key,
+                seq: i / 10,
+                value: v,
+                outcome: Outcome::Unresolved,
+            });
         }
     }
     let start = Instant::now();
     for (s, f) in sent.iter_mut().zip(futs) {
         s.outcome = match tokio::time::timeout(Duration::from_secs(4), f).await {
             Err(_) => Outcome::Unresolved,
-            Ok(Ok(m)) => Outcome::Persisted { partition: m.partition, offset: m.offset },
+            Ok(Ok(m)) => Outcome::Persisted {
+                partition: m.partition,
+                offset: m.offset,
+            },
             Ok(Err(e)) if e.persistence == Persistence::NotPersisted => Outcome::NotPersisted(e.to_string()),
             Ok(Err(e)) => Outcome::PossiblyPersisted(e.to_string()),
         };
@@ -693,13 +685,28 @@ async fn s21_unknown_deleted_recreated_topic() {
     .expect("config");
     let p = Producer::new(config).expect("producer");
     let start = Instant::now();
-    let e = p.send(ProducerRecord::new("never", "x")).await.expect_err("unknown topic");
+    let e = p
+        .send(ProducerRecord::new("never", "x"))
+        .await
+        .expect_err("unknown topic");
     assert!(start.elapsed() < Duration::from_millis(1800));
-    assert_eq!(e.to_string(), "topic 'never' not present in metadata after 1000 ms: the broker answered UNKNOWN_TOPIC_OR_PARTITION (3)");
+    assert_eq!(
+        e.to_string(),
+        "topic 'never' not present in metadata after 1000 ms: the broker answered UNKNOWN_TOPIC_OR_PARTITION (3)"
+    );
     c.create_topic("t21", 1);
-    p.send(ProducerRecord::new("t21", "a")).await.expect("send").await.expect("delivered");
+    p.send(ProducerRecord::new("t21", "a"))
+        .await
+        .expect("send")
+        .await
+        .expect("delivered");
     c.delete_topic("t21");
-    let lost = p.send(ProducerRecord::new("t21", "b")).await.expect("queued on the known layout").await.expect_err("deleted");
+    let lost = p
+        .send(ProducerRecord::new("t21", "b"))
+        .await
+        .expect("queued on the known layout")
+        .await
+        .expect_err("deleted");
     assert_eq!(lost.persistence, Persistence::NotPersisted, "{lost}");
     c.create_topic("t21", 1);
     let mut ok = false;
@@ -731,7 +738,11 @@ async fn s25_memory_pressure_during_an_outage() {
     ])
     .expect("config");
     let p = Producer::new(config).expect("producer");
-    p.send(ProducerRecord::new("s25", "warm")).await.expect("send").await.expect("delivered");
+    p.send(ProducerRecord::new("s25", "warm"))
+        .await
+        .expect("send")
+        .await
+        .expect("delivered");
     c.set_black_hole(true);
     let mut longest = Duration::ZERO;
     let mut full = 0;
@@ -752,12 +763,19 @@ async fn s25_memory_pressure_during_an_outage() {
         longest = longest.max(t0.elapsed());
     }
     assert_eq!(full, 3, "sends fail once buffer.memory is full");
-    assert!(longest < Duration::from_millis(600), "send waited {longest:?} (max.block.ms 300)");
+    assert!(
+        longest < Duration::from_millis(600),
+        "send waited {longest:?} (max.block.ms 300)"
+    );
     c.set_black_hole(false);
     for f in futs {
         f.await.expect("queued records are delivered after the outage");
     }
-    p.send(ProducerRecord::new("s25", "after")).await.expect("room again").await.expect("delivered");
+    p.send(ProducerRecord::new("s25", "after"))
+        .await
+        .expect("room again")
+        .await
+        .expect("delivered");
     p.close(Duration::from_secs(2)).await;
 }
 
@@ -766,8 +784,13 @@ async fn s25_memory_pressure_during_an_outage() {
 async fn s26_close_during_an_outage() {
     let c = FakeCluster::start(1).await;
     c.create_topic("s26", 2);
-    let p = Producer::new(ProducerConfig::from_properties([("bootstrap.servers", c.bootstrap())]).expect("config")).expect("producer");
-    p.send(ProducerRecord::new("s26", "warm")).await.expect("send").await.expect("delivered");
+    let p = Producer::new(ProducerConfig::from_properties([("bootstrap.servers", c.bootstrap())]).expect("config"))
+        .expect("producer");
+    p.send(ProducerRecord::new("s26", "warm"))
+        .await
+        .expect("send")
+        .await
+        .expect("delivered");
     c.set_black_hole(true);
     let mut futs = Vec::new();
     for i in 0..2000 {
@@ -779,12 +802,19 @@ async fn s26_close_during_an_outage() {
     assert!(took < Duration::from_secs(5), "close(2 s) took {took:?}");
     let (mut not, mut maybe) = (0, 0);
     for f in futs {
-        match tokio::time::timeout(Duration::from_millis(100), f).await.expect("resolved by close") {
+        match tokio::time::timeout(Duration::from_millis(100), f)
+            .await
+            .expect("resolved by close")
+        {
             Ok(_) => {}
             Err(e) if e.persistence == Persistence::NotPersisted => not += 1,
             Err(_) => maybe += 1,
         }
     }
-    assert_eq!(not + maybe, 2000, "every record failed honestly: {not} not persisted, {maybe} possibly");
+    assert_eq!(
+        not + maybe,
+        2000,
+        "every record failed honestly: {not} not persisted, {maybe} possibly"
+    );
     c.set_black_hole(false);
 }

@@ -251,6 +251,11 @@ pub(crate) struct Sender {
     /// An epoch bump is wanted (`Some(true)`: a fresh producer id); nothing is sent until
     /// every request in flight has answered (rule 4).
     bump: Option<bool>,
+    /// The pending bump answers UNKNOWN_PRODUCER_ID.
+    bump_for_unknown: bool,
+    /// The id and epoch a bump for UNKNOWN_PRODUCER_ID produced: if the broker does not
+    /// know that one either (it does not support KIP-360 bumps), ask for a fresh id.
+    unknown_bumped: Option<(i64, i16)>,
 }
 
 fn jittered(base: Duration, max: Duration, attempt: u32) -> Duration {
@@ -313,6 +318,8 @@ impl Sender {
             pid,
             parts: HashMap::new(),
             bump: None,
+            bump_for_unknown: false,
+            unknown_bumped: None,
         }
     }
 
@@ -688,6 +695,9 @@ impl Sender {
             _ => None,
         };
         let a = decode_init_producer_id(version, body).map_err(|e| e.to_string())?;
+        if !a.error.is_ok() {
+            tracing::debug!(error = %a.error, ?previous, "InitProducerId failed");
+        }
         if a.error.is_ok() {
             tracing::debug!(
                 producer_id = a.producer_id,
@@ -699,15 +709,16 @@ impl Sender {
                 producer_id: a.producer_id,
                 epoch: a.producer_epoch,
             };
-            self.on_new_epoch((a.producer_id, a.producer_epoch));
-        } else if previous.is_some()
-            && matches!(
-                a.error,
-                ErrorCode::INVALID_PRODUCER_EPOCH | ErrorCode::PRODUCER_FENCED | ErrorCode::UNKNOWN_PRODUCER_ID
-            )
-        {
-            // The broker would not bump this epoch: start over with a fresh producer id.
-            self.pid = PidState::Missing { not_before: now };
+            self.unknown_bumped =
+                std::mem::take(&mut self.bump_for_unknown).then_some((a.producer_id, a.producer_epoch));
+            self.on_new_epoch();
+        } else if previous.is_some() && a.error != ErrorCode::CLUSTER_AUTHORIZATION_FAILED {
+            // The broker would not bump this epoch (tansu answers UNKNOWN_SERVER_ERROR for
+            // an id it does not know): start over with a fresh producer id, which is just
+            // as safe (`on_new_epoch` applies rule 2 to any change of id or epoch).
+            self.pid = PidState::Missing {
+                not_before: now + self.shared.config.retry_backoff,
+            };
         } else if a.error == ErrorCode::CLUSTER_AUTHORIZATION_FAILED
             || !a.error.is_retriable() && a.error != ErrorCode::UNKNOWN_SERVER_ERROR
         {
@@ -738,15 +749,21 @@ impl Sender {
     /// A new producer id or epoch: sequences restart at 0. Batches sealed under the old
     /// identity that may have been written are never resent (rule 2): they end as
     /// possibly persisted. The others are re-stamped when drained.
-    fn on_new_epoch(&mut self, stamp: (i64, i16)) {
+    fn on_new_epoch(&mut self) {
         let mut stale = Vec::new();
         for p in self.parts.values_mut() {
             p.next_sequence = 0;
             p.confirmed = false;
             p.gap_expected = false;
+            // Every batch waiting here was sealed before this answer, even if a restarted
+            // broker handed out the same id and epoch again: its sequences belong to the
+            // old sequence space.
             let (keep, drop): (VecDeque<SentBatch>, VecDeque<SentBatch>) =
-                p.retries.drain(..).partition(|b| b.stamp == stamp || !b.maybe_written);
+                p.retries.drain(..).partition(|b| !b.maybe_written);
             p.retries = keep;
+            for b in &mut p.retries {
+                b.stamp = (NO_PRODUCER_ID, NO_PRODUCER_EPOCH);
+            }
             stale.extend(drop);
         }
         for b in stale {
@@ -1200,9 +1217,12 @@ impl Sender {
         part.gap_expected = true;
         if code == ErrorCode::UNKNOWN_PRODUCER_ID {
             // Every earlier batch is acknowledged, so nothing can duplicate: bump the
-            // epoch and resend this one.
+            // epoch and resend this one; if the broker does not know the bumped id either,
+            // get a fresh one.
+            let fresh = self.unknown_bumped == Some(b.stamp);
             self.retry_or_fail(b, text, false, now);
-            self.request_bump(false);
+            self.request_bump(fresh);
+            self.bump_for_unknown = true;
             return;
         }
         // A real gap at the head: the broker lost acknowledged records or forgot us.

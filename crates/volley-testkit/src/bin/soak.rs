@@ -11,19 +11,17 @@
 use std::collections::VecDeque;
 use std::future::Future;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
-use bytes::Bytes;
 use clap::Parser;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use volley::{DeliveryFuture, Error, Persistence, Producer, ProducerConfig, ProducerRecord};
 use volley_protocol::ErrorCode;
-use volley_testkit::fake::{Action, FakeCluster, LogRecord};
+use volley_testkit::fake::{Action, FakeCluster};
 use volley_testkit::oracle::{check, value, Outcome, Sent};
 use volley_testkit::proxy::{FaultProxy, Faults};
+use volley_testkit::tansu::{free_addr, Tansu, Tools};
 
 #[derive(Debug, Parser)]
 #[command(about = "Chaos soak for the Volley producer, checked by the oracle")]
@@ -102,42 +100,17 @@ fn outcome(r: Result<volley::RecordMetadata, volley::DeliveryError>) -> Outcome 
     }
 }
 
-fn read_back(python: &PathBuf, reader: &PathBuf, bootstrap: &str, topic: &str, count: usize) -> Vec<LogRecord> {
-    let out = Command::new(python)
-        .arg(reader)
-        .args(["read", bootstrap, topic, &(count + 1_000_000).to_string()])
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("run the reader");
-    assert!(out.status.success(), "reader failed");
-    let b64 = |v: &serde_json::Value| {
-        v.as_str()
-            .map(|s| Bytes::from(base64::engine::general_purpose::STANDARD.decode(s).expect("base64")))
-    };
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).expect("json");
-            LogRecord {
-                topic: topic.to_owned(),
-                partition: v["p"].as_i64().unwrap_or(-1) as i32,
-                offset: v["o"].as_i64().unwrap_or(-1),
-                key: b64(&v["k"]),
-                value: b64(&v["v"]),
-                headers: Vec::new(),
-                timestamp: v["ts"].as_i64().unwrap_or(0),
-                producer: (-1, -1, -1),
-            }
-        })
-        .collect()
-}
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let args = Args::parse();
     let topic = format!("soak-{}", args.seed);
     let chaos = (!args.no_chaos).then_some((500, 1500));
     let mut tansu_child = None;
+    let tools = Tools {
+        tansu: args.tansu.clone(),
+        python: args.python.clone(),
+        reader: args.reader.clone(),
+    };
     let mut fake = None;
     let (proxy, bootstrap) = if args.target == "fake" {
         let c = FakeCluster::start(3).await;
@@ -176,36 +149,11 @@ async fn main() {
         (None, b)
     } else {
         let (listener, proxy_addr) = FaultProxy::bind().await.expect("bind the proxy");
-        let broker_port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("port")
-            .port();
-        let child = Command::new(&args.tansu)
-            .args([
-                "broker",
-                "--listener-url",
-                &format!("tcp://127.0.0.1:{broker_port}"),
-                "--advertised-listener-url",
-                &format!("tcp://{proxy_addr}"),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start tansu");
-        tansu_child = Some(child);
-        let upstream: std::net::SocketAddr = format!("127.0.0.1:{broker_port}").parse().expect("addr");
-        let start = Instant::now();
-        while std::net::TcpStream::connect(upstream).is_err() {
-            assert!(start.elapsed() < Duration::from_secs(20), "tansu did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let broker = Tansu::start(&tools.tansu, &free_addr(), &proxy_addr.to_string());
+        let upstream: std::net::SocketAddr = broker.listen.parse().expect("addr");
+        tansu_child = Some(broker);
         let proxy = FaultProxy::start(listener, upstream, args.seed);
-        let st = Command::new(&args.python)
-            .arg(&args.reader)
-            .args(["create", &proxy_addr.to_string(), &topic, "12"])
-            .status()
-            .expect("create topic");
-        assert!(st.success(), "create topic");
+        tools.create_topic(&proxy_addr.to_string(), &topic, 12);
         proxy.set(Faults {
             chaos_ms: chaos,
             drop_produce_answers: args.drop_answers,
@@ -371,7 +319,7 @@ async fn main() {
     let rss = peak_rss_kib();
     let log = match &fake {
         Some(c) => c.records(&topic),
-        None => read_back(&args.python, &args.reader, &bootstrap, &topic, sent.len()),
+        None => tools.read_back(&bootstrap, &topic, sent.len()),
     };
     let report = check(args.seed, &sent, &log);
     let count = |p: &str| report.violations.iter().filter(|v| v.starts_with(p)).count();
@@ -431,10 +379,7 @@ async fn main() {
     for v in report.violations.iter().take(20) {
         println!("  {v}");
     }
-    if let Some(mut c) = tansu_child {
-        let _ = c.kill();
-        let _ = c.wait();
-    }
+    drop(tansu_child);
     std::process::exit(i32::from(!report.ok()));
 }
 
