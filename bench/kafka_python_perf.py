@@ -21,6 +21,7 @@ def main():
     p.add_argument("--num-records", type=int, required=True)
     p.add_argument("--record-size", type=int, required=True)
     p.add_argument("--keys", type=int, default=0)
+    p.add_argument("--throughput", type=int, default=-1)
     p.add_argument("-X", action="append", default=[])
     a = p.parse_args()
     conf = {}
@@ -52,6 +53,11 @@ def main():
     cpu0 = sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
     start = time.perf_counter()
     for i in range(a.num_records):
+        if a.throughput > 0:
+            due = start + i / a.throughput
+            now = time.perf_counter()
+            if due > now:
+                time.sleep(due - now)
         key = keys[i % len(keys)] if keys else None
         producer.send(a.topic, value=payload, key=key).add_callback(ok(time.perf_counter())).add_errback(bad)
     producer.flush()

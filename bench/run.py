@@ -92,8 +92,9 @@ def props(workload, client):
     return [f"{k}={v}" for k, v in d.items()]
 
 
-def run_client(client, bootstrap, topic, n, size, workload):
-    args = ["--bootstrap-servers", bootstrap, "--topic", topic, "--num-records", str(n), "--record-size", str(size), "--keys", "1000"]
+def run_client(client, bootstrap, topic, n, size, workload, throughput=-1):
+    args = ["--bootstrap-servers", bootstrap, "--topic", topic, "--num-records", str(n), "--record-size", str(size), "--keys", "1000",
+            "--throughput", str(throughput)]
     xs = sum((["-X", p] for p in props(workload, client)), [])
     if client == "volley":
         cmd = [VOLLEY, "perf", *args, *xs, "--json"]
@@ -151,6 +152,22 @@ def main():
                         results.setdefault(key, []).append(r)
                         status = r.get("cannot") or f"{r['records_per_sec']:,.0f} rec/s"
                         print(f"{broker} {size}B {wname} run {run + 1} {client}: {status}", file=sys.stderr, flush=True)
+    # Latency at half of Volley's maximum throughput, on the mock cluster.
+    latency = {}
+    if "mock" in a.brokers.split(","):
+        wname, w = WORKLOADS[1]
+        vol = [r["records_per_sec"] for r in results.get(("mock", 100, wname, "volley"), []) if "cannot" not in r]
+        if vol:
+            half = int(statistics.median(vol) / 2)
+            n = min(a.records, half * 10)
+            for run in range(a.runs):
+                for client in [c for c in clients if c != "kafka-python"]:
+                    with Mock() as b:
+                        r = run_client(client, b.addr, "bench", n, 100, w, throughput=half)
+                    latency.setdefault(client, []).append(r)
+                    print(f"latency run {run + 1} {client} at {half} rec/s: {r.get('cannot') or r['latency_ms']['p99']} ms p99", file=sys.stderr, flush=True)
+            latency["_rate"] = half
+            latency["_n"] = n
     for broker in a.brokers.split(","):
         print(f"\n### Broker: {broker}\n")
         for size in SIZES:
@@ -171,6 +188,20 @@ def main():
                     print(f"| {client} | {fmt(rps)} | {fmt([r['mb_per_sec'] for r in ok], 1)} | {fmt([r['latency_ms']['p99'] for r in ok], 1)} | "
                           f"{fmt([r['cpu_seconds_per_million'] for r in ok], 2)} | {fmt([r['peak_rss_bytes'] / 1048576 for r in ok], 1)} | "
                           f"{fmt([r['broker_cpu_per_million'] for r in ok], 2)} | {ratio} |")
+    if latency:
+        print(f"\n### Latency at half of Volley's maximum throughput (mock cluster, 100-byte values, {WORKLOADS[1][0]}, "
+              f"{latency['_rate']:,} records/s, {latency['_n']:,} records, linger.ms=5)\n")
+        print("| client | p50 ms | p99 ms | p99.9 ms | max ms |")
+        print("|---|---|---|---|---|")
+        for client, rs in latency.items():
+            if client.startswith("_"):
+                continue
+            ok = [r for r in rs if "cannot" not in r]
+            if not ok:
+                print(f"| {client} | cannot: {rs[0].get('cannot')} | | | |")
+                continue
+            print(f"| {client} | {fmt([r['latency_ms']['p50'] for r in ok], 2)} | {fmt([r['latency_ms']['p99'] for r in ok], 2)} | "
+                  f"{fmt([r['latency_ms']['p999'] for r in ok], 2)} | {fmt([r['latency_ms']['max'] for r in ok], 2)} |")
     print()
 
 
