@@ -85,7 +85,7 @@ impl Accumulator {
         value: Option<&[u8]>,
         headers: &[Header],
         reserved: usize,
-        now: Instant,
+        now: impl FnOnce() -> Instant,
     ) -> Appended {
         let batch_size = self.batch_size;
         let idx = usize::try_from(partition).unwrap_or(0);
@@ -105,7 +105,7 @@ impl Accumulator {
             q.push_back(QueuedBatch {
                 builder: BatchBuilder::with_capacity(batch_size.min(1 << 20)),
                 completion: BatchCompletion::new(partition),
-                created: now,
+                created: now(),
                 reserved: 0,
                 closed: false,
             });
@@ -243,7 +243,7 @@ mod tests {
     fn a_batch_waits_for_linger_unless_full_or_flushing() {
         let t0 = Instant::now();
         let mut a = acc(1000, 50);
-        let r = a.append("t", 0, 1, None, Some(b"v"), &[], 10, t0);
+        let r = a.append("t", 0, 1, None, Some(b"v"), &[], 10, || t0);
         assert!(r.wake);
         assert!(a.ready(t0 + Duration::from_millis(49), false).is_empty());
         assert_eq!(a.ready(t0, true), vec![("t".to_string(), 0)]);
@@ -261,7 +261,7 @@ mod tests {
         let mut a = acc(200, 1000);
         let mut deltas = Vec::new();
         for _ in 0..10 {
-            deltas.push(a.append("t", 2, 1, None, Some(&[0u8; 40]), &[], 1, t0).offset_delta);
+            deltas.push(a.append("t", 2, 1, None, Some(&[0u8; 40]), &[], 1, || t0).offset_delta);
         }
         // 61-byte header + records of 47 bytes: two fit in 200 bytes.
         assert_eq!(&deltas[..4], &[0, 1, 0, 1]);
@@ -275,9 +275,9 @@ mod tests {
     fn an_oversized_record_gets_a_batch_of_its_own() {
         let t0 = Instant::now();
         let mut a = acc(100, 1000);
-        a.append("t", 0, 1, None, Some(&[1u8; 10]), &[], 1, t0);
-        a.append("t", 0, 1, None, Some(&[1u8; 500]), &[], 1, t0);
-        a.append("t", 0, 1, None, Some(&[1u8; 10]), &[], 1, t0);
+        a.append("t", 0, 1, None, Some(&[1u8; 10]), &[], 1, || t0);
+        a.append("t", 0, 1, None, Some(&[1u8; 500]), &[], 1, || t0);
+        a.append("t", 0, 1, None, Some(&[1u8; 10]), &[], 1, || t0);
         let counts: Vec<i32> = std::iter::from_fn(|| a.pop_ready("t", 0, t0, true))
             .map(|b| b.builder.record_count())
             .collect();
@@ -288,8 +288,8 @@ mod tests {
     fn expiry_takes_only_old_batches() {
         let t0 = Instant::now();
         let mut a = acc(100, 1000);
-        a.append("t", 0, 1, None, Some(b"x"), &[], 1, t0);
-        a.append("u", 1, 1, None, Some(b"x"), &[], 1, t0 + Duration::from_secs(5));
+        a.append("t", 0, 1, None, Some(b"x"), &[], 1, || t0);
+        a.append("u", 1, 1, None, Some(b"x"), &[], 1, || t0 + Duration::from_secs(5));
         assert_eq!(a.oldest(), Some(t0));
         assert_eq!(a.expire(t0 + Duration::from_secs(1)).len(), 1);
         assert_eq!(a.completions().len(), 1);

@@ -166,6 +166,7 @@ impl BatchOutcome {
 pub(crate) struct BatchCompletion {
     pub(crate) partition: i32,
     outcome: OnceLock<BatchOutcome>,
+    completed_at: OnceLock<std::time::Instant>,
     wakers: Mutex<Vec<Waker>>,
 }
 
@@ -174,12 +175,14 @@ impl BatchCompletion {
         Arc::new(Self {
             partition,
             outcome: OnceLock::new(),
+            completed_at: OnceLock::new(),
             wakers: Mutex::new(Vec::new()),
         })
     }
 
     /// Completes the batch once; later calls are ignored (exactly one outcome).
     pub(crate) fn complete(&self, outcome: BatchOutcome) -> bool {
+        let _ = self.completed_at.set(std::time::Instant::now());
         let first = self.outcome.set(outcome).is_ok();
         let wakers = std::mem::take(&mut *self.wakers.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
         for w in wakers {
@@ -231,6 +234,14 @@ impl DeliveryFuture {
     #[must_use]
     pub fn partition(&self) -> i32 {
         self.batch.partition
+    }
+
+    /// When the record's outcome became known (the broker's answer was handled), or `None`
+    /// while it is pending: lets a caller measure send-to-acknowledgement latency exactly
+    /// without awaiting every record as it completes.
+    #[must_use]
+    pub fn completed_at(&self) -> Option<std::time::Instant> {
+        self.batch.completed_at.get().copied()
     }
 }
 

@@ -46,7 +46,7 @@ pub(crate) struct Shared {
     pub(crate) flushing: AtomicUsize,
     pub(crate) closing: AtomicBool,
     /// Set when the producer stopped after a fatal error (strict gapless mode).
-    pub(crate) fatal: Mutex<Option<String>>,
+    pub(crate) fatal: std::sync::OnceLock<String>,
     /// Sequence gaps seen at the head of a partition (possible data loss on the broker).
     pub(crate) sequence_gaps: AtomicU64,
 }
@@ -1312,11 +1312,7 @@ impl Sender {
 
     /// Strict mode: the producer stops; everything queued or waiting fails.
     fn stop_fatally(&mut self, reason: String) {
-        *self
-            .shared
-            .fatal
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(reason.clone());
+        let _ = self.shared.fatal.set(reason.clone());
         self.fail_everything_queued(&Error::Fatal(reason.clone()));
         let retries: Vec<SentBatch> = self.parts.values_mut().flat_map(|p| p.retries.drain(..)).collect();
         for b in retries {
@@ -1327,13 +1323,7 @@ impl Sender {
     fn retry_or_fail(&mut self, mut b: SentBatch, error: String, maybe_written: bool, now: Instant) {
         b.maybe_written |= maybe_written;
         b.last_error = Some(error.clone());
-        let fatal = self
-            .shared
-            .fatal
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone();
-        if let Some(reason) = fatal {
+        if let Some(reason) = self.shared.fatal.get().cloned() {
             self.fail(b, Error::Fatal(reason), Vec::new());
             return;
         }
