@@ -67,6 +67,26 @@ fn partition_of(a: &PartitionOfArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// Runs an async command on a two-thread runtime. The runtime is not waited for at the
+/// end: a blocking thread may still sit in a read of standard input.
+fn run_async(fut: impl std::future::Future<Output = ExitCode>) -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => {
+            let code = rt.block_on(fut);
+            rt.shutdown_background();
+            code
+        }
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("VOLLEY_LOG").unwrap_or_else(|_| "warn".into()))
@@ -75,38 +95,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::PartitionOf(a) => partition_of(&a),
-        Command::Perf(a) => {
-            let rt = match tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("error: cannot start the runtime: {e}");
-                    return ExitCode::from(2);
-                }
-            };
-            let code = rt.block_on(perf::run(*a));
-            rt.shutdown_background();
-            code
-        }
-        Command::Produce(a) => {
-            let rt = match tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("error: cannot start the runtime: {e}");
-                    return ExitCode::from(2);
-                }
-            };
-            let code = rt.block_on(produce::run(*a));
-            // Do not wait for the blocking thread that may still sit in a read of stdin.
-            rt.shutdown_background();
-            code
-        }
+        Command::Perf(a) => run_async(perf::run(*a)),
+        Command::Produce(a) => run_async(produce::run(*a)),
     }
 }

@@ -16,8 +16,9 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use volley::{DeliveryFuture, Error, Persistence, Producer, ProducerConfig, ProducerRecord};
+use volley::{DeliveryFuture, Error, Producer, ProducerConfig, ProducerRecord};
 use volley_protocol::ErrorCode;
+use volley_testkit::drive::outcome;
 use volley_testkit::fake::{Action, FakeCluster};
 use volley_testkit::oracle::{check, value, Outcome, Sent};
 use volley_testkit::proxy::{FaultProxy, Faults};
@@ -84,20 +85,6 @@ fn peak_rss_kib() -> u64 {
 
 fn rss_kib() -> u64 {
     status_kib("VmRSS:")
-}
-
-fn outcome(r: Result<volley::RecordMetadata, volley::DeliveryError>) -> Outcome {
-    match r {
-        Ok(m) if m.acknowledged => Outcome::Persisted {
-            partition: m.partition,
-            offset: m.offset,
-        },
-        Ok(_) => Outcome::Unacknowledged,
-        Err(e) => match e.persistence {
-            Persistence::NotPersisted => Outcome::NotPersisted(e.to_string()),
-            Persistence::PossiblyPersisted => Outcome::PossiblyPersisted(e.to_string()),
-        },
-    }
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
