@@ -316,3 +316,40 @@ fn ctrl_c_stops_reading_flushes_and_reports() {
     assert!(stdout.contains("stopped by Ctrl-C after line 3"), "{stdout}");
     assert_eq!(read_back(&t, 3).len(), 3);
 }
+
+/// A topic that never appears in metadata (the fake cluster, auto-create off): `volley
+/// produce` ends within max.block.ms with an error that names the topic.
+#[test]
+fn topic_that_never_appears_fails_within_max_block() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let cluster = rt.block_on(volley_testkit::fake::FakeCluster::start(1));
+    cluster.auto_create(None);
+    let start = std::time::Instant::now();
+    let out = volley(
+        &[
+            "produce",
+            "--bootstrap-servers",
+            &cluster.bootstrap(),
+            "--topic",
+            "never-created",
+            "-X",
+            "allow.auto.create.topics=false",
+            "-X",
+            "max.block.ms=3000",
+        ],
+        b"a\nb\n",
+    );
+    let took = start.elapsed();
+    let err = text(&out.stderr);
+    eprintln!(
+        "volley produce ended after {took:?}, exit {:?}, stderr:\n{err}",
+        out.status.code()
+    );
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(took < std::time::Duration::from_millis(4500), "took {took:?}");
+    assert!(
+        err.contains("error: topic 'never-created' not present in metadata after 3000 ms: the broker answered UNKNOWN_TOPIC_OR_PARTITION (3)"),
+        "{err}"
+    );
+    drop(cluster);
+}
