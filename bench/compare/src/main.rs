@@ -80,14 +80,54 @@ fn peak_rss_bytes() -> u64 {
 }
 
 /// Hosts librdkafka's mock cluster (3 brokers, topic `bench` with 6 partitions): prints
-/// the bootstrap address and serves until standard input closes.
+/// the bootstrap address, then obeys one command per line on standard input until it closes,
+/// answering `ok` or `error: ...` to each:
+///
+/// ```text
+/// topic NAME PARTITIONS        create a topic
+/// leader TOPIC PARTITION ID    move a partition's leader
+/// down ID | up ID              take a broker down or up
+/// errors CODE...               the next Produce requests fail with these Kafka error codes
+/// ```
 fn mock_cluster() {
+    use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
+    use std::io::BufRead;
     let mock = rdkafka::mocking::MockCluster::new(3).expect("mock cluster");
     mock.create_topic("bench", 6, 1).expect("create topic");
     println!("{}", mock.bootstrap_servers());
     let _ = std::io::Write::flush(&mut std::io::stdout());
-    let mut sink = String::new();
-    while std::io::stdin().read_line(&mut sink).map(|n| n > 0).unwrap_or(false) {}
+    let code = |n: &str| -> Option<RDKafkaRespErr> {
+        Some(match n {
+            "5" => RDKafkaRespErr::RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE,
+            "6" => RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+            "19" => RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+            "56" => RDKafkaRespErr::RD_KAFKA_RESP_ERR_KAFKA_STORAGE_ERROR,
+            _ => return None,
+        })
+    };
+    for line in std::io::stdin().lock().lines() {
+        let Ok(line) = line else { break };
+        let w: Vec<&str> = line.split_whitespace().collect();
+        let res: Result<(), String> = match w.as_slice() {
+            ["topic", name, n] => mock.create_topic(name, n.parse().unwrap_or(1), 1).map_err(|e| e.to_string()),
+            ["leader", t, p, b] => mock.partition_leader(t, p.parse().unwrap_or(0), b.parse().ok()).map_err(|e| e.to_string()),
+            ["down", b] => mock.broker_down(b.parse().unwrap_or(1)).map_err(|e| e.to_string()),
+            ["up", b] => mock.broker_up(b.parse().unwrap_or(1)).map_err(|e| e.to_string()),
+            ["errors", codes @ ..] => match codes.iter().map(|c| code(c)).collect::<Option<Vec<_>>>() {
+                Some(errs) => {
+                    mock.request_errors(RDKafkaApiKey::Produce, &errs);
+                    Ok(())
+                }
+                None => Err("unsupported error code".into()),
+            },
+            _ => Err(format!("unknown command {line}")),
+        };
+        match res {
+            Ok(()) => println!("ok"),
+            Err(e) => println!("error: {e}"),
+        }
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+    }
 }
 
 fn main() {
