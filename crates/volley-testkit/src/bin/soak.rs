@@ -45,6 +45,11 @@ struct Args {
     /// Do not kill connections every 0.5-1.5 s.
     #[arg(long)]
     no_chaos: bool,
+    /// With `--target tansu`: only run tansu behind the proxy for `--seconds` (printing the
+    /// proxy's address first) and apply the black-hole schedule, so that a producer in its
+    /// own process (e.g. `volley produce`) can be measured against it.
+    #[arg(long)]
+    proxy_only: bool,
     /// Start a black-hole (nothing forwarded) this many seconds in.
     #[arg(long)]
     black_hole_at: Option<u64>,
@@ -149,6 +154,30 @@ async fn main() {
         (Some(proxy), proxy_addr.to_string())
     };
 
+    if args.proxy_only {
+        let p = proxy.as_ref().expect("--proxy-only needs --target tansu");
+        println!("{bootstrap} {topic}");
+        let start = Instant::now();
+        let mut on = false;
+        while start.elapsed() < Duration::from_secs(args.seconds) {
+            if let Some(at) = args.black_hole_at {
+                let t = start.elapsed().as_secs();
+                let want = t >= at && t < at + args.black_hole_for;
+                if want != on {
+                    on = want;
+                    p.set(Faults {
+                        black_hole: on,
+                        ..Faults::default()
+                    });
+                    eprintln!("proxy: black-hole {} at {t} s", if on { "on" } else { "off" });
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let n = tools.read_back(&bootstrap, &topic, 0).len();
+        println!("records in the log: {n}");
+        return;
+    }
     let mut props: Vec<(String, String)> = vec![
         ("bootstrap.servers".into(), bootstrap.clone()),
         ("linger.ms".into(), "5".into()),
