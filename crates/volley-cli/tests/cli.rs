@@ -25,6 +25,13 @@ fn volley(args: &[&str], stdin: &[u8]) -> Output {
     child.wait_with_output().expect("volley output")
 }
 
+/// `volley produce --bootstrap-servers BOOTSTRAP --topic TOPIC EXTRA...` with `stdin`.
+fn produce(bootstrap: &str, topic: &str, extra: &[&str], stdin: &[u8]) -> Output {
+    let mut args = vec!["produce", "--bootstrap-servers", bootstrap, "--topic", topic];
+    args.extend_from_slice(extra);
+    volley(&args, stdin)
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -44,13 +51,10 @@ fn produce_json_lines_with_key_field_report_and_headers() {
     let dir = tempfile::tempdir().expect("tempdir");
     let report = dir.path().join("report.jsonl");
     let bs = bootstrap();
-    let out = volley(
+    let out = produce(
+        &bs,
+        &t,
         &[
-            "produce",
-            "--bootstrap-servers",
-            &bs,
-            "--topic",
-            &t,
             "--key-field",
             "user_id",
             "--header",
@@ -135,13 +139,10 @@ fn key_separator_and_explicit_partition() {
     let t = topic("cli-sep");
     create_topic(&t, 3);
     let bs = bootstrap();
-    let out = volley(
+    let out = produce(
+        &bs,
+        &t,
         &[
-            "produce",
-            "--bootstrap-servers",
-            &bs,
-            "--topic",
-            &t,
             "--key-separator",
             "::",
             "--partition",
@@ -172,13 +173,10 @@ fn config_file_and_overrides() {
     let props = dir.path().join("producer.properties");
     std::fs::write(&props, "# a comment\nacks = 1\ncompression.type: gzip\nlinger.ms=10\n").expect("write");
     let bs = bootstrap();
-    let out = volley(
+    let out = produce(
+        &bs,
+        &t,
         &[
-            "produce",
-            "--bootstrap-servers",
-            &bs,
-            "--topic",
-            &t,
             "--producer-config",
             props.to_str().expect("path"),
             "-X",
@@ -202,9 +200,7 @@ fn config_errors_exit_2_with_the_key_value_and_what_is_allowed() {
         (&["--compression", "brotli"], "error: invalid value 'brotli' for 'compression.type': none, gzip, snappy, lz4 or zstd"),
     ];
     for (extra, want) in cases {
-        let mut args = vec!["produce", "--bootstrap-servers", "127.0.0.1:9", "--topic", "t"];
-        args.extend_from_slice(extra);
-        let out = volley(&args, b"x\n");
+        let out = produce("127.0.0.1:9", "t", extra, b"x\n");
         assert_eq!(out.status.code(), Some(2), "{extra:?}");
         assert_eq!(text(&out.stderr).trim(), *want);
     }
@@ -218,18 +214,7 @@ fn unreachable_broker_is_reported_within_max_block() {
         .port();
     let addr = format!("127.0.0.1:{port}");
     let start = std::time::Instant::now();
-    let out = volley(
-        &[
-            "produce",
-            "--bootstrap-servers",
-            &addr,
-            "--topic",
-            "clicks",
-            "-X",
-            "max.block.ms=2000",
-        ],
-        b"a\nb\n",
-    );
+    let out = produce(&addr, "clicks", &["-X", "max.block.ms=2000"], b"a\nb\n");
     assert!(start.elapsed() < std::time::Duration::from_secs(6));
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
@@ -325,18 +310,10 @@ fn topic_that_never_appears_fails_within_max_block() {
     let cluster = rt.block_on(volley_testkit::fake::FakeCluster::start(1));
     cluster.auto_create(None);
     let start = std::time::Instant::now();
-    let out = volley(
-        &[
-            "produce",
-            "--bootstrap-servers",
-            &cluster.bootstrap(),
-            "--topic",
-            "never-created",
-            "-X",
-            "allow.auto.create.topics=false",
-            "-X",
-            "max.block.ms=3000",
-        ],
+    let out = produce(
+        &cluster.bootstrap(),
+        "never-created",
+        &["-X", "allow.auto.create.topics=false", "-X", "max.block.ms=3000"],
         b"a\nb\n",
     );
     let took = start.elapsed();
