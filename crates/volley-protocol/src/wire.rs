@@ -40,16 +40,6 @@ pub enum DecodeError {
         /// Why it is invalid.
         detail: String,
     },
-    /// A message decoded by the `kafka-protocol` crate failed.
-    #[error("cannot decode {api} response v{version}: {detail}")]
-    Message {
-        /// Which API.
-        api: &'static str,
-        /// Which version.
-        version: i16,
-        /// The decoder's message.
-        detail: String,
-    },
 }
 
 /// A cursor over received bytes that never reads past its end.
