@@ -198,16 +198,19 @@ async fn read_frame(r: &mut OwnedReadHalf, buf: &mut BytesMut) -> Option<BytesMu
     }
 }
 
-async fn wait_open(faults: &mut watch::Receiver<Faults>) -> Faults {
-    loop {
+/// Holds a frame while the black-hole is on, then applies the delay; returns the faults
+/// in force for the frame.
+async fn gate(faults: &mut watch::Receiver<Faults>) -> Faults {
+    let f = loop {
         let f = faults.borrow().clone();
-        if !f.black_hole {
-            return f;
+        if !f.black_hole || faults.changed().await.is_err() {
+            break f;
         }
-        if faults.changed().await.is_err() {
-            return f;
-        }
+    };
+    if !f.delay.is_zero() {
+        tokio::time::sleep(f.delay).await;
     }
+    f
 }
 
 async fn pump_requests(
@@ -221,10 +224,7 @@ async fn pump_requests(
     let mut sent = 0usize;
     let reset_after = faults.borrow().reset_after_bytes;
     while let Some(frame) = read_frame(&mut r, &mut buf).await {
-        let f = wait_open(&mut faults).await;
-        if !f.delay.is_zero() {
-            tokio::time::sleep(f.delay).await;
-        }
+        let f = gate(&mut faults).await;
         let mut body = &frame[4..];
         let api_key = if body.len() >= 2 { body.get_i16() } else { -1 };
         // acks is at a fixed place only for non-flexible versions; a Produce request with
@@ -254,10 +254,7 @@ async fn pump_answers(
 ) {
     let mut buf = BytesMut::with_capacity(64 * 1024);
     while let Some(frame) = read_frame(&mut r, &mut buf).await {
-        let f = wait_open(&mut faults).await;
-        if !f.delay.is_zero() {
-            tokio::time::sleep(f.delay).await;
-        }
+        gate(&mut faults).await;
         let drop_it = lock(&plan).pop_front().unwrap_or(false);
         if drop_it {
             lock(&stats).dropped_answers += 1;
