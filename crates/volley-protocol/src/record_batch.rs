@@ -144,15 +144,37 @@ impl BatchBuilder {
 
     /// Appends a record; returns its offset delta within the batch.
     pub fn append(&mut self, timestamp: i64, key: Option<&[u8]>, value: Option<&[u8]>, headers: &[Header]) -> i32 {
-        if self.count == 0 {
-            self.base_timestamp = timestamp;
-        }
-        let delta = timestamp.wrapping_sub(self.base_timestamp);
+        self.try_append(usize::MAX, timestamp, key, value, headers)
+            .unwrap_or(self.count - 1)
+    }
+
+    /// Appends a record if the batch stays within `limit` bytes (a first record always goes
+    /// in); returns its offset delta, or `None` if it does not fit. The record's size is
+    /// computed once, for the check and the encoding.
+    pub fn try_append(
+        &mut self,
+        limit: usize,
+        timestamp: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[Header],
+    ) -> Option<i32> {
+        let base = if self.count == 0 {
+            timestamp
+        } else {
+            self.base_timestamp
+        };
+        let delta = timestamp.wrapping_sub(base);
         let offset_delta = self.count;
         let body = record_body_size(delta, offset_delta, key, value, headers);
+        let body_len = i32::try_from(body).unwrap_or(i32::MAX);
+        if self.count > 0 && self.buf.len() + varint_len(body_len) + body > limit {
+            return None;
+        }
+        self.base_timestamp = base;
         let buf = &mut self.buf;
         buf.reserve(body + 5);
-        put_varint(buf, i32::try_from(body).unwrap_or(i32::MAX));
+        put_varint(buf, body_len);
         buf.put_i8(0);
         put_varlong(buf, delta);
         put_varint(buf, offset_delta);
@@ -165,7 +187,7 @@ impl BatchBuilder {
         }
         self.max_timestamp = self.max_timestamp.max(timestamp);
         self.count += 1;
-        offset_delta
+        Some(offset_delta)
     }
 
     /// Seals the batch: compresses the records section and writes the header.

@@ -94,16 +94,21 @@ impl Accumulator {
             tq.partitions.resize_with(idx + 1, VecDeque::new);
         }
         let q = &mut tq.partitions[idx];
-        let fits = q.back().is_some_and(|b| {
-            !b.closed && b.builder.size() + b.builder.size_of_next(timestamp, key, value, headers) <= batch_size
-        });
+        // Into the open batch if the record fits (its size is computed once, in
+        // `try_append`); otherwise the open batch closes and a new one takes the record.
+        let mut offset_delta = q
+            .back_mut()
+            .filter(|b| !b.closed)
+            .and_then(|b| b.builder.try_append(batch_size, timestamp, key, value, headers));
         let mut new_batches = 0;
-        if !fits {
+        if offset_delta.is_none() {
             if let Some(b) = q.back_mut() {
                 b.closed = true;
             }
+            let mut builder = BatchBuilder::with_capacity(batch_size.min(1 << 20));
+            offset_delta = Some(builder.append(timestamp, key, value, headers));
             q.push_back(QueuedBatch {
-                builder: BatchBuilder::with_capacity(batch_size.min(1 << 20)),
+                builder,
                 completion: BatchCompletion::new(partition),
                 created: now(),
                 reserved: 0,
@@ -111,9 +116,9 @@ impl Accumulator {
             });
             new_batches = 1;
         }
+        let offset_delta = offset_delta.unwrap_or(0);
         let mut wake = new_batches == 1;
         let b = q.back_mut().expect("a batch was just ensured");
-        let offset_delta = b.builder.append(timestamp, key, value, headers);
         b.reserved += reserved;
         if b.builder.size() >= batch_size {
             b.closed = true;
