@@ -7,6 +7,8 @@ Commands (BOOTSTRAP is host:port):
   placement BOOTSTRAP TOPIC PARTITIONS  keys on stdin (one base64 key a line): print the
                                         partition librdkafka's murmur2_random gives each,
                                         found by producing probes to TOPIC
+  check-placement BOOTSTRAP TOPIC COUNT read the topic back: record count, and the keys not
+                                        on librdkafka's murmur2_random partition
   verify BOOTSTRAP TOPIC INPUT KEYFIELD check a `volley produce --key-field` run: every input
                                         line exactly once, byte-identical, per-key order,
                                         on librdkafka's murmur2_random partition
@@ -101,6 +103,23 @@ def placement(bootstrap, topic, partitions, keys):
     return result
 
 
+def check_placement(bootstrap, topic, count):
+    """Reads the topic back and checks that each key sits on librdkafka's murmur2_random
+    partition (Java's placement); prints the record count and the keys placed elsewhere."""
+    seen = {}
+    n = 0
+    for m in consume(bootstrap, topic, int(count)):
+        n += 1
+        if m.key() is not None:
+            seen.setdefault(m.key(), set()).add(m.partition())
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "volley-reader"})
+    parts = len(partitions_of(c, topic))
+    c.close()
+    want = placement(bootstrap, topic + "-probe", str(parts), list(seen))
+    wrong = sorted(k.decode("utf-8", "replace") for k, ps in seen.items() if ps != {want[k]})
+    print(json.dumps({"records": n, "keys": len(seen), "misplaced_keys": len(wrong), "examples": wrong[:5]}))
+
+
 def verify(bootstrap, topic, input_path, key_field):
     lines = []
     with open(input_path, "rb") as f:
@@ -178,6 +197,8 @@ def main(argv):
             res = placement(bootstrap, topic, partitions, keys)
             for k in keys:
                 print(json.dumps({"k": b64(k), "p": res[k]}))
+        elif cmd == "check-placement":
+            check_placement(*args)
         elif cmd == "verify":
             verify(*args)
         else:
