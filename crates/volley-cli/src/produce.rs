@@ -12,6 +12,9 @@ use bytes::Bytes;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 use volley::{DeliveryFuture, Error, Header, Persistence, Producer, ProducerConfig, ProducerRecord};
+use volley_schema::{
+    parse_registry_settings, Format, JsonEncoder, MappingOptions, RegistryClient, RegistryOptions, Resolved, Role,
+};
 
 /// Arguments of `volley produce`.
 #[derive(Debug, clap::Args)]
@@ -58,6 +61,32 @@ pub(crate) struct ProduceArgs {
     /// Write one JSON line per input line with its partition and offset, or its error.
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
+    /// Turn each JSON value into this format: json, avro, avro-confluent or json-confluent
+    /// (default: the bytes as they are).
+    #[arg(long, value_name = "FORMAT")]
+    value_format: Option<String>,
+    /// The value's schema: an Avro schema (.avsc) or, for json-confluent, a JSON Schema.
+    #[arg(long, value_name = "FILE")]
+    value_schema: Option<PathBuf>,
+    /// Schema Registry base URL(s), comma-separated (for the -confluent formats).
+    #[arg(long, value_name = "URL")]
+    schema_registry: Option<String>,
+    /// Turn the key (the --key-field value, or the part before --key-separator) into this
+    /// format: string (default: its bare bytes), json, avro, avro-confluent or json-confluent.
+    #[arg(long, value_name = "FORMAT")]
+    key_format: Option<String>,
+    /// The key's schema file.
+    #[arg(long, value_name = "FILE")]
+    key_schema: Option<PathBuf>,
+    /// One Schema Registry setting, key=value with Confluent's names (repeatable).
+    #[arg(short = 'S', value_name = "KEY=VALUE")]
+    registry_settings: Vec<String>,
+    /// Avro bytes and fixed values are base64 strings (default: one code point per byte).
+    #[arg(long)]
+    bytes_base64: bool,
+    /// Skip JSON members the Avro record schema does not know (default: reject the line).
+    #[arg(long)]
+    ignore_unknown_fields: bool,
     /// How long Ctrl-C (or the end of input) may wait for outstanding records, in ms.
     #[arg(long, default_value_t = 30_000)]
     close_timeout_ms: u64,
@@ -217,6 +246,202 @@ fn cause_of(e: &Error) -> String {
     }
 }
 
+/// The serializers `--key-format`/`--value-format` ask for, with their schemas resolved.
+struct Encoders {
+    key: Option<(Arc<JsonEncoder>, Arc<Resolved>)>,
+    value: Option<(Arc<JsonEncoder>, Arc<Resolved>)>,
+}
+
+fn read_schema(flag: &str, path: &Option<PathBuf>) -> Result<Option<String>, String> {
+    path.as_ref()
+        .map(|p| std::fs::read_to_string(p).map_err(|e| format!("cannot read {flag} {}: {e}", p.display())))
+        .transpose()
+}
+
+/// Builds the encoders and resolves their schemas for the topic (registering or looking them
+/// up once), so that a registry problem stops the run before any line is read.
+/// Errors are a usage error (exit 2) or, for the registry's own answers and outages, a
+/// failure of the run (exit 1).
+async fn build_encoders(a: &ProduceArgs) -> Result<Encoders, (String, u8)> {
+    let usage = |e: String| (e, 2u8);
+    build_encoders_inner(a).await.map_err(|e| match e {
+        Setup::Usage(m) => usage(m),
+        Setup::Registry(m) => (m, 1),
+    })
+}
+
+enum Setup {
+    Usage(String),
+    Registry(String),
+}
+
+impl From<String> for Setup {
+    fn from(s: String) -> Self {
+        Setup::Usage(s)
+    }
+}
+
+impl From<&str> for Setup {
+    fn from(s: &str) -> Self {
+        Setup::Usage(s.to_owned())
+    }
+}
+
+async fn build_encoders_inner(a: &ProduceArgs) -> Result<Encoders, Setup> {
+    let mut settings = Vec::new();
+    for s in &a.registry_settings {
+        let (k, v) = s
+            .split_once('=')
+            .ok_or_else(|| Setup::Usage(format!("invalid -S '{s}': expected key=value")))?;
+        settings.push((k.to_owned(), v.to_owned()));
+    }
+    let value_format = a
+        .value_format
+        .as_deref()
+        .map(|f| Format::parse("--value-format", f))
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    let key_format = match a.key_format.as_deref() {
+        None | Some("string") => None,
+        Some(f) => Some(Format::parse("--key-format", f).map_err(|e| e.to_string())?),
+    };
+    if key_format.is_some() && a.key_field.is_none() && a.key_separator.is_none() {
+        return Err("--key-format needs a key: --key-field or --key-separator".into());
+    }
+    if a.value_schema.is_some() && value_format.is_none() {
+        return Err("--value-schema needs --value-format".into());
+    }
+    if a.key_schema.is_some() && key_format.is_none() {
+        return Err("--key-schema needs --key-format".into());
+    }
+    let needs_registry =
+        value_format.is_some_and(Format::uses_registry) || key_format.is_some_and(Format::uses_registry);
+    let url = a.schema_registry.clone().or_else(|| {
+        settings
+            .iter()
+            .find(|(k, _)| k == "schema.registry.url")
+            .map(|(_, v)| v.clone())
+    });
+    if !settings.is_empty() && !needs_registry {
+        return Err("-S settings are for the Schema Registry, which only the -confluent formats use".into());
+    }
+    let (registry, options) = match (&url, needs_registry) {
+        (Some(u), true) => {
+            let (cfg, opts) = parse_registry_settings(u, &settings).map_err(|e| e.to_string())?;
+            (
+                Some(Arc::new(RegistryClient::new(cfg).map_err(|e| e.to_string())?)),
+                opts,
+            )
+        }
+        (None, true) => return Err("the -confluent formats need --schema-registry URL".into()),
+        _ => (None, RegistryOptions::default()),
+    };
+    let mapping = MappingOptions {
+        bytes_base64: a.bytes_base64,
+        ignore_unknown_fields: a.ignore_unknown_fields,
+    };
+    let mut out = Encoders { key: None, value: None };
+    for (role, format, schema_flag, schema_path) in [
+        (Role::Key, key_format, "--key-schema", &a.key_schema),
+        (Role::Value, value_format, "--value-schema", &a.value_schema),
+    ] {
+        let Some(format) = format else { continue };
+        let schema = read_schema(schema_flag, schema_path)?;
+        let enc = JsonEncoder::new(
+            format,
+            role,
+            schema.as_deref(),
+            registry.clone(),
+            options.clone(),
+            mapping,
+        )
+        .map_err(|e| e.to_string())?;
+        let resolved = enc.prepare(&a.topic).await.map_err(|e| {
+            Setup::Registry(format!(
+                "cannot resolve the {} schema of topic '{}': {e}",
+                role_name(role),
+                a.topic
+            ))
+        })?;
+        let slot = Some((Arc::new(enc), resolved));
+        match role {
+            Role::Key => out.key = slot,
+            Role::Value => out.value = slot,
+        }
+    }
+    Ok(out)
+}
+
+fn role_name(r: Role) -> &'static str {
+    match r {
+        Role::Key => "key",
+        Role::Value => "value",
+    }
+}
+
+/// Encodes one side of a record with its encoder; the error names the field that does not fit.
+fn encode_side(
+    side: &str,
+    enc: &(Arc<JsonEncoder>, Arc<Resolved>),
+    json: Option<&serde_json::Value>,
+    raw: &[u8],
+) -> Result<Bytes, String> {
+    let parsed;
+    let value = match json {
+        Some(v) => v,
+        None => {
+            parsed = serde_json::from_slice::<serde_json::Value>(raw)
+                .map_err(|e| format!("{side} is not valid JSON: {e}"))?;
+            &parsed
+        }
+    };
+    let mut out = Vec::with_capacity(raw.len() + 5);
+    enc.0
+        .encode(&enc.1, value, raw, &mut out)
+        .map_err(|e| format!("{side} does not fit its schema: {e}"))?;
+    Ok(Bytes::from(out))
+}
+
+/// Splits a line into key and value and applies the encoders.
+fn make_record(a: &ProduceArgs, enc: &Encoders, line: &[u8]) -> Result<(Option<Bytes>, Bytes), String> {
+    if enc.key.is_none() && enc.value.is_none() {
+        return split_record(a, line);
+    }
+    let (key_raw, key_json, value_raw, value_json): (
+        Option<Bytes>,
+        Option<serde_json::Value>,
+        &[u8],
+        Option<serde_json::Value>,
+    ) = if let Some(field) = &a.key_field {
+        let v: serde_json::Value = serde_json::from_slice(line).map_err(|e| format!("not valid JSON: {e}"))?;
+        let obj = v.as_object().ok_or("not a JSON object (--key-field needs one)")?;
+        let k = obj.get(field).filter(|k| !k.is_null()).cloned();
+        let raw = k.as_ref().map(|k| match k {
+            serde_json::Value::String(s) => Bytes::copy_from_slice(s.as_bytes()),
+            other => Bytes::from(other.to_string()),
+        });
+        (raw, k, line, Some(v))
+    } else {
+        let (k, v) = split_record(a, line)?;
+        let vlen = v.len();
+        (k, None, &line[line.len() - vlen..], None)
+    };
+    let key = match (&enc.key, key_raw) {
+        (Some(e), Some(raw)) => {
+            // A --key-field value is re-written as JSON text; a --key-separator key is JSON text.
+            let text = key_json.as_ref().map(serde_json::Value::to_string);
+            let raw_bytes: &[u8] = text.as_deref().map_or(&raw[..], str::as_bytes);
+            Some(encode_side("the key", e, key_json.as_ref(), raw_bytes)?)
+        }
+        (_, raw) => raw,
+    };
+    let value = match &enc.value {
+        Some(e) => encode_side("the value", e, value_json.as_ref(), value_raw)?,
+        None => Bytes::copy_from_slice(value_raw),
+    };
+    Ok((key, value))
+}
+
 fn split_record(a: &ProduceArgs, line: &[u8]) -> Result<(Option<Bytes>, Bytes), String> {
     if let Some(field) = &a.key_field {
         let v: serde_json::Value = serde_json::from_slice(line).map_err(|e| format!("not valid JSON: {e}"))?;
@@ -266,6 +491,13 @@ pub(crate) async fn run(a: ProduceArgs) -> ExitCode {
                 (Box::new(f), len)
             }
             Err(e) => return usage(format!("cannot open {}: {e}", a.input)),
+        }
+    };
+    let encoders = match build_encoders(&a).await {
+        Ok(e) => e,
+        Err((e, code)) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(code);
         }
     };
     let producer = match Producer::new(config) {
@@ -331,10 +563,14 @@ pub(crate) async fn run(a: ProduceArgs) -> ExitCode {
                 buf.pop();
             }
         }
-        let entry = match split_record(&a, &buf) {
+        let entry = match make_record(&a, &encoders, &buf) {
             Err(error) => Entry::Bad {
                 line: line_no,
-                cause: "malformed input line".into(),
+                cause: if error.contains("does not fit its schema") {
+                    "value does not fit the schema".into()
+                } else {
+                    "malformed input line".into()
+                },
                 error,
             },
             Ok((key, value)) => {

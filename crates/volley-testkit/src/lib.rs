@@ -13,4 +13,5 @@ pub mod drive;
 pub mod fake;
 pub mod oracle;
 pub mod proxy;
+pub mod registry;
 pub mod tansu;

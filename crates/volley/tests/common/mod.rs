@@ -86,7 +86,7 @@ pub fn bootstrap() -> String {
         .clone()
 }
 
-fn python() -> PathBuf {
+pub fn python() -> PathBuf {
     let p = std::env::var("VOLLEY_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|_| root().join(".volley/venv/bin/python"));

@@ -1,0 +1,273 @@
+//! The registry client and the serializers against the in-repo Schema Registry double,
+//! over real HTTP on 127.0.0.1.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use volley_schema::{
+    parse_registry_settings, unframe, AvroSchema, Format, JsonEncoder, MappingOptions, RegistryClient, RegistryConfig,
+    RegistryOptions, Role, SchemaError, SchemaType,
+};
+use volley_testkit::registry::RegistryDouble;
+
+const V1: &str = r#"{"type":"record","name":"Click","namespace":"ex","fields":[{"name":"user","type":"string"}]}"#;
+const V2: &str = r#"{"type":"record","name":"Click","namespace":"ex","fields":[{"name":"user","type":"string"},{"name":"page","type":["null","string"],"default":null}]}"#;
+const V3_INCOMPATIBLE: &str = r#"{"type":"record","name":"Click","namespace":"ex","fields":[{"name":"user","type":"string"},{"name":"required","type":"int"}]}"#;
+
+fn client(url: &str, settings: &[(&str, &str)]) -> (Arc<RegistryClient>, RegistryOptions) {
+    let s: Vec<(String, String)> = settings.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+    let (cfg, opts) = parse_registry_settings(url, &s).unwrap();
+    (Arc::new(RegistryClient::new(cfg).unwrap()), opts)
+}
+
+fn registry_code(e: SchemaError) -> (u16, i64) {
+    match e {
+        SchemaError::Registry { status, error_code, .. } => (status, error_code),
+        other => panic!("expected a registry error, got {other}"),
+    }
+}
+
+#[tokio::test]
+async fn register_lookup_and_the_registry_error_codes() {
+    let reg = RegistryDouble::start().await;
+    let (c, _) = client(reg.url(), &[]);
+    let a = c.register("clicks-value", V1, SchemaType::Avro, false).await.unwrap();
+    assert_eq!(a.id, 1);
+    // The same schema under another subject keeps its id; a new one gets a new id.
+    let other = client(reg.url(), &[]).0;
+    assert_eq!(
+        other
+            .register("views-value", V1, SchemaType::Avro, false)
+            .await
+            .unwrap()
+            .id,
+        1
+    );
+    assert_eq!(
+        other
+            .register("clicks-value", V2, SchemaType::Avro, false)
+            .await
+            .unwrap()
+            .id,
+        2
+    );
+    let latest = other.latest("clicks-value").await.unwrap();
+    assert_eq!((latest.id, latest.version, latest.schema.as_str()), (2, Some(2), V2));
+    assert_eq!(other.version("clicks-value", 1).await.unwrap().schema, V1);
+    assert_eq!(other.schema_by_id(2).await.unwrap().schema, V2);
+    assert_eq!(
+        other
+            .lookup("clicks-value", V1, SchemaType::Avro, false)
+            .await
+            .unwrap()
+            .version,
+        Some(1)
+    );
+    // 409 incompatible, 422 invalid, 404 unknown subject / schema / version.
+    let e = other
+        .register("clicks-value", V3_INCOMPATIBLE, SchemaType::Avro, false)
+        .await
+        .unwrap_err();
+    let msg = e.to_string();
+    assert_eq!(registry_code(e), (409, 409), "{msg}");
+    assert!(msg.contains("incompatible"), "{msg}");
+    let e = other
+        .register("x-value", "{\"type\": \"nope\"}", SchemaType::Avro, false)
+        .await
+        .unwrap_err();
+    assert_eq!(registry_code(e), (422, 42201));
+    assert_eq!(
+        registry_code(other.latest("unknown-value").await.unwrap_err()),
+        (404, 40401)
+    );
+    assert_eq!(registry_code(other.schema_by_id(99).await.unwrap_err()), (404, 40403));
+    assert_eq!(
+        registry_code(other.version("clicks-value", 7).await.unwrap_err()),
+        (404, 40402)
+    );
+    let e = other
+        .lookup("clicks-value", V3_INCOMPATIBLE, SchemaType::Avro, false)
+        .await
+        .unwrap_err();
+    assert_eq!(registry_code(e), (404, 40403));
+    // JSON Schemas carry schemaType.
+    let j = other
+        .register("j-value", r#"{"type":"object","title":"J"}"#, SchemaType::Json, false)
+        .await
+        .unwrap();
+    assert_eq!(other.schema_by_id(j.id).await.unwrap().schema_type, SchemaType::Json);
+}
+
+#[tokio::test]
+async fn answers_are_cached_and_a_warm_cache_outlives_the_registry() {
+    let mut reg = RegistryDouble::start().await;
+    let (c, opts) = client(
+        reg.url(),
+        &[
+            ("schema.registry.request.timeout.ms", "2000"),
+            ("retries.wait.ms", "50"),
+        ],
+    );
+    let enc = JsonEncoder::new(
+        Format::AvroConfluent,
+        Role::Value,
+        Some(V1),
+        Some(Arc::clone(&c)),
+        opts,
+        MappingOptions::default(),
+    )
+    .unwrap();
+    let r = enc.prepare("clicks").await.unwrap();
+    let served = reg.requests();
+    assert_eq!(served, 1, "one register request");
+    let mut out = Vec::new();
+    for i in 0..1000 {
+        out.clear();
+        let v = json!({"user": format!("u{i}")});
+        enc.encode(&r, &v, b"", &mut out).unwrap();
+        let r2 = enc.prepare("clicks").await.unwrap();
+        assert_eq!(r2.id, Some(1));
+    }
+    assert_eq!(reg.requests(), served, "no request per record");
+    let (id, body) = unframe(&out).unwrap();
+    assert_eq!((id, body), (1, &b"\x08u999"[..]));
+    reg.stop();
+    // Warm cache: the registry is gone and records still serialize.
+    let r = enc.prepare("clicks").await.unwrap();
+    out.clear();
+    enc.encode(&r, &json!({"user": "after"}), b"", &mut out).unwrap();
+    assert_eq!(unframe(&out).unwrap().0, 1);
+    // Cold cache: a new topic needs the registry, and the error comes within the timeout.
+    let start = Instant::now();
+    let e = enc.prepare("other").await.unwrap_err();
+    let took = start.elapsed();
+    assert!(matches!(e, SchemaError::Unreachable { timeout_ms: 2000, .. }), "{e}");
+    assert!(e.to_string().contains("not reachable within 2000 ms"), "{e}");
+    assert!(
+        took < Duration::from_millis(2000 + 1000),
+        "bounded by the timeout: {took:?}"
+    );
+}
+
+#[tokio::test]
+async fn basic_auth() {
+    let reg = RegistryDouble::start().await;
+    reg.require_basic_auth("ml", "s3cret");
+    let (anon, _) = client(reg.url(), &[]);
+    let e = anon.register("a-value", V1, SchemaType::Avro, false).await.unwrap_err();
+    assert_eq!(registry_code(e), (401, 401));
+    let (authed, _) = client(reg.url(), &[("basic.auth.user.info", "ml:s3cret")]);
+    assert_eq!(
+        authed
+            .register("a-value", V1, SchemaType::Avro, false)
+            .await
+            .unwrap()
+            .id,
+        1
+    );
+}
+
+#[tokio::test]
+async fn latest_version_fixed_id_and_subject_strategies() {
+    let reg = RegistryDouble::start().await;
+    let (c, _) = client(reg.url(), &[]);
+    c.register("t-value", V1, SchemaType::Avro, false).await.unwrap();
+    c.register("t-value", V2, SchemaType::Avro, false).await.unwrap();
+    // use.latest.version: writes with v2 although no schema is given locally.
+    let (c2, opts) = client(
+        reg.url(),
+        &[("auto.register.schemas", "false"), ("use.latest.version", "true")],
+    );
+    let enc = JsonEncoder::new(
+        Format::AvroConfluent,
+        Role::Value,
+        None,
+        Some(c2),
+        opts,
+        MappingOptions::default(),
+    )
+    .unwrap();
+    let r = enc.prepare("t").await.unwrap();
+    assert_eq!(r.id, Some(2));
+    let mut out = Vec::new();
+    enc.encode(&r, &json!({"user": "a", "page": {"string": "/"}}), b"", &mut out)
+        .unwrap();
+    assert_eq!(unframe(&out).unwrap().1, b"\x02a\x02\x02/");
+    // use.schema.id
+    let (c3, opts) = client(reg.url(), &[("auto.register.schemas", "false"), ("use.schema.id", "1")]);
+    let enc = JsonEncoder::new(
+        Format::AvroConfluent,
+        Role::Value,
+        None,
+        Some(c3),
+        opts,
+        MappingOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(enc.prepare("anything").await.unwrap().id, Some(1));
+    // RecordNameStrategy registers under the record's full name; TopicRecordName under topic-name.
+    for (strategy, subject) in [
+        ("RecordNameStrategy", "ex.Click"),
+        ("TopicRecordNameStrategy", "t2-ex.Click"),
+    ] {
+        let (c4, opts) = client(reg.url(), &[("subject.name.strategy", strategy)]);
+        let enc = JsonEncoder::new(
+            Format::AvroConfluent,
+            Role::Value,
+            Some(V1),
+            Some(Arc::clone(&c4)),
+            opts,
+            MappingOptions::default(),
+        )
+        .unwrap();
+        enc.prepare("t2").await.unwrap();
+        assert_eq!(c4.latest(subject).await.unwrap().schema, V1);
+    }
+    // Settings that conflict, or that are not supported yet, are typed errors.
+    let conflict = parse_registry_settings(reg.url(), &[("use.latest.version".into(), "true".into())]);
+    assert!(matches!(conflict, Err(SchemaError::Config { .. })));
+    let mtls = parse_registry_settings(
+        reg.url(),
+        &[("schema.registry.ssl.key.location".into(), "k.pem".into())],
+    );
+    assert!(matches!(mtls, Err(SchemaError::NotSupported { .. })));
+    assert!(matches!(
+        Format::parse("--value-format", "protobuf"),
+        Err(SchemaError::NotSupported { .. })
+    ));
+    assert!(RegistryClient::new(RegistryConfig::new("ftp://x")).is_err());
+}
+
+#[test]
+fn rust_types_with_a_derived_schema() {
+    #[derive(serde::Serialize, apache_avro::AvroSchema)]
+    struct Feature {
+        user: String,
+        score: f64,
+        tags: Vec<String>,
+    }
+    let schema = volley_schema::AvroSerializer::schema_for::<Feature>().unwrap();
+    let ser = volley_schema::AvroSerializer::plain(schema.clone());
+    let bytes = ser
+        .to_bytes(
+            "t",
+            &Feature {
+                user: "u".into(),
+                score: 0.5,
+                tags: vec!["a".into()],
+            },
+        )
+        .unwrap();
+    // The same bytes as the JSON route.
+    let mut out = Vec::new();
+    schema
+        .encode_json(
+            &json!({"user": "u", "score": 0.5, "tags": ["a"]}),
+            MappingOptions::default(),
+            &mut out,
+        )
+        .unwrap();
+    assert_eq!(&bytes[..], &out[..]);
+    let _ = AvroSchema::parse(V1).unwrap();
+}
