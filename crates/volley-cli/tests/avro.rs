@@ -63,7 +63,7 @@ fn corpus() -> Vec<u8> {
     std::fs::read(data("event.jsonl")).expect("corpus")
 }
 
-fn path(p: &PathBuf) -> &str {
+fn path(p: &std::path::Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
 
@@ -369,4 +369,34 @@ fn keys_in_their_own_format() {
     assert_eq!(recs.len(), 1);
     assert_eq!(recs[0].key.as_deref(), Some(&b"\x00\x00\x00\x00\x01\x06ann"[..]));
     assert_eq!(recs[0].value.as_deref(), Some(&b"{\"user\":\"ann\",\"n\":1}"[..]));
+}
+
+/// `json-confluent`: the JSON Schema is registered with `schemaType: JSON` and each value is
+/// the magic byte, the id and the JSON text, as Confluent's JSON serializer writes it.
+#[test]
+fn json_confluent_framing() {
+    let (_rt, reg) = registry();
+    let t = topic("json-confluent");
+    create_topic(&t, 1);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let schema = dir.path().join("click.json");
+    std::fs::write(&schema, r#"{"title":"Click","type":"object","properties":{"user":{"type":"string"}}}"#)
+        .expect("schema");
+    let out = produce(
+        &t,
+        &["--value-format", "json-confluent", "--value-schema", path(&schema), "--schema-registry", reg.url()],
+        b"{\"user\":\"a\"}\nnot json\n",
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("line 2: the value is not valid JSON"), "{}", text(&out.stderr));
+    let recs = read_back(&t, 1);
+    assert_eq!(recs[0].value.as_deref(), Some(&b"\x00\x00\x00\x00\x01{\"user\":\"a\"}"[..]));
+    let url = format!("{}/subjects/{t}-value/versions/latest", reg.url());
+    let got = Command::new(python())
+        .args(["-c", "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())", &url])
+        .output()
+        .expect("python");
+    let latest: serde_json::Value = serde_json::from_slice(&got.stdout).expect("registry answer");
+    assert_eq!(latest["schemaType"], "JSON");
+    assert_eq!(latest["id"], 1);
 }

@@ -128,10 +128,9 @@ fn describe(v: &Json) -> String {
         Json::Array(_) => "an array".to_owned(),
         Json::Object(_) => "an object".to_owned(),
     };
-    if s.len() > 40 {
-        format!("{}…", &s[..s.floor_char_boundary(40)])
-    } else {
-        s
+    match s.char_indices().nth(40) {
+        Some((cut, _)) => format!("{}…", &s[..cut]),
+        None => s,
     }
 }
 

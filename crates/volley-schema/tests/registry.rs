@@ -17,8 +17,8 @@ const V3_INCOMPATIBLE: &str = r#"{"type":"record","name":"Click","namespace":"ex
 
 fn client(url: &str, settings: &[(&str, &str)]) -> (Arc<RegistryClient>, RegistryOptions) {
     let s: Vec<(String, String)> = settings.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
-    let (cfg, opts) = parse_registry_settings(url, &s).unwrap();
-    (Arc::new(RegistryClient::new(cfg).unwrap()), opts)
+    let (cfg, opts) = parse_registry_settings(url, &s).expect("settings");
+    (Arc::new(RegistryClient::new(cfg).expect("client")), opts)
 }
 
 fn registry_code(e: SchemaError) -> (u16, i64) {
