@@ -380,20 +380,41 @@ fn json_confluent_framing() {
     create_topic(&t, 1);
     let dir = tempfile::tempdir().expect("tempdir");
     let schema = dir.path().join("click.json");
-    std::fs::write(&schema, r#"{"title":"Click","type":"object","properties":{"user":{"type":"string"}}}"#)
-        .expect("schema");
+    std::fs::write(
+        &schema,
+        r#"{"title":"Click","type":"object","properties":{"user":{"type":"string"}}}"#,
+    )
+    .expect("schema");
     let out = produce(
         &t,
-        &["--value-format", "json-confluent", "--value-schema", path(&schema), "--schema-registry", reg.url()],
+        &[
+            "--value-format",
+            "json-confluent",
+            "--value-schema",
+            path(&schema),
+            "--schema-registry",
+            reg.url(),
+        ],
         b"{\"user\":\"a\"}\nnot json\n",
     );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("line 2: the value is not valid JSON"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("line 2: the value is not valid JSON"),
+        "{}",
+        text(&out.stderr)
+    );
     let recs = read_back(&t, 1);
-    assert_eq!(recs[0].value.as_deref(), Some(&b"\x00\x00\x00\x00\x01{\"user\":\"a\"}"[..]));
+    assert_eq!(
+        recs[0].value.as_deref(),
+        Some(&b"\x00\x00\x00\x00\x01{\"user\":\"a\"}"[..])
+    );
     let url = format!("{}/subjects/{t}-value/versions/latest", reg.url());
     let got = Command::new(python())
-        .args(["-c", "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())", &url])
+        .args([
+            "-c",
+            "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())",
+            &url,
+        ])
         .output()
         .expect("python");
     let latest: serde_json::Value = serde_json::from_slice(&got.stdout).expect("registry answer");

@@ -271,3 +271,43 @@ fn rust_types_with_a_derived_schema() {
     assert_eq!(&bytes[..], &out[..]);
     let _ = AvroSchema::parse(V1).unwrap();
 }
+
+#[tokio::test]
+async fn https_with_the_ca_from_settings() {
+    let (reg, pem) = RegistryDouble::start_tls().await;
+    assert!(reg.url().starts_with("https://127.0.0.1:"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, pem).expect("ca file");
+    let ca = ca.to_str().expect("path");
+    let (trusting, _) = client(reg.url(), &[("schema.registry.ssl.ca.location", ca)]);
+    assert_eq!(
+        trusting
+            .register("s-value", V1, SchemaType::Avro, false)
+            .await
+            .expect("https register")
+            .id,
+        1
+    );
+    // Without the CA the certificate is not trusted: a clear error, bounded by the timeout.
+    let (untrusting, _) = client(
+        reg.url(),
+        &[
+            ("schema.registry.request.timeout.ms", "1500"),
+            ("retries.wait.ms", "100"),
+        ],
+    );
+    let e = untrusting
+        .register("s-value", V1, SchemaType::Avro, false)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, SchemaError::Unreachable { .. }), "{e}");
+    assert!(e.to_string().to_lowercase().contains("certificate"), "{e}");
+    // An unreadable CA file is a configuration error.
+    let bad = parse_registry_settings(
+        reg.url(),
+        &[("schema.registry.ssl.ca.location".into(), "/nonexistent.pem".into())],
+    )
+    .map(|(cfg, _)| RegistryClient::new(cfg));
+    assert!(matches!(bad, Ok(Err(SchemaError::Config { .. }))));
+}

@@ -15,8 +15,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
 
 #[derive(Default)]
 struct State {
@@ -42,15 +42,53 @@ impl RegistryDouble {
     /// # Panics
     /// If no port can be bound (test set-up).
     pub async fn start() -> Self {
+        Self::start_with(None).await
+    }
+
+    /// Starts the double behind TLS with a fresh self-signed certificate for 127.0.0.1;
+    /// returns it and the certificate (PEM) a client must trust.
+    ///
+    /// # Panics
+    /// If the certificate cannot be made or no port bound (test set-up).
+    pub async fn start_tls() -> (Self, String) {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+            .expect("self-signed certificate");
+        let pem = ck.cert.pem();
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(ck.signing_key.serialize_der().into());
+        let config = rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(vec![ck.cert.der().clone()], key)
+            .expect("server config");
+        let me = Self::start_with(Some(tokio_rustls::TlsAcceptor::from(Arc::new(config)))).await;
+        (me, pem)
+    }
+
+    async fn start_with(tls: Option<tokio_rustls::TlsAcceptor>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind registry double");
-        let url = format!("http://{}", listener.local_addr().expect("local addr"));
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let url = format!("{scheme}://{}", listener.local_addr().expect("local addr"));
         let state = Arc::new(Mutex::new(State::default()));
         let requests = Arc::new(AtomicU64::new(0));
         let (st, rq) = (Arc::clone(&state), Arc::clone(&requests));
         let task = tokio::spawn(async move {
             let mut conns = tokio::task::JoinSet::new();
             while let Ok((sock, _)) = listener.accept().await {
-                conns.spawn(serve(sock, Arc::clone(&st), Arc::clone(&rq)));
+                let (st, rq) = (Arc::clone(&st), Arc::clone(&rq));
+                match &tls {
+                    None => {
+                        conns.spawn(serve(sock, st, rq));
+                    }
+                    Some(acceptor) => {
+                        let acceptor = acceptor.clone();
+                        conns.spawn(async move {
+                            // A client that does not trust the certificate ends the handshake.
+                            if let Ok(stream) = acceptor.accept(sock).await {
+                                serve(stream, st, rq).await;
+                            }
+                        });
+                    }
+                }
             }
         });
         RegistryDouble {
@@ -61,7 +99,7 @@ impl RegistryDouble {
         }
     }
 
-    /// The base URL, `http://127.0.0.1:PORT`.
+    /// The base URL, `http://127.0.0.1:PORT` (`https://` for [`start_tls`](Self::start_tls)).
     pub fn url(&self) -> &str {
         &self.url
     }
@@ -102,7 +140,7 @@ struct Request {
     body: Vec<u8>,
 }
 
-async fn read_request(r: &mut BufReader<tokio::net::tcp::OwnedReadHalf>) -> Option<Request> {
+async fn read_request<R: AsyncRead + Unpin>(r: &mut BufReader<R>) -> Option<Request> {
     let mut line = String::new();
     if r.read_line(&mut line).await.ok()? == 0 {
         return None;
@@ -147,8 +185,8 @@ async fn read_request(r: &mut BufReader<tokio::net::tcp::OwnedReadHalf>) -> Opti
     })
 }
 
-async fn serve(sock: TcpStream, state: Arc<Mutex<State>>, requests: Arc<AtomicU64>) {
-    let (rd, mut wr) = sock.into_split();
+async fn serve<S: AsyncRead + AsyncWrite + Unpin>(sock: S, state: Arc<Mutex<State>>, requests: Arc<AtomicU64>) {
+    let (rd, mut wr) = tokio::io::split(sock);
     let mut rd = BufReader::new(rd);
     while let Some(req) = read_request(&mut rd).await {
         requests.fetch_add(1, Ordering::Relaxed);
