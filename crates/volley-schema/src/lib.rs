@@ -6,7 +6,7 @@
 //! - [`RegistryClient`] registers and looks up schemas, caching every answer.
 //! - [`JsonEncoder`] turns JSON lines into one [`Format`] (what `volley produce
 //!   --value-format` uses); [`AvroSerializer`] serializes Rust values for
-//!   [`volley::Producer::send`].
+//!   [`volley::Producer::send`], [`JsonSchemaSerializer`] JSON in Confluent's framing.
 //!
 //! Protobuf is not supported yet ([`Format::parse`] says so).
 
@@ -20,7 +20,8 @@ pub use avro::{AvroSchema, MappingOptions};
 pub use error::{FieldError, SchemaError};
 pub use registry::{RegisteredSchema, RegistryClient, RegistryConfig, SchemaType};
 pub use serializer::{
-    parse_registry_settings, unframe, AvroSerializer, Format, JsonEncoder, RegistryOptions, Resolved, Role,
+    parse_registry_settings, unframe, AvroSerializer, Format, JsonEncoder, JsonSchemaSerializer, RegistryOptions,
+    Resolved, Role,
 };
 pub use subject::SubjectStrategy;
 

@@ -392,19 +392,69 @@ impl JsonEncoder {
     }
 }
 
-/// A Confluent-framed Avro serializer for Rust values (`serde::Serialize`), for use with
-/// [`volley::Producer::send`]'s serializers.
+/// The schema ids one serializer writes with, per topic: registered or looked up once.
+#[derive(Debug)]
+struct TopicIds {
+    registry: Arc<RegistryClient>,
+    options: RegistryOptions,
+    role: Role,
+    schema_text: String,
+    schema_type: SchemaType,
+    record_name: Option<String>,
+    ids: Mutex<HashMap<String, u32>>,
+}
+
+impl TopicIds {
+    async fn prepare(&self, topic: &str) -> Result<u32, SchemaError> {
+        if let Some(id) = self.get(topic) {
+            return Ok(id);
+        }
+        let subject = self
+            .options
+            .subject_strategy
+            .subject(topic, self.role, self.record_name.as_deref())?;
+        let (text, ty, norm) = (&self.schema_text, self.schema_type, self.options.normalize);
+        let got = if self.options.auto_register {
+            self.registry.register(&subject, text, ty, norm).await?
+        } else {
+            self.registry.lookup(&subject, text, ty, norm).await?
+        };
+        self.ids
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(topic.to_owned(), got.id);
+        Ok(got.id)
+    }
+
+    fn get(&self, topic: &str) -> Option<u32> {
+        self.ids
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(topic)
+            .copied()
+    }
+
+    /// The framing for `topic`, which must have been prepared.
+    fn frame(&self, topic: &str, out: &mut Vec<u8>) -> Result<(), SchemaError> {
+        let id = self
+            .get(topic)
+            .ok_or_else(|| SchemaError::NotPrepared(topic.to_owned()))?;
+        frame_into(id, out);
+        Ok(())
+    }
+}
+
+/// An Avro serializer for Rust values (`serde::Serialize`), plain or in Confluent framing, for
+/// use as a [`volley::Producer`] serializer.
 ///
 /// The Avro schema comes from a string or file, or is derived for the type
-/// (`apache_avro::AvroSchema`). Call [`prepare`](Self::prepare) once per topic before sending
-/// (it registers or looks the schema up); [`volley::Serializer::serialize`] then needs no network.
+/// (`apache_avro::AvroSchema`). For the framed form call [`prepare`](Self::prepare) once per
+/// topic before sending (it registers or looks the schema up);
+/// [`volley::Serializer::serialize`] then needs no network.
 #[derive(Debug)]
 pub struct AvroSerializer {
     schema: Arc<AvroSchema>,
-    registry: Option<Arc<RegistryClient>>,
-    options: RegistryOptions,
-    role: Role,
-    ids: Mutex<HashMap<String, u32>>,
+    framing: Option<TopicIds>,
 }
 
 impl AvroSerializer {
@@ -412,21 +462,24 @@ impl AvroSerializer {
     pub fn plain(schema: AvroSchema) -> Self {
         AvroSerializer {
             schema: Arc::new(schema),
-            registry: None,
-            options: RegistryOptions::default(),
-            role: Role::Value,
-            ids: Mutex::new(HashMap::new()),
+            framing: None,
         }
     }
 
     /// Confluent framing with a schema id from `registry`.
     pub fn confluent(schema: AvroSchema, registry: Arc<RegistryClient>, options: RegistryOptions, role: Role) -> Self {
-        AvroSerializer {
-            schema: Arc::new(schema),
-            registry: Some(registry),
+        let framing = TopicIds {
+            registry,
             options,
             role,
+            schema_text: schema.text().to_owned(),
+            schema_type: SchemaType::Avro,
+            record_name: schema.full_name(),
             ids: Mutex::new(HashMap::new()),
+        };
+        AvroSerializer {
+            schema: Arc::new(schema),
+            framing: Some(framing),
         }
     }
 
@@ -445,31 +498,10 @@ impl AvroSerializer {
     /// # Errors
     /// The registry's errors.
     pub async fn prepare(&self, topic: &str) -> Result<(), SchemaError> {
-        let Some(reg) = &self.registry else { return Ok(()) };
-        if self
-            .ids
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .contains_key(topic)
-        {
-            return Ok(());
+        match &self.framing {
+            Some(f) => f.prepare(topic).await.map(|_| ()),
+            None => Ok(()),
         }
-        let subject = self
-            .options
-            .subject_strategy
-            .subject(topic, self.role, self.schema.full_name().as_deref())?;
-        let got = if self.options.auto_register {
-            reg.register(&subject, self.schema.text(), SchemaType::Avro, self.options.normalize)
-                .await?
-        } else {
-            reg.lookup(&subject, self.schema.text(), SchemaType::Avro, self.options.normalize)
-                .await?
-        };
-        self.ids
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(topic.to_owned(), got.id);
-        Ok(())
     }
 
     /// Serializes one value.
@@ -483,17 +515,11 @@ impl AvroSerializer {
             .build()
             .map_err(value_error)?;
         let datum = writer.write_ser_to_vec(value).map_err(value_error)?;
-        if self.registry.is_none() {
+        let Some(f) = &self.framing else {
             return Ok(Bytes::from(datum));
-        }
-        let id = *self
-            .ids
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(topic)
-            .ok_or_else(|| SchemaError::NotPrepared(topic.to_owned()))?;
+        };
         let mut out = Vec::with_capacity(5 + datum.len());
-        frame_into(id, &mut out);
+        f.frame(topic, &mut out)?;
         out.extend_from_slice(&datum);
         Ok(Bytes::from(out))
     }
@@ -502,6 +528,58 @@ impl AvroSerializer {
 impl<T: serde::Serialize> volley::Serializer<T> for AvroSerializer {
     fn serialize(&self, topic: &str, value: &T) -> Result<Bytes, volley::Error> {
         self.to_bytes(topic, value).map_err(Into::into)
+    }
+}
+
+/// JSON for Rust values (`serde::Serialize`, `serde_json::Value`) in Confluent's JSON Schema
+/// framing; plain JSON is [`volley::JsonSerializer`]. Call [`prepare`](Self::prepare) once
+/// per topic before sending. Values are not validated against the JSON Schema.
+#[derive(Debug)]
+pub struct JsonSchemaSerializer {
+    framing: TopicIds,
+}
+
+impl JsonSchemaSerializer {
+    /// A serializer registering (or looking up) `json_schema` in `registry`.
+    ///
+    /// # Errors
+    /// [`SchemaError::InvalidSchema`] when the schema is not JSON.
+    pub fn new(
+        json_schema: &str,
+        registry: Arc<RegistryClient>,
+        options: RegistryOptions,
+        role: Role,
+    ) -> Result<Self, SchemaError> {
+        let parsed: Json =
+            serde_json::from_str(json_schema).map_err(|e| SchemaError::InvalidSchema(format!("not JSON: {e}")))?;
+        Ok(JsonSchemaSerializer {
+            framing: TopicIds {
+                registry,
+                options,
+                role,
+                schema_text: json_schema.to_owned(),
+                schema_type: SchemaType::Json,
+                record_name: parsed.get("title").and_then(Json::as_str).map(str::to_owned),
+                ids: Mutex::new(HashMap::new()),
+            },
+        })
+    }
+
+    /// Registers or looks up the schema for `topic`.
+    ///
+    /// # Errors
+    /// The registry's errors.
+    pub async fn prepare(&self, topic: &str) -> Result<(), SchemaError> {
+        self.framing.prepare(topic).await.map(|_| ())
+    }
+}
+
+impl<T: serde::Serialize + ?Sized> volley::Serializer<T> for JsonSchemaSerializer {
+    fn serialize(&self, topic: &str, value: &T) -> Result<Bytes, volley::Error> {
+        let mut out = Vec::with_capacity(64);
+        self.framing.frame(topic, &mut out)?;
+        serde_json::to_writer(&mut out, value).map_err(|e| volley::Error::Serialization(e.to_string()))?;
+        Ok(Bytes::from(out))
     }
 }
 

@@ -311,3 +311,34 @@ async fn https_with_the_ca_from_settings() {
     .map(|(cfg, _)| RegistryClient::new(cfg));
     assert!(matches!(bad, Ok(Err(SchemaError::Config { .. }))));
 }
+
+#[tokio::test]
+async fn framed_serializers_for_rust_values() {
+    use volley::Serializer;
+    #[derive(serde::Serialize, apache_avro::AvroSchema)]
+    struct Click {
+        user: String,
+    }
+    let reg = RegistryDouble::start().await;
+    let (c, opts) = client(reg.url(), &[]);
+    let avro = volley_schema::AvroSerializer::confluent(
+        volley_schema::AvroSerializer::schema_for::<Click>().expect("schema"),
+        Arc::clone(&c),
+        opts.clone(),
+        Role::Value,
+    );
+    let v = Click { user: "a".into() };
+    assert!(avro.serialize("t", &v).is_err(), "not prepared yet");
+    avro.prepare("t").await.expect("prepare");
+    assert_eq!(
+        &avro.serialize("t", &v).expect("avro")[..],
+        b"\x00\x00\x00\x00\x01\x02a"
+    );
+    let json = volley_schema::JsonSchemaSerializer::new(r#"{"title":"Click","type":"object"}"#, c, opts, Role::Value)
+        .expect("json schema");
+    json.prepare("t").await.expect("prepare");
+    assert_eq!(
+        &json.serialize("t", &json!({"user": "a"})).expect("json")[..],
+        b"\x00\x00\x00\x00\x02{\"user\":\"a\"}"
+    );
+}
