@@ -411,6 +411,13 @@ async fn s12_head_of_line_sequence_gap() {
         let c = cluster(&plan, "s12").await;
         let r = run(seed, &c, "s12", &plan, |i, c| {
             if i == 1000 {
+                // The broker must hold some of this producer's batches before it loses their
+                // sequences; a fast run could otherwise reach this point before any batch
+                // arrived, and there would be nothing to lose (no gap at all).
+                let start = std::time::Instant::now();
+                while c.records("s12").is_empty() && start.elapsed() < Duration::from_secs(10) {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
                 c.lose_sequences("s12");
             }
         })

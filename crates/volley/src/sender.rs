@@ -853,6 +853,10 @@ impl Sender {
                 let Some(mut b) = part.retries.pop_front() else {
                     continue;
                 };
+                // Nothing new follows a resent batch until it is answered: if it failed again
+                // while newer batches were appended, it would fall out of the broker's window of
+                // five and come back OUT_OF_ORDER_SEQUENCE_NUMBER although it is in the log.
+                part.confirmed = false;
                 if b.stamp != (pid, epoch) {
                     // Sealed under an older epoch (or split) and certainly not written:
                     // only such batches are kept across an epoch change (`on_new_epoch`).
