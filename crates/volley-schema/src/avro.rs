@@ -479,12 +479,21 @@ impl Encoder<'_> {
                     });
                     if let Some((i, b)) = found {
                         put_long(out, i as i64);
-                        return self.encode(b, inner, mode, out).map_err(|e| e.at_branch(tag));
+                        return self.encode(b, inner, mode, out);
                     }
                 }
             }
         }
-        // A plain value: exactly one branch may fit it.
+        // A plain value: exactly one branch may fit it. Usually only one branch has the
+        // value's JSON kind (null, or the one string branch): encode it directly.
+        let mut kinds = branches
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| self.resolve(b).is_ok_and(|b| kind_fits(b, v)));
+        if let (Some((i, only)), None) = (kinds.next(), kinds.next()) {
+            put_long(out, i as i64);
+            return self.encode(only, v, mode, out);
+        }
         let mut fit: Option<(usize, Vec<u8>)> = None;
         let mut fitting: Vec<String> = Vec::new();
         let mut last_err: Option<FieldError> = None;

@@ -38,11 +38,6 @@ impl FieldError {
         self
     }
 
-    /// The error happened inside a union branch picked by name (not part of the path).
-    pub fn at_branch(self, _tag: &str) -> Self {
-        self
-    }
-
     /// The field path, such as `items[1].price`; empty for the top-level value.
     pub fn path(&self) -> String {
         let mut s = String::new();

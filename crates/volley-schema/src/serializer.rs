@@ -197,6 +197,21 @@ pub fn parse_registry_settings(
     Ok((cfg, opts))
 }
 
+/// Registers the schema (`auto.register.schemas`) or finds it among the subject's versions.
+async fn register_or_lookup(
+    reg: &RegistryClient,
+    subject: &str,
+    text: &str,
+    schema_type: SchemaType,
+    o: &RegistryOptions,
+) -> Result<crate::RegisteredSchema, SchemaError> {
+    if o.auto_register {
+        reg.register(subject, text, schema_type, o.normalize).await
+    } else {
+        reg.lookup(subject, text, schema_type, o.normalize).await
+    }
+}
+
 /// What a topic's serializer writes with, once resolved.
 #[derive(Debug)]
 pub struct Resolved {
@@ -334,11 +349,7 @@ impl JsonEncoder {
                             (None, Some(j)) => j.clone(),
                             _ => return Err(SchemaError::NotPrepared(topic.to_owned())),
                         };
-                        if o.auto_register {
-                            reg.register(&subject, &text, schema_type, o.normalize).await?
-                        } else {
-                            reg.lookup(&subject, &text, schema_type, o.normalize).await?
-                        }
+                        register_or_lookup(reg, &subject, &text, schema_type, o).await?
                     }
                 };
                 if got.schema_type != schema_type {
@@ -413,12 +424,14 @@ impl TopicIds {
             .options
             .subject_strategy
             .subject(topic, self.role, self.record_name.as_deref())?;
-        let (text, ty, norm) = (&self.schema_text, self.schema_type, self.options.normalize);
-        let got = if self.options.auto_register {
-            self.registry.register(&subject, text, ty, norm).await?
-        } else {
-            self.registry.lookup(&subject, text, ty, norm).await?
-        };
+        let got = register_or_lookup(
+            &self.registry,
+            &subject,
+            &self.schema_text,
+            self.schema_type,
+            &self.options,
+        )
+        .await?;
         self.ids
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
