@@ -322,6 +322,9 @@ async fn build_encoders_inner(a: &ProduceArgs) -> Result<Encoders, Setup> {
             .find(|(k, _)| k == "schema.registry.url")
             .map(|(_, v)| v.clone())
     });
+    if a.schema_registry.is_some() && !needs_registry {
+        return Err("--schema-registry is only used by the -confluent formats".into());
+    }
     if !settings.is_empty() && !needs_registry {
         return Err("-S settings are for the Schema Registry, which only the -confluent formats use".into());
     }

@@ -421,3 +421,47 @@ fn json_confluent_framing() {
     assert_eq!(latest["schemaType"], "JSON");
     assert_eq!(latest["id"], 1);
 }
+
+/// Flag mistakes are usage errors (exit 2) with a clear text, before any broker is asked.
+#[test]
+fn format_flag_mistakes_are_usage_errors() {
+    let schema = data("event.avsc");
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &["--value-schema", path(&schema)],
+            "--value-schema needs --value-format",
+        ),
+        (
+            &["--value-format", "protobuf"],
+            "'--value-format protobuf' is not supported yet",
+        ),
+        (&["--value-format", "xml"], "invalid value for '--value-format'"),
+        (&["--value-format", "avro"], "this format needs a schema file"),
+        (
+            &["--value-format", "avro-confluent", "--value-schema", path(&schema)],
+            "need --schema-registry URL",
+        ),
+        (
+            &[
+                "--value-format",
+                "avro",
+                "--value-schema",
+                path(&schema),
+                "--schema-registry",
+                "http://127.0.0.1:1",
+            ],
+            "--schema-registry is only used by the -confluent formats",
+        ),
+    ];
+    for (args, want) in cases {
+        let out = Command::new(env!("CARGO_BIN_EXE_volley"))
+            .args(["produce", "--bootstrap-servers", "127.0.0.1:1", "--topic", "t"])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run volley");
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+}
