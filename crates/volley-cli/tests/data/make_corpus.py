@@ -30,6 +30,8 @@ for i in range(60):
         "t_ms": r.choice(["00:00:00", "23:59:59.999", "12:30:00.5", r.randrange(0, 86_400_000)]),
         "t_us": r.choice(["01:02:03.000004", r.randrange(0, 86_400_000_000)]),
         "local_ms": r.choice(["2024-05-01T12:00:00", "2001-02-03T04:05:06.007", r.randrange(0, 2**41)]),
+        "local_us": r.choice(["2024-05-01T12:00:00.000001", r.randrange(0, 2**50)]),
+        "span": "".join(chr(r.randrange(0, 256)) for _ in range(12)),
         "uid": "%08x-%04x-%04x-%04x-%012x" % (r.getrandbits(32), r.getrandbits(16), r.getrandbits(16),
                                               r.getrandbits(16), r.getrandbits(48)),
         "nothing": None,
