@@ -59,6 +59,21 @@ fn avro_check(args: &[&str]) -> (bool, String) {
     )
 }
 
+/// `avro_check.py check` of the corpus on `topic` (AvroDeserializer with `registry`, else
+/// fastavro), skipping the listed input lines; asserts success and returns the summary.
+fn check_corpus(topic: &str, registry: Option<&str>, skip: &str) -> String {
+    let schema = data("event.avsc");
+    let corpus = data("event.jsonl");
+    let bs = bootstrap();
+    let mut args = vec!["check", &bs, topic, path(&schema), path(&corpus), "--skip", skip];
+    if let Some(url) = registry {
+        args.extend(["--registry", url]);
+    }
+    let (ok, report) = avro_check(&args);
+    assert!(ok, "{report}");
+    report
+}
+
 fn corpus() -> Vec<u8> {
     std::fs::read(data("event.jsonl")).expect("corpus")
 }
@@ -92,16 +107,7 @@ fn avro_confluent_corpus_decodes_with_confluents_deserializer() {
         text(&out.stdout)
     );
     assert_eq!(reg.requests(), 1, "one register request for 60 records");
-    let (ok, report) = avro_check(&[
-        "check",
-        &bootstrap(),
-        &t,
-        path(&schema),
-        path(&data("event.jsonl")),
-        "--registry",
-        reg.url(),
-    ]);
-    assert!(ok, "{report}");
+    let report = check_corpus(&t, Some(reg.url()), "");
     assert!(report.contains("\"equal\": 60"), "{report}");
 }
 
@@ -116,8 +122,7 @@ fn plain_avro_corpus_decodes_with_fastavro() {
         &corpus(),
     );
     assert!(out.status.success(), "{}\n{}", text(&out.stdout), text(&out.stderr));
-    let (ok, report) = avro_check(&["check", &bootstrap(), &t, path(&schema), path(&data("event.jsonl"))]);
-    assert!(ok, "{report}");
+    let report = check_corpus(&t, None, "");
     assert!(report.contains("\"equal\": 60"), "{report}");
 }
 
@@ -165,18 +170,7 @@ fn bad_lines_are_reported_by_line_and_field_and_the_rest_is_produced() {
         "{}",
         text(&out.stdout)
     );
-    let (ok, report) = avro_check(&[
-        "check",
-        &bootstrap(),
-        &t,
-        path(&schema),
-        path(&data("event.jsonl")),
-        "--registry",
-        reg.url(),
-        "--skip",
-        "5,9,12",
-    ]);
-    assert!(ok, "{report}");
+    check_corpus(&t, Some(reg.url()), "5,9,12");
     // --ignore-unknown-fields lets line 9 through (without its unknown member).
     let t2 = topic("avro-ignore");
     let mut args2 = args.to_vec();

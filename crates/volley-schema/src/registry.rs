@@ -226,26 +226,7 @@ impl RegistryClient {
         schema_type: SchemaType,
         normalize: bool,
     ) -> Result<RegisteredSchema, SchemaError> {
-        let key = (subject.to_owned(), schema.to_owned(), schema_type);
-        if let Some(hit) = self.cache().ids.get(&key) {
-            return Ok(hit.clone());
-        }
-        let body = Self::schema_request(schema, schema_type);
-        let q = if normalize { "?normalize=true" } else { "" };
-        let bytes = self
-            .call(reqwest::Method::POST, &["subjects", subject, "versions"], q, Some(body))
-            .await?;
-        let id: IdBody = parse(&bytes)?;
-        let reg = RegisteredSchema {
-            id: id.id,
-            version: None,
-            schema: schema.to_owned(),
-            schema_type,
-        };
-        let mut c = self.cache();
-        c.ids.insert(key, reg.clone());
-        c.by_id.entry(reg.id).or_insert_with(|| reg.clone());
-        Ok(reg)
+        self.post_schema(subject, schema, schema_type, normalize, true).await
     }
 
     /// Finds `schema` among the versions of `subject` without registering it.
@@ -260,17 +241,45 @@ impl RegistryClient {
         schema_type: SchemaType,
         normalize: bool,
     ) -> Result<RegisteredSchema, SchemaError> {
+        self.post_schema(subject, schema, schema_type, normalize, false).await
+    }
+
+    /// `POST /subjects/{s}/versions` (register) or `POST /subjects/{s}` (look up); both
+    /// answers are cached under the subject and schema, and by id.
+    async fn post_schema(
+        &self,
+        subject: &str,
+        schema: &str,
+        schema_type: SchemaType,
+        normalize: bool,
+        register: bool,
+    ) -> Result<RegisteredSchema, SchemaError> {
         let key = (subject.to_owned(), schema.to_owned(), schema_type);
         if let Some(hit) = self.cache().ids.get(&key) {
             return Ok(hit.clone());
         }
         let body = Self::schema_request(schema, schema_type);
         let q = if normalize { "?normalize=true" } else { "" };
-        let bytes = self
-            .call(reqwest::Method::POST, &["subjects", subject], q, Some(body))
-            .await?;
-        let reg = to_registered(parse(&bytes)?, None)?;
-        self.cache().ids.insert(key, reg.clone());
+        let reg = if register {
+            let bytes = self
+                .call(reqwest::Method::POST, &["subjects", subject, "versions"], q, Some(body))
+                .await?;
+            let id: IdBody = parse(&bytes)?;
+            RegisteredSchema {
+                id: id.id,
+                version: None,
+                schema: schema.to_owned(),
+                schema_type,
+            }
+        } else {
+            let bytes = self
+                .call(reqwest::Method::POST, &["subjects", subject], q, Some(body))
+                .await?;
+            to_registered(parse(&bytes)?, None)?
+        };
+        let mut c = self.cache();
+        c.ids.insert(key, reg.clone());
+        c.by_id.entry(reg.id).or_insert_with(|| reg.clone());
         Ok(reg)
     }
 
