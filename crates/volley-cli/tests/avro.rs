@@ -28,6 +28,20 @@ fn registry() -> (tokio::runtime::Runtime, RegistryDouble) {
     (rt, reg)
 }
 
+/// A fresh topic with `partitions` partitions on the test broker.
+fn new_topic(name: &str, partitions: u32) -> String {
+    let t = topic(name);
+    create_topic(&t, partitions);
+    t
+}
+
+/// Writes a schema file into `dir`.
+fn schema_file(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
+    let p = dir.path().join(name);
+    std::fs::write(&p, text).expect("schema file");
+    p
+}
+
 fn produce(topic: &str, extra: &[&str], stdin: &[u8]) -> Output {
     let bs = bootstrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_volley"))
@@ -85,8 +99,7 @@ fn path(p: &std::path::Path) -> &str {
 #[test]
 fn avro_confluent_corpus_decodes_with_confluents_deserializer() {
     let (_rt, reg) = registry();
-    let t = topic("avro-confluent");
-    create_topic(&t, 3);
+    let t = new_topic("avro-confluent", 3);
     let schema = data("event.avsc");
     let out = produce(
         &t,
@@ -113,8 +126,7 @@ fn avro_confluent_corpus_decodes_with_confluents_deserializer() {
 
 #[test]
 fn plain_avro_corpus_decodes_with_fastavro() {
-    let t = topic("avro-plain");
-    create_topic(&t, 2);
+    let t = new_topic("avro-plain", 2);
     let schema = data("event.avsc");
     let out = produce(
         &t,
@@ -131,8 +143,7 @@ fn plain_avro_corpus_decodes_with_fastavro() {
 #[test]
 fn bad_lines_are_reported_by_line_and_field_and_the_rest_is_produced() {
     let (_rt, reg) = registry();
-    let t = topic("avro-bad");
-    create_topic(&t, 3);
+    let t = new_topic("avro-bad", 3);
     let schema = data("event.avsc");
     let mut lines: Vec<serde_json::Value> = text(&corpus())
         .lines()
@@ -186,27 +197,23 @@ fn bad_lines_are_reported_by_line_and_field_and_the_rest_is_produced() {
 #[test]
 fn schema_evolution_registers_a_new_id_and_old_records_still_decode() {
     let (_rt, reg) = registry();
-    let t = topic("avro-evolve");
-    create_topic(&t, 1);
+    let t = new_topic("avro-evolve", 1);
     let dir = tempfile::tempdir().expect("tempdir");
-    let v1 = dir.path().join("v1.avsc");
-    let v2 = dir.path().join("v2.avsc");
-    let v3 = dir.path().join("v3.avsc");
-    std::fs::write(
-        &v1,
+    let v1 = schema_file(
+        &dir,
+        "v1.avsc",
         r#"{"type":"record","name":"Click","namespace":"ex","fields":[{"name":"user","type":"string"}]}"#,
-    )
-    .expect("v1");
-    std::fs::write(
-        &v2,
+    );
+    let v2 = schema_file(
+        &dir,
+        "v2.avsc",
         r#"{"type":"record","name":"Click","namespace":"ex","fields":[{"name":"user","type":"string"},{"name":"page","type":["null","string"],"default":null}]}"#,
-    )
-    .expect("v2");
-    std::fs::write(
-        &v3,
+    );
+    let v3 = schema_file(
+        &dir,
+        "v3.avsc",
         r#"{"type":"record","name":"Click","namespace":"ex","fields":[{"name":"user","type":"string"},{"name":"count","type":"int"}]}"#,
-    )
-    .expect("v3");
+    );
     let run = |schema: &PathBuf, input: &str| {
         produce(
             &t,
@@ -252,8 +259,7 @@ fn schema_evolution_registers_a_new_id_and_old_records_still_decode() {
 #[test]
 fn registry_outage_warm_cache_goes_on_cold_cache_fails_within_the_timeout() {
     let (rt, mut reg) = registry();
-    let t = topic("avro-outage");
-    create_topic(&t, 3);
+    let t = new_topic("avro-outage", 3);
     let schema = data("event.avsc");
     let bs = bootstrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_volley"))
@@ -337,11 +343,9 @@ fn registry_outage_warm_cache_goes_on_cold_cache_fails_within_the_timeout() {
 #[test]
 fn keys_in_their_own_format() {
     let (_rt, reg) = registry();
-    let t = topic("avro-keys");
-    create_topic(&t, 3);
+    let t = new_topic("avro-keys", 3);
     let dir = tempfile::tempdir().expect("tempdir");
-    let key_schema = dir.path().join("key.avsc");
-    std::fs::write(&key_schema, "\"string\"").expect("key schema");
+    let key_schema = schema_file(&dir, "key.avsc", "\"string\"");
     let out = produce(
         &t,
         &[
@@ -370,15 +374,13 @@ fn keys_in_their_own_format() {
 #[test]
 fn json_confluent_framing() {
     let (_rt, reg) = registry();
-    let t = topic("json-confluent");
-    create_topic(&t, 1);
+    let t = new_topic("json-confluent", 1);
     let dir = tempfile::tempdir().expect("tempdir");
-    let schema = dir.path().join("click.json");
-    std::fs::write(
-        &schema,
+    let schema = schema_file(
+        &dir,
+        "click.json",
         r#"{"title":"Click","type":"object","properties":{"user":{"type":"string"}}}"#,
-    )
-    .expect("schema");
+    );
     let out = produce(
         &t,
         &[
