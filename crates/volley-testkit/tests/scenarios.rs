@@ -36,6 +36,9 @@ struct Plan<'a> {
     records: usize,
     keys: usize,
     props: &'a [(&'a str, &'a str)],
+    /// Compress by seed (none, lz4, zstd in turn), so that batches compressed away from the
+    /// sender go through the same faults.
+    codecs: bool,
 }
 
 impl Default for Plan<'_> {
@@ -46,8 +49,13 @@ impl Default for Plan<'_> {
             records: 3000,
             keys: 40,
             props: &[],
+            codecs: false,
         }
     }
+}
+
+fn codec(seed: u64) -> &'static str {
+    ["none", "lz4", "zstd"][usize::try_from(seed % 3).unwrap_or(0)]
 }
 
 /// Produces `plan.records` test records while `during(i)` may change the cluster, awaits
@@ -62,6 +70,9 @@ async fn run(
     let mut props: Vec<(&str, String)> = vec![("bootstrap.servers", cluster.bootstrap())];
     props.extend(FAST.iter().map(|(k, v)| (*k, (*v).to_owned())));
     props.extend(plan.props.iter().map(|(k, v)| (*k, (*v).to_owned())));
+    if plan.codecs {
+        props.push(("compression.type", codec(seed).to_owned()));
+    }
     let run = produce(&props, topic, plan.records, plan.keys, seed, |i| during(i, cluster)).await;
     let mut report = check(seed, &run.sent, &cluster.records(topic));
     if run.close_took > Duration::from_secs(10) {
@@ -170,7 +181,10 @@ async fn s03_no_leader_for_a_while() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s04_response_lost_after_append() {
     for seed in seeds() {
-        let plan = Plan::default();
+        let plan = Plan {
+            codecs: true,
+            ..Plan::default()
+        };
         let c = cluster(&plan, "s04").await;
         c.set_hook(random_faults(seed, 0.05, Action::AppendThenDrop));
         let r = run(seed, &c, "s04", &plan, |_, _| {}).await;
@@ -182,7 +196,10 @@ async fn s04_response_lost_after_append() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s05_connection_reset_before_the_broker_handles_it() {
     for seed in seeds() {
-        let plan = Plan::default();
+        let plan = Plan {
+            codecs: true,
+            ..Plan::default()
+        };
         let c = cluster(&plan, "s05").await;
         c.set_hook(random_faults(seed, 0.05, Action::CloseBeforeHandling));
         let r = run(seed, &c, "s05", &plan, |_, _| {}).await;
@@ -203,6 +220,7 @@ async fn s06_first_of_five_in_flight_fails_rest_out_of_order() {
             records: 4000,
             keys: 10,
             props: &[("batch.size", "1024"), ("linger.ms", "0")],
+            codecs: true,
         };
         let c = cluster(&plan, "s06").await;
         let n = Arc::new(AtomicUsize::new(0));
@@ -229,7 +247,10 @@ async fn s06_first_of_five_in_flight_fails_rest_out_of_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s11_duplicate_sequence_on_a_retried_batch() {
     for seed in seeds() {
-        let plan = Plan::default();
+        let plan = Plan {
+            codecs: true,
+            ..Plan::default()
+        };
         let c = cluster(&plan, "s11").await;
         c.duplicate_mode(DuplicateMode::Error);
         c.set_hook(random_faults(seed, 0.05, Action::AppendThenDrop));
@@ -247,7 +268,10 @@ async fn s16_uncertain_errors_after_append() {
         } else {
             ErrorCode::REQUEST_TIMED_OUT
         };
-        let plan = Plan::default();
+        let plan = Plan {
+            codecs: true,
+            ..Plan::default()
+        };
         let c = cluster(&plan, "s16").await;
         c.set_hook(random_faults(seed, 0.05, Action::AppendThenError(code)));
         let r = run(seed, &c, "s16", &plan, |_, _| {}).await;
@@ -289,6 +313,7 @@ async fn s19_invalid_record_fails_that_batch_with_per_record_messages() {
         records: 200,
         keys: 5,
         props: &[("linger.ms", "20")],
+        codecs: false,
     };
     let c = cluster(&plan, "s19").await;
     let n = Arc::new(AtomicUsize::new(0));
@@ -407,6 +432,7 @@ async fn s12_head_of_line_sequence_gap() {
             records: 2000,
             keys: 10,
             props: &[("linger.ms", "0"), ("batch.size", "1024")],
+            codecs: false,
         };
         let c = cluster(&plan, "s12").await;
         let r = run(seed, &c, "s12", &plan, |i, c| {
@@ -484,6 +510,7 @@ async fn s13_broker_forgets_the_producer() {
             records: 3000,
             keys: 20,
             props: &[],
+            codecs: false,
         };
         let c = cluster(&plan, "s13").await;
         c.strict_unknown_producer(true);
@@ -509,6 +536,7 @@ async fn s18_too_large_batches_are_split() {
             records: 2000,
             keys: 20,
             props: &[("batch.size", "16384"), ("linger.ms", "20")],
+            codecs: false,
         };
         let c = cluster(&plan, "s18").await;
         c.max_message_bytes(Some(1500));
@@ -546,6 +574,7 @@ async fn s07_first_batches_go_alone() {
             records: 3000,
             keys: 30,
             props: &[("linger.ms", "0"), ("batch.size", "512")],
+            codecs: false,
         };
         let c = cluster(&plan, "s07").await;
         let failed_once = Arc::new(Mutex::new(std::collections::HashSet::<i32>::new()));
@@ -589,6 +618,7 @@ async fn s14_delivery_timeout_of_queued_records_then_recovery() {
             ("request.timeout.ms", "800"),
             ("linger.ms", "5"),
         ],
+        codecs: false,
     };
     let c = cluster(&plan, "s14").await;
     let r = run(1, &c, "s14", &plan, |i, c| {

@@ -5,18 +5,107 @@
 //! The accumulator knows nothing of brokers, sequences or sockets.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use volley_protocol::record_batch::{BatchBuilder, Header};
+use volley_protocol::compression::CompressionError;
+use volley_protocol::record_batch::{BatchBuilder, ClosedBatch, Header, BATCH_HEADER_LEN};
 
 use crate::partitioner::StickyPartition;
 use crate::record::BatchCompletion;
 
+/// Where a closing batch's result lands (filled by whoever compresses it).
+pub(crate) type ClosingSlot = Mutex<Option<Result<ClosedBatch, CompressionError>>>;
+
+/// The bytes of a queued batch.
+#[derive(Debug)]
+pub(crate) enum Body {
+    /// Records are appended here (until the batch is closed).
+    Open(BatchBuilder),
+    /// Taken out to be compressed away from the sender; the result lands in the slot.
+    Closing(Arc<ClosingSlot>),
+    /// Compressed (or failed to), waiting to be drained.
+    Closed(Result<ClosedBatch, CompressionError>),
+}
+
+impl Body {
+    /// Whether the batch can be drained now (not waiting for a compression in progress).
+    /// When a compression just finished, its ratio goes into the topic's estimate.
+    fn settled(&mut self, estimate: &mut RatioEstimate, limits: Limits) -> bool {
+        let Body::Closing(slot) = self else { return true };
+        let done = slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        match done {
+            Some(r) => {
+                if let Ok(closed) = &r {
+                    estimate.observe(closed.compression_ratio(), limits);
+                }
+                *self = Body::Closed(r);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// The Java producer's estimate of how well a topic's batches compress, which lets
+/// `batch.size` bound a batch's compressed size: it starts at 1.0, falls by 0.005 after a
+/// batch that compressed better, and rises at once (by at least 0.05) after one that
+/// compressed worse, so a batch overshoots at most once.
+#[derive(Debug, Clone, Copy)]
+struct RatioEstimate {
+    ratio: f32,
+    /// Uncompressed bytes (header included) a batch may take under the current estimate.
+    limit: usize,
+}
+
+/// The Java producer's margin on its compression estimate.
+const ESTIMATION_FACTOR: f64 = 1.05;
+
+impl RatioEstimate {
+    fn new(limits: Limits) -> Self {
+        let mut e = Self { ratio: 1.0, limit: 0 };
+        e.set_limit(limits);
+        e
+    }
+
+    fn observe(&mut self, observed: f32, limits: Limits) {
+        if observed > self.ratio {
+            self.ratio = (self.ratio + 0.05).max(observed);
+        } else if observed < self.ratio {
+            self.ratio = (self.ratio - 0.005).max(0.0);
+        }
+        self.set_limit(limits);
+    }
+
+    fn set_limit(&mut self, limits: Limits) {
+        if !limits.compressed {
+            self.limit = limits.batch_size;
+            return;
+        }
+        let header = BATCH_HEADER_LEN as f64;
+        let room = (limits.batch_size as f64 - header).max(1.0);
+        let est = (f64::from(self.ratio) * ESTIMATION_FACTOR).max(1e-6);
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let limit = (header + room / est).min(limits.max_uncompressed as f64) as usize;
+        self.limit = limit.max(BATCH_HEADER_LEN + 1);
+    }
+}
+
+/// What bounds a batch.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    batch_size: usize,
+    /// Whether batches are compressed (then `batch_size` bounds the estimated compressed size).
+    compressed: bool,
+    /// The most uncompressed bytes one batch may hold whatever the estimate
+    /// (`max.request.size`): bounds the memory of an open batch.
+    max_uncompressed: usize,
+}
+
 /// A batch that is filling or waiting to be drained.
 #[derive(Debug)]
 pub(crate) struct QueuedBatch {
-    pub(crate) builder: BatchBuilder,
+    pub(crate) body: Body,
     pub(crate) completion: Arc<BatchCompletion>,
     /// When the first record was appended: starts the linger and delivery clocks.
     pub(crate) created: Instant,
@@ -26,10 +115,11 @@ pub(crate) struct QueuedBatch {
     pub(crate) closed: bool,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct TopicQueues {
     partitions: Vec<VecDeque<QueuedBatch>>,
     sticky: StickyPartition,
+    estimate: RatioEstimate,
 }
 
 /// What an append did, for the caller's bookkeeping.
@@ -45,15 +135,24 @@ pub(crate) struct Appended {
 #[derive(Debug)]
 pub(crate) struct Accumulator {
     batch_size: usize,
+    limits: Limits,
     linger: Duration,
     topics: HashMap<String, TopicQueues>,
     queued_batches: usize,
 }
 
 impl Accumulator {
-    pub(crate) fn new(batch_size: usize, linger: Duration) -> Self {
+    /// `batch_size` bounds a batch's bytes, its estimated compressed bytes when `compressed`;
+    /// `max_uncompressed` bounds its uncompressed bytes in any case.
+    pub(crate) fn new(batch_size: usize, linger: Duration, compressed: bool, max_uncompressed: usize) -> Self {
+        let batch_size = batch_size.max(1);
         Self {
-            batch_size: batch_size.max(1),
+            batch_size,
+            limits: Limits {
+                batch_size,
+                compressed,
+                max_uncompressed: max_uncompressed.max(batch_size),
+            },
             linger,
             topics: HashMap::new(),
             queued_batches: 0,
@@ -68,7 +167,12 @@ impl Accumulator {
 
     fn topic_mut(&mut self, topic: &str) -> &mut TopicQueues {
         if !self.topics.contains_key(topic) {
-            self.topics.insert(topic.to_owned(), TopicQueues::default());
+            let queues = TopicQueues {
+                partitions: Vec::new(),
+                sticky: StickyPartition::default(),
+                estimate: RatioEstimate::new(self.limits),
+            };
+            self.topics.insert(topic.to_owned(), queues);
         }
         // Just inserted if it was missing.
         self.topics.get_mut(topic).expect("topic queues exist")
@@ -87,28 +191,31 @@ impl Accumulator {
         reserved: usize,
         now: impl FnOnce() -> Instant,
     ) -> Appended {
-        let batch_size = self.batch_size;
         let idx = usize::try_from(partition).unwrap_or(0);
+        let capacity = self.batch_size.min(1 << 20);
         let tq = self.topic_mut(topic);
+        let batch_size = tq.estimate.limit;
         if tq.partitions.len() <= idx {
             tq.partitions.resize_with(idx + 1, VecDeque::new);
         }
         let q = &mut tq.partitions[idx];
         // Into the open batch if the record fits (its size is computed once, in
         // `try_append`); otherwise the open batch closes and a new one takes the record.
-        let mut offset_delta = q
-            .back_mut()
-            .filter(|b| !b.closed)
-            .and_then(|b| b.builder.try_append(batch_size, timestamp, key, value, headers));
+        let mut offset_delta = q.back_mut().filter(|b| !b.closed).and_then(|b| match &mut b.body {
+            Body::Open(builder) => builder.try_append(batch_size, timestamp, key, value, headers),
+            _ => None,
+        });
         let mut new_batches = 0;
         if offset_delta.is_none() {
             if let Some(b) = q.back_mut() {
                 b.closed = true;
             }
-            let mut builder = BatchBuilder::with_capacity(batch_size.min(1 << 20));
+            // Capacity for `batch.size` bytes: a batch that holds more because it compresses
+            // well grows its buffer (a few times per batch), idle partitions stay small.
+            let mut builder = BatchBuilder::with_capacity(capacity);
             offset_delta = Some(builder.append(timestamp, key, value, headers));
             q.push_back(QueuedBatch {
-                builder,
+                body: Body::Open(builder),
                 completion: BatchCompletion::new(partition),
                 created: now(),
                 reserved: 0,
@@ -120,7 +227,7 @@ impl Accumulator {
         let mut wake = new_batches == 1;
         let b = q.back_mut().expect("a batch was just ensured");
         b.reserved += reserved;
-        if b.builder.size() >= batch_size {
+        if matches!(&b.body, Body::Open(builder) if builder.size() >= batch_size) {
             b.closed = true;
             wake = true;
         }
@@ -137,12 +244,39 @@ impl Accumulator {
         flushing || b.closed || now.saturating_duration_since(b.created) >= linger
     }
 
-    /// Partitions whose first batch is ready to send.
-    pub(crate) fn ready(&self, now: Instant, flushing: bool) -> Vec<(String, i32)> {
+    /// Takes out, for compressing elsewhere, the builder of every batch that is ready to send
+    /// but not yet closed (all of them, not only each partition's first, so that a queue of
+    /// full batches is compressed in parallel). The batch stays queued, in its place, and
+    /// cannot be drained until its slot is filled.
+    pub(crate) fn take_to_close(&mut self, now: Instant, flushing: bool) -> Vec<(BatchBuilder, Arc<ClosingSlot>)> {
+        let linger = self.linger;
         let mut out = Vec::new();
-        for (t, tq) in &self.topics {
-            for (p, q) in tq.partitions.iter().enumerate() {
-                if q.front().is_some_and(|b| Self::is_ready(b, now, self.linger, flushing)) {
+        for tq in self.topics.values_mut() {
+            for q in &mut tq.partitions {
+                for b in q.iter_mut() {
+                    if !matches!(b.body, Body::Open(_)) || !Self::is_ready(b, now, linger, flushing) {
+                        continue;
+                    }
+                    let slot = Arc::new(ClosingSlot::default());
+                    if let Body::Open(builder) = std::mem::replace(&mut b.body, Body::Closing(Arc::clone(&slot))) {
+                        b.closed = true;
+                        out.push((builder, slot));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Partitions whose first batch is ready to send.
+    pub(crate) fn ready(&mut self, now: Instant, flushing: bool) -> Vec<(String, i32)> {
+        let mut out = Vec::new();
+        let (linger, limits) = (self.linger, self.limits);
+        for (t, tq) in &mut self.topics {
+            for (p, q) in tq.partitions.iter_mut().enumerate() {
+                if q.front_mut().is_some_and(|b| {
+                    Self::is_ready(b, now, linger, flushing) && b.body.settled(&mut tq.estimate, limits)
+                }) {
                     out.push((t.clone(), i32::try_from(p).unwrap_or(i32::MAX)));
                 }
             }
@@ -158,13 +292,12 @@ impl Accumulator {
         now: Instant,
         flushing: bool,
     ) -> Option<QueuedBatch> {
-        let linger = self.linger;
-        let q = self
-            .topics
-            .get_mut(topic)?
-            .partitions
-            .get_mut(usize::try_from(partition).ok()?)?;
-        if q.front().is_some_and(|b| Self::is_ready(b, now, linger, flushing)) {
+        let (linger, limits) = (self.linger, self.limits);
+        let tq = self.topics.get_mut(topic)?;
+        let q = tq.partitions.get_mut(usize::try_from(partition).ok()?)?;
+        if q.front_mut()
+            .is_some_and(|b| Self::is_ready(b, now, linger, flushing) && b.body.settled(&mut tq.estimate, limits))
+        {
             self.queued_batches -= 1;
             q.pop_front()
         } else {
@@ -241,7 +374,14 @@ mod tests {
     use super::*;
 
     fn acc(batch: usize, linger_ms: u64) -> Accumulator {
-        Accumulator::new(batch, Duration::from_millis(linger_ms))
+        Accumulator::new(batch, Duration::from_millis(linger_ms), false, batch)
+    }
+
+    fn open(b: &QueuedBatch) -> &BatchBuilder {
+        match &b.body {
+            Body::Open(builder) => builder,
+            other => panic!("not open: {other:?}"),
+        }
     }
 
     #[test]
@@ -255,7 +395,7 @@ mod tests {
         assert_eq!(a.next_linger_deadline(t0), Some(t0 + Duration::from_millis(50)));
         assert_eq!(a.ready(t0 + Duration::from_millis(50), false).len(), 1);
         let b = a.pop_ready("t", 0, t0 + Duration::from_millis(50), false).unwrap();
-        assert_eq!(b.builder.record_count(), 1);
+        assert_eq!(open(&b).record_count(), 1);
         assert_eq!(b.reserved, 10);
         assert!(a.is_empty());
     }
@@ -272,8 +412,8 @@ mod tests {
         assert_eq!(&deltas[..4], &[0, 1, 0, 1]);
         assert_eq!(a.ready(t0, false), vec![("t".to_string(), 2)]);
         let first = a.pop_ready("t", 2, t0, false).unwrap();
-        assert_eq!(first.builder.record_count(), 2);
-        assert!(first.builder.size() <= 200);
+        assert_eq!(open(&first).record_count(), 2);
+        assert!(open(&first).size() <= 200);
     }
 
     #[test]
@@ -284,7 +424,7 @@ mod tests {
         a.append("t", 0, 1, None, Some(&[1u8; 500]), &[], 1, || t0);
         a.append("t", 0, 1, None, Some(&[1u8; 10]), &[], 1, || t0);
         let counts: Vec<i32> = std::iter::from_fn(|| a.pop_ready("t", 0, t0, true))
-            .map(|b| b.builder.record_count())
+            .map(|b| open(&b).record_count())
             .collect();
         assert_eq!(counts, vec![1, 1, 1]);
     }
@@ -300,5 +440,99 @@ mod tests {
         assert_eq!(a.completions().len(), 1);
         assert_eq!(a.drain_all().len(), 1);
         assert!(a.is_empty());
+    }
+
+    #[test]
+    fn a_batch_being_closed_elsewhere_is_drained_only_when_its_slot_is_filled() {
+        use volley_protocol::compression::Compression;
+        let t0 = Instant::now();
+        let mut a = acc(200, 1000);
+        for _ in 0..5 {
+            a.append("t", 0, 1, None, Some(&[7u8; 40]), &[], 1, || t0);
+        }
+        // Two full batches and an open one that has not lingered yet.
+        let mut taken = a.take_to_close(t0, false);
+        assert_eq!(taken.len(), 2);
+        assert!(a.take_to_close(t0, false).is_empty(), "taken only once");
+        assert!(
+            a.ready(t0, false).is_empty(),
+            "nothing drains before the first slot is filled"
+        );
+        // The second finishes first: still nothing, the first is at the head.
+        let (second, slot2) = taken.pop().unwrap();
+        *slot2.lock().unwrap() = Some(second.close(Compression::Lz4, None, false));
+        assert!(a.pop_ready("t", 0, t0, false).is_none());
+        let (first, slot1) = taken.pop().unwrap();
+        *slot1.lock().unwrap() = Some(first.close(Compression::Lz4, None, false));
+        let counts: Vec<i32> = std::iter::from_fn(|| a.pop_ready("t", 0, t0, false))
+            .map(|b| match b.body {
+                Body::Closed(Ok(c)) => c.record_count(),
+                other => panic!("not closed: {other:?}"),
+            })
+            .collect();
+        assert_eq!(counts, vec![2, 2]);
+        // The open batch is closed once it lingered, and new records start another.
+        assert_eq!(a.take_to_close(t0 + Duration::from_secs(1), false).len(), 1);
+        a.append("t", 0, 1, None, Some(&[7u8; 40]), &[], 1, || t0);
+        assert_eq!(a.completions().len(), 2);
+    }
+
+    #[test]
+    fn with_compression_batch_size_bounds_the_estimated_compressed_size() {
+        let limits = Limits {
+            batch_size: 1061,
+            compressed: true,
+            max_uncompressed: 100_000,
+        };
+        let mut e = RatioEstimate::new(limits);
+        // Java's start: ratio 1.0 with a 5 % margin.
+        assert_eq!(e.limit, 61 + (1000.0 / 1.05) as usize);
+        // Batches that compress to a tenth lower the estimate slowly.
+        e.observe(0.1, limits);
+        assert!((e.ratio - 0.995).abs() < 1e-6);
+        for _ in 0..1000 {
+            e.observe(0.1, limits);
+        }
+        // Java's sawtooth: down by 0.005 below the observed ratio, then up by 0.05.
+        assert!(e.ratio > 0.09 && e.ratio < 0.151, "{}", e.ratio);
+        assert!(e.limit > 6_000 && e.limit < 10_100, "{}", e.limit);
+        // One that compresses worse raises it at once.
+        e.observe(0.5, limits);
+        assert!((e.ratio - 0.5).abs() < 1e-6);
+        // The uncompressed bound holds whatever the estimate.
+        for _ in 0..1000 {
+            e.observe(0.0, limits);
+        }
+        assert_eq!(e.limit, 100_000);
+        // Without compression, batch.size is the plain bound.
+        let plain = RatioEstimate::new(Limits {
+            compressed: false,
+            ..limits
+        });
+        assert_eq!(plain.limit, 1061);
+    }
+
+    #[test]
+    fn a_compressed_topics_batches_grow_as_the_estimate_falls() {
+        use volley_protocol::compression::Compression;
+        let t0 = Instant::now();
+        let mut a = Accumulator::new(1061, Duration::from_secs(1), true, 1 << 20);
+        let mut sizes = Vec::new();
+        for _ in 0..200 {
+            a.append("t", 0, 1, None, Some(&[b'x'; 100]), &[], 1, || t0);
+            for (builder, slot) in a.take_to_close(t0, false) {
+                *slot.lock().unwrap() = Some(builder.close(Compression::Lz4, None, false));
+            }
+            while let Some(b) = a.pop_ready("t", 0, t0, false) {
+                let Body::Closed(Ok(c)) = b.body else {
+                    panic!("not closed")
+                };
+                sizes.push((c.record_count(), c.size()));
+            }
+        }
+        let (first, last) = (sizes[0], sizes[sizes.len() - 1]);
+        // 107-byte records; 1000 bytes with the 5 % margin is room for 952.
+        assert_eq!(first.0, 8);
+        assert!(last.0 > first.0, "{sizes:?}");
     }
 }

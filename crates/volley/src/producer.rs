@@ -92,7 +92,12 @@ impl Producer {
     pub fn with_partitioner(config: ProducerConfig, partitioner: Arc<dyn Partitioner>) -> Result<Self, Error> {
         let batch_size = config.batch_size.min(config.max_request_size);
         let shared = Arc::new(Shared {
-            accumulator: Mutex::new(Accumulator::new(batch_size, config.linger)),
+            accumulator: Mutex::new(Accumulator::new(
+                batch_size,
+                config.linger,
+                config.compression != volley_protocol::compression::Compression::None,
+                config.max_request_size,
+            )),
             wake: Notify::new(),
             memory: Semaphore::new(config.buffer_memory.min(Semaphore::MAX_PERMITS)),
             flushing: 0.into(),

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use rand::Rng;
 use tokio::sync::{mpsc, oneshot, watch, Notify, Semaphore};
+use volley_protocol::compression::Compression;
 use volley_protocol::control::{decode_init_producer_id, decode_metadata, encode_init_producer_id, encode_metadata};
 use volley_protocol::produce::{decode_produce_response, encode_produce, PartitionData, ProduceRequest, TopicData};
 use volley_protocol::record_batch::{
@@ -29,7 +30,7 @@ use volley_protocol::record_batch::{
 };
 use volley_protocol::ErrorCode;
 
-use crate::accumulator::{Accumulator, QueuedBatch};
+use crate::accumulator::{Accumulator, Body, QueuedBatch};
 use crate::config::{Acks, ProducerConfig};
 use crate::error::{DeliveryError, Error};
 use crate::metadata::Cluster;
@@ -781,17 +782,47 @@ impl Sender {
         }
     }
 
+    /// Hands every batch that is ready but not yet compressed to a task of its own, so
+    /// compression runs on every core instead of in the sender (the records section does not
+    /// depend on the producer id or sequence, which are stamped when the batch is drained).
+    fn start_compressing(&mut self, now: Instant, flushing: bool) {
+        let cfg = &self.shared.config;
+        if cfg.compression == Compression::None {
+            return;
+        }
+        let jobs = self
+            .shared
+            .accumulator
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take_to_close(now, flushing);
+        for (builder, slot) in jobs {
+            let (codec, level) = (cfg.compression, cfg.compression_level);
+            let shared = Arc::clone(&self.shared);
+            tokio::spawn(async move {
+                let closed = builder.close(codec, level, false);
+                *slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(closed);
+                shared.wake.notify_one();
+            });
+        }
+    }
+
+    fn flushing(&self) -> bool {
+        self.shared.flushing.load(Ordering::Acquire) > 0
+            || self.shared.closing.load(Ordering::Acquire)
+            || self.shutdown
+            || !self.commands_open
+    }
+
     fn drain(&mut self, now: Instant) {
+        let flushing = self.flushing();
+        self.start_compressing(now, flushing);
         let Some((pid, epoch)) = self.producer_id() else { return };
         if self.bump.is_some() {
             // Waiting for in-flight requests to answer before the epoch changes (rule 4).
             return;
         }
         let cfg = self.shared.config.clone();
-        let flushing = self.shared.flushing.load(Ordering::Acquire) > 0
-            || self.shared.closing.load(Ordering::Acquire)
-            || self.shutdown
-            || !self.commands_open;
         let idempotent = cfg.enable_idempotence;
         let mut candidates: Vec<(String, i32)> = self
             .parts
@@ -1571,43 +1602,41 @@ fn seal(
     (topic, partition, order): (&str, i32, u64),
     now: Instant,
 ) -> Result<SentBatch, Box<SealFailed>> {
-    let record_count = q.builder.record_count();
-    let params = SealParams {
-        compression: cfg.compression,
-        level: cfg.compression_level,
-        producer_id,
-        producer_epoch,
-        base_sequence,
-        transactional: false,
-    };
     let QueuedBatch {
-        builder,
+        body,
         completion,
         created,
         reserved,
         ..
     } = q;
-    match builder.seal(&params) {
-        Ok(bytes) => Ok(SentBatch {
+    let closed = match body {
+        Body::Open(builder) => builder
+            .close(cfg.compression, cfg.compression_level, false)
+            .map_err(|e| Error::Internal(format!("compression failed: {e}"))),
+        Body::Closed(r) => r.map_err(|e| Error::Internal(format!("compression failed: {e}"))),
+        Body::Closing(_) => Err(Error::Internal("a batch was drained while being compressed".into())),
+    };
+    match closed {
+        Ok(closed) => Ok(SentBatch {
+            record_count: closed.record_count(),
+            bytes: closed.seal(producer_id, producer_epoch, base_sequence),
             topic: topic.to_owned(),
             partition,
-            bytes,
             completion: CompletionRef::Whole(completion),
             created,
             reserved,
             stamp: (producer_id, producer_epoch),
             order: (order, Vec::new()),
             base_sequence,
-            record_count,
             attempts: 0,
             retry_at: now,
             maybe_written: false,
             last_error: None,
         }),
-        Err(e) => Err(Box::new(SealFailed {
+        Err(error) => Err(Box::new(SealFailed {
             completion,
             reserved,
-            error: Error::Internal(format!("compression failed: {e}")),
+            error,
         })),
     }
 }
