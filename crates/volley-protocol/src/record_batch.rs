@@ -190,10 +190,10 @@ impl BatchBuilder {
         Some(offset_delta)
     }
 
-    /// Closes the batch: compresses the records section if asked, writes every header field
-    /// except the producer id, epoch and base sequence, and computes the CRC32C of the
-    /// records section. This is all of the per-byte work of sealing, so it can run away from
-    /// the task that assigns sequence numbers; [`ClosedBatch::seal`] then only stamps.
+    /// Closes the batch: compresses the records section if asked and writes every header
+    /// field except the producer id, epoch, base sequence and CRC. Compression is the bulk of
+    /// the work of sealing, so it can run away from the task that assigns sequence numbers;
+    /// [`ClosedBatch::seal`] then stamps and computes the CRC over the (compressed) bytes.
     ///
     /// # Errors
     /// The codec failed.
@@ -236,11 +236,9 @@ impl BatchBuilder {
             h.put_i32(NO_SEQUENCE);
             h.put_i32(self.count);
         }
-        let records_crc = crc32c::crc32c(&buf[BATCH_HEADER_LEN..]);
         Ok(ClosedBatch {
             buf,
             count: self.count,
-            records_crc,
             uncompressed,
         })
     }
@@ -262,8 +260,6 @@ impl BatchBuilder {
 pub struct ClosedBatch {
     buf: BytesMut,
     count: i32,
-    /// CRC32C of everything after the header.
-    records_crc: u32,
     /// The size before compression, header included.
     uncompressed: usize,
 }
@@ -299,15 +295,15 @@ impl ClosedBatch {
         ratio
     }
 
-    /// Stamps the producer id, epoch and first sequence and completes the CRC. Costs a CRC
-    /// over 40 header bytes whatever the batch's size: the records section's CRC was
-    /// computed when the batch was closed and is combined with it here.
+    /// Stamps the producer id, epoch and first sequence and writes the CRC. The CRC runs
+    /// over the batch as sent (compressed records are few bytes); computing the records'
+    /// part when closing and combining it here was tried and measured slower: the crc32c
+    /// crate's combine took a quarter of the sender's time with uncompressed 64 KiB batches.
     #[must_use]
     pub fn seal(self, producer_id: i64, producer_epoch: i16, base_sequence: i32) -> Bytes {
         let mut buf = self.buf;
         stamp(&mut buf, producer_id, producer_epoch, base_sequence);
-        let head = crc32c::crc32c(&buf[ATTRIBUTES_OFFSET..BATCH_HEADER_LEN]);
-        let crc = crc32c::crc32c_combine(head, self.records_crc, buf.len() - BATCH_HEADER_LEN);
+        let crc = crc32c::crc32c(&buf[ATTRIBUTES_OFFSET..]);
         buf[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
         buf.freeze()
     }
@@ -706,7 +702,7 @@ mod restamp_tests {
     }
 
     #[test]
-    fn the_combined_crc_equals_a_crc_over_the_whole_batch() {
+    fn a_closed_then_sealed_batch_has_the_crc_of_its_bytes() {
         for codec in [
             Compression::None,
             Compression::Gzip,
