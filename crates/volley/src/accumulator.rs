@@ -3,11 +3,21 @@
 //! `send` appends encoded records to the open batch of the record's partition; the sender
 //! pops batches that are ready: full, lingered `linger.ms`, or asked for by `flush`/`close`.
 //! The accumulator knows nothing of brokers, sequences or sockets.
+//!
+//! Concurrency: an append takes no lock shared by all partitions. The topic table and each
+//! topic's partition list are immutable snapshots read without a lock (`arc-swap`) and
+//! replaced, copy on write, when a topic or partition is added; each partition's queue has
+//! its own mutex, which an append holds while it encodes the record and which the sender
+//! takes once per batch it drains. Callers producing to different partitions never meet,
+//! and a caller meets the sender only on the partition it drains (as in the Java producer,
+//! librdkafka and franz-go, which also lock a partition's queue per record).
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwap;
 use volley_protocol::compression::CompressionError;
 use volley_protocol::record_batch::{BatchBuilder, ClosedBatch, Header, BATCH_HEADER_LEN};
 
@@ -31,9 +41,9 @@ pub(crate) enum Body {
 impl Body {
     /// Whether the batch can be drained now (not waiting for a compression in progress).
     /// When a compression just finished, its ratio goes into the topic's estimate.
-    fn settled(&mut self, estimate: &mut RatioEstimate, limits: Limits) -> bool {
+    fn settled(&mut self, estimate: &RatioEstimate, limits: Limits) -> bool {
         let Body::Closing(slot) = self else { return true };
-        let done = slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        let done = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
         match done {
             Some(r) => {
                 if let Ok(closed) = &r {
@@ -50,12 +60,14 @@ impl Body {
 /// The Java producer's estimate of how well a topic's batches compress, which lets
 /// `batch.size` bound a batch's compressed size: it starts at 1.0, falls by 0.005 after a
 /// batch that compressed better, and rises at once (by at least 0.05) after one that
-/// compressed worse, so a batch overshoots at most once.
-#[derive(Debug, Clone, Copy)]
+/// compressed worse, so a batch overshoots at most once. Only the sender updates it (when a
+/// compressed batch settles); appends read the limit.
+#[derive(Debug)]
 struct RatioEstimate {
-    ratio: f32,
+    /// The ratio's `f32` bits.
+    ratio: AtomicU32,
     /// Uncompressed bytes (header included) a batch may take under the current estimate.
-    limit: usize,
+    limit: AtomicUsize,
 }
 
 /// The Java producer's margin on its compression estimate.
@@ -63,31 +75,49 @@ const ESTIMATION_FACTOR: f64 = 1.05;
 
 impl RatioEstimate {
     fn new(limits: Limits) -> Self {
-        let mut e = Self { ratio: 1.0, limit: 0 };
-        e.set_limit(limits);
+        let e = Self {
+            ratio: AtomicU32::new(1.0f32.to_bits()),
+            limit: AtomicUsize::new(0),
+        };
+        e.set_limit(1.0, limits);
         e
     }
 
-    fn observe(&mut self, observed: f32, limits: Limits) {
-        if observed > self.ratio {
-            self.ratio = (self.ratio + 0.05).max(observed);
-        } else if observed < self.ratio {
-            self.ratio = (self.ratio - 0.005).max(0.0);
-        }
-        self.set_limit(limits);
+    fn ratio(&self) -> f32 {
+        f32::from_bits(self.ratio.load(Ordering::Relaxed))
     }
 
-    fn set_limit(&mut self, limits: Limits) {
+    fn limit(&self) -> usize {
+        self.limit.load(Ordering::Relaxed)
+    }
+
+    fn observe(&self, observed: f32, limits: Limits) {
+        let mut ratio = self.ratio();
+        if observed > ratio {
+            ratio = (ratio + 0.05).max(observed);
+        } else if observed < ratio {
+            ratio = (ratio - 0.005).max(0.0);
+        }
+        self.ratio.store(ratio.to_bits(), Ordering::Relaxed);
+        self.set_limit(ratio, limits);
+    }
+
+    fn set_limit(&self, ratio: f32, limits: Limits) {
         if !limits.compressed {
-            self.limit = limits.batch_size;
+            self.limit.store(limits.batch_size, Ordering::Relaxed);
             return;
         }
         let header = BATCH_HEADER_LEN as f64;
+        #[allow(clippy::cast_precision_loss)]
         let room = (limits.batch_size as f64 - header).max(1.0);
-        let est = (f64::from(self.ratio) * ESTIMATION_FACTOR).max(1e-6);
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let est = (f64::from(ratio) * ESTIMATION_FACTOR).max(1e-6);
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::cast_precision_loss
+        )]
         let limit = (header + room / est).min(limits.max_uncompressed as f64) as usize;
-        self.limit = limit.max(BATCH_HEADER_LEN + 1);
+        self.limit.store(limit.max(BATCH_HEADER_LEN + 1), Ordering::Relaxed);
     }
 }
 
@@ -115,12 +145,18 @@ pub(crate) struct QueuedBatch {
     pub(crate) closed: bool,
 }
 
+/// One partition's batches, oldest first.
+type PartitionQueue = Mutex<VecDeque<QueuedBatch>>;
+
 #[derive(Debug)]
 struct TopicQueues {
-    partitions: Vec<VecDeque<QueuedBatch>>,
-    sticky: StickyPartition,
+    /// Replaced (longer) when partitions are added; read without a lock.
+    partitions: ArcSwap<Vec<Arc<PartitionQueue>>>,
+    sticky: Mutex<StickyPartition>,
     estimate: RatioEstimate,
 }
+
+type TopicTable = HashMap<String, Arc<TopicQueues>>;
 
 /// What an append did, for the caller's bookkeeping.
 #[derive(Debug)]
@@ -131,14 +167,21 @@ pub(crate) struct Appended {
     pub(crate) wake: bool,
 }
 
-/// Per-partition batch queues.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Per-partition batch queues, shared by the callers of `send` and the sender.
 #[derive(Debug)]
 pub(crate) struct Accumulator {
     batch_size: usize,
     limits: Limits,
     linger: Duration,
-    topics: HashMap<String, TopicQueues>,
-    queued_batches: usize,
+    /// Read without a lock on every append; replaced, copy on write, when a topic is added.
+    topics: ArcSwap<TopicTable>,
+    /// Serialises the rare replacements of `topics` and of partition lists.
+    grow: Mutex<()>,
+    queued_batches: AtomicUsize,
 }
 
 impl Accumulator {
@@ -154,34 +197,72 @@ impl Accumulator {
                 max_uncompressed: max_uncompressed.max(batch_size),
             },
             linger,
-            topics: HashMap::new(),
-            queued_batches: 0,
+            topics: ArcSwap::from_pointee(HashMap::new()),
+            grow: Mutex::new(()),
+            queued_batches: AtomicUsize::new(0),
+        }
+    }
+
+    /// The queues of a topic, added if missing.
+    fn topic(&self, topic: &str) -> Arc<TopicQueues> {
+        if let Some(t) = self.topics.load().get(topic) {
+            return Arc::clone(t);
+        }
+        let _grow = lock(&self.grow);
+        let current = self.topics.load_full();
+        if let Some(t) = current.get(topic) {
+            return Arc::clone(t);
+        }
+        let t = Arc::new(TopicQueues {
+            partitions: ArcSwap::from_pointee(Vec::new()),
+            sticky: Mutex::new(StickyPartition::default()),
+            estimate: RatioEstimate::new(self.limits),
+        });
+        let mut next = (*current).clone();
+        next.insert(topic.to_owned(), Arc::clone(&t));
+        self.topics.store(Arc::new(next));
+        t
+    }
+
+    /// A partition's queue, added (with any missing below it) if missing.
+    fn partition(&self, tq: &TopicQueues, idx: usize) -> Arc<PartitionQueue> {
+        if let Some(q) = tq.partitions.load().get(idx) {
+            return Arc::clone(q);
+        }
+        let _grow = lock(&self.grow);
+        let current = tq.partitions.load_full();
+        if let Some(q) = current.get(idx) {
+            return Arc::clone(q);
+        }
+        let mut next = (*current).clone();
+        next.resize_with(idx + 1, Default::default);
+        let q = Arc::clone(&next[idx]);
+        tq.partitions.store(Arc::new(next));
+        q
+    }
+
+    /// Every partition queue with its topic's name, partition number and estimate.
+    fn each_queue(&self, mut f: impl FnMut(&str, i32, &TopicQueues, &PartitionQueue)) {
+        let topics = self.topics.load();
+        for (name, tq) in topics.iter() {
+            let parts = tq.partitions.load();
+            for (p, q) in parts.iter().enumerate() {
+                f(name, i32::try_from(p).unwrap_or(i32::MAX), tq, q);
+            }
         }
     }
 
     /// The partition for a keyless record (uniform sticky).
-    pub(crate) fn sticky_partition(&mut self, topic: &str, partitions: u32, size: usize) -> u32 {
-        let batch_size = self.batch_size;
-        self.topic_mut(topic).sticky.next(partitions, size, batch_size)
-    }
-
-    fn topic_mut(&mut self, topic: &str) -> &mut TopicQueues {
-        if !self.topics.contains_key(topic) {
-            let queues = TopicQueues {
-                partitions: Vec::new(),
-                sticky: StickyPartition::default(),
-                estimate: RatioEstimate::new(self.limits),
-            };
-            self.topics.insert(topic.to_owned(), queues);
-        }
-        // Just inserted if it was missing.
-        self.topics.get_mut(topic).expect("topic queues exist")
+    pub(crate) fn sticky_partition(&self, topic: &str, partitions: u32, size: usize) -> u32 {
+        let tq = self.topic(topic);
+        let mut sticky = lock(&tq.sticky);
+        sticky.next(partitions, size, self.batch_size)
     }
 
     /// Appends an encoded record. `reserved` bytes were taken from `buffer.memory`.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn append(
-        &mut self,
+        &self,
         topic: &str,
         partition: i32,
         timestamp: i64,
@@ -193,19 +274,32 @@ impl Accumulator {
     ) -> Appended {
         let idx = usize::try_from(partition).unwrap_or(0);
         let capacity = self.batch_size.min(1 << 20);
-        let tq = self.topic_mut(topic);
-        let batch_size = tq.estimate.limit;
-        if tq.partitions.len() <= idx {
-            tq.partitions.resize_with(idx + 1, VecDeque::new);
-        }
-        let q = &mut tq.partitions[idx];
+        // The common case reads the snapshots in place (no reference count is touched).
+        let topics = self.topics.load();
+        let tq_owned;
+        let tq: &TopicQueues = if let Some(t) = topics.get(topic) {
+            t
+        } else {
+            tq_owned = self.topic(topic);
+            &tq_owned
+        };
+        let parts = tq.partitions.load();
+        let q_owned;
+        let q: &PartitionQueue = if let Some(q) = parts.get(idx) {
+            q
+        } else {
+            q_owned = self.partition(tq, idx);
+            &q_owned
+        };
+        let batch_size = tq.estimate.limit();
+        let mut q = lock(q);
         // Into the open batch if the record fits (its size is computed once, in
         // `try_append`); otherwise the open batch closes and a new one takes the record.
         let mut offset_delta = q.back_mut().filter(|b| !b.closed).and_then(|b| match &mut b.body {
             Body::Open(builder) => builder.try_append(batch_size, timestamp, key, value, headers),
             _ => None,
         });
-        let mut new_batches = 0;
+        let mut wake = false;
         if offset_delta.is_none() {
             if let Some(b) = q.back_mut() {
                 b.closed = true;
@@ -221,20 +315,18 @@ impl Accumulator {
                 reserved: 0,
                 closed: false,
             });
-            new_batches = 1;
+            self.queued_batches.fetch_add(1, Ordering::AcqRel);
+            wake = true;
         }
         let offset_delta = offset_delta.unwrap_or(0);
-        let mut wake = new_batches == 1;
         let b = q.back_mut().expect("a batch was just ensured");
         b.reserved += reserved;
         if matches!(&b.body, Body::Open(builder) if builder.size() >= batch_size) {
             b.closed = true;
             wake = true;
         }
-        let completion = Arc::clone(&b.completion);
-        self.queued_batches += new_batches;
         Appended {
-            completion,
+            completion: Arc::clone(&b.completion),
             offset_delta,
             wake,
         }
@@ -248,58 +340,54 @@ impl Accumulator {
     /// but not yet closed (all of them, not only each partition's first, so that a queue of
     /// full batches is compressed in parallel). The batch stays queued, in its place, and
     /// cannot be drained until its slot is filled.
-    pub(crate) fn take_to_close(&mut self, now: Instant, flushing: bool) -> Vec<(BatchBuilder, Arc<ClosingSlot>)> {
+    pub(crate) fn take_to_close(&self, now: Instant, flushing: bool) -> Vec<(BatchBuilder, Arc<ClosingSlot>)> {
         let linger = self.linger;
         let mut out = Vec::new();
-        for tq in self.topics.values_mut() {
-            for q in &mut tq.partitions {
-                for b in q.iter_mut() {
-                    if !matches!(b.body, Body::Open(_)) || !Self::is_ready(b, now, linger, flushing) {
-                        continue;
-                    }
-                    let slot = Arc::new(ClosingSlot::default());
-                    if let Body::Open(builder) = std::mem::replace(&mut b.body, Body::Closing(Arc::clone(&slot))) {
-                        b.closed = true;
-                        out.push((builder, slot));
-                    }
+        self.each_queue(|_, _, _, q| {
+            for b in lock(q).iter_mut() {
+                if !matches!(b.body, Body::Open(_)) || !Self::is_ready(b, now, linger, flushing) {
+                    continue;
+                }
+                let slot = Arc::new(ClosingSlot::default());
+                if let Body::Open(builder) = std::mem::replace(&mut b.body, Body::Closing(Arc::clone(&slot))) {
+                    b.closed = true;
+                    out.push((builder, slot));
                 }
             }
-        }
+        });
         out
     }
 
     /// Partitions whose first batch is ready to send.
-    pub(crate) fn ready(&mut self, now: Instant, flushing: bool) -> Vec<(String, i32)> {
-        let mut out = Vec::new();
+    pub(crate) fn ready(&self, now: Instant, flushing: bool) -> Vec<(String, i32)> {
         let (linger, limits) = (self.linger, self.limits);
-        for (t, tq) in &mut self.topics {
-            for (p, q) in tq.partitions.iter_mut().enumerate() {
-                if q.front_mut().is_some_and(|b| {
-                    Self::is_ready(b, now, linger, flushing) && b.body.settled(&mut tq.estimate, limits)
-                }) {
-                    out.push((t.clone(), i32::try_from(p).unwrap_or(i32::MAX)));
-                }
+        let mut out = Vec::new();
+        self.each_queue(|t, p, tq, q| {
+            if lock(q)
+                .front_mut()
+                .is_some_and(|b| Self::is_ready(b, now, linger, flushing) && b.body.settled(&tq.estimate, limits))
+            {
+                out.push((t.to_owned(), p));
             }
-        }
+        });
         out
     }
 
     /// Removes the first batch of a partition if it is ready.
-    pub(crate) fn pop_ready(
-        &mut self,
-        topic: &str,
-        partition: i32,
-        now: Instant,
-        flushing: bool,
-    ) -> Option<QueuedBatch> {
+    pub(crate) fn pop_ready(&self, topic: &str, partition: i32, now: Instant, flushing: bool) -> Option<QueuedBatch> {
         let (linger, limits) = (self.linger, self.limits);
-        let tq = self.topics.get_mut(topic)?;
-        let q = tq.partitions.get_mut(usize::try_from(partition).ok()?)?;
+        let topics = self.topics.load();
+        let tq = topics.get(topic)?;
+        let parts = tq.partitions.load();
+        let mut q = lock(parts.get(usize::try_from(partition).ok()?)?);
         if q.front_mut()
-            .is_some_and(|b| Self::is_ready(b, now, linger, flushing) && b.body.settled(&mut tq.estimate, limits))
+            .is_some_and(|b| Self::is_ready(b, now, linger, flushing) && b.body.settled(&tq.estimate, limits))
         {
-            self.queued_batches -= 1;
-            q.pop_front()
+            let b = q.pop_front();
+            if b.is_some() {
+                self.queued_batches.fetch_sub(1, Ordering::AcqRel);
+            }
+            b
         } else {
             None
         }
@@ -307,65 +395,62 @@ impl Accumulator {
 
     /// The earliest time after `now` at which a batch becomes ready by lingering.
     pub(crate) fn next_linger_deadline(&self, now: Instant) -> Option<Instant> {
-        self.topics
-            .values()
-            .flat_map(|tq| tq.partitions.iter())
-            .filter_map(|q| q.front())
-            .filter(|b| !b.closed)
-            .map(|b| b.created + self.linger)
-            .filter(|d| *d > now)
-            .min()
+        let mut min: Option<Instant> = None;
+        self.each_queue(|_, _, _, q| {
+            if let Some(b) = lock(q).front().filter(|b| !b.closed) {
+                let d = b.created + self.linger;
+                if d > now && min.is_none_or(|m| d < m) {
+                    min = Some(d);
+                }
+            }
+        });
+        min
     }
 
     /// The earliest creation time of a queued batch (for delivery timeouts).
     pub(crate) fn oldest(&self) -> Option<Instant> {
-        self.topics
-            .values()
-            .flat_map(|tq| tq.partitions.iter())
-            .filter_map(|q| q.front())
-            .map(|b| b.created)
-            .min()
+        let mut min: Option<Instant> = None;
+        self.each_queue(|_, _, _, q| {
+            if let Some(b) = lock(q).front() {
+                if min.is_none_or(|m| b.created < m) {
+                    min = Some(b.created);
+                }
+            }
+        });
+        min
     }
 
     /// Removes batches created at or before `cutoff` (their delivery timeout passed).
-    pub(crate) fn expire(&mut self, cutoff: Instant) -> Vec<QueuedBatch> {
+    pub(crate) fn expire(&self, cutoff: Instant) -> Vec<QueuedBatch> {
         let mut out = Vec::new();
-        for tq in self.topics.values_mut() {
-            for q in &mut tq.partitions {
-                while q.front().is_some_and(|b| b.created <= cutoff) {
-                    out.extend(q.pop_front());
-                }
+        self.each_queue(|_, _, _, q| {
+            let mut q = lock(q);
+            while q.front().is_some_and(|b| b.created <= cutoff) {
+                out.extend(q.pop_front());
             }
-        }
-        self.queued_batches -= out.len();
+        });
+        self.queued_batches.fetch_sub(out.len(), Ordering::AcqRel);
         out
     }
 
     /// Removes every batch (closing without waiting).
-    pub(crate) fn drain_all(&mut self) -> Vec<QueuedBatch> {
+    pub(crate) fn drain_all(&self) -> Vec<QueuedBatch> {
         let mut out = Vec::new();
-        for tq in self.topics.values_mut() {
-            for q in &mut tq.partitions {
-                out.extend(q.drain(..));
-            }
-        }
-        self.queued_batches = 0;
+        self.each_queue(|_, _, _, q| out.extend(lock(q).drain(..)));
+        self.queued_batches.fetch_sub(out.len(), Ordering::AcqRel);
         out
     }
 
     /// Completions of every queued batch (for `flush`).
     pub(crate) fn completions(&self) -> Vec<Arc<BatchCompletion>> {
-        self.topics
-            .values()
-            .flat_map(|tq| tq.partitions.iter())
-            .flat_map(|q| q.iter())
-            .map(|b| Arc::clone(&b.completion))
-            .collect()
+        let mut out = Vec::new();
+        self.each_queue(|_, _, _, q| out.extend(lock(q).iter().map(|b| Arc::clone(&b.completion))));
+        out
     }
 
     /// Whether no batch is queued.
     pub(crate) fn is_empty(&self) -> bool {
-        self.queued_batches == 0
+        self.queued_batches.load(Ordering::Acquire) == 0
     }
 }
 
@@ -387,7 +472,7 @@ mod tests {
     #[test]
     fn a_batch_waits_for_linger_unless_full_or_flushing() {
         let t0 = Instant::now();
-        let mut a = acc(1000, 50);
+        let a = acc(1000, 50);
         let r = a.append("t", 0, 1, None, Some(b"v"), &[], 10, || t0);
         assert!(r.wake);
         assert!(a.ready(t0 + Duration::from_millis(49), false).is_empty());
@@ -403,7 +488,7 @@ mod tests {
     #[test]
     fn a_full_batch_is_ready_at_once_and_a_new_one_starts() {
         let t0 = Instant::now();
-        let mut a = acc(200, 1000);
+        let a = acc(200, 1000);
         let mut deltas = Vec::new();
         for _ in 0..10 {
             deltas.push(a.append("t", 2, 1, None, Some(&[0u8; 40]), &[], 1, || t0).offset_delta);
@@ -419,7 +504,7 @@ mod tests {
     #[test]
     fn an_oversized_record_gets_a_batch_of_its_own() {
         let t0 = Instant::now();
-        let mut a = acc(100, 1000);
+        let a = acc(100, 1000);
         a.append("t", 0, 1, None, Some(&[1u8; 10]), &[], 1, || t0);
         a.append("t", 0, 1, None, Some(&[1u8; 500]), &[], 1, || t0);
         a.append("t", 0, 1, None, Some(&[1u8; 10]), &[], 1, || t0);
@@ -432,7 +517,7 @@ mod tests {
     #[test]
     fn expiry_takes_only_old_batches() {
         let t0 = Instant::now();
-        let mut a = acc(100, 1000);
+        let a = acc(100, 1000);
         a.append("t", 0, 1, None, Some(b"x"), &[], 1, || t0);
         a.append("u", 1, 1, None, Some(b"x"), &[], 1, || t0 + Duration::from_secs(5));
         assert_eq!(a.oldest(), Some(t0));
@@ -446,7 +531,7 @@ mod tests {
     fn a_batch_being_closed_elsewhere_is_drained_only_when_its_slot_is_filled() {
         use volley_protocol::compression::Compression;
         let t0 = Instant::now();
-        let mut a = acc(200, 1000);
+        let a = acc(200, 1000);
         for _ in 0..5 {
             a.append("t", 0, 1, None, Some(&[7u8; 40]), &[], 1, || t0);
         }
@@ -484,39 +569,39 @@ mod tests {
             compressed: true,
             max_uncompressed: 100_000,
         };
-        let mut e = RatioEstimate::new(limits);
+        let e = RatioEstimate::new(limits);
         // Java's start: ratio 1.0 with a 5 % margin.
-        assert_eq!(e.limit, 61 + (1000.0 / 1.05) as usize);
+        assert_eq!(e.limit(), 61 + (1000.0 / 1.05) as usize);
         // Batches that compress to a tenth lower the estimate slowly.
         e.observe(0.1, limits);
-        assert!((e.ratio - 0.995).abs() < 1e-6);
+        assert!((e.ratio() - 0.995).abs() < 1e-6);
         for _ in 0..1000 {
             e.observe(0.1, limits);
         }
         // Java's sawtooth: down by 0.005 below the observed ratio, then up by 0.05.
-        assert!(e.ratio > 0.09 && e.ratio < 0.151, "{}", e.ratio);
-        assert!(e.limit > 6_000 && e.limit < 10_100, "{}", e.limit);
+        assert!(e.ratio() > 0.09 && e.ratio() < 0.151, "{}", e.ratio());
+        assert!(e.limit() > 6_000 && e.limit() < 10_100, "{}", e.limit());
         // One that compresses worse raises it at once.
         e.observe(0.5, limits);
-        assert!((e.ratio - 0.5).abs() < 1e-6);
+        assert!((e.ratio() - 0.5).abs() < 1e-6);
         // The uncompressed bound holds whatever the estimate.
         for _ in 0..1000 {
             e.observe(0.0, limits);
         }
-        assert_eq!(e.limit, 100_000);
+        assert_eq!(e.limit(), 100_000);
         // Without compression, batch.size is the plain bound.
         let plain = RatioEstimate::new(Limits {
             compressed: false,
             ..limits
         });
-        assert_eq!(plain.limit, 1061);
+        assert_eq!(plain.limit(), 1061);
     }
 
     #[test]
     fn a_compressed_topics_batches_grow_as_the_estimate_falls() {
         use volley_protocol::compression::Compression;
         let t0 = Instant::now();
-        let mut a = Accumulator::new(1061, Duration::from_secs(1), true, 1 << 20);
+        let a = Accumulator::new(1061, Duration::from_secs(1), true, 1 << 20);
         let mut sizes = Vec::new();
         for _ in 0..200 {
             a.append("t", 0, 1, None, Some(&[b'x'; 100]), &[], 1, || t0);
@@ -534,5 +619,74 @@ mod tests {
         // 107-byte records; 1000 bytes with the 5 % margin is room for 952.
         assert_eq!(first.0, 8);
         assert!(last.0 > first.0, "{sizes:?}");
+    }
+
+    #[test]
+    fn concurrent_appends_and_drains_lose_nothing_and_keep_each_callers_order() {
+        use std::sync::atomic::AtomicBool;
+        const CALLERS: u8 = 4;
+        const PER_CALLER: u32 = 20_000;
+        let t0 = Instant::now();
+        let a = Arc::new(acc(300, 0));
+        let done = Arc::new(AtomicBool::new(false));
+        let drainer = {
+            let (a, done) = (Arc::clone(&a), Arc::clone(&done));
+            std::thread::spawn(move || {
+                let mut seen: Vec<(String, i32, Vec<Vec<u8>>)> = Vec::new();
+                loop {
+                    let finished = done.load(Ordering::Acquire);
+                    for (t, p) in a.ready(t0, finished) {
+                        while let Some(b) = a.pop_ready(&t, p, t0, finished) {
+                            let Body::Open(builder) = b.body else {
+                                panic!("not open")
+                            };
+                            let sealed = builder
+                                .seal(&volley_protocol::record_batch::SealParams::default())
+                                .unwrap();
+                            let d = volley_protocol::record_batch::decode_batches(sealed, 1 << 20).unwrap();
+                            let values = d[0].records.iter().map(|r| r.value.clone().unwrap().to_vec()).collect();
+                            seen.push((t.clone(), p, values));
+                        }
+                    }
+                    if finished && a.is_empty() {
+                        return seen;
+                    }
+                }
+            })
+        };
+        let callers: Vec<_> = (0..CALLERS)
+            .map(|c| {
+                let a = Arc::clone(&a);
+                std::thread::spawn(move || {
+                    for i in 0..PER_CALLER {
+                        // Each caller spreads over two topics and three partitions each.
+                        let topic = if i % 2 == 0 { "even" } else { "odd" };
+                        let mut v = vec![c];
+                        v.extend_from_slice(&i.to_be_bytes());
+                        a.append(topic, i32::try_from(i % 3).unwrap(), 1, None, Some(&v), &[], 1, || t0);
+                    }
+                })
+            })
+            .collect();
+        for c in callers {
+            c.join().unwrap();
+        }
+        done.store(true, Ordering::Release);
+        let seen = drainer.join().unwrap();
+        let mut last: HashMap<(String, i32, u8), u32> = HashMap::new();
+        let mut total = 0;
+        for (t, p, values) in seen {
+            for v in values {
+                let (c, i) = (v[0], u32::from_be_bytes(v[1..5].try_into().unwrap()));
+                if let Some(prev) = last.insert((t.clone(), p, c), i) {
+                    assert!(
+                        i > prev,
+                        "caller {c}'s records on {t}/{p} out of order: {prev} then {i}"
+                    );
+                }
+                total += 1;
+            }
+        }
+        assert_eq!(total, u32::from(CALLERS) * PER_CALLER);
     }
 }

@@ -92,12 +92,13 @@ impl Producer {
     pub fn with_partitioner(config: ProducerConfig, partitioner: Arc<dyn Partitioner>) -> Result<Self, Error> {
         let batch_size = config.batch_size.min(config.max_request_size);
         let shared = Arc::new(Shared {
-            accumulator: Mutex::new(Accumulator::new(
+            accumulator: Accumulator::new(
                 batch_size,
                 config.linger,
                 config.compression != volley_protocol::compression::Compression::None,
                 config.max_request_size,
-            )),
+            ),
+            cluster: arc_swap::ArcSwap::from_pointee(Cluster::default()),
             wake: Notify::new(),
             memory: Semaphore::new(config.buffer_memory.min(Semaphore::MAX_PERMITS)),
             flushing: 0.into(),
@@ -173,7 +174,13 @@ impl Producer {
                 setting: "buffer.memory",
             });
         }
-        let known = self.cluster.borrow().topics.get(&record.topic).map(|t| t.leaders.len());
+        let known = self
+            .shared
+            .cluster
+            .load()
+            .topics
+            .get(&record.topic)
+            .map(|t| t.leaders.len());
         let partitions = match known {
             Some(n) => n,
             None => {
@@ -221,11 +228,7 @@ impl Producer {
         permit.forget();
         let timestamp = record.timestamp.unwrap_or_else(now_ms);
         let appended = {
-            let mut acc = self
-                .shared
-                .accumulator
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let acc = &self.shared.accumulator;
             let partition = match explicit {
                 Some(p) => p,
                 None => {

@@ -3,7 +3,8 @@
 //!
 //! It owns every piece of mutable delivery state (connections, in-flight requests,
 //! per-partition sequence numbers, retries, metadata, the producer id) so none of it needs a
-//! lock; `send` only touches the accumulator (one short lock) and the memory semaphore.
+//! lock; `send` only touches the accumulator (the lock of one partition's queue) and the memory
+//! semaphore.
 //! Connections do their I/O in their own tasks and report back over a channel; the loop
 //! reacts to connection events, commands from the producer handle, wake-ups from `send`, and
 //! timers, and after each one runs [`Sender::step`], which is synchronous and takes `now`.
@@ -41,7 +42,10 @@ use crate::record::{BatchCompletion, BatchOutcome};
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) config: ProducerConfig,
-    pub(crate) accumulator: Mutex<Accumulator>,
+    pub(crate) accumulator: Accumulator,
+    /// The latest metadata, read by every `send` without a lock (the watch channel beside it
+    /// is for waiting on a change).
+    pub(crate) cluster: arc_swap::ArcSwap<Cluster>,
     pub(crate) wake: Notify,
     pub(crate) memory: Semaphore,
     pub(crate) flushing: AtomicUsize,
@@ -375,12 +379,7 @@ impl Sender {
                 }
             }
             Command::Flush(reply) => {
-                let mut all = self
-                    .shared
-                    .accumulator
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .completions();
+                let mut all = self.shared.accumulator.completions();
                 for p in self.parts.values() {
                     all.extend(p.retries.iter().map(|b| b.completion.root()));
                 }
@@ -408,11 +407,7 @@ impl Sender {
     }
 
     fn is_idle(&self) -> bool {
-        self.shared
-            .accumulator
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .is_empty()
+        self.shared.accumulator.is_empty()
             && self.parts.values().all(|p| p.retries.is_empty())
             && self
                 .nodes
@@ -429,11 +424,7 @@ impl Sender {
             }
         };
         {
-            let acc = self
-                .shared
-                .accumulator
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let acc = &self.shared.accumulator;
             if let Some(d) = acc.next_linger_deadline(now) {
                 consider(d);
             }
@@ -514,6 +505,7 @@ impl Sender {
 
     fn publish(&mut self, c: Arc<Cluster>) {
         self.cluster = Arc::clone(&c);
+        self.shared.cluster.store(Arc::clone(&c));
         self.cluster_tx.send_replace(c);
     }
 
@@ -790,12 +782,7 @@ impl Sender {
         if cfg.compression == Compression::None {
             return;
         }
-        let jobs = self
-            .shared
-            .accumulator
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take_to_close(now, flushing);
+        let jobs = self.shared.accumulator.take_to_close(now, flushing);
         for (builder, slot) in jobs {
             let (codec, level) = (cfg.compression, cfg.compression_level);
             let shared = Arc::clone(&self.shared);
@@ -830,13 +817,7 @@ impl Sender {
             .filter(|(_, p)| p.retries.front().is_some_and(|b| b.retry_at <= now))
             .map(|(k, _)| k.clone())
             .collect();
-        candidates.extend(
-            self.shared
-                .accumulator
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .ready(now, flushing),
-        );
+        candidates.extend(self.shared.accumulator.ready(now, flushing));
         if candidates.is_empty() {
             return;
         }
@@ -921,11 +902,7 @@ impl Sender {
                     continue;
                 }
                 let popped = {
-                    let mut acc = self
-                        .shared
-                        .accumulator
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    let acc = &self.shared.accumulator;
                     acc.pop_ready(&topic, partition, now, flushing)
                 };
                 let Some(q) = popped else { continue };
@@ -1464,12 +1441,7 @@ impl Sender {
         }
         // Queued batches past the delivery timeout were never sent.
         if let Some(cutoff) = now.checked_sub(cfg.delivery_timeout) {
-            let expired = self
-                .shared
-                .accumulator
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .expire(cutoff);
+            let expired = self.shared.accumulator.expire(cutoff);
             for q in expired {
                 let last = self.cluster.last_error.clone();
                 self.fail_queued(
@@ -1510,12 +1482,7 @@ impl Sender {
     }
 
     fn fail_everything_queued(&mut self, error: &Error) {
-        let queued = self
-            .shared
-            .accumulator
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .drain_all();
+        let queued = self.shared.accumulator.drain_all();
         for q in queued {
             self.fail_queued(q, error.clone());
         }
