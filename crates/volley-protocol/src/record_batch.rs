@@ -13,7 +13,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use crate::compression::{compress, decompress, Compression, CompressionError};
+use crate::compression::{compress_into, decompress, Compression, CompressionError};
 use crate::wire::{put_varint, put_varlong, varint_len, varlong_len, DecodeError, Reader};
 
 /// Size of the RecordBatch v2 header.
@@ -210,9 +210,13 @@ impl BatchBuilder {
             attributes |= 0x10;
         }
         if compression != Compression::None {
-            let compressed = compress(compression, level, &buf[BATCH_HEADER_LEN..])?;
-            buf.truncate(BATCH_HEADER_LEN);
-            buf.extend_from_slice(&compressed);
+            // Into a new buffer: the appending one (up to `max.request.size` for records that
+            // compress well) is freed now rather than held until the batch is acknowledged.
+            let records = buf.len() - BATCH_HEADER_LEN;
+            let mut out = BytesMut::with_capacity(BATCH_HEADER_LEN + records / 4 + 64);
+            out.extend_from_slice(&buf[..BATCH_HEADER_LEN]);
+            compress_into(compression, level, &buf[BATCH_HEADER_LEN..], &mut out)?;
+            buf = out;
         }
         let total = buf.len();
         let max_ts = if self.count == 0 {
