@@ -56,13 +56,7 @@ fn seal(c: &mut Criterion) {
     let mut g = c.benchmark_group("seal 64 KiB batch of 100-byte records");
     let records = 64 * 1024 / 120;
     g.throughput(Throughput::Bytes(filled(records, 100).size() as u64));
-    for codec in [
-        Compression::None,
-        Compression::Gzip,
-        Compression::Snappy,
-        Compression::Lz4,
-        Compression::Zstd,
-    ] {
+    for codec in Compression::ALL {
         g.bench_function(codec.name(), |bench| {
             bench.iter_batched(
                 || filled(records, 100),

@@ -25,6 +25,15 @@ pub enum Compression {
 }
 
 impl Compression {
+    /// Every codec, `None` first.
+    pub const ALL: [Compression; 5] = [
+        Compression::None,
+        Compression::Gzip,
+        Compression::Snappy,
+        Compression::Lz4,
+        Compression::Zstd,
+    ];
+
     /// The attribute bits of this codec.
     #[must_use]
     pub fn attribute_bits(self) -> i16 {
@@ -246,18 +255,10 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const ALL: [Compression; 5] = [
-        Compression::None,
-        Compression::Gzip,
-        Compression::Snappy,
-        Compression::Lz4,
-        Compression::Zstd,
-    ];
-
     proptest! {
         #[test]
         fn round_trip(data in proptest::collection::vec(any::<u8>(), 0..100_000)) {
-            for c in ALL {
+            for c in Compression::ALL {
                 let z = compress(c, None, &data).unwrap();
                 prop_assert_eq!(decompress(c, &z, data.len()).unwrap(), data.clone());
             }
@@ -276,7 +277,7 @@ mod tests {
     #[test]
     fn decompression_bomb_is_bounded() {
         let data = vec![0u8; 1_000_000];
-        for c in &ALL[1..] {
+        for c in &Compression::ALL[1..] {
             let c = *c;
             let z = compress(c, None, &data).unwrap();
             assert!(decompress(c, &z, 1000).is_err(), "{c:?}");

@@ -707,13 +707,7 @@ mod restamp_tests {
 
     #[test]
     fn a_closed_then_sealed_batch_has_the_crc_of_its_bytes() {
-        for codec in [
-            Compression::None,
-            Compression::Gzip,
-            Compression::Snappy,
-            Compression::Lz4,
-            Compression::Zstd,
-        ] {
+        for codec in Compression::ALL {
             let mut b = BatchBuilder::with_capacity(256);
             for i in 0..50u8 {
                 b.append(i64::from(i), Some(&[i; 3]), Some(&[b'A' + i % 26; 40]), &[]);

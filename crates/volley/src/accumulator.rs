@@ -203,42 +203,55 @@ impl Accumulator {
         }
     }
 
-    /// The queues of a topic, added if missing.
-    fn topic(&self, topic: &str) -> Arc<TopicQueues> {
-        if let Some(t) = self.topics.load().get(topic) {
+    /// What `get` finds in the snapshot, or else what `add` puts into a copy of it, which
+    /// then replaces the snapshot (copy on write, under the `grow` lock; readers never wait).
+    fn get_or_add<C: Clone, T>(
+        &self,
+        snapshot: &ArcSwap<C>,
+        get: impl Fn(&C) -> Option<&Arc<T>>,
+        add: impl FnOnce(&mut C) -> Arc<T>,
+    ) -> Arc<T> {
+        if let Some(t) = get(&snapshot.load()) {
             return Arc::clone(t);
         }
         let _grow = lock(&self.grow);
-        let current = self.topics.load_full();
-        if let Some(t) = current.get(topic) {
+        let current = snapshot.load_full();
+        if let Some(t) = get(&current) {
             return Arc::clone(t);
         }
-        let t = Arc::new(TopicQueues {
-            partitions: ArcSwap::from_pointee(Vec::new()),
-            sticky: Mutex::new(StickyPartition::default()),
-            estimate: RatioEstimate::new(self.limits),
-        });
         let mut next = (*current).clone();
-        next.insert(topic.to_owned(), Arc::clone(&t));
-        self.topics.store(Arc::new(next));
+        let t = add(&mut next);
+        snapshot.store(Arc::new(next));
         t
+    }
+
+    /// The queues of a topic, added if missing.
+    fn topic(&self, topic: &str) -> Arc<TopicQueues> {
+        self.get_or_add(
+            &self.topics,
+            |table| table.get(topic),
+            |table| {
+                let t = Arc::new(TopicQueues {
+                    partitions: ArcSwap::from_pointee(Vec::new()),
+                    sticky: Mutex::new(StickyPartition::default()),
+                    estimate: RatioEstimate::new(self.limits),
+                });
+                table.insert(topic.to_owned(), Arc::clone(&t));
+                t
+            },
+        )
     }
 
     /// A partition's queue, added (with any missing below it) if missing.
     fn partition(&self, tq: &TopicQueues, idx: usize) -> Arc<PartitionQueue> {
-        if let Some(q) = tq.partitions.load().get(idx) {
-            return Arc::clone(q);
-        }
-        let _grow = lock(&self.grow);
-        let current = tq.partitions.load_full();
-        if let Some(q) = current.get(idx) {
-            return Arc::clone(q);
-        }
-        let mut next = (*current).clone();
-        next.resize_with(idx + 1, Default::default);
-        let q = Arc::clone(&next[idx]);
-        tq.partitions.store(Arc::new(next));
-        q
+        self.get_or_add(
+            &tq.partitions,
+            |parts| parts.get(idx),
+            |parts| {
+                parts.resize_with(idx + 1, Default::default);
+                Arc::clone(&parts[idx])
+            },
+        )
     }
 
     /// Every partition queue with its topic's name, partition number and estimate.
