@@ -809,7 +809,8 @@ impl Sender {
             // Waiting for in-flight requests to answer before the epoch changes (rule 4).
             return;
         }
-        let cfg = self.shared.config.clone();
+        let shared = Arc::clone(&self.shared);
+        let cfg = &shared.config;
         let idempotent = cfg.enable_idempotence;
         let mut candidates: Vec<(String, i32)> = self
             .parts
@@ -908,7 +909,7 @@ impl Sender {
                 let Some(q) = popped else { continue };
                 let seq = if idempotent { part.next_sequence } else { NO_SEQUENCE };
                 part.next_order += 1;
-                match seal(q, &cfg, (pid, epoch, seq), (&topic, partition, part.next_order), now) {
+                match seal(q, cfg, (pid, epoch, seq), (&topic, partition, part.next_order), now) {
                     Ok(b) => {
                         if idempotent {
                             part.next_sequence = next_sequence(part.next_sequence, b.record_count);
@@ -1416,7 +1417,8 @@ impl Sender {
     // ----- timeouts -----
 
     fn expire(&mut self, now: Instant) {
-        let cfg = self.shared.config.clone();
+        let shared = Arc::clone(&self.shared);
+        let cfg = &shared.config;
         // Requests without an answer within request.timeout.ms end their connection.
         let timed_out: Vec<i32> = self
             .nodes
