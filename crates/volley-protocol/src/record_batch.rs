@@ -281,12 +281,6 @@ impl ClosedBatch {
         self.buf.len()
     }
 
-    /// Bytes the batch took before its records were compressed, header included.
-    #[must_use]
-    pub fn uncompressed_size(&self) -> usize {
-        self.uncompressed
-    }
-
     /// Compressed records bytes per uncompressed records byte (1.0 without compression).
     #[must_use]
     pub fn compression_ratio(&self) -> f32 {
@@ -307,17 +301,18 @@ impl ClosedBatch {
     pub fn seal(self, producer_id: i64, producer_epoch: i16, base_sequence: i32) -> Bytes {
         let mut buf = self.buf;
         stamp(&mut buf, producer_id, producer_epoch, base_sequence);
-        let crc = crc32c::crc32c(&buf[ATTRIBUTES_OFFSET..]);
-        buf[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
         buf.freeze()
     }
 }
 
-/// Writes the producer id, epoch and base sequence into a batch header.
-fn stamp(header: &mut [u8], producer_id: i64, producer_epoch: i16, base_sequence: i32) {
-    header[43..51].copy_from_slice(&producer_id.to_be_bytes());
-    header[51..53].copy_from_slice(&producer_epoch.to_be_bytes());
-    header[53..57].copy_from_slice(&base_sequence.to_be_bytes());
+/// Writes the producer id, epoch and base sequence into a whole batch and then its CRC32C
+/// (which covers them).
+fn stamp(batch: &mut [u8], producer_id: i64, producer_epoch: i16, base_sequence: i32) {
+    batch[43..51].copy_from_slice(&producer_id.to_be_bytes());
+    batch[51..53].copy_from_slice(&producer_epoch.to_be_bytes());
+    batch[53..57].copy_from_slice(&base_sequence.to_be_bytes());
+    let crc = crc32c::crc32c(&batch[ATTRIBUTES_OFFSET..]);
+    batch[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
 }
 
 fn put_bytes_field(buf: &mut BytesMut, b: Option<&[u8]>) {
@@ -674,8 +669,6 @@ pub fn restamp(batch: &Bytes, producer_id: i64, producer_epoch: i16, base_sequen
     }
     let mut b = BytesMut::from(&batch[..]);
     stamp(&mut b, producer_id, producer_epoch, base_sequence);
-    let crc = crc32c::crc32c(&b[ATTRIBUTES_OFFSET..]);
-    b[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
     Ok(b.freeze())
 }
 

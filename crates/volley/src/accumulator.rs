@@ -174,7 +174,6 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// Per-partition batch queues, shared by the callers of `send` and the sender.
 #[derive(Debug)]
 pub(crate) struct Accumulator {
-    batch_size: usize,
     limits: Limits,
     linger: Duration,
     /// Read without a lock on every append; replaced, copy on write, when a topic is added.
@@ -190,7 +189,6 @@ impl Accumulator {
     pub(crate) fn new(batch_size: usize, linger: Duration, compressed: bool, max_uncompressed: usize) -> Self {
         let batch_size = batch_size.max(1);
         Self {
-            batch_size,
             limits: Limits {
                 batch_size,
                 compressed,
@@ -269,7 +267,7 @@ impl Accumulator {
     pub(crate) fn sticky_partition(&self, topic: &str, partitions: u32, size: usize) -> u32 {
         let tq = self.topic(topic);
         let mut sticky = lock(&tq.sticky);
-        sticky.next(partitions, size, self.batch_size)
+        sticky.next(partitions, size, self.limits.batch_size)
     }
 
     /// Appends an encoded record. `reserved` bytes were taken from `buffer.memory`.
@@ -286,7 +284,7 @@ impl Accumulator {
         now: impl FnOnce() -> Instant,
     ) -> Appended {
         let idx = usize::try_from(partition).unwrap_or(0);
-        let capacity = self.batch_size.min(1 << 20);
+        let capacity = self.limits.batch_size.min(1 << 20);
         // The common case reads the snapshots in place (no reference count is touched).
         let topics = self.topics.load();
         let tq_owned;

@@ -1579,12 +1579,11 @@ fn seal(
         ..
     } = q;
     let closed = match body {
-        Body::Open(builder) => builder
-            .close(cfg.compression, cfg.compression_level, false)
-            .map_err(|e| Error::Internal(format!("compression failed: {e}"))),
-        Body::Closed(r) => r.map_err(|e| Error::Internal(format!("compression failed: {e}"))),
+        Body::Open(builder) => Ok(builder.close(cfg.compression, cfg.compression_level, false)),
+        Body::Closed(r) => Ok(r),
         Body::Closing(_) => Err(Error::Internal("a batch was drained while being compressed".into())),
-    };
+    }
+    .and_then(|r| r.map_err(|e| Error::Internal(format!("compression failed: {e}"))));
     match closed {
         Ok(closed) => Ok(SentBatch {
             record_count: closed.record_count(),
