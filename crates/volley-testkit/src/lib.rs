@@ -14,4 +14,5 @@ pub mod fake;
 pub mod oracle;
 pub mod proxy;
 pub mod registry;
+pub mod stamps;
 pub mod tansu;

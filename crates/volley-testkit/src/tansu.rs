@@ -151,6 +151,31 @@ impl Tools {
         assert!(st.success(), "create topic {topic}");
     }
 
+    /// Like [`Tools::read_back`], with each record's producer id, epoch and sequence as the
+    /// broker stored them ([`crate::stamps`]) in [`LogRecord::producer`], so the oracle can
+    /// tell a producer's ordering fault from the broker's. If they cannot be fetched, they
+    /// stay unknown and every order violation counts against the producer.
+    ///
+    /// # Panics
+    /// If the reader fails.
+    #[must_use]
+    pub fn read_back_stamped(&self, bootstrap: &str, topic: &str, at_least: usize, partitions: u32) -> Vec<LogRecord> {
+        let mut log = self.read_back(bootstrap, topic, at_least);
+        match crate::stamps::producer_stamps(bootstrap, topic, partitions) {
+            Ok(stamps) => {
+                for r in &mut log {
+                    if let Some(s) = stamps.get(&(r.partition, r.offset)) {
+                        r.producer = *s;
+                    }
+                }
+            }
+            Err(e) => {
+                eprintln!("producer stamps of {topic} not fetched ({e}): order faults count against the producer")
+            }
+        }
+        log
+    }
+
     /// Reads a whole topic back with librdkafka (CRCs checked).
     ///
     /// # Panics

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use volley_testkit::drive::produce;
-use volley_testkit::oracle::{check, Outcome};
+use volley_testkit::oracle::{check, Outcome, Report};
 use volley_testkit::proxy::{FaultProxy, Faults};
 use volley_testkit::tansu::{free_addr, Tansu, Tools};
 
@@ -25,6 +25,24 @@ fn fast(bootstrap: &str) -> Vec<(&'static str, String)> {
         ("reconnect.backoff.ms", "20".into()),
         ("reconnect.backoff.max.ms", "200".into()),
     ]
+}
+
+/// Partitions of the topics behind the fault proxy.
+const PROXY_PARTITIONS: u32 = 6;
+
+/// Every invariant holds for the producer. tansu 0.6.0 sometimes appends one producer's
+/// batches out of sequence order when they reach it on two connections at once (the old
+/// connection's requests still being handled when the retries arrive on the new one): the
+/// oracle reports such keys as broker faults, using the sequence numbers tansu stored, and
+/// they are printed here rather than failing the producer (RELIABILITY.md, scenario 8).
+fn assert_clean_for_producer(r: &Report) {
+    if !r.broker_faults.is_empty() {
+        eprintln!(
+            "tansu appended batches out of sequence order (its fault): {}",
+            r.summary()
+        );
+    }
+    assert!(r.ok_for_producer(), "{}", r.summary());
 }
 
 /// Scenario 8: SIGSTOP the broker for longer than the request timeout, then SIGCONT.
@@ -46,10 +64,18 @@ async fn s08_broker_paused_longer_than_the_request_timeout() {
         }
     })
     .await;
-    let r = check(8, &run.sent, &tools.read_back(&addr, "s08", run.sent.len()));
-    assert!(r.ok(), "{}", r.summary());
+    let log = tools.read_back_stamped(&addr, "s08", run.sent.len(), 4);
+    assert!(
+        log.iter().all(|r| r.producer.0 >= 0 && r.producer.2 >= 0),
+        "tansu's stored producer ids and sequences were fetched for every record"
+    );
+    let r = check(8, &run.sent, &log);
+    assert_clean_for_producer(&r);
     assert_eq!(r.persisted, 6000, "{}", r.summary());
 }
+
+/// How many partitions tansu gives a topic it creates on its own.
+const TANSU_AUTO_CREATED_PARTITIONS: u32 = 4;
 
 /// Scenario 9: SIGKILL the broker and restart it on the same address. tansu keeps its log
 /// in memory, so what it had is gone with it (the broker's loss, not the producer's); the
@@ -60,7 +86,11 @@ async fn s09_broker_killed_and_restarted() {
     let tools = Tools::find();
     let addr = free_addr();
     let mut broker = Tansu::start(&tools.tansu, &addr, &addr);
-    tools.create_topic(&addr, "s09", 1);
+    // The restarted broker has forgotten the topic and creates it again on the first
+    // Produce with its default of 4 partitions. Created with any other count, the keys
+    // would move when the producer learns the new count (as with any client when a topic's
+    // partition count changes), which is the broker's doing, not the producer's.
+    tools.create_topic(&addr, "s09", TANSU_AUTO_CREATED_PARTITIONS);
     let restart_at = 2000;
     let run = produce(&fast(&addr), "s09", 5000, 20, 9, |i| {
         if i == restart_at {
@@ -78,13 +108,13 @@ async fn s09_broker_killed_and_restarted() {
             s.outcome = Outcome::PossiblyPersisted("acknowledged by the broker before it was killed".into());
         }
     }
-    let log = tools.read_back(&addr, "s09", sent.len());
+    let log = tools.read_back_stamped(&addr, "s09", sent.len(), TANSU_AUTO_CREATED_PARTITIONS);
     let r = check(9, &sent, &log);
     let first_failure = sent[cutoff..].iter().find_map(|s| match &s.outcome {
         Outcome::NotPersisted(e) | Outcome::PossiblyPersisted(e) => Some(e.clone()),
         _ => None,
     });
-    assert!(r.ok(), "{}", r.summary());
+    assert_clean_for_producer(&r);
     let after_ok = sent[cutoff..]
         .iter()
         .filter(|s| matches!(s.outcome, Outcome::Persisted { .. }))
@@ -116,11 +146,12 @@ async fn behind_proxy(
     let broker = Tansu::start(&tools.tansu, &free_addr(), &proxy_addr.to_string());
     let proxy = FaultProxy::start(listener, broker.listen.parse().expect("addr"), seed);
     let bootstrap = proxy_addr.to_string();
-    tools.create_topic(&bootstrap, topic, 6);
+    tools.create_topic(&bootstrap, topic, PROXY_PARTITIONS);
     proxy.set(faults);
     let run = produce(&fast(&bootstrap), topic, records, 100, seed, |_| {}).await;
     proxy.set(Faults::default());
-    let r = check(seed, &run.sent, &tools.read_back(&bootstrap, topic, run.sent.len()));
+    let log = tools.read_back_stamped(&bootstrap, topic, run.sent.len(), PROXY_PARTITIONS);
+    let r = check(seed, &run.sent, &log);
     let stats = proxy.stats();
     drop(broker);
     (bootstrap, r, stats)
@@ -143,7 +174,7 @@ async fn s04_tansu_five_percent_of_answers_dropped_after_append() {
     )
     .await;
     assert!(stats.dropped_answers >= 3, "faults were injected: {stats:?}");
-    assert!(r.ok(), "{}", r.summary());
+    assert_clean_for_producer(&r);
     assert_eq!(r.persisted, 20_000, "{}", r.summary());
 }
 
@@ -164,7 +195,7 @@ async fn s05_tansu_connection_reset_mid_request() {
     )
     .await;
     assert!(stats.connections > 5, "{stats:?}");
-    assert!(r.ok(), "{}", r.summary());
+    assert_clean_for_producer(&r);
     assert_eq!(r.persisted, 20_000, "{}", r.summary());
 }
 
@@ -184,6 +215,6 @@ async fn s10_tansu_chaos_short() {
         30_000,
     )
     .await;
-    assert!(r.ok(), "{}", r.summary());
+    assert_clean_for_producer(&r);
     assert_eq!(r.persisted, 30_000, "{} {stats:?}", r.summary());
 }

@@ -977,6 +977,17 @@ impl Sender {
         );
         for b in &mut batches {
             b.attempts += 1;
+            tracing::trace!(
+                node = node_id,
+                correlation_id = corr,
+                topic = %b.topic,
+                partition = b.partition,
+                producer = ?b.stamp,
+                sequence = b.base_sequence,
+                records = b.record_count,
+                attempt = b.attempts,
+                "produce"
+            );
         }
         let sent = conn.send(Outbound {
             chunks: frame.chunks,
@@ -1130,6 +1141,16 @@ impl Sender {
                 continue;
             };
             let code = p.error;
+            tracing::trace!(
+                node = node_id,
+                topic = %b.topic,
+                partition = b.partition,
+                producer = ?b.stamp,
+                sequence = b.base_sequence,
+                %code,
+                base_offset = p.base_offset,
+                "produce answer"
+            );
             let key = (b.topic.clone(), b.partition);
             match code {
                 ErrorCode::NONE => {
