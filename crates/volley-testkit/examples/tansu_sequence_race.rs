@@ -101,7 +101,9 @@ fn round(tools: &Tools, args: &Args) -> Result<(usize, BTreeMap<String, usize>),
         .map(|s| {
             let mut s = s.try_clone().map_err(io)?;
             let frames = frames.clone();
-            Ok(std::thread::spawn(move || frames.iter().try_for_each(|f| s.write_all(f))))
+            Ok(std::thread::spawn(move || {
+                frames.iter().try_for_each(|f| s.write_all(f))
+            }))
         })
         .collect::<Result<_, String>>()?;
     std::thread::sleep(Duration::from_millis(300));
@@ -112,8 +114,8 @@ fn round(tools: &Tools, args: &Args) -> Result<(usize, BTreeMap<String, usize>),
     let mut answers = BTreeMap::new();
     for mut s in streams {
         for _ in 0..args.batches {
-            let response = decode_produce_response(PRODUCE_VERSION, read_frame(&mut s).map_err(io)?)
-                .map_err(|e| e.to_string())?;
+            let response =
+                decode_produce_response(PRODUCE_VERSION, read_frame(&mut s).map_err(io)?).map_err(|e| e.to_string())?;
             for p in response.topics.iter().flat_map(|t| &t.partitions) {
                 *answers.entry(p.error.to_string()).or_insert(0) += 1;
             }

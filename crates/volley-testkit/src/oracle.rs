@@ -11,6 +11,7 @@ use std::fmt::Write as _;
 use bytes::Bytes;
 
 use crate::fake::LogRecord;
+use crate::stamps::Stamp;
 
 /// What the producer reported for one record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -230,30 +231,32 @@ pub fn check(run: u64, sent: &[Sent], log: &[LogRecord]) -> Report {
         }
     }
     // I3: per key, log order (partition, offset) follows send order.
-    let mut by_key: HashMap<&str, Vec<(i32, i64, u64, (i64, i16, i32))>> = HashMap::new();
+    let mut by_key: HashMap<&str, Vec<Placed>> = HashMap::new();
     for ((key, seq), recs) in &found {
         if let Some(rec) = recs.first() {
-            by_key
-                .entry(key.as_str())
-                .or_default()
-                .push((rec.partition, rec.offset, *seq, rec.producer));
+            by_key.entry(key.as_str()).or_default().push(Placed {
+                partition: rec.partition,
+                offset: rec.offset,
+                seq: *seq,
+                stamp: rec.producer,
+            });
         }
     }
     for (key, mut v) in by_key {
-        v.sort_unstable();
-        if v.windows(2).any(|w| w[0].0 != w[1].0) {
+        v.sort_unstable_by_key(|p| (p.partition, p.offset, p.seq));
+        if v.windows(2).any(|w| w[0].partition != w[1].partition) {
             r.violations
                 .push(format!("I3: key {key} is on more than one partition"));
         }
-        if let Some(w) = v.windows(2).find(|w| w[0].2 > w[1].2) {
+        if let Some(w) = v.windows(2).find(|w| w[0].seq > w[1].seq) {
             let text = format!(
                 "key {key} is out of send order in the log: seq {} at {}/{} before seq {} at {}/{}",
-                w[0].2, w[0].0, w[0].1, w[1].2, w[1].0, w[1].1
+                w[0].seq, w[0].partition, w[0].offset, w[1].seq, w[1].partition, w[1].offset
             );
             if numbered_in_send_order(&v) {
                 r.broker_faults.push(format!(
                     "{text}, though the producer numbered them in send order (producer id, epoch, sequence {:?} then {:?})",
-                    w[1].3, w[0].3
+                    w[1].stamp, w[0].stamp
                 ));
             } else {
                 r.violations.push(format!("I3: {text}"));
@@ -263,21 +266,31 @@ pub fn check(run: u64, sent: &[Sent], log: &[LogRecord]) -> Report {
     r
 }
 
-/// Whether a key's records (partition, offset, send seq, stamp), as the broker stored them,
-/// carry one producer id and epochs and sequence numbers that rise with send order. Unknown
-/// stamps (a reader that cannot see them) never count as such.
-fn numbered_in_send_order(v: &[(i32, i64, u64, (i64, i16, i32))]) -> bool {
-    let mut by_send: Vec<_> = v.iter().map(|x| (x.2, x.3)).collect();
-    by_send.sort_unstable();
-    let one_producer = by_send.windows(2).all(|w| w[0].1 .0 == w[1].1 .0);
+/// Where one record of a key was found.
+#[derive(Debug, Clone, Copy)]
+struct Placed {
+    partition: i32,
+    offset: i64,
+    /// Its send order within its key.
+    seq: u64,
+    /// Producer id, epoch and sequence the broker stored with it.
+    stamp: Stamp,
+}
+
+/// Whether a key's records, as the broker stored them, carry one producer id and epochs and
+/// sequence numbers that rise with send order. Unknown stamps (a reader that cannot see
+/// them) never count as such.
+fn numbered_in_send_order(v: &[Placed]) -> bool {
+    let mut by_send = v.to_vec();
+    by_send.sort_unstable_by_key(|p| p.seq);
     let known = by_send
         .iter()
-        .all(|(_, (pid, epoch, seq))| *pid >= 0 && *epoch >= 0 && *seq >= 0);
-    known
-        && one_producer
-        && by_send
-            .windows(2)
-            .all(|w| (w[0].1 .1, w[0].1 .2) < (w[1].1 .1, w[1].1 .2))
+        .all(|p| p.stamp.0 >= 0 && p.stamp.1 >= 0 && p.stamp.2 >= 0);
+    let one_producer = by_send.windows(2).all(|w| w[0].stamp.0 == w[1].stamp.0);
+    let rising = by_send
+        .windows(2)
+        .all(|w| (w[0].stamp.1, w[0].stamp.2) < (w[1].stamp.1, w[1].stamp.2));
+    known && one_producer && rising
 }
 
 #[cfg(test)]

@@ -21,16 +21,15 @@ use kafka_protocol::records::RecordBatchDecoder;
 /// Fetch v4: the first version with record batches (magic 2) and no flexible fields.
 const FETCH_VERSION: i16 = 4;
 
-/// `(partition, offset)` → `(producer id, producer epoch, sequence)` for every record of
+/// Producer id, producer epoch and sequence of one record, as the broker stored them.
+pub type Stamp = (i64, i16, i32);
+
+/// `(partition, offset)` → [`Stamp`] for every record of
 /// `topic`'s partitions `0..partitions` (uncompressed batches).
 ///
 /// # Errors
 /// A connection, protocol or broker error, as text.
-pub fn producer_stamps(
-    bootstrap: &str,
-    topic: &str,
-    partitions: u32,
-) -> Result<HashMap<(i32, i64), (i64, i16, i32)>, String> {
+pub fn producer_stamps(bootstrap: &str, topic: &str, partitions: u32) -> Result<HashMap<(i32, i64), Stamp>, String> {
     let mut s = TcpStream::connect(bootstrap).map_err(|e| format!("connect {bootstrap}: {e}"))?;
     s.set_read_timeout(Some(Duration::from_secs(30)))
         .map_err(|e| e.to_string())?;
