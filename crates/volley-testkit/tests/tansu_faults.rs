@@ -3,6 +3,7 @@
 //! proxy dropping 5 % of Produce answers after the broker appended, resetting connections,
 //! and killing every connection after 0.5-1.5 s.
 
+use std::io::Write as _;
 use std::time::Duration;
 
 use volley_testkit::drive::produce;
@@ -35,10 +36,13 @@ const PROXY_PARTITIONS: u32 = 6;
 /// connection's requests still being handled when the retries arrive on the new one): the
 /// oracle reports such keys as broker faults, using the sequence numbers tansu stored, and
 /// they are printed here rather than failing the producer (RELIABILITY.md, scenario 8).
+/// Written to the process's stderr, not through `eprintln!`, which the test harness keeps
+/// back from passing tests: a recurring broker fault stays visible in CI's log.
 fn assert_clean_for_producer(r: &Report) {
     if !r.broker_faults.is_empty() {
-        eprintln!(
-            "tansu appended batches out of sequence order (its fault): {}",
+        let _ = writeln!(
+            std::io::stderr(),
+            "tansu appended batches out of sequence order (its fault, not the producer's): {}",
             r.summary()
         );
     }
