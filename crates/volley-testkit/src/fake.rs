@@ -56,7 +56,7 @@ pub struct LogRecord {
     /// Timestamp.
     pub timestamp: i64,
     /// Producer id, epoch and sequence of the record.
-    pub producer: (i64, i16, i32),
+    pub producer: crate::stamps::Stamp,
 }
 
 /// What a Produce request carried for one partition, for the request log.

@@ -73,6 +73,9 @@ struct Args {
     props: Vec<String>,
 }
 
+/// Partitions of the soak's topic.
+const PARTITIONS: u32 = 12;
+
 fn status_kib(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -106,7 +109,7 @@ async fn main() {
     let mut fake = None;
     let (proxy, bootstrap) = if args.target == "fake" {
         let c = FakeCluster::start(3).await;
-        c.create_topic(&topic, 12);
+        c.create_topic(&topic, PARTITIONS);
         c.connection_lifetime(chaos);
         let mut rng = StdRng::seed_from_u64(args.seed ^ 0xfa11);
         let rate = args.error_rate;
@@ -145,7 +148,7 @@ async fn main() {
         let upstream: std::net::SocketAddr = broker.listen.parse().expect("addr");
         tansu_child = Some(broker);
         let proxy = FaultProxy::start(listener, upstream, args.seed);
-        tools.create_topic(&proxy_addr.to_string(), &topic, 12);
+        tools.create_topic(&proxy_addr.to_string(), &topic, PARTITIONS);
         proxy.set(Faults {
             chaos_ms: chaos,
             drop_produce_answers: args.drop_answers,
@@ -335,7 +338,7 @@ async fn main() {
     let rss = peak_rss_kib();
     let log = match &fake {
         Some(c) => c.records(&topic),
-        None => tools.read_back_stamped(&bootstrap, &topic, sent.len(), 12),
+        None => tools.read_back_stamped(&bootstrap, &topic, sent.len(), PARTITIONS),
     };
     let report = check(args.seed, &sent, &log);
     let count = |p: &str| report.violations.iter().filter(|v| v.starts_with(p)).count();
