@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use bytes::Bytes;
 
 use crate::fake::LogRecord;
-use crate::stamps::Stamp;
+use crate::stamps::{known, Stamp};
 
 /// What the producer reported for one record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -283,9 +283,7 @@ struct Placed {
 fn numbered_in_send_order(v: &[Placed]) -> bool {
     let mut by_send = v.to_vec();
     by_send.sort_unstable_by_key(|p| p.seq);
-    let known = by_send
-        .iter()
-        .all(|p| p.stamp.0 >= 0 && p.stamp.1 >= 0 && p.stamp.2 >= 0);
+    let known = by_send.iter().all(|p| known(p.stamp));
     let one_producer = by_send.windows(2).all(|w| w[0].stamp.0 == w[1].stamp.0);
     let rising = by_send
         .windows(2)

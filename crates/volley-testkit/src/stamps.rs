@@ -24,8 +24,14 @@ const FETCH_VERSION: i16 = 4;
 /// Producer id, producer epoch and sequence of one record, as the broker stored them.
 pub type Stamp = (i64, i16, i32);
 
+/// Whether a stamp was seen (a reader that cannot see stamps leaves them at -1).
+#[must_use]
+pub fn known(stamp: Stamp) -> bool {
+    stamp.0 >= 0 && stamp.1 >= 0 && stamp.2 >= 0
+}
+
 /// `(partition, offset)` → [`Stamp`] for every record of
-/// `topic`'s partitions `0..partitions` (uncompressed batches).
+/// `topic`'s partitions `0..partitions` (any codec).
 ///
 /// # Errors
 /// A connection, protocol or broker error, as text.
