@@ -145,6 +145,17 @@ pub(crate) struct QueuedBatch {
     pub(crate) closed: bool,
 }
 
+impl QueuedBatch {
+    /// Records in the batch (0 while it is being compressed).
+    pub(crate) fn record_count(&self) -> i32 {
+        match &self.body {
+            Body::Open(b) => b.record_count(),
+            Body::Closed(Ok(c)) => c.record_count(),
+            Body::Closed(Err(_)) | Body::Closing(_) => 0,
+        }
+    }
+}
+
 /// One partition's batches, oldest first.
 type PartitionQueue = Mutex<VecDeque<QueuedBatch>>;
 
@@ -457,6 +468,14 @@ impl Accumulator {
         let mut out = Vec::new();
         self.each_queue(|_, _, _, q| out.extend(lock(q).iter().map(|b| Arc::clone(&b.completion))));
         out
+    }
+
+    /// Whether any batch of `topic` is queued.
+    pub(crate) fn has_topic_batches(&self, topic: &str) -> bool {
+        self.topics
+            .load()
+            .get(topic)
+            .is_some_and(|tq| tq.partitions.load().iter().any(|q| !lock(q).is_empty()))
     }
 
     /// Whether no batch is queued.

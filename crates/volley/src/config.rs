@@ -183,6 +183,13 @@ pub struct ProducerConfig {
     pub allow_auto_create_topics: bool,
     /// `metadata.max.age.ms`.
     pub metadata_max_age: Duration,
+    /// `metadata.max.idle.ms`: a topic nobody sent to for this long leaves the metadata
+    /// requests.
+    pub metadata_max_idle: Duration,
+    /// `metadata.recovery.strategy`.
+    pub metadata_recovery: MetadataRecovery,
+    /// `metadata.recovery.rebootstrap.trigger.ms`.
+    pub rebootstrap_trigger: Duration,
     /// `security.protocol`.
     pub security_protocol: SecurityProtocol,
     /// `reconnect.backoff.ms`.
@@ -194,6 +201,15 @@ pub struct ProducerConfig {
     /// `enable.gapless.guarantee` (librdkafka): a sequence gap stops the producer instead
     /// of failing the affected batch and going on.
     pub gapless: bool,
+}
+
+/// `metadata.recovery.strategy` (Java 4.x): what to do when no known broker answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetadataRecovery {
+    /// Dial the bootstrap servers again (the default).
+    Rebootstrap,
+    /// Keep trying the brokers last known.
+    None,
 }
 
 impl Default for ProducerConfig {
@@ -220,6 +236,9 @@ impl Default for ProducerConfig {
             partitioner_ignore_keys: false,
             allow_auto_create_topics: true,
             metadata_max_age: Duration::from_millis(300_000),
+            metadata_max_idle: Duration::from_millis(300_000),
+            metadata_recovery: MetadataRecovery::Rebootstrap,
+            rebootstrap_trigger: Duration::from_millis(300_000),
             security_protocol: SecurityProtocol::Plaintext,
             reconnect_backoff: Duration::from_millis(50),
             reconnect_backoff_max: Duration::from_millis(1000),

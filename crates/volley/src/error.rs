@@ -156,6 +156,11 @@ pub enum Persistence {
     PossiblyPersisted,
 }
 
+/// Names a batch that failed as possibly persisted, so that a later
+/// [`Settled`](crate::record::Settled) event can say it is persisted after all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BatchId(pub u64);
+
 /// Why one record was not delivered, and whether it may be in the log.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{} ({})", error, match persistence { Persistence::NotPersisted => "not persisted", Persistence::PossiblyPersisted => "possibly persisted" })]
@@ -164,6 +169,10 @@ pub struct DeliveryError {
     pub persistence: Persistence,
     /// The cause.
     pub error: Error,
+    /// For a possibly-persisted failure: the batch, as a later
+    /// [`Settled`](crate::record::Settled) event names it if a later acknowledgement proves
+    /// it persisted (see [`Producer::on_settled`](crate::Producer::on_settled)).
+    pub batch: Option<BatchId>,
 }
 
 impl DeliveryError {
@@ -173,6 +182,7 @@ impl DeliveryError {
         Self {
             persistence: Persistence::NotPersisted,
             error,
+            batch: None,
         }
     }
     /// An uncertain failure.
@@ -181,6 +191,7 @@ impl DeliveryError {
         Self {
             persistence: Persistence::PossiblyPersisted,
             error,
+            batch: None,
         }
     }
 }

@@ -25,9 +25,11 @@ mod net;
 mod producer;
 mod sender;
 
-pub use config::{Acks, Compression, ConfigError, PartitionerKind, ProducerConfig, ProducerConfigBuilder};
-pub use error::{DeliveryError, Error, Persistence};
+pub use config::{
+    Acks, Compression, ConfigError, MetadataRecovery, PartitionerKind, ProducerConfig, ProducerConfigBuilder,
+};
+pub use error::{BatchId, DeliveryError, Error, Persistence};
 pub use partitioner::{murmur2, murmur2_partition, BuiltinPartitioner, Partitioner};
 pub use producer::{BytesSerializer, JsonSerializer, Producer, Serializer, StringSerializer};
-pub use record::{DeliveryFuture, Header, ProducerRecord, RecordMetadata};
+pub use record::{DeliveryFuture, Header, ProducerRecord, RecordMetadata, Settled};
 pub use volley_protocol as protocol;

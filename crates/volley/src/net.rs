@@ -8,6 +8,8 @@
 //! (rskafka's "poisoned messenger" discipline). Dropping a [`Connection`] aborts both tasks.
 
 use std::io::IoSlice;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -58,6 +60,11 @@ pub(crate) struct Negotiated {
 pub(crate) struct Connection {
     pub(crate) id: u64,
     pub(crate) versions: Negotiated,
+    /// Requests queued so far (the next one's index).
+    queued: u64,
+    /// Requests whose bytes the writer has started to hand to the socket: a request at an
+    /// index at or above this was certainly not written, so cannot be in the log.
+    started: Arc<AtomicU64>,
     tx: Option<mpsc::UnboundedSender<Outbound>>,
     writer: Option<JoinHandle<()>>,
     reader: Option<JoinHandle<()>>,
@@ -72,9 +79,19 @@ impl Drop for Connection {
 }
 
 impl Connection {
-    /// Queues a frame for writing; `false` if the connection is already gone.
-    pub(crate) fn send(&self, out: Outbound) -> bool {
-        self.tx.as_ref().is_some_and(|tx| tx.send(out).is_ok())
+    /// Queues a frame for writing: its index on this connection, or `None` if the
+    /// connection is already gone.
+    pub(crate) fn send(&mut self, out: Outbound) -> Option<u64> {
+        let ok = self.tx.as_ref().is_some_and(|tx| tx.send(out).is_ok());
+        ok.then(|| {
+            self.queued += 1;
+            self.queued - 1
+        })
+    }
+
+    /// Whether the writer may have written any byte of the request at `index`.
+    pub(crate) fn maybe_written(&self, index: u64) -> bool {
+        index < self.started.load(Ordering::Acquire)
     }
 
     /// Closes politely: the writer sends what is queued and then FIN, and the reader drains
@@ -207,6 +224,8 @@ pub(crate) async fn connect(
     let (mut rd, mut wr) = stream.into_split();
     let (tx, mut rx) = mpsc::unbounded_channel::<Outbound>();
     let ev_w = events.clone();
+    let started = Arc::new(AtomicU64::new(0));
+    let started_w = Arc::clone(&started);
     let writer = tokio::spawn(async move {
         let mut batch: Vec<Outbound> = Vec::new();
         while let Some(first) = rx.recv().await {
@@ -218,6 +237,7 @@ pub(crate) async fn connect(
                     Err(_) => break,
                 }
             }
+            started_w.fetch_add(batch.len() as u64, Ordering::AcqRel);
             if let Err(e) = write_all_chunks(&mut wr, batch.iter().flat_map(|o| o.chunks.iter())).await {
                 let _ = ev_w.send((
                     id,
@@ -279,6 +299,8 @@ pub(crate) async fn connect(
     Ok(Connection {
         id,
         versions: negotiated,
+        queued: 0,
+        started,
         tx: Some(tx),
         writer: Some(writer),
         reader: Some(reader),

@@ -105,6 +105,8 @@ impl Producer {
             closing: false.into(),
             fatal: std::sync::OnceLock::new(),
             sequence_gaps: 0.into(),
+            settled: 0.into(),
+            settle_listeners: std::sync::RwLock::new(Vec::new()),
             config,
         });
         let (tx, rx) = mpsc::unbounded_channel();
@@ -302,6 +304,24 @@ impl Producer {
     #[must_use]
     pub fn sequence_gaps(&self) -> u64 {
         self.shared.sequence_gaps.load(Ordering::Relaxed)
+    }
+
+    /// How many batches that failed as possibly persisted were later proven persisted (a
+    /// later batch of the same partition and producer epoch was acknowledged).
+    #[must_use]
+    pub fn possibly_persisted_settled(&self) -> u64 {
+        self.shared.settled.load(Ordering::Relaxed)
+    }
+
+    /// Calls `listener` (on the producer's sender task: keep it short) whenever a batch that
+    /// failed as possibly persisted is proven persisted by a later acknowledgement. The
+    /// event names the batch as the records' [`crate::DeliveryError::batch`] did.
+    pub fn on_settled(&self, listener: impl Fn(&crate::record::Settled) + Send + Sync + 'static) {
+        self.shared
+            .settle_listeners
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(Arc::new(listener));
     }
 
     /// Where a key would go now for `topic` (waits for metadata like `send`). `None` for

@@ -161,6 +161,22 @@ impl BatchOutcome {
     }
 }
 
+/// A batch that failed as possibly persisted is in the log after all: a later batch of the
+/// same partition and producer epoch was acknowledged, and the broker appends a producer's
+/// batches in sequence order (RELIABILITY.md). Delivered to
+/// [`Producer::on_settled`](crate::Producer::on_settled) listeners.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settled {
+    /// The batch, as its records' [`DeliveryError::batch`] named it.
+    pub batch: crate::error::BatchId,
+    /// Topic.
+    pub topic: String,
+    /// Partition.
+    pub partition: i32,
+    /// Records in the batch.
+    pub records: i32,
+}
+
 /// The completion shared by every record of one batch.
 #[derive(Debug)]
 pub(crate) struct BatchCompletion {

@@ -1,0 +1,260 @@
+//! A sealed batch on its way to (or back from) a broker, where its outcome goes, and the
+//! two operations that make one: sealing a queued batch and splitting a rejected one.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use bytes::Bytes;
+use volley_protocol::record_batch::{decode_batches, BatchBuilder, DecodedRecord, SealParams, NO_SEQUENCE};
+
+use crate::accumulator::{Body, QueuedBatch};
+use crate::config::ProducerConfig;
+use crate::error::Error;
+use crate::record::{BatchCompletion, BatchOutcome};
+
+use super::partitions::{Identity, NO_IDENTITY};
+
+/// Send order within a partition: the batch's number, then, for the halves of a split
+/// batch, 0 (first) or 1 (second) per split. Retries are resent in this order.
+pub(super) type Order = (u64, Vec<u8>);
+
+/// A sealed batch on its way to (or back from) a broker.
+#[derive(Debug)]
+pub(super) struct SentBatch {
+    /// Unique within the producer: names the batch in a later "settled" event.
+    pub(super) id: u64,
+    pub(super) topic: Arc<str>,
+    pub(super) partition: i32,
+    pub(super) bytes: Bytes,
+    pub(super) completion: CompletionRef,
+    pub(super) created: Instant,
+    pub(super) reserved: usize,
+    /// Producer id and epoch the bytes were sealed with ([`NO_IDENTITY`] before a split
+    /// half or a rejected batch is stamped again).
+    pub(super) stamp: Identity,
+    pub(super) order: Order,
+    pub(super) base_sequence: i32,
+    pub(super) record_count: i32,
+    /// Sends so far.
+    pub(super) attempts: u32,
+    /// UNKNOWN_SERVER_ERROR answers so far (retried at most twice, and only when idempotent).
+    pub(super) unknown_server_errors: u32,
+    pub(super) retry_at: Instant,
+    /// A send of this batch may have reached the log.
+    pub(super) maybe_written: bool,
+    pub(super) last_error: Option<String>,
+}
+
+impl SentBatch {
+    /// The key of the batch's partition.
+    pub(super) fn key(&self) -> (Arc<str>, i32) {
+        (Arc::clone(&self.topic), self.partition)
+    }
+}
+
+/// Where a batch's outcome goes: its own completion, or one half of a split batch.
+#[derive(Debug, Clone)]
+pub(super) enum CompletionRef {
+    Whole(Arc<BatchCompletion>),
+    Half { join: Arc<SplitJoin>, second: bool },
+}
+
+/// Joins the outcomes of the two halves of a split batch into the original's completion.
+#[derive(Debug)]
+pub(super) struct SplitJoin {
+    parent: CompletionRef,
+    first_len: i32,
+    halves: Mutex<(Option<BatchOutcome>, Option<BatchOutcome>)>,
+}
+
+impl CompletionRef {
+    /// The completion the records' futures wait on.
+    pub(super) fn root(&self) -> Arc<BatchCompletion> {
+        match self {
+            CompletionRef::Whole(c) => Arc::clone(c),
+            CompletionRef::Half { join, .. } => join.parent.root(),
+        }
+    }
+
+    pub(super) fn complete(&self, outcome: BatchOutcome) {
+        match self {
+            CompletionRef::Whole(c) => {
+                c.complete(outcome);
+            }
+            CompletionRef::Half { join, second } => {
+                let both = {
+                    let mut h = join.halves.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    if *second {
+                        h.1 = Some(outcome);
+                    } else {
+                        h.0 = Some(outcome);
+                    }
+                    match (&h.0, &h.1) {
+                        (Some(_), Some(_)) => h.0.take().zip(h.1.take()),
+                        _ => None,
+                    }
+                };
+                if let Some((first, second)) = both {
+                    join.parent.complete(BatchOutcome::Split {
+                        first_len: join.first_len,
+                        first: Box::new(first),
+                        second: Box::new(second),
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// A batch whose sealing (compression) failed; its records fail as not persisted.
+pub(super) struct SealFailed {
+    pub(super) completion: Arc<BatchCompletion>,
+    pub(super) reserved: usize,
+    pub(super) error: Error,
+}
+
+/// What a queued batch becomes when drained.
+pub(super) struct SealAs<'a> {
+    pub(super) id: u64,
+    pub(super) topic: &'a Arc<str>,
+    pub(super) partition: i32,
+    pub(super) order: u64,
+    pub(super) identity: Identity,
+    pub(super) base_sequence: i32,
+}
+
+/// Seals a queued batch with its producer id, epoch and first sequence: from here on its
+/// bytes never change (RELIABILITY.md rule 2).
+pub(super) fn seal(
+    q: QueuedBatch,
+    cfg: &ProducerConfig,
+    as_: &SealAs<'_>,
+    now: Instant,
+) -> Result<SentBatch, Box<SealFailed>> {
+    let QueuedBatch {
+        body,
+        completion,
+        created,
+        reserved,
+        ..
+    } = q;
+    let closed = match body {
+        Body::Open(builder) => Ok(builder.close(cfg.compression, cfg.compression_level, false)),
+        Body::Closed(r) => Ok(r),
+        Body::Closing(_) => Err(Error::Internal("a batch was drained while being compressed".into())),
+    }
+    .and_then(|r| r.map_err(|e| Error::Internal(format!("compression failed: {e}"))));
+    match closed {
+        Ok(closed) => Ok(SentBatch {
+            id: as_.id,
+            record_count: closed.record_count(),
+            bytes: closed.seal(as_.identity.0, as_.identity.1, as_.base_sequence),
+            topic: Arc::clone(as_.topic),
+            partition: as_.partition,
+            completion: CompletionRef::Whole(completion),
+            created,
+            reserved,
+            stamp: as_.identity,
+            order: (as_.order, Vec::new()),
+            base_sequence: as_.base_sequence,
+            attempts: 0,
+            unknown_server_errors: 0,
+            retry_at: now,
+            maybe_written: false,
+            last_error: None,
+        }),
+        Err(error) => Err(Box::new(SealFailed {
+            completion,
+            reserved,
+            error,
+        })),
+    }
+}
+
+/// Splits a batch the broker found too large into two halves, each unstamped (they get a
+/// producer id, epoch and sequence when drained). Only for a batch that was certainly not
+/// written (rule 2): the caller checks.
+pub(super) fn split(b: &SentBatch, cfg: &ProducerConfig, ids: (u64, u64), now: Instant) -> Result<(SentBatch, SentBatch), Error> {
+    let records = decode_batches(b.bytes.clone(), usize::MAX >> 1)
+        .map_err(|e| Error::Internal(format!("cannot split a batch: {e}")))?
+        .into_iter()
+        .flat_map(|x| x.records)
+        .collect::<Vec<_>>();
+    let mid = records.len() / 2;
+    let seal_half = |rs: &[DecodedRecord]| {
+        let mut builder = BatchBuilder::with_capacity(b.bytes.len() / 2 + 64);
+        for r in rs {
+            builder.append(r.timestamp, r.key.as_deref(), r.value.as_deref(), &r.headers);
+        }
+        let params = SealParams {
+            compression: cfg.compression,
+            level: cfg.compression_level,
+            ..SealParams::default()
+        };
+        builder
+            .seal(&params)
+            .map_err(|e| Error::Internal(format!("cannot split a batch: {e}")))
+    };
+    let first = seal_half(&records[..mid])?;
+    let second = seal_half(&records[mid..])?;
+    let join = Arc::new(SplitJoin {
+        parent: b.completion.clone(),
+        first_len: i32::try_from(mid).unwrap_or(i32::MAX),
+        halves: Mutex::new((None, None)),
+    });
+    let half = |id: u64, bytes: Bytes, n: usize, second: bool, reserved: usize| SentBatch {
+        id,
+        order: {
+            let mut o = b.order.clone();
+            o.1.push(u8::from(second));
+            o
+        },
+        topic: Arc::clone(&b.topic),
+        partition: b.partition,
+        bytes,
+        completion: CompletionRef::Half {
+            join: Arc::clone(&join),
+            second,
+        },
+        created: b.created,
+        reserved,
+        stamp: NO_IDENTITY,
+        base_sequence: NO_SEQUENCE,
+        record_count: i32::try_from(n).unwrap_or(i32::MAX),
+        attempts: 0,
+        unknown_server_errors: 0,
+        retry_at: now,
+        maybe_written: false,
+        last_error: b.last_error.clone(),
+    };
+    Ok((
+        half(ids.0, first, mid, false, b.reserved),
+        half(ids.1, second, records.len() - mid, true, 0),
+    ))
+}
+
+/// Sequences wrap from `i32::MAX` to 0, as the broker expects.
+pub(super) fn next_sequence(seq: i32, records: i32) -> i32 {
+    i32::try_from((i64::from(seq) + i64::from(records)) % (1i64 << 31)).unwrap_or(0)
+}
+
+/// What an acks=0 record resolves to once its request is written.
+pub(super) fn unacknowledged() -> BatchOutcome {
+    BatchOutcome::Delivered {
+        base_offset: None,
+        log_append_time: -1,
+        acknowledged: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequences_wrap_to_zero() {
+        assert_eq!(next_sequence(0, 5), 5);
+        assert_eq!(next_sequence(i32::MAX - 1, 2), 0);
+        assert_eq!(next_sequence(i32::MAX, 1), 0);
+    }
+}

@@ -1,0 +1,246 @@
+//! Which batches go now: per partition the rules of [`super::partitions`] decide, per
+//! broker the batches are grouped into Produce requests of at most `max.request.size`.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::Instant;
+
+use volley_protocol::compression::Compression;
+use volley_protocol::produce::{encode_produce, PartitionData, ProduceRequest, TopicData};
+
+use crate::config::Acks;
+use crate::error::{DeliveryError, Error};
+use crate::net::Outbound;
+use crate::record::BatchOutcome;
+
+use super::batch::{seal, SealAs, SentBatch};
+use super::nodes::PendingKind;
+use super::partitions::{Identity, RestampFailed};
+use super::Sender;
+
+impl Sender {
+    /// Hands every batch that is ready but not yet compressed to a task of its own, so
+    /// compression runs on every core instead of in the sender (the records section does not
+    /// depend on the producer id or sequence, which are stamped when the batch is drained).
+    fn start_compressing(&mut self, now: Instant, flushing: bool) {
+        let cfg = &self.shared.config;
+        if cfg.compression == Compression::None {
+            return;
+        }
+        for (builder, slot) in self.shared.accumulator.take_to_close(now, flushing) {
+            let (codec, level) = (cfg.compression, cfg.compression_level);
+            let shared = Arc::clone(&self.shared);
+            tokio::spawn(async move {
+                let closed = builder.close(codec, level, false);
+                *slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(closed);
+                shared.wake.notify_one();
+            });
+        }
+    }
+
+    pub(super) fn flushing(&self) -> bool {
+        self.shared.flushing.load(std::sync::atomic::Ordering::Acquire) > 0
+            || self.shared.closing.load(std::sync::atomic::Ordering::Acquire)
+            || self.shutdown
+            || !self.commands_open
+    }
+
+    pub(super) fn drain(&mut self, now: Instant) {
+        let flushing = self.flushing();
+        self.start_compressing(now, flushing);
+        let Some(current) = self.pid.current() else { return };
+        if self.shared.fatal.get().is_some() {
+            return;
+        }
+        let mut candidates: Vec<(Arc<str>, i32)> = self
+            .parts
+            .iter()
+            .filter(|(_, p)| p.retries.front().is_some_and(|b| b.retry_at <= now))
+            .map(|(k, _)| k.clone())
+            .collect();
+        candidates.extend(
+            self.shared
+                .accumulator
+                .ready(now, flushing)
+                .into_iter()
+                .map(|(t, p)| (Arc::<str>::from(t), p)),
+        );
+        if candidates.is_empty() {
+            return;
+        }
+        let max_request = self.shared.config.max_request_size;
+        let mut requests: BTreeMap<i32, (Vec<SentBatch>, usize)> = BTreeMap::new();
+        let mut seen = HashSet::new();
+        for key in candidates {
+            if !seen.insert(key.clone()) {
+                continue;
+            }
+            let Some(leader) = self.cluster.leader(&key.0, key.1) else {
+                self.meta.request_refresh();
+                continue;
+            };
+            let (ready, conn_id) = match self.nodes.map.get(&leader) {
+                Some(n) => (n.ready_for(self.rules.max_in_flight, now), n.conn_id()),
+                None => (None, None),
+            };
+            let (Some(true), Some(conn_id)) = (ready, conn_id) else {
+                if ready.is_none() {
+                    self.nodes.ensure_connecting(leader, now);
+                }
+                continue;
+            };
+            let Some(b) = self.next_batch(&key, current, now, flushing) else {
+                continue;
+            };
+            // A request never exceeds max.request.size: one that is full goes now and the
+            // batch starts the next (if the broker still has room for one).
+            let full = requests
+                .get(&leader)
+                .is_some_and(|(bs, size)| !bs.is_empty() && size + b.bytes.len() > max_request);
+            if full {
+                if let Some((bs, _)) = requests.remove(&leader) {
+                    self.send_produce(leader, bs, now);
+                }
+                let still_ready = self.nodes.map.get(&leader).and_then(|n| n.ready_for(self.rules.max_in_flight, now));
+                if still_ready != Some(true) {
+                    // No room for a second request: the batch waits at the head of its
+                    // partition, unchanged (it was not written).
+                    self.part_mut(&key).requeue(b);
+                    continue;
+                }
+            }
+            self.meta.touch(&key.0, now);
+            self.part_mut(&key).sending(&b, (leader, conn_id));
+            let entry = requests.entry(leader).or_default();
+            entry.1 += b.bytes.len();
+            entry.0.push(b);
+        }
+        for (node_id, (batches, _)) in requests {
+            if !batches.is_empty() {
+                self.send_produce(node_id, batches, now);
+            }
+        }
+    }
+
+    fn part_mut(&mut self, key: &(Arc<str>, i32)) -> &mut super::PartState {
+        self.parts.entry(key.clone()).or_default()
+    }
+
+    /// The partition's next batch to send, if its rules allow one now: the oldest retry, or
+    /// a new batch from the accumulator, sealed with the next sequence.
+    fn next_batch(&mut self, key: &(Arc<str>, i32), current: Identity, now: Instant, flushing: bool) -> Option<SentBatch> {
+        let rules = self.rules;
+        if rules.idempotent {
+            let stale = self.part_mut(key).adopt(current);
+            for b in stale.into_iter().flatten() {
+                // Possibly written under the old epoch: resending it under the new one could
+                // write it twice (rule 2).
+                let last = b.last_error.clone().unwrap_or_default();
+                self.fail(b, Error::EpochChanged { last }, Vec::new());
+            }
+        }
+        let part = self.part_mut(key);
+        if !part.retries.is_empty() {
+            if !part.may_resend(rules, now) {
+                return None;
+            }
+            return match part.take_resend(rules)? {
+                Ok(b) => Some(b),
+                Err(RestampFailed(b, e)) => {
+                    self.fail(b, Error::Internal(format!("cannot re-stamp a batch: {e}")), Vec::new());
+                    None
+                }
+            };
+        }
+        if !part.may_send_new(rules, current) {
+            return None;
+        }
+        let q = self.shared.accumulator.pop_ready(&key.0, key.1, now, flushing)?;
+        let id = self.next_batch_id();
+        let part = self.part_mut(key);
+        let records = q.record_count();
+        let (order, base_sequence) = part.number_new(rules, || records);
+        let identity = part.identity;
+        let as_ = SealAs {
+            id,
+            topic: &key.0,
+            partition: key.1,
+            order,
+            identity,
+            base_sequence,
+        };
+        match seal(q, &self.shared.config, &as_, now) {
+            Ok(b) => Some(b),
+            Err(failed) => {
+                failed.completion.complete(BatchOutcome::Failed {
+                    error: DeliveryError::not_persisted(failed.error),
+                    record_errors: Vec::new(),
+                });
+                self.shared.memory.add_permits(failed.reserved);
+                // The sequence it took is a gap now.
+                self.part_mut(key).needs_bump |= rules.idempotent;
+                None
+            }
+        }
+    }
+
+    pub(super) fn send_produce(&mut self, node_id: i32, mut batches: Vec<SentBatch>, now: Instant) {
+        let corr = self.next_correlation();
+        let cfg = &self.shared.config;
+        let acks0 = cfg.acks == Acks::None;
+        let client_id = (!cfg.client_id.is_empty()).then_some(cfg.client_id.as_str());
+        let Some(node) = self.nodes.map.get_mut(&node_id) else {
+            return;
+        };
+        let super::nodes::ConnState::Up(conn) = &node.conn else {
+            return;
+        };
+        let version = conn.versions.produce;
+        let mut topics: Vec<TopicData> = Vec::new();
+        for b in &batches {
+            let pd = PartitionData {
+                partition: b.partition,
+                records: b.bytes.clone(),
+            };
+            match topics.iter_mut().find(|t| *t.topic == *b.topic) {
+                Some(t) => t.partitions.push(pd),
+                None => topics.push(TopicData {
+                    topic: b.topic.to_string(),
+                    partitions: vec![pd],
+                }),
+            }
+        }
+        let timeout_ms = i32::try_from(cfg.request_timeout.as_millis()).unwrap_or(i32::MAX);
+        let frame = encode_produce(
+            version,
+            corr,
+            client_id,
+            &ProduceRequest {
+                transactional_id: None,
+                acks: cfg.acks.wire(),
+                timeout_ms,
+                topics: &topics,
+            },
+        );
+        for b in &mut batches {
+            b.attempts += 1;
+            tracing::trace!(node = node_id, correlation_id = corr, topic = %b.topic, partition = b.partition,
+                producer = ?b.stamp, sequence = b.base_sequence, records = b.record_count, attempt = b.attempts, "produce");
+        }
+        let out = Outbound {
+            chunks: frame.chunks,
+            correlation_id: corr,
+            report_written: acks0,
+        };
+        if let Err(kind) = node.write(out, version, PendingKind::Produce { batches, acks0 }, now) {
+            // Never queued on the socket, so certainly not written.
+            if let PendingKind::Produce { batches, .. } = kind {
+                for b in batches {
+                    self.answered(&b);
+                    self.retry_or_fail(b, "the connection closed before the request was written".into(), false, now);
+                }
+            }
+            self.close_node(node_id, "the connection closed before the request was written", now);
+        }
+    }
+}

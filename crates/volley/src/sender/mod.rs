@@ -1,0 +1,570 @@
+//! The sender: one task that turns ready batches into Produce requests and answers into
+//! outcomes (the role of the Java producer's `Sender`).
+//!
+//! It owns every piece of mutable delivery state, so none of it needs a lock; `send` only
+//! touches the accumulator (one partition queue's lock) and the memory semaphore. The
+//! policy is split by concern, each part checkable on its own:
+//!
+//! - [`partitions`]: per-partition sequences, in-flight batches, retries and the rules of
+//!   RELIABILITY.md (pure, time as an argument);
+//! - [`producer_id`]: the producer id and epoch, their requests and failures (pure);
+//! - [`metadata`]: when to ask for metadata, backoff, idle topics, re-bootstrap (pure);
+//! - [`answer`]: what a Produce answer means for a batch (a pure classification) and how
+//!   outcomes, retries and lost connections are applied;
+//! - [`drain`]: which batches go now, grouped into one request per broker;
+//! - [`nodes`]: connections, their backoff and what is pending on each;
+//! - this file: the tokio loop that feeds events and time in, control requests, expiry.
+
+mod answer;
+mod batch;
+mod drain;
+mod metadata;
+mod nodes;
+mod partitions;
+mod producer_id;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rand::Rng;
+use tokio::sync::{mpsc, oneshot, watch, Notify, Semaphore};
+use volley_protocol::control::{decode_init_producer_id, decode_metadata, encode_init_producer_id, encode_metadata};
+
+use crate::accumulator::{Accumulator, QueuedBatch};
+use crate::config::{MetadataRecovery, ProducerConfig};
+use crate::error::{DeliveryError, Error};
+use crate::metadata::Cluster;
+use crate::net::{ConnEvent, Connection, Outbound};
+use crate::record::{BatchCompletion, BatchOutcome, Settled};
+
+use self::batch::SentBatch;
+use self::metadata::{MetadataPolicy, MetadataSettings};
+use self::nodes::{DialSettings, Nodes, PendingKind};
+use self::partitions::{PartState, Rules};
+use self::producer_id::{IdEvent, ProducerIdState};
+
+/// Called for every possibly-persisted batch a later acknowledgement proves persisted.
+pub(crate) type SettleListener = Arc<dyn Fn(&Settled) + Send + Sync>;
+
+/// State shared by the producer handle and the sender.
+pub(crate) struct Shared {
+    pub(crate) config: ProducerConfig,
+    pub(crate) accumulator: Accumulator,
+    /// The latest metadata, read by every `send` without a lock (the watch channel beside it
+    /// is for waiting on a change).
+    pub(crate) cluster: arc_swap::ArcSwap<Cluster>,
+    pub(crate) wake: Notify,
+    pub(crate) memory: Semaphore,
+    pub(crate) flushing: AtomicUsize,
+    pub(crate) closing: AtomicBool,
+    /// Set when the producer stopped after a fatal error (strict gapless mode, a producer
+    /// id the cluster will not give).
+    pub(crate) fatal: std::sync::OnceLock<String>,
+    /// Sequence gaps seen at the head of a partition (possible data loss on the broker).
+    pub(crate) sequence_gaps: AtomicU64,
+    /// Possibly-persisted batches later proven persisted.
+    pub(crate) settled: AtomicU64,
+    pub(crate) settle_listeners: RwLock<Vec<SettleListener>>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("config", &self.config)
+            .field("fatal", &self.fatal.get())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Requests from the producer handle.
+#[derive(Debug)]
+pub(crate) enum Command {
+    /// `send` waits for this topic's metadata.
+    NeedTopic(String),
+    /// Reply with every incomplete batch (the flush waits for them).
+    Flush(oneshot::Sender<Vec<Arc<BatchCompletion>>>),
+    /// Fail everything still pending and stop.
+    Abort,
+    /// Stop once nothing is pending.
+    Shutdown,
+}
+
+/// `base` doubled per attempt up to `max`, with ±20 % jitter (Java's exponential backoff).
+pub(super) fn backoff(base: Duration, max: Duration, attempt: u32) -> Duration {
+    let exp = base.saturating_mul(1u32 << attempt.min(16).saturating_sub(1)).min(max);
+    let jitter = rand::thread_rng().gen_range(0.8..1.2);
+    exp.mul_f64(jitter).min(max.max(base))
+}
+
+type ConnectDone = (i32, u64, Result<Connection, Error>);
+
+/// The sender task's state.
+pub(crate) struct Sender {
+    shared: Arc<Shared>,
+    commands: mpsc::UnboundedReceiver<Command>,
+    commands_open: bool,
+    shutdown: bool,
+    events_rx: mpsc::UnboundedReceiver<(u64, ConnEvent)>,
+    connect_rx: mpsc::UnboundedReceiver<ConnectDone>,
+    cluster: Arc<Cluster>,
+    cluster_tx: watch::Sender<Arc<Cluster>>,
+    nodes: Nodes,
+    correlation: i32,
+    meta: MetadataPolicy,
+    pid: ProducerIdState,
+    parts: HashMap<(Arc<str>, i32), PartState>,
+    rules: Rules,
+    next_batch_id: u64,
+}
+
+impl Sender {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        commands: mpsc::UnboundedReceiver<Command>,
+        cluster_tx: watch::Sender<Arc<Cluster>>,
+    ) -> Self {
+        let now = Instant::now();
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let (connect_tx, connect_rx) = mpsc::unbounded_channel();
+        let cfg = &shared.config;
+        let dial = DialSettings {
+            client_id: (!cfg.client_id.is_empty()).then(|| cfg.client_id.clone()),
+            timeout: cfg.connect_timeout,
+            backoff: (cfg.reconnect_backoff, cfg.reconnect_backoff_max),
+        };
+        let nodes = Nodes::new(&cfg.bootstrap_servers, dial, events_tx, connect_tx, now);
+        let meta = MetadataPolicy::new(
+            MetadataSettings {
+                max_age: cfg.metadata_max_age,
+                max_idle: cfg.metadata_max_idle,
+                backoff: (cfg.retry_backoff, cfg.retry_backoff_max),
+                rebootstrap_after: (cfg.metadata_recovery == MetadataRecovery::Rebootstrap)
+                    .then_some(cfg.rebootstrap_trigger),
+            },
+            now,
+        );
+        let pid = ProducerIdState::new(cfg.enable_idempotence, now, (cfg.retry_backoff, cfg.retry_backoff_max));
+        let rules = Rules {
+            idempotent: cfg.enable_idempotence,
+            max_in_flight: cfg.max_in_flight,
+        };
+        Self {
+            commands,
+            commands_open: true,
+            shutdown: false,
+            events_rx,
+            connect_rx,
+            cluster: Arc::new(Cluster::default()),
+            cluster_tx,
+            nodes,
+            correlation: 0,
+            meta,
+            pid,
+            parts: HashMap::new(),
+            rules,
+            next_batch_id: 0,
+            shared,
+        }
+    }
+
+    /// Runs until shut down.
+    pub(crate) async fn run(mut self) {
+        loop {
+            let now = Instant::now();
+            if self.step(now) {
+                break;
+            }
+            let deadline = self.next_wakeup(now);
+            tokio::select! {
+                biased;
+                Some((_, ev)) = self.events_rx.recv() => self.on_conn_event(ev, Instant::now()),
+                Some((node, conn, res)) = self.connect_rx.recv() => self.on_connected(node, conn, res, Instant::now()),
+                cmd = self.commands.recv(), if self.commands_open => match cmd {
+                    Some(c) => self.on_command(c, Instant::now()),
+                    None => self.commands_open = false,
+                },
+                () = self.shared.wake.notified() => {}
+                () = tokio::time::sleep_until(deadline.into()) => {}
+            }
+        }
+        // Close connections politely and wait for it, so that nothing written is lost to a
+        // reset (see `Connection::shutdown`).
+        let closing: Vec<_> = self
+            .nodes
+            .take_connections()
+            .into_iter()
+            .map(|c| tokio::spawn(c.shutdown(Duration::from_secs(2))))
+            .collect();
+        for c in closing {
+            let _ = c.await;
+        }
+    }
+
+    fn config(&self) -> &ProducerConfig {
+        &self.shared.config
+    }
+
+    fn next_correlation(&mut self) -> i32 {
+        self.correlation = self.correlation.wrapping_add(1) & i32::MAX;
+        self.correlation
+    }
+
+    fn next_batch_id(&mut self) -> u64 {
+        self.next_batch_id += 1;
+        self.next_batch_id
+    }
+
+    fn on_command(&mut self, c: Command, now: Instant) {
+        match c {
+            Command::NeedTopic(t) => self.meta.want_topic(&t, now),
+            Command::Flush(reply) => {
+                let mut all = self.shared.accumulator.completions();
+                for p in self.parts.values() {
+                    all.extend(p.retries.iter().map(|b| b.completion.root()));
+                }
+                for n in self.nodes.map.values() {
+                    for p in &n.pending {
+                        if let PendingKind::Produce { batches, .. } = &p.kind {
+                            all.extend(batches.iter().map(|b| b.completion.root()));
+                        }
+                    }
+                }
+                let _ = reply.send(all);
+            }
+            Command::Abort => self.abort_all(),
+            Command::Shutdown => self.shutdown = true,
+        }
+    }
+
+    /// Runs the policy once. Returns `true` when the sender should stop.
+    fn step(&mut self, now: Instant) -> bool {
+        self.expire(now);
+        if let Some(reason) = self.shared.fatal.get().cloned() {
+            // Records appended after the producer stopped fail at once.
+            self.fail_everything_queued(&Error::Fatal(reason));
+        }
+        self.expire_idle_topics(now);
+        self.maybe_fetch_metadata(now);
+        self.maybe_init_producer_id(now);
+        self.drain(now);
+        (self.shutdown || !self.commands_open) && self.is_idle()
+    }
+
+    fn is_idle(&self) -> bool {
+        self.shared.accumulator.is_empty() && self.parts.values().all(PartState::is_idle) && !self.nodes.produce_pending()
+    }
+
+    fn next_wakeup(&self, now: Instant) -> Instant {
+        let cfg = self.config();
+        let mut t = now + Duration::from_secs(1);
+        let mut consider = |d: Instant| {
+            if d > now && d < t {
+                t = d;
+            }
+        };
+        let acc = &self.shared.accumulator;
+        if let Some(d) = acc.next_linger_deadline(now) {
+            consider(d);
+        }
+        if let Some(o) = acc.oldest() {
+            consider(o + cfg.delivery_timeout);
+        }
+        for p in self.parts.values() {
+            if let Some(b) = p.retries.front() {
+                consider(b.retry_at);
+                consider(b.created + cfg.delivery_timeout);
+            }
+        }
+        for n in self.nodes.map.values() {
+            if let Some(p) = n.pending.front() {
+                consider(p.sent_at + cfg.request_timeout);
+            }
+            if let Some(th) = n.throttled_until {
+                consider(th);
+            }
+            consider(n.retry_at);
+        }
+        [self.meta.next_wakeup(), self.meta.next_idle_check(), self.pid.next_attempt()]
+            .into_iter()
+            .flatten()
+            .for_each(&mut consider);
+        t
+    }
+
+    // ----- connections and control requests -----
+
+    fn on_connected(&mut self, node_id: i32, conn_id: u64, res: Result<Connection, Error>, now: Instant) {
+        if let Some(e) = self.nodes.connected(node_id, conn_id, res, now) {
+            let mut c = (*self.cluster).clone();
+            c.last_error = Some(e.to_string());
+            self.publish(Arc::new(c));
+        }
+    }
+
+    fn publish(&mut self, c: Arc<Cluster>) {
+        self.cluster = Arc::clone(&c);
+        self.shared.cluster.store(Arc::clone(&c));
+        self.cluster_tx.send_replace(c);
+    }
+
+    fn pick_control_node(&mut self, now: Instant) -> Option<i32> {
+        let bootstrap_only = self.meta.rebootstrap_due(now);
+        self.nodes.pick_control_node(self.rules.max_in_flight, bootstrap_only, now)
+    }
+
+    fn send_control(&mut self, node_id: i32, kind: PendingKind, now: Instant) -> bool {
+        let corr = self.next_correlation();
+        let cfg = &self.shared.config;
+        let client_id = (!cfg.client_id.is_empty()).then_some(cfg.client_id.as_str());
+        let Some(node) = self.nodes.map.get_mut(&node_id) else {
+            return false;
+        };
+        let nodes::ConnState::Up(conn) = &node.conn else {
+            return false;
+        };
+        let (frame, version) = match &kind {
+            PendingKind::Metadata => {
+                let v = conn.versions.metadata;
+                let topics = self.meta.topics();
+                (encode_metadata(v, corr, client_id, Some(&topics), cfg.allow_auto_create_topics), v)
+            }
+            PendingKind::InitProducerId { current } => {
+                let Some(v) = conn.versions.init_producer_id else {
+                    let reason = format!(
+                        "broker {} does not support InitProducerId v3 or later, which the idempotent producer needs (set enable.idempotence=false)",
+                        node.addr
+                    );
+                    if let IdEvent::Fatal(msg) = self.pid.unsupported(reason) {
+                        self.stop_fatally(msg);
+                    }
+                    return false;
+                };
+                (encode_init_producer_id(v, corr, client_id, *current), v)
+            }
+            PendingKind::Produce { .. } => return false,
+        };
+        let frame = match frame {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot encode a control request");
+                return false;
+            }
+        };
+        let out = Outbound {
+            chunks: vec![frame],
+            correlation_id: corr,
+            report_written: false,
+        };
+        node.write(out, version, kind, now).is_ok()
+    }
+
+    // ----- metadata and producer id -----
+
+    fn maybe_fetch_metadata(&mut self, now: Instant) {
+        if !self.meta.due(now) {
+            return;
+        }
+        if let Some(node) = self.pick_control_node(now) {
+            if self.send_control(node, PendingKind::Metadata, now) {
+                self.meta.sent();
+            }
+        }
+    }
+
+    fn expire_idle_topics(&mut self, now: Instant) {
+        if self.meta.next_idle_check().is_none_or(|t| t > now) {
+            return;
+        }
+        let parts = &self.parts;
+        let acc = &self.shared.accumulator;
+        let gone = self.meta.expire_idle(now, |topic| {
+            acc.has_topic_batches(topic) || parts.iter().any(|((t, _), p)| &**t == topic && !p.is_idle())
+        });
+        if gone.is_empty() {
+            return;
+        }
+        tracing::debug!(topics = ?gone, "dropping topics idle for metadata.max.idle.ms");
+        let mut c = (*self.cluster).clone();
+        for t in &gone {
+            c.topics.remove(&**t);
+            c.topic_errors.remove(&**t);
+        }
+        self.parts.retain(|(t, _), p| !gone.contains(t) || !p.is_idle());
+        self.publish(Arc::new(c));
+    }
+
+    fn maybe_init_producer_id(&mut self, now: Instant) {
+        let bump_wanted = self
+            .pid
+            .current()
+            .is_some_and(|c| self.parts.values().any(|p| p.wants_bump(c)));
+        let Some(request) = self.pid.wanted(now, bump_wanted) else {
+            return;
+        };
+        if self.meta.topics().is_empty() {
+            return;
+        }
+        if let Some(node) = self.pick_control_node(now) {
+            if self.send_control(node, PendingKind::InitProducerId { current: request }, now) {
+                self.pid.requested(request);
+            }
+        }
+    }
+
+    fn on_metadata(&mut self, version: i16, body: Bytes, now: Instant) -> Result<(), String> {
+        let answer = match decode_metadata(version, body) {
+            Ok(a) => a,
+            Err(e) => {
+                self.meta.failed(now);
+                return Err(e.to_string());
+            }
+        };
+        if answer
+            .topics
+            .iter()
+            .any(|t| t.error == volley_protocol::ErrorCode::REBOOTSTRAP_REQUIRED)
+        {
+            self.meta.force_rebootstrap(now);
+        }
+        let next = self.cluster.updated(&answer);
+        for (id, addr) in &next.brokers {
+            self.nodes.learn(*id, addr, now);
+        }
+        let wanted = self.meta.topics();
+        let unresolved = wanted.iter().any(|t| match next.topics.get(t.as_str()) {
+            None => true,
+            Some(m) => m.leaders.iter().any(|l| *l < 0 || !next.brokers.contains_key(l)),
+        });
+        self.publish(next);
+        self.meta.answered(now, unresolved);
+        Ok(())
+    }
+
+    fn on_init_producer_id(&mut self, version: i16, body: Bytes, now: Instant) {
+        let answer = decode_init_producer_id(version, body).map_err(|e| e.to_string());
+        match self.pid.on_answer(answer, now) {
+            IdEvent::NewIdentity(id) => tracing::debug!(producer_id = id.0, epoch = id.1, "producer id"),
+            IdEvent::Retrying(why) => tracing::warn!(%why, "InitProducerId will be retried"),
+            IdEvent::Fatal(msg) => {
+                tracing::error!(%msg, "the idempotent producer cannot get a producer id");
+                self.stop_fatally(msg);
+            }
+        }
+    }
+
+    /// The producer stops: everything queued or waiting fails, and every later send.
+    fn stop_fatally(&mut self, reason: String) {
+        let _ = self.shared.fatal.set(reason.clone());
+        self.fail_everything_queued(&Error::Fatal(reason.clone()));
+        let retries: Vec<SentBatch> = self.parts.values_mut().flat_map(|p| p.retries.drain(..)).collect();
+        for b in retries {
+            self.fail(b, Error::Fatal(reason.clone()), Vec::new());
+        }
+    }
+
+    // ----- timeouts -----
+
+    fn expire(&mut self, now: Instant) {
+        let shared = Arc::clone(&self.shared);
+        let cfg = &shared.config;
+        // Requests without an answer (or, with acks=0, not written) within
+        // request.timeout.ms end their connection.
+        let timed_out: Vec<i32> = self
+            .nodes
+            .map
+            .iter()
+            .filter(|(_, n)| n.pending.iter().any(|p| now >= p.sent_at + cfg.request_timeout))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in timed_out {
+            let why = format!(
+                "no answer within request.timeout.ms ({} ms)",
+                cfg.request_timeout.as_millis()
+            );
+            self.close_node(id, &why, now);
+        }
+        // Queued batches past the delivery timeout were never sent.
+        if let Some(cutoff) = now.checked_sub(cfg.delivery_timeout) {
+            for q in shared.accumulator.expire(cutoff) {
+                let last = self.cluster.last_error.clone();
+                let error = Error::DeliveryTimeout {
+                    timeout: cfg.delivery_timeout,
+                    last,
+                };
+                self.fail_queued(q, error);
+            }
+        }
+        // Retries past the delivery timeout: possibly persisted if any send may have landed;
+        // either way their sequences leave a gap to resolve (rule 8).
+        let mut dead = Vec::new();
+        for p in self.parts.values_mut() {
+            while p.retries.front().is_some_and(|b| now >= b.created + cfg.delivery_timeout) {
+                dead.extend(p.retries.pop_front());
+            }
+        }
+        for b in dead {
+            let err = Error::DeliveryTimeout {
+                timeout: cfg.delivery_timeout,
+                last: b.last_error.clone(),
+            };
+            self.fail_sealed(b, err, Vec::new());
+        }
+    }
+
+    fn fail_queued(&self, q: QueuedBatch, error: Error) {
+        q.completion.complete(BatchOutcome::Failed {
+            error: DeliveryError::not_persisted(error),
+            record_errors: Vec::new(),
+        });
+        self.shared.memory.add_permits(q.reserved);
+    }
+
+    fn fail_everything_queued(&mut self, error: &Error) {
+        for q in self.shared.accumulator.drain_all() {
+            self.fail_queued(q, error.clone());
+        }
+    }
+
+    /// `close` ran out of time: queued records were not written; records in flight may be.
+    fn abort_all(&mut self) {
+        let closed = |d: &str| Error::Closed {
+            detail: Some(d.to_owned()),
+        };
+        self.fail_everything_queued(&closed("closed before the record was sent"));
+        let mut all = Vec::new();
+        for p in self.parts.values_mut() {
+            all.extend(p.retries.drain(..));
+            p.in_flight.clear();
+        }
+        for p in self.nodes.take_all_pending() {
+            if let PendingKind::Produce { batches, .. } = p.kind {
+                all.extend(batches.into_iter().map(|mut b| {
+                    b.maybe_written = true;
+                    b
+                }));
+            }
+        }
+        for b in all {
+            let err = closed("closed while the record was in flight or waiting to be retried");
+            self.fail(b, err, Vec::new());
+        }
+        self.shutdown = true;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_within_jitter_and_caps() {
+        let (b, m) = (Duration::from_millis(100), Duration::from_millis(1000));
+        for (attempt, lo, hi) in [(1, 80, 120), (2, 160, 240), (3, 320, 480), (4, 640, 960), (9, 800, 1000)] {
+            let d = backoff(b, m, attempt).as_millis();
+            assert!((lo..=hi).contains(&d), "attempt {attempt}: {d} ms");
+        }
+    }
+}

@@ -1,0 +1,318 @@
+//! Broker connections and what is pending on each: dialling with backoff, the node used for
+//! control requests, and what a lost connection leaves behind.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use crate::error::Error;
+use crate::net::{connect, ConnEvent, Connection, Outbound};
+
+use super::backoff;
+use super::batch::SentBatch;
+use super::partitions::Identity;
+
+/// What a pending request was.
+#[derive(Debug)]
+pub(super) enum PendingKind {
+    Produce {
+        batches: Vec<SentBatch>,
+        acks0: bool,
+    },
+    Metadata,
+    /// `current`: the id and epoch to bump, or `None` for a fresh producer id.
+    InitProducerId {
+        current: Option<Identity>,
+    },
+}
+
+/// A request written (or queued) on a connection, waiting for its answer.
+#[derive(Debug)]
+pub(super) struct Pending {
+    pub(super) correlation_id: i32,
+    pub(super) version: i16,
+    pub(super) sent_at: Instant,
+    /// Its index on the connection (see [`Connection::maybe_written`]).
+    pub(super) index: u64,
+    pub(super) kind: PendingKind,
+}
+
+impl Pending {
+    pub(super) fn is_produce(&self) -> bool {
+        matches!(self.kind, PendingKind::Produce { .. })
+    }
+
+    pub(super) fn is_acks0(&self) -> bool {
+        matches!(self.kind, PendingKind::Produce { acks0: true, .. })
+    }
+}
+
+#[derive(Debug)]
+pub(super) enum ConnState {
+    Down,
+    Connecting,
+    Up(Connection),
+}
+
+/// One broker (or bootstrap address, with a negative id).
+#[derive(Debug)]
+pub(super) struct Node {
+    pub(super) addr: String,
+    pub(super) conn: ConnState,
+    pub(super) pending: VecDeque<Pending>,
+    pub(super) throttled_until: Option<Instant>,
+    failures: u32,
+    pub(super) retry_at: Instant,
+    /// Correlation ids of acks=0 requests already written (to ignore a broker's answers).
+    pub(super) acks0_written: VecDeque<i32>,
+}
+
+/// How many written acks=0 requests a node remembers, to ignore a broker's late answers.
+pub(super) const ACKS0_REMEMBERED: usize = 4096;
+
+impl Node {
+    fn new(addr: String, now: Instant) -> Self {
+        Self {
+            addr,
+            conn: ConnState::Down,
+            pending: VecDeque::new(),
+            throttled_until: None,
+            failures: 0,
+            retry_at: now,
+            acks0_written: VecDeque::new(),
+        }
+    }
+
+    /// The live connection's id, if up.
+    pub(super) fn conn_id(&self) -> Option<u64> {
+        match &self.conn {
+            ConnState::Up(c) => Some(c.id),
+            _ => None,
+        }
+    }
+
+    /// Whether a Produce request may go to this node now: up, not throttled, with room.
+    pub(super) fn ready_for(&self, max_in_flight: usize, now: Instant) -> Option<bool> {
+        match self.conn {
+            ConnState::Up(_) => {
+                Some(self.pending.len() < max_in_flight && self.throttled_until.is_none_or(|t| t <= now))
+            }
+            _ => None,
+        }
+    }
+
+    /// Queues a request; `None` if the connection is gone.
+    pub(super) fn write(&mut self, out: Outbound, version: i16, kind: PendingKind, now: Instant) -> Result<(), PendingKind> {
+        let ConnState::Up(conn) = &mut self.conn else {
+            return Err(kind);
+        };
+        let correlation_id = out.correlation_id;
+        match conn.send(out) {
+            Some(index) => {
+                self.pending.push_back(Pending {
+                    correlation_id,
+                    version,
+                    sent_at: now,
+                    index,
+                    kind,
+                });
+                Ok(())
+            }
+            None => Err(kind),
+        }
+    }
+}
+
+/// Connection settings.
+#[derive(Debug, Clone)]
+pub(super) struct DialSettings {
+    pub(super) client_id: Option<String>,
+    pub(super) timeout: Duration,
+    pub(super) backoff: (Duration, Duration),
+}
+
+/// Every node the producer knows, and the channels their connections report on.
+#[derive(Debug)]
+pub(super) struct Nodes {
+    pub(super) map: BTreeMap<i32, Node>,
+    owner: HashMap<u64, i32>,
+    next_conn_id: u64,
+    settings: DialSettings,
+    events_tx: mpsc::UnboundedSender<(u64, ConnEvent)>,
+    connect_tx: mpsc::UnboundedSender<(i32, u64, Result<Connection, Error>)>,
+}
+
+/// What a closed connection leaves: its address and the requests pending on it, each with
+/// whether any of its bytes may have been written.
+pub(super) struct Closed {
+    pub(super) addr: String,
+    pub(super) pending: Vec<(Pending, bool)>,
+}
+
+impl Nodes {
+    pub(super) fn new(
+        bootstrap: &[String],
+        settings: DialSettings,
+        events_tx: mpsc::UnboundedSender<(u64, ConnEvent)>,
+        connect_tx: mpsc::UnboundedSender<(i32, u64, Result<Connection, Error>)>,
+        now: Instant,
+    ) -> Self {
+        let map = bootstrap
+            .iter()
+            .enumerate()
+            .map(|(i, addr)| (-1 - i32::try_from(i).unwrap_or(i32::MAX - 1), Node::new(addr.clone(), now)))
+            .collect();
+        Self {
+            map,
+            owner: HashMap::new(),
+            next_conn_id: 0,
+            settings,
+            events_tx,
+            connect_tx,
+        }
+    }
+
+    /// The node a connection belongs to.
+    pub(super) fn owner(&self, conn: u64) -> Option<i32> {
+        self.owner.get(&conn).copied()
+    }
+
+    /// Adds or updates a broker from metadata.
+    pub(super) fn learn(&mut self, id: i32, addr: &str, now: Instant) {
+        let node = self.map.entry(id).or_insert_with(|| Node::new(addr.to_owned(), now));
+        if node.addr != addr {
+            node.addr = addr.to_owned();
+        }
+    }
+
+    /// Starts dialling a node if it is down and its backoff has passed.
+    pub(super) fn ensure_connecting(&mut self, node_id: i32, now: Instant) {
+        let Some(node) = self.map.get_mut(&node_id) else {
+            return;
+        };
+        if !matches!(node.conn, ConnState::Down) || now < node.retry_at {
+            return;
+        }
+        node.conn = ConnState::Connecting;
+        self.next_conn_id += 1;
+        let id = self.next_conn_id;
+        let addr = node.addr.clone();
+        let (client_id, timeout) = (self.settings.client_id.clone(), self.settings.timeout);
+        let events = self.events_tx.clone();
+        let done = self.connect_tx.clone();
+        tokio::spawn(async move {
+            let res = connect(id, addr, client_id, timeout, events).await;
+            let _ = done.send((node_id, id, res));
+        });
+    }
+
+    /// A dial finished. Returns the error of a failed one.
+    pub(super) fn connected(&mut self, node_id: i32, conn_id: u64, res: Result<Connection, Error>, now: Instant) -> Option<Error> {
+        let (base, max) = self.settings.backoff;
+        let node = self.map.get_mut(&node_id)?;
+        match res {
+            Ok(c) => {
+                tracing::debug!(node = node_id, addr = %node.addr, "connected");
+                node.failures = 0;
+                node.conn = ConnState::Up(c);
+                self.owner.insert(conn_id, node_id);
+                None
+            }
+            Err(e) => {
+                tracing::debug!(node = node_id, error = %e, "connect failed");
+                node.failures += 1;
+                node.conn = ConnState::Down;
+                node.retry_at = now + backoff(base, max, node.failures);
+                Some(e)
+            }
+        }
+    }
+
+    /// A node with a usable connection and room for a request; starts dialling one if
+    /// there is none. `bootstrap_only`: re-bootstrapping, so only the bootstrap addresses.
+    pub(super) fn pick_control_node(&mut self, max_in_flight: usize, bootstrap_only: bool, now: Instant) -> Option<i32> {
+        let eligible = |id: i32| !bootstrap_only || id < 0;
+        let up = self
+            .map
+            .iter()
+            .filter(|(id, n)| eligible(**id) && matches!(n.conn, ConnState::Up(_)) && n.pending.len() < max_in_flight)
+            .min_by_key(|(_, n)| n.pending.len())
+            .map(|(id, _)| *id);
+        if up.is_some() {
+            return up;
+        }
+        if self
+            .map
+            .iter()
+            .any(|(id, n)| eligible(*id) && matches!(n.conn, ConnState::Connecting | ConnState::Up(_)))
+        {
+            return None;
+        }
+        // Known brokers first, then bootstrap addresses; one that can be tried now.
+        let candidate = self
+            .map
+            .iter()
+            .filter(|(id, n)| eligible(**id) && n.retry_at <= now)
+            .max_by_key(|(id, _)| **id >= 0)
+            .map(|(id, _)| *id);
+        if let Some(id) = candidate {
+            self.ensure_connecting(id, now);
+        }
+        None
+    }
+
+    /// Ends a node's connection and takes what was pending on it.
+    pub(super) fn close(&mut self, node_id: i32, error: &str, now: Instant) -> Option<Closed> {
+        let (base, max) = self.settings.backoff;
+        let node = self.map.get_mut(&node_id)?;
+        let conn = std::mem::replace(&mut node.conn, ConnState::Down);
+        if let ConnState::Up(c) = &conn {
+            self.owner.remove(&c.id);
+        }
+        tracing::debug!(node = node_id, addr = %node.addr, %error, "connection closed");
+        node.failures += 1;
+        node.retry_at = now + backoff(base, max, node.failures);
+        let pending = node
+            .pending
+            .drain(..)
+            .map(|p| {
+                let written = match &conn {
+                    ConnState::Up(c) => c.maybe_written(p.index),
+                    _ => true,
+                };
+                (p, written)
+            })
+            .collect();
+        Some(Closed {
+            addr: node.addr.clone(),
+            pending,
+        })
+    }
+
+    /// Whether any Produce request is pending anywhere.
+    pub(super) fn produce_pending(&self) -> bool {
+        self.map.values().any(|n| n.pending.iter().any(Pending::is_produce))
+    }
+
+    /// Drops every connection at once (after an abort).
+    pub(super) fn take_all_pending(&mut self) -> Vec<Pending> {
+        let mut out = Vec::new();
+        for n in self.map.values_mut() {
+            out.extend(n.pending.drain(..));
+            n.conn = ConnState::Down;
+        }
+        out
+    }
+
+    /// The live connections, for a polite shutdown.
+    pub(super) fn take_connections(&mut self) -> Vec<Connection> {
+        self.map
+            .values_mut()
+            .filter_map(|n| match std::mem::replace(&mut n.conn, ConnState::Down) {
+                ConnState::Up(c) => Some(c),
+                _ => None,
+            })
+            .collect()
+    }
+}
