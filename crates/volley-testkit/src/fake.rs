@@ -74,6 +74,8 @@ pub struct ProducedBatch {
     pub base_sequence: i32,
     /// Records in the batch.
     pub records: i32,
+    /// Bytes of the partition's record data in the request.
+    pub bytes: usize,
 }
 
 /// A request as the hook and the request log see it.
@@ -121,6 +123,8 @@ pub enum Action {
     WrongCorrelationId,
     /// Produce: answer INVALID_RECORD naming the record at this index of every batch.
     InvalidRecord(i32),
+    /// Answer with the right correlation id and a body that does not decode.
+    GarbageBody,
 }
 
 /// How a duplicate batch is answered.
@@ -387,6 +391,11 @@ async fn serve_conn(broker: i32, mut sock: TcpStream, state: Arc<Mutex<State>>) 
                 Ok(None) => {}
                 Err(_) => return,
             }
+            // A black hole stops reading too, so a client's writes fill the socket buffers
+            // and block (what a broker that stopped looks like from the client).
+            while lock(&state).black_hole {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
             match sock.read_buf(&mut buf).await {
                 Ok(0) | Err(_) => return,
                 Ok(_) => {}
@@ -465,6 +474,7 @@ fn handle(broker: i32, mut frame: Bytes, state: &Mutex<State>) -> Reply {
         for t in &p.topic_data {
             for pd in &t.partition_data {
                 let Some(records) = &pd.records else { continue };
+                let bytes = records.len();
                 if let Ok(batches) = decode_batches(records.clone(), 64 << 20) {
                     for b in batches {
                         req.batches.push(ProducedBatch {
@@ -474,6 +484,7 @@ fn handle(broker: i32, mut frame: Bytes, state: &Mutex<State>) -> Reply {
                             epoch: b.producer_epoch,
                             base_sequence: b.base_sequence,
                             records: i32::try_from(b.records.len()).unwrap_or(i32::MAX),
+                            bytes,
                         });
                     }
                 }
@@ -497,6 +508,13 @@ fn handle(broker: i32, mut frame: Bytes, state: &Mutex<State>) -> Reply {
         Action::Delay(d) => delay = Some(*d),
         Action::Throttle(d) => throttle = i32::try_from(d.as_millis()).unwrap_or(i32::MAX),
         _ => {}
+    }
+    if action == Action::GarbageBody {
+        let mut b = BytesMut::new();
+        b.put_i32(6);
+        b.put_i32(corr);
+        b.put_u16(0xffff);
+        return Reply::Frame(Some(b.freeze()), delay);
     }
     let corr = if action == Action::WrongCorrelationId {
         corr.wrapping_add(1000)
@@ -687,7 +705,10 @@ fn append(broker: i32, s: &mut State, topic: &str, partition: i32, records: Byte
         let n = i32::try_from(b.records.len()).unwrap_or(i32::MAX);
         if b.producer_id >= 0 {
             let key = (b.producer_id, topic.to_owned(), partition);
-            let cur_epoch = s.epochs.get(&b.producer_id).copied();
+            // Like Kafka, the epoch is checked against this partition's producer state: a
+            // bump elsewhere does not fence batches of the old epoch here until a batch of
+            // the new epoch arrives.
+            let cur_epoch = s.producers.get(&key).filter(|st| !st.batches.is_empty()).map(|st| st.epoch);
             if cur_epoch.is_some_and(|e| b.producer_epoch < e) {
                 return Err(ErrorCode::INVALID_PRODUCER_EPOCH);
             }

@@ -1,0 +1,508 @@
+//! One regression test per defect and Java behaviour of issue 10 that lives in the sender,
+//! each on the fake cluster and each named after the promise it guards. Every test here
+//! failed on the sender before the reshaping (commit 6d4878a) and passes now.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use volley::{Persistence, Producer, ProducerConfig, ProducerRecord};
+use volley_protocol::ErrorCode;
+use volley_testkit::fake::{Action, FakeCluster};
+
+const PRODUCE: i16 = 0;
+const METADATA: i16 = 3;
+const INIT_PRODUCER_ID: i16 = 22;
+
+fn producer(c: &FakeCluster, props: &[(&str, &str)]) -> Producer {
+    let bootstrap = c.bootstrap();
+    let mut all: Vec<(&str, &str)> = vec![
+        ("bootstrap.servers", bootstrap.as_str()),
+        ("retry.backoff.ms", "20"),
+        ("retry.backoff.max.ms", "200"),
+        ("reconnect.backoff.ms", "10"),
+        ("reconnect.backoff.max.ms", "100"),
+    ];
+    all.extend_from_slice(props);
+    Producer::new(ProducerConfig::from_properties(all).expect("config")).expect("producer")
+}
+
+async fn deliver(p: &Producer, topic: &str, key: &str, value: &str) -> Result<volley::RecordMetadata, volley::DeliveryError> {
+    p.send(ProducerRecord::new(topic.to_owned(), value.to_owned()).key(key.to_owned()))
+        .await
+        .expect("queued")
+        .await
+}
+
+fn values(c: &FakeCluster, topic: &str) -> Vec<String> {
+    c.records(topic)
+        .iter()
+        .filter_map(|r| r.value.as_ref().map(|v| String::from_utf8_lossy(v).into_owned()))
+        .collect()
+}
+
+/// Issue 10, defect 1: a batch that has a sequence and then expires (or runs out of
+/// `retries`) must not leave a hole: the next record of the partition is delivered, and no
+/// sequence gap (data loss) is reported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_that_expires_or_exhausts_retries_leaves_no_hole() {
+    for extra in [None, Some(("retries", "2"))] {
+        let c = FakeCluster::start(1).await;
+        c.create_topic("hole", 1);
+        let failing = Arc::new(AtomicBool::new(false));
+        let f = Arc::clone(&failing);
+        c.set_hook(move |r| {
+            if r.api_key == PRODUCE && f.load(Ordering::SeqCst) {
+                Action::Error(ErrorCode::NOT_ENOUGH_REPLICAS)
+            } else {
+                Action::Respond
+            }
+        });
+        let mut props = vec![
+            ("linger.ms", "0"),
+            ("request.timeout.ms", "500"),
+            ("delivery.timeout.ms", "1500"),
+        ];
+        props.extend(extra);
+        let p = producer(&c, &props);
+        deliver(&p, "hole", "k", "a").await.expect("a is delivered");
+        failing.store(true, Ordering::SeqCst);
+        let b = deliver(&p, "hole", "k", "b").await.expect_err("b fails");
+        assert_eq!(b.persistence, Persistence::NotPersisted, "{b}");
+        failing.store(false, Ordering::SeqCst);
+        let c_meta = deliver(&p, "hole", "k", "c").await;
+        assert!(c_meta.is_ok(), "{extra:?}: c must be delivered: {c_meta:?}");
+        assert_eq!(p.sequence_gaps(), 0, "{extra:?}: no data loss was reported");
+        assert_eq!(values(&c, "hole"), vec!["a", "c"]);
+        p.close(Duration::from_secs(2)).await;
+    }
+}
+
+/// Issue 10, defect 2: a malformed InitProducerId answer (right correlation id, a body that
+/// does not decode) is retried like any failed request; the producer is not stuck.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_init_producer_id_answer_is_retried() {
+    let c = FakeCluster::start(1).await;
+    c.create_topic("pid", 1);
+    let answered = Arc::new(AtomicUsize::new(0));
+    let a = Arc::clone(&answered);
+    c.set_hook(move |r| {
+        if r.api_key == INIT_PRODUCER_ID && a.fetch_add(1, Ordering::SeqCst) == 0 {
+            Action::GarbageBody
+        } else {
+            Action::Respond
+        }
+    });
+    let p = producer(&c, &[("linger.ms", "0"), ("delivery.timeout.ms", "5000"), ("request.timeout.ms", "2000")]);
+    let meta = deliver(&p, "pid", "k", "v").await;
+    assert!(meta.is_ok(), "delivered after the retried InitProducerId: {meta:?}");
+    assert!(answered.load(Ordering::SeqCst) >= 2);
+    p.close(Duration::from_secs(2)).await;
+}
+
+/// Issue 10, defect 3: a batch that may already be in the log (its answer was lost) and is
+/// then answered MESSAGE_TOO_LARGE must never be split and written again: every record is
+/// in the log once, and the records end possibly persisted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_possibly_written_batch_is_never_split_into_duplicates() {
+    let c = FakeCluster::start(1).await;
+    c.create_topic("split", 1);
+    let first = Arc::new(AtomicBool::new(true));
+    let f = Arc::clone(&first);
+    c.set_hook(move |r| {
+        if r.api_key != PRODUCE {
+            return Action::Respond;
+        }
+        if f.swap(false, Ordering::SeqCst) {
+            Action::AppendThenDrop
+        } else if r.batches.iter().any(|b| b.records > 5) {
+            Action::Error(ErrorCode::MESSAGE_TOO_LARGE)
+        } else {
+            Action::Respond
+        }
+    });
+    let p = producer(&c, &[("linger.ms", "100"), ("enable.idempotence", "true")]);
+    let mut futures = Vec::new();
+    for i in 0..10 {
+        futures.push(
+            p.send(ProducerRecord::new("split", format!("v{i}")).key("k"))
+                .await
+                .expect("queued"),
+        );
+    }
+    for f in futures {
+        let e = f.await.expect_err("cannot be confirmed");
+        assert_eq!(e.persistence, Persistence::PossiblyPersisted, "{e}");
+    }
+    let log = values(&c, "split");
+    assert_eq!(log.len(), 10, "each record once: {log:?}");
+    p.close(Duration::from_secs(2)).await;
+}
+
+/// Issue 10, defect 5: a partition without a leader must not cause a Metadata request per
+/// drain pass, and a topic that never appears is asked for with a growing backoff.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_requests_back_off_without_a_leader_or_a_topic() {
+    let c = FakeCluster::start(1).await;
+    c.create_topic("leaderless", 2);
+    c.set_leader("leaderless", 1, -1);
+    let defaults = [("retry.backoff.ms", "100"), ("retry.backoff.max.ms", "1000")];
+    let p = producer(
+        &c,
+        &[defaults[0], defaults[1], ("linger.ms", "0"), ("delivery.timeout.ms", "2500"), ("request.timeout.ms", "2000")],
+    );
+    deliver(&p, "leaderless", "k", "p0").await.ok();
+    let before = c.request_log().iter().filter(|r| r.api_key == METADATA).count();
+    let start = Instant::now();
+    let r = p
+        .send(ProducerRecord::new("leaderless", "p1").partition(1))
+        .await
+        .expect("queued")
+        .await;
+    assert!(r.is_err(), "no leader until the delivery timeout");
+    let waited = start.elapsed();
+    let during = c.request_log().iter().filter(|r| r.api_key == METADATA).count() - before;
+    assert!(during <= 12, "{during} Metadata requests in {waited:?} (2,299 in 2 s before the fix)");
+    p.close(Duration::from_secs(2)).await;
+
+    let c = FakeCluster::start(1).await;
+    let p = producer(
+        &c,
+        &[defaults[0], defaults[1], ("max.block.ms", "3000"), ("allow.auto.create.topics", "false")],
+    );
+    let e = p.send(ProducerRecord::new("never", "v")).await.expect_err("never appears");
+    assert!(matches!(e, volley::Error::TopicNotAvailable { .. }), "{e}");
+    let asked = c.request_log().iter().filter(|r| r.api_key == METADATA).count();
+    assert!(asked <= 12, "{asked} Metadata requests in 3 s (30 with a fixed retry.backoff.ms)");
+    p.close(Duration::from_secs(2)).await;
+}
+
+/// Issue 10, defect 7: with acks=0, requests that cannot be written (a broker that stopped
+/// reading) still end within `delivery.timeout.ms` + `request.timeout.ms`, and their
+/// memory is returned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acks0_writes_to_a_black_hole_time_out() {
+    let c = FakeCluster::start(1).await;
+    c.create_topic("acks0", 1);
+    let p = producer(
+        &c,
+        &[
+            ("acks", "0"),
+            ("linger.ms", "5"),
+            ("batch.size", "65536"),
+            ("request.timeout.ms", "500"),
+            ("delivery.timeout.ms", "1500"),
+        ],
+    );
+    deliver(&p, "acks0", "k", "first").await.expect("written");
+    c.set_black_hole(true);
+    let value = "x".repeat(1024);
+    let mut futures = Vec::new();
+    let start = Instant::now();
+    // 32 MiB: far more than socket buffers hold.
+    for _ in 0..32 * 1024 {
+        futures.push(p.send(ProducerRecord::new("acks0", value.clone())).await.expect("queued"));
+    }
+    let bound = Duration::from_millis(1500 + 500 + 1000) + start.elapsed();
+    let all = tokio::time::timeout(bound + Duration::from_secs(2), async {
+        let mut failed = 0;
+        for f in futures {
+            if f.await.is_err() {
+                failed += 1;
+            }
+        }
+        failed
+    })
+    .await;
+    let failed = all.expect("every acks=0 record resolves within its bound");
+    assert!(failed > 0, "records stuck behind the black hole fail");
+    c.set_black_hole(false);
+    p.close(Duration::from_secs(2)).await;
+}
+
+/// Issue 10, defect 8: with idempotence off and max.in.flight 1, a key's records keep their
+/// order across a leader move (Java mutes the partition while its batch is in flight).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_in_flight_one_keeps_order_across_a_leader_move() {
+    let c = FakeCluster::start(2).await;
+    c.create_topic("order", 1);
+    c.set_leader("order", 0, 1);
+    let slow_first = Arc::new(AtomicBool::new(false));
+    let s = Arc::clone(&slow_first);
+    c.set_hook(move |r| {
+        if r.api_key == PRODUCE && r.broker == 1 && s.swap(false, Ordering::SeqCst) {
+            Action::Delay(Duration::from_millis(1500))
+        } else {
+            Action::Respond
+        }
+    });
+    let p = producer(
+        &c,
+        &[
+            ("enable.idempotence", "false"),
+            ("acks", "1"),
+            ("max.in.flight.requests.per.connection", "1"),
+            ("linger.ms", "0"),
+            ("metadata.max.age.ms", "100"),
+        ],
+    );
+    deliver(&p, "order", "k", "w").await.expect("w");
+    slow_first.store(true, Ordering::SeqCst);
+    let a = p.send(ProducerRecord::new("order", "A").key("k")).await.expect("queued");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    c.set_leader("order", 0, 2);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let b = p.send(ProducerRecord::new("order", "B").key("k")).await.expect("queued");
+    let (a, b) = (a.await, b.await);
+    assert!(a.is_ok() && b.is_ok(), "{a:?} {b:?}");
+    assert_eq!(values(&c, "order"), vec!["w", "A", "B"], "send order kept");
+    p.close(Duration::from_secs(2)).await;
+}
+
+/// Issue 10, defect 9: a fatal InitProducerId error stops the producer at once: queued and
+/// later records fail with the broker's error named, well before the delivery timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fatal_init_producer_id_error_fails_every_record_at_once() {
+    let c = FakeCluster::start(1).await;
+    c.create_topic("auth", 1);
+    c.set_hook(|r| {
+        if r.api_key == INIT_PRODUCER_ID {
+            Action::Error(ErrorCode::CLUSTER_AUTHORIZATION_FAILED)
+        } else {
+            Action::Respond
+        }
+    });
+    let p = producer(&c, &[("delivery.timeout.ms", "60000")]);
+    let start = Instant::now();
+    let first = deliver(&p, "auth", "k", "v").await.expect_err("fails");
+    assert!(first.to_string().contains("CLUSTER_AUTHORIZATION_FAILED"), "{first}");
+    let later = match p.send(ProducerRecord::new("auth", "w")).await {
+        Err(e) => e.to_string(),
+        Ok(f) => f.await.expect_err("fails").to_string(),
+    };
+    assert!(later.contains("CLUSTER_AUTHORIZATION_FAILED"), "{later}");
+    assert!(start.elapsed() < Duration::from_secs(10), "at once, not after delivery.timeout.ms");
+    p.close(Duration::from_secs(2)).await;
+}
+
+/// Issue 10, defect 10: one partition's epoch bump does not stall or fail other partitions:
+/// a batch of another partition that was written (answer lost) while the bump happened is
+/// resent under its own epoch and ends delivered, not `EpochChanged`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_epoch_bump_keeps_other_partitions_outcomes() {
+    let c = FakeCluster::start(2).await;
+    c.create_topic("bump", 2);
+    c.set_leader("bump", 0, 1);
+    c.set_leader("bump", 1, 2);
+    let armed = Arc::new(AtomicBool::new(false));
+    let (on1, on2) = (Arc::new(AtomicBool::new(true)), Arc::new(AtomicBool::new(true)));
+    let (a, f1, f2) = (Arc::clone(&armed), Arc::clone(&on1), Arc::clone(&on2));
+    c.set_hook(move |r| {
+        if r.api_key != PRODUCE || !a.load(Ordering::SeqCst) {
+            return Action::Respond;
+        }
+        if r.broker == 1 && f1.swap(false, Ordering::SeqCst) {
+            // Partition 0: rejected for good, so its sequences leave a gap and it needs a bump.
+            Action::InvalidRecord(0)
+        } else if r.broker == 2 && f2.swap(false, Ordering::SeqCst) {
+            // Partition 1: written, answer lost.
+            Action::AppendThenDrop
+        } else {
+            Action::Respond
+        }
+    });
+    let p = producer(&c, &[("linger.ms", "0"), ("retry.backoff.ms", "300"), ("retry.backoff.max.ms", "300")]);
+    let warm0 = p.send(ProducerRecord::new("bump", "w0").partition(0)).await.expect("queued");
+    let warm1 = p.send(ProducerRecord::new("bump", "w1").partition(1)).await.expect("queued");
+    warm0.await.expect("w0");
+    warm1.await.expect("w1");
+    armed.store(true, Ordering::SeqCst);
+    let x = p.send(ProducerRecord::new("bump", "x").partition(1)).await.expect("queued");
+    let y = p.send(ProducerRecord::new("bump", "y").partition(0)).await.expect("queued");
+    let y = y.await;
+    assert!(y.is_err(), "y is rejected: {y:?}");
+    let x = x.await;
+    assert!(x.is_ok(), "x is in the log and must end delivered: {x:?}");
+    let z = deliver(&p, "bump", "k", "z").await;
+    assert!(z.is_ok(), "{z:?}");
+    let log = values(&c, "bump");
+    assert_eq!(log.iter().filter(|v| *v == "x").count(), 1, "{log:?}");
+    p.close(Duration::from_secs(2)).await;
+}
+
+/// Issue 10, Java behaviour (rule 8): OUT_OF_ORDER_SEQUENCE_NUMBER at the head of a
+/// partition with nothing unresolved bumps the epoch and resends the batch (it was
+/// rejected, so not written); the gap is counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gap_at_the_head_is_counted_and_the_batch_resent() {
+    let c = FakeCluster::start(1).await;
+    c.create_topic("gap", 1);
+    let p = producer(&c, &[("linger.ms", "0")]);
+    deliver(&p, "gap", "k", "a").await.expect("a");
+    c.lose_sequences("gap");
+    let b = deliver(&p, "gap", "k", "b").await;
+    assert!(b.is_ok(), "resent under a new epoch: {b:?}");
+    assert_eq!(p.sequence_gaps(), 1);
+    let epochs: std::collections::BTreeSet<i16> = c.records("gap").iter().map(|r| r.producer.1).collect();
+    assert_eq!(epochs.len(), 2, "{epochs:?}");
+    p.close(Duration::from_secs(2)).await;
+}
+
+/// Issue 10, Java behaviour: a Produce request never exceeds `max.request.size`, for new
+/// batches as for retries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_produce_request_never_exceeds_max_request_size() {
+    let c = FakeCluster::start(1).await;
+    c.create_topic("cap", 10);
+    let p = producer(
+        &c,
+        &[("linger.ms", "300"), ("batch.size", "8000"), ("max.request.size", "20000")],
+    );
+    let value = "x".repeat(7000);
+    let mut futures = Vec::new();
+    for part in 0..10 {
+        futures.push(
+            p.send(ProducerRecord::new("cap", value.clone()).partition(part))
+                .await
+                .expect("queued"),
+        );
+    }
+    for f in futures {
+        f.await.expect("delivered");
+    }
+    for r in c.request_log().iter().filter(|r| r.api_key == PRODUCE) {
+        let bytes: usize = r.batches.iter().map(|b| b.bytes).sum();
+        assert!(bytes <= 20_000, "a request of {bytes} bytes of batches");
+    }
+    p.close(Duration::from_secs(2)).await;
+}
+
+/// Issue 10, beyond Java: UNKNOWN_SERVER_ERROR is retried at most twice with idempotence on
+/// (a retry cannot duplicate), then fails possibly persisted; with idempotence off it is
+/// not retried (as in Java).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_server_error_is_retried_twice_only_when_idempotent() {
+    for (idempotent, errors, delivered) in [(true, 2, true), (true, 3, false), (false, 1, false)] {
+        let c = FakeCluster::start(1).await;
+        c.create_topic("use", 1);
+        let left = Arc::new(AtomicUsize::new(errors));
+        let l = Arc::clone(&left);
+        c.set_hook(move |r| {
+            if r.api_key == PRODUCE && l.load(Ordering::SeqCst) > 0 {
+                l.fetch_sub(1, Ordering::SeqCst);
+                Action::Error(ErrorCode::UNKNOWN_SERVER_ERROR)
+            } else {
+                Action::Respond
+            }
+        });
+        let mut props = vec![("linger.ms", "0")];
+        if !idempotent {
+            props.extend([("enable.idempotence", "false"), ("acks", "1")]);
+        }
+        let p = producer(&c, &props);
+        let r = deliver(&p, "use", "k", "v").await;
+        match (delivered, r) {
+            (true, Ok(_)) => {}
+            (false, Err(e)) => assert_eq!(e.persistence, Persistence::PossiblyPersisted, "{e}"),
+            (want, got) => panic!("idempotent={idempotent} errors={errors}: want delivered={want}, got {got:?}"),
+        }
+        p.close(Duration::from_secs(2)).await;
+    }
+}
+
+/// Issue 10, beyond Java: a batch that ended possibly persisted is announced as persisted
+/// (event, count) once a later batch of the same partition and epoch is acknowledged.
+/// Timeline (request = delivery timeout = 3 s): b is appended but answered with an
+/// uncertain error after 1.1 s; c, sent at 1 s behind it, is answered at 3.5 s, after b
+/// expired (3 s) and before c's own request timeout (4 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_later_acknowledgement_settles_a_possibly_persisted_batch() {
+    let c = FakeCluster::start(1).await;
+    c.create_topic("settle", 1);
+    let t0: Arc<Mutex<Option<Instant>>> = Arc::new(Mutex::new(None));
+    let seen = Arc::new(AtomicUsize::new(0));
+    let (t, n) = (Arc::clone(&t0), Arc::clone(&seen));
+    c.set_hook(move |r| {
+        let Some(t0) = *t.lock().expect("t0") else {
+            return Action::Respond;
+        };
+        if r.api_key != PRODUCE {
+            return Action::Respond;
+        }
+        match n.fetch_add(1, Ordering::SeqCst) {
+            0 => {
+                std::thread::sleep(Duration::from_millis(1100));
+                Action::AppendThenError(ErrorCode::REQUEST_TIMED_OUT)
+            }
+            1 => {
+                std::thread::sleep((t0 + Duration::from_millis(3500)).saturating_duration_since(Instant::now()));
+                Action::Respond
+            }
+            _ => Action::Respond,
+        }
+    });
+    let p = producer(
+        &c,
+        &[("linger.ms", "0"), ("request.timeout.ms", "3000"), ("delivery.timeout.ms", "3000")],
+    );
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let e = Arc::clone(&events);
+    p.on_settled(move |s| e.lock().expect("events").push(s.clone()));
+    deliver(&p, "settle", "k", "a").await.expect("a");
+    *t0.lock().expect("t0") = Some(Instant::now());
+    let b = p.send(ProducerRecord::new("settle", "b").key("k")).await.expect("queued");
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let c2 = p.send(ProducerRecord::new("settle", "c").key("k")).await.expect("queued");
+    let b = b.await.expect_err("b expired after an uncertain answer");
+    assert_eq!(b.persistence, Persistence::PossiblyPersisted, "{b}");
+    c2.await.expect("c is acknowledged");
+    let events = events.lock().expect("events").clone();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(Some(events[0].batch), b.batch, "the event names b's batch");
+    assert_eq!(p.possibly_persisted_settled(), 1);
+    assert_eq!(values(&c, "settle"), vec!["a", "b", "c"]);
+    p.close(Duration::from_secs(2)).await;
+}
+
+/// Issue 10, rule 5 after a leader move: the new leader has no state for the producer, so
+/// the first batch there goes alone until it is confirmed; a failed first batch cannot be
+/// overtaken by a pipelined second one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_batch_after_a_leader_move_with_lost_producer_state_goes_alone() {
+    let c = FakeCluster::start(2).await;
+    c.create_topic("move", 1);
+    c.set_leader("move", 0, 1);
+    let armed = Arc::new(AtomicBool::new(false));
+    let a = Arc::clone(&armed);
+    c.set_hook(move |r| {
+        if r.api_key == PRODUCE && r.broker == 2 && a.swap(false, Ordering::SeqCst) {
+            Action::Error(ErrorCode::NOT_ENOUGH_REPLICAS)
+        } else {
+            Action::Respond
+        }
+    });
+    let p = producer(&c, &[("linger.ms", "0"), ("batch.size", "100"), ("metadata.max.age.ms", "100")]);
+    for i in 0..20 {
+        deliver(&p, "move", "k", &format!("before{i}")).await.expect("before");
+    }
+    c.set_leader("move", 0, 2);
+    c.forget_producers();
+    armed.store(true, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut futures = Vec::new();
+    for i in 0..20 {
+        futures.push(
+            p.send(ProducerRecord::new("move", format!("after{i}")).key("k"))
+                .await
+                .expect("queued"),
+        );
+    }
+    for f in futures {
+        f.await.expect("delivered");
+    }
+    let log = values(&c, "move");
+    let after: Vec<&String> = log.iter().filter(|v| v.starts_with("after")).collect();
+    let want: Vec<String> = (0..20).map(|i| format!("after{i}")).collect();
+    assert_eq!(after, want.iter().collect::<Vec<_>>(), "per-key order kept");
+    p.close(Duration::from_secs(2)).await;
+}
