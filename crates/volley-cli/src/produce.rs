@@ -1,6 +1,6 @@
 //! `volley produce`: one record per input line.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
-use volley::{DeliveryFuture, Error, Header, Persistence, Producer, ProducerConfig, ProducerRecord};
+use volley::{BatchId, DeliveryFuture, Error, Header, Persistence, Producer, ProducerConfig, ProducerRecord};
 use volley_schema::{
     parse_registry_settings, Format, JsonEncoder, MappingOptions, RegistryClient, RegistryOptions, Resolved, Role,
 };
@@ -168,7 +168,49 @@ fn json_str(b: &[u8]) -> String {
     serde_json::Value::String(String::from_utf8_lossy(b).into_owned()).to_string()
 }
 
-async fn collect(mut rx: mpsc::Receiver<Entry>, report: Option<PathBuf>) -> Result<Summary, String> {
+/// Batches that failed as possibly persisted, and those a later acknowledgement proved
+/// persisted (`Producer::on_settled`): each of their records gets a second report line
+/// `{"line": N, "persistence": "persisted_later", "partition": P}`.
+#[derive(Default)]
+struct Settling {
+    waiting: HashMap<BatchId, Vec<(u64, i32)>>,
+    settled: HashSet<BatchId>,
+}
+
+impl Settling {
+    /// Reads the events that came in; returns the report lines they complete.
+    fn poll(&mut self, events: &mut mpsc::UnboundedReceiver<BatchId>) -> Vec<String> {
+        let mut lines = Vec::new();
+        while let Ok(id) = events.try_recv() {
+            self.settled.insert(id);
+            for (line, partition) in self.waiting.remove(&id).unwrap_or_default() {
+                lines.push(persisted_later(line, partition));
+            }
+        }
+        lines
+    }
+
+    /// A record of batch `id` failed possibly persisted: a report line now if its batch was
+    /// already proven persisted, else later.
+    fn failed(&mut self, id: BatchId, line: u64, partition: i32) -> Option<String> {
+        if self.settled.contains(&id) {
+            return Some(persisted_later(line, partition));
+        }
+        self.waiting.entry(id).or_default().push((line, partition));
+        None
+    }
+}
+
+fn persisted_later(line: u64, partition: i32) -> String {
+    format!("{{\"line\":{line},\"persistence\":\"persisted_later\",\"partition\":{partition}}}")
+}
+
+async fn collect(
+    mut rx: mpsc::Receiver<Entry>,
+    mut settled_rx: mpsc::UnboundedReceiver<BatchId>,
+    report: Option<PathBuf>,
+) -> Result<Summary, String> {
+    let mut settling = Settling::default();
     let mut out = match &report {
         Some(p) => Some(tokio::io::BufWriter::new(
             tokio::fs::File::create(p)
@@ -196,6 +238,7 @@ async fn collect(mut rx: mpsc::Receiver<Entry>, report: Option<PathBuf>) -> Resu
                     .as_ref()
                     .map(|k| format!(",\"key\":{}", json_str(k)))
                     .unwrap_or_default();
+                let partition = delivery.partition();
                 match delivery.await {
                     Ok(m) => {
                         s.delivered += 1;
@@ -215,16 +258,34 @@ async fn collect(mut rx: mpsc::Receiver<Entry>, report: Option<PathBuf>) -> Resu
                             Persistence::NotPersisted => "not_persisted",
                             Persistence::PossiblyPersisted => "possibly_persisted",
                         };
-                        format!(
+                        let mut text = format!(
                             "{{\"line\":{line}{key_json},\"error\":{},\"persistence\":\"{p}\"}}",
                             json_str(e.error.to_string().as_bytes())
-                        )
+                        );
+                        if let Some(later) = e.batch.and_then(|id| settling.failed(id, line, partition)) {
+                            text.push('\n');
+                            text.push_str(&later);
+                        }
+                        text
                     }
                 }
             }
         };
+        let mut lines = vec![line_json];
+        lines.extend(settling.poll(&mut settled_rx));
         if let Some(o) = out.as_mut() {
-            o.write_all(line_json.as_bytes()).await.map_err(|e| e.to_string())?;
+            for l in lines {
+                o.write_all(l.as_bytes()).await.map_err(|e| e.to_string())?;
+                o.write_all(b"\n").await.map_err(|e| e.to_string())?;
+            }
+        }
+    }
+    // Every outcome is in; an event for a batch always comes before the acknowledgement
+    // that proved it, so the last ones are in the channel now.
+    let rest = settling.poll(&mut settled_rx);
+    if let Some(o) = out.as_mut() {
+        for l in rest {
+            o.write_all(l.as_bytes()).await.map_err(|e| e.to_string())?;
             o.write_all(b"\n").await.map_err(|e| e.to_string())?;
         }
     }
@@ -532,7 +593,12 @@ pub(crate) async fn run(a: ProduceArgs) -> ExitCode {
         pb
     });
     let (tx, rx) = mpsc::channel::<Entry>(65_536);
-    let collector = tokio::spawn(collect(rx, a.report.clone()));
+    let (settled_tx, settled_rx) = mpsc::unbounded_channel();
+    producer.on_settled(move |s| {
+        tracing::info!(topic = %s.topic, partition = s.partition, records = s.records, "records reported possibly persisted are persisted");
+        let _ = settled_tx.send(s.batch);
+    });
+    let collector = tokio::spawn(collect(rx, settled_rx, a.report.clone()));
     let start = Instant::now();
     let mut reader = BufReader::with_capacity(1 << 20, input);
     let mut buf = Vec::with_capacity(4096);

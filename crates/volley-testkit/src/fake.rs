@@ -708,7 +708,11 @@ fn append(broker: i32, s: &mut State, topic: &str, partition: i32, records: Byte
             // Like Kafka, the epoch is checked against this partition's producer state: a
             // bump elsewhere does not fence batches of the old epoch here until a batch of
             // the new epoch arrives.
-            let cur_epoch = s.producers.get(&key).filter(|st| !st.batches.is_empty()).map(|st| st.epoch);
+            let cur_epoch = s
+                .producers
+                .get(&key)
+                .filter(|st| !st.batches.is_empty())
+                .map(|st| st.epoch);
             if cur_epoch.is_some_and(|e| b.producer_epoch < e) {
                 return Err(ErrorCode::INVALID_PRODUCER_EPOCH);
             }

@@ -27,7 +27,12 @@ fn producer(c: &FakeCluster, props: &[(&str, &str)]) -> Producer {
     Producer::new(ProducerConfig::from_properties(all).expect("config")).expect("producer")
 }
 
-async fn deliver(p: &Producer, topic: &str, key: &str, value: &str) -> Result<volley::RecordMetadata, volley::DeliveryError> {
+async fn deliver(
+    p: &Producer,
+    topic: &str,
+    key: &str,
+    value: &str,
+) -> Result<volley::RecordMetadata, volley::DeliveryError> {
     p.send(ProducerRecord::new(topic.to_owned(), value.to_owned()).key(key.to_owned()))
         .await
         .expect("queued")
@@ -93,7 +98,14 @@ async fn a_malformed_init_producer_id_answer_is_retried() {
             Action::Respond
         }
     });
-    let p = producer(&c, &[("linger.ms", "0"), ("delivery.timeout.ms", "5000"), ("request.timeout.ms", "2000")]);
+    let p = producer(
+        &c,
+        &[
+            ("linger.ms", "0"),
+            ("delivery.timeout.ms", "5000"),
+            ("request.timeout.ms", "2000"),
+        ],
+    );
     let meta = deliver(&p, "pid", "k", "v").await;
     assert!(meta.is_ok(), "delivered after the retried InitProducerId: {meta:?}");
     assert!(answered.load(Ordering::SeqCst) >= 2);
@@ -149,7 +161,13 @@ async fn metadata_requests_back_off_without_a_leader_or_a_topic() {
     let defaults = [("retry.backoff.ms", "100"), ("retry.backoff.max.ms", "1000")];
     let p = producer(
         &c,
-        &[defaults[0], defaults[1], ("linger.ms", "0"), ("delivery.timeout.ms", "2500"), ("request.timeout.ms", "2000")],
+        &[
+            defaults[0],
+            defaults[1],
+            ("linger.ms", "0"),
+            ("delivery.timeout.ms", "2500"),
+            ("request.timeout.ms", "2000"),
+        ],
     );
     deliver(&p, "leaderless", "k", "p0").await.ok();
     let before = c.request_log().iter().filter(|r| r.api_key == METADATA).count();
@@ -162,18 +180,32 @@ async fn metadata_requests_back_off_without_a_leader_or_a_topic() {
     assert!(r.is_err(), "no leader until the delivery timeout");
     let waited = start.elapsed();
     let during = c.request_log().iter().filter(|r| r.api_key == METADATA).count() - before;
-    assert!(during <= 12, "{during} Metadata requests in {waited:?} (2,299 in 2 s before the fix)");
+    assert!(
+        during <= 12,
+        "{during} Metadata requests in {waited:?} (2,299 in 2 s before the fix)"
+    );
     p.close(Duration::from_secs(2)).await;
 
     let c = FakeCluster::start(1).await;
     let p = producer(
         &c,
-        &[defaults[0], defaults[1], ("max.block.ms", "3000"), ("allow.auto.create.topics", "false")],
+        &[
+            defaults[0],
+            defaults[1],
+            ("max.block.ms", "3000"),
+            ("allow.auto.create.topics", "false"),
+        ],
     );
-    let e = p.send(ProducerRecord::new("never", "v")).await.expect_err("never appears");
+    let e = p
+        .send(ProducerRecord::new("never", "v"))
+        .await
+        .expect_err("never appears");
     assert!(matches!(e, volley::Error::TopicNotAvailable { .. }), "{e}");
     let asked = c.request_log().iter().filter(|r| r.api_key == METADATA).count();
-    assert!(asked <= 12, "{asked} Metadata requests in 3 s (30 with a fixed retry.backoff.ms)");
+    assert!(
+        asked <= 12,
+        "{asked} Metadata requests in 3 s (30 with a fixed retry.backoff.ms)"
+    );
     p.close(Duration::from_secs(2)).await;
 }
 
@@ -201,7 +233,11 @@ async fn acks0_writes_to_a_black_hole_time_out() {
     let start = Instant::now();
     // 32 MiB: far more than socket buffers hold.
     for _ in 0..32 * 1024 {
-        futures.push(p.send(ProducerRecord::new("acks0", value.clone())).await.expect("queued"));
+        futures.push(
+            p.send(ProducerRecord::new("acks0", value.clone()))
+                .await
+                .expect("queued"),
+        );
     }
     let bound = Duration::from_millis(1500 + 500 + 1000) + start.elapsed();
     let all = tokio::time::timeout(bound + Duration::from_secs(2), async {
@@ -248,11 +284,17 @@ async fn max_in_flight_one_keeps_order_across_a_leader_move() {
     );
     deliver(&p, "order", "k", "w").await.expect("w");
     slow_first.store(true, Ordering::SeqCst);
-    let a = p.send(ProducerRecord::new("order", "A").key("k")).await.expect("queued");
+    let a = p
+        .send(ProducerRecord::new("order", "A").key("k"))
+        .await
+        .expect("queued");
     tokio::time::sleep(Duration::from_millis(200)).await;
     c.set_leader("order", 0, 2);
     tokio::time::sleep(Duration::from_millis(400)).await;
-    let b = p.send(ProducerRecord::new("order", "B").key("k")).await.expect("queued");
+    let b = p
+        .send(ProducerRecord::new("order", "B").key("k"))
+        .await
+        .expect("queued");
     let (a, b) = (a.await, b.await);
     assert!(a.is_ok() && b.is_ok(), "{a:?} {b:?}");
     assert_eq!(values(&c, "order"), vec!["w", "A", "B"], "send order kept");
@@ -281,7 +323,10 @@ async fn a_fatal_init_producer_id_error_fails_every_record_at_once() {
         Ok(f) => f.await.expect_err("fails").to_string(),
     };
     assert!(later.contains("CLUSTER_AUTHORIZATION_FAILED"), "{later}");
-    assert!(start.elapsed() < Duration::from_secs(10), "at once, not after delivery.timeout.ms");
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "at once, not after delivery.timeout.ms"
+    );
     p.close(Duration::from_secs(2)).await;
 }
 
@@ -311,14 +356,33 @@ async fn an_epoch_bump_keeps_other_partitions_outcomes() {
             Action::Respond
         }
     });
-    let p = producer(&c, &[("linger.ms", "0"), ("retry.backoff.ms", "300"), ("retry.backoff.max.ms", "300")]);
-    let warm0 = p.send(ProducerRecord::new("bump", "w0").partition(0)).await.expect("queued");
-    let warm1 = p.send(ProducerRecord::new("bump", "w1").partition(1)).await.expect("queued");
+    let p = producer(
+        &c,
+        &[
+            ("linger.ms", "0"),
+            ("retry.backoff.ms", "300"),
+            ("retry.backoff.max.ms", "300"),
+        ],
+    );
+    let warm0 = p
+        .send(ProducerRecord::new("bump", "w0").partition(0))
+        .await
+        .expect("queued");
+    let warm1 = p
+        .send(ProducerRecord::new("bump", "w1").partition(1))
+        .await
+        .expect("queued");
     warm0.await.expect("w0");
     warm1.await.expect("w1");
     armed.store(true, Ordering::SeqCst);
-    let x = p.send(ProducerRecord::new("bump", "x").partition(1)).await.expect("queued");
-    let y = p.send(ProducerRecord::new("bump", "y").partition(0)).await.expect("queued");
+    let x = p
+        .send(ProducerRecord::new("bump", "x").partition(1))
+        .await
+        .expect("queued");
+    let y = p
+        .send(ProducerRecord::new("bump", "y").partition(0))
+        .await
+        .expect("queued");
     let y = y.await;
     assert!(y.is_err(), "y is rejected: {y:?}");
     let x = x.await;
@@ -356,7 +420,11 @@ async fn a_produce_request_never_exceeds_max_request_size() {
     c.create_topic("cap", 10);
     let p = producer(
         &c,
-        &[("linger.ms", "300"), ("batch.size", "8000"), ("max.request.size", "20000")],
+        &[
+            ("linger.ms", "300"),
+            ("batch.size", "8000"),
+            ("max.request.size", "20000"),
+        ],
     );
     let value = "x".repeat(7000);
     let mut futures = Vec::new();
@@ -443,16 +511,26 @@ async fn a_later_acknowledgement_settles_a_possibly_persisted_batch() {
     });
     let p = producer(
         &c,
-        &[("linger.ms", "0"), ("request.timeout.ms", "3000"), ("delivery.timeout.ms", "3000")],
+        &[
+            ("linger.ms", "0"),
+            ("request.timeout.ms", "3000"),
+            ("delivery.timeout.ms", "3000"),
+        ],
     );
     let events = Arc::new(Mutex::new(Vec::new()));
     let e = Arc::clone(&events);
     p.on_settled(move |s| e.lock().expect("events").push(s.clone()));
     deliver(&p, "settle", "k", "a").await.expect("a");
     *t0.lock().expect("t0") = Some(Instant::now());
-    let b = p.send(ProducerRecord::new("settle", "b").key("k")).await.expect("queued");
+    let b = p
+        .send(ProducerRecord::new("settle", "b").key("k"))
+        .await
+        .expect("queued");
     tokio::time::sleep(Duration::from_millis(1000)).await;
-    let c2 = p.send(ProducerRecord::new("settle", "c").key("k")).await.expect("queued");
+    let c2 = p
+        .send(ProducerRecord::new("settle", "c").key("k"))
+        .await
+        .expect("queued");
     let b = b.await.expect_err("b expired after an uncertain answer");
     assert_eq!(b.persistence, Persistence::PossiblyPersisted, "{b}");
     c2.await.expect("c is acknowledged");
@@ -481,7 +559,14 @@ async fn first_batch_after_a_leader_move_with_lost_producer_state_goes_alone() {
             Action::Respond
         }
     });
-    let p = producer(&c, &[("linger.ms", "0"), ("batch.size", "100"), ("metadata.max.age.ms", "100")]);
+    let p = producer(
+        &c,
+        &[
+            ("linger.ms", "0"),
+            ("batch.size", "100"),
+            ("metadata.max.age.ms", "100"),
+        ],
+    );
     for i in 0..20 {
         deliver(&p, "move", "k", &format!("before{i}")).await.expect("before");
     }

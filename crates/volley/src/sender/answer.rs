@@ -71,7 +71,9 @@ pub(super) fn classify(code: ErrorCode, b: &SentBatch, idempotent: bool) -> Verd
         c if c.is_retriable() => Verdict::Retry {
             maybe_written: matches!(
                 c,
-                ErrorCode::REQUEST_TIMED_OUT | ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND | ErrorCode::NETWORK_EXCEPTION
+                ErrorCode::REQUEST_TIMED_OUT
+                    | ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND
+                    | ErrorCode::NETWORK_EXCEPTION
             ),
             refresh: matches!(
                 c,
@@ -227,7 +229,11 @@ impl Sender {
                     let base_offset = (code == ErrorCode::NONE).then_some(p.base_offset);
                     let outcome = BatchOutcome::Delivered {
                         base_offset,
-                        log_append_time: if code == ErrorCode::NONE { p.log_append_time_ms } else { -1 },
+                        log_append_time: if code == ErrorCode::NONE {
+                            p.log_append_time_ms
+                        } else {
+                            -1
+                        },
                         acknowledged: true,
                     };
                     self.acked(b, outcome);

@@ -15,13 +15,36 @@ fn every_answer_has_one_meaning() {
         // Issue 10, defect 3: never split (and renumber) what may be in the log.
         (E::MESSAGE_TOO_LARGE, 5, 2, true, true, fail(false)),
         (E::MESSAGE_TOO_LARGE, 1, 1, false, true, fail(false)),
-        (E::OUT_OF_ORDER_SEQUENCE_NUMBER, 5, 1, false, true, Verdict::Sequence { unknown_producer: false }),
-        (E::UNKNOWN_PRODUCER_ID, 5, 1, false, true, Verdict::Sequence { unknown_producer: true }),
+        (
+            E::OUT_OF_ORDER_SEQUENCE_NUMBER,
+            5,
+            1,
+            false,
+            true,
+            Verdict::Sequence {
+                unknown_producer: false,
+            },
+        ),
+        (
+            E::UNKNOWN_PRODUCER_ID,
+            5,
+            1,
+            false,
+            true,
+            Verdict::Sequence { unknown_producer: true },
+        ),
         (E::INVALID_PRODUCER_EPOCH, 5, 1, false, true, Verdict::Fenced),
         (E::PRODUCER_FENCED, 5, 1, false, true, Verdict::Fenced),
         (E::NOT_LEADER_OR_FOLLOWER, 5, 1, false, true, retry(false, true)),
         (E::NOT_ENOUGH_REPLICAS, 5, 1, false, true, retry(false, false)),
-        (E::NOT_ENOUGH_REPLICAS_AFTER_APPEND, 5, 1, false, true, retry(true, false)),
+        (
+            E::NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+            5,
+            1,
+            false,
+            true,
+            retry(true, false),
+        ),
         (E::REQUEST_TIMED_OUT, 5, 1, false, true, retry(true, false)),
         (E::NETWORK_EXCEPTION, 5, 1, false, true, retry(true, true)),
         (E::KAFKA_STORAGE_ERROR, 5, 1, false, true, retry(false, true)),
@@ -37,7 +60,11 @@ fn every_answer_has_one_meaning() {
     ];
     for (code, records, attempts, maybe, idempotent, want) in table {
         let b = test_batch(records, attempts, maybe);
-        assert_eq!(classify(code, &b, idempotent), want, "{code} records={records} attempts={attempts} maybe_written={maybe} idempotent={idempotent}");
+        assert_eq!(
+            classify(code, &b, idempotent),
+            want,
+            "{code} records={records} attempts={attempts} maybe_written={maybe} idempotent={idempotent}"
+        );
     }
 }
 
@@ -45,7 +72,10 @@ fn every_answer_has_one_meaning() {
 fn unknown_server_error_is_retried_twice_then_fails_possibly_persisted() {
     let mut b = test_batch(5, 1, false);
     for _ in 0..UNKNOWN_SERVER_ERROR_RETRIES {
-        assert!(matches!(classify(ErrorCode::UNKNOWN_SERVER_ERROR, &b, true), Verdict::Retry { .. }));
+        assert!(matches!(
+            classify(ErrorCode::UNKNOWN_SERVER_ERROR, &b, true),
+            Verdict::Retry { .. }
+        ));
         b.unknown_server_errors += 1;
     }
     assert_eq!(

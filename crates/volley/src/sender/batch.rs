@@ -174,7 +174,12 @@ pub(super) fn seal(
 /// Splits a batch the broker found too large into two halves, each unstamped (they get a
 /// producer id, epoch and sequence when drained). Only for a batch that was certainly not
 /// written (rule 2): the caller checks.
-pub(super) fn split(b: &SentBatch, cfg: &ProducerConfig, ids: (u64, u64), now: Instant) -> Result<(SentBatch, SentBatch), Error> {
+pub(super) fn split(
+    b: &SentBatch,
+    cfg: &ProducerConfig,
+    ids: (u64, u64),
+    now: Instant,
+) -> Result<(SentBatch, SentBatch), Error> {
     let records = decode_batches(b.bytes.clone(), usize::MAX >> 1)
         .map_err(|e| Error::Internal(format!("cannot split a batch: {e}")))?
         .into_iter()

@@ -101,7 +101,11 @@ impl Sender {
                 if let Some((bs, _)) = requests.remove(&leader) {
                     self.send_produce(leader, bs, now);
                 }
-                let still_ready = self.nodes.map.get(&leader).and_then(|n| n.ready_for(self.rules.max_in_flight, now));
+                let still_ready = self
+                    .nodes
+                    .map
+                    .get(&leader)
+                    .and_then(|n| n.ready_for(self.rules.max_in_flight, now));
                 if still_ready != Some(true) {
                     // No room for a second request: the batch waits at the head of its
                     // partition, unchanged (it was not written).
@@ -128,7 +132,13 @@ impl Sender {
 
     /// The partition's next batch to send, if its rules allow one now: the oldest retry, or
     /// a new batch from the accumulator, sealed with the next sequence.
-    fn next_batch(&mut self, key: &(Arc<str>, i32), current: Identity, now: Instant, flushing: bool) -> Option<SentBatch> {
+    fn next_batch(
+        &mut self,
+        key: &(Arc<str>, i32),
+        current: Identity,
+        now: Instant,
+        flushing: bool,
+    ) -> Option<SentBatch> {
         let rules = self.rules;
         if rules.idempotent {
             let stale = self.part_mut(key).adopt(current);
@@ -237,7 +247,12 @@ impl Sender {
             if let PendingKind::Produce { batches, .. } = kind {
                 for b in batches {
                     self.answered(&b);
-                    self.retry_or_fail(b, "the connection closed before the request was written".into(), false, now);
+                    self.retry_or_fail(
+                        b,
+                        "the connection closed before the request was written".into(),
+                        false,
+                        now,
+                    );
                 }
             }
             self.close_node(node_id, "the connection closed before the request was written", now);

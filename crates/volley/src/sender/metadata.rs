@@ -90,10 +90,7 @@ impl MetadataPolicy {
 
     /// Whether a request should go now.
     pub(super) fn due(&self, now: Instant) -> bool {
-        !self.in_flight
-            && !self.topics.is_empty()
-            && now >= self.not_before
-            && (self.need || now >= self.next_periodic)
+        !self.in_flight && !self.topics.is_empty() && now >= self.not_before && (self.need || now >= self.next_periodic)
     }
 
     /// A request went out.
@@ -161,7 +158,11 @@ impl MetadataPolicy {
         if self.topics.is_empty() {
             return None;
         }
-        Some(if self.need { self.not_before } else { self.next_periodic.max(self.not_before) })
+        Some(if self.need {
+            self.not_before
+        } else {
+            self.next_periodic.max(self.not_before)
+        })
     }
 
     /// The earliest time a topic could go idle.

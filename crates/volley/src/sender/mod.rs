@@ -254,7 +254,9 @@ impl Sender {
     }
 
     fn is_idle(&self) -> bool {
-        self.shared.accumulator.is_empty() && self.parts.values().all(PartState::is_idle) && !self.nodes.produce_pending()
+        self.shared.accumulator.is_empty()
+            && self.parts.values().all(PartState::is_idle)
+            && !self.nodes.produce_pending()
     }
 
     fn next_wakeup(&self, now: Instant) -> Instant {
@@ -287,10 +289,14 @@ impl Sender {
             }
             consider(n.retry_at);
         }
-        [self.meta.next_wakeup(), self.meta.next_idle_check(), self.pid.next_attempt()]
-            .into_iter()
-            .flatten()
-            .for_each(&mut consider);
+        [
+            self.meta.next_wakeup(),
+            self.meta.next_idle_check(),
+            self.pid.next_attempt(),
+        ]
+        .into_iter()
+        .flatten()
+        .for_each(&mut consider);
         t
     }
 
@@ -312,7 +318,8 @@ impl Sender {
 
     fn pick_control_node(&mut self, now: Instant) -> Option<i32> {
         let bootstrap_only = self.meta.rebootstrap_due(now);
-        self.nodes.pick_control_node(self.rules.max_in_flight, bootstrap_only, now)
+        self.nodes
+            .pick_control_node(self.rules.max_in_flight, bootstrap_only, now)
     }
 
     fn send_control(&mut self, node_id: i32, kind: PendingKind, now: Instant) -> bool {
@@ -329,7 +336,10 @@ impl Sender {
             PendingKind::Metadata => {
                 let v = conn.versions.metadata;
                 let topics = self.meta.topics();
-                (encode_metadata(v, corr, client_id, Some(&topics), cfg.allow_auto_create_topics), v)
+                (
+                    encode_metadata(v, corr, client_id, Some(&topics), cfg.allow_auto_create_topics),
+                    v,
+                )
             }
             PendingKind::InitProducerId { current } => {
                 let Some(v) = conn.versions.init_producer_id else {
@@ -501,7 +511,11 @@ impl Sender {
         // either way their sequences leave a gap to resolve (rule 8).
         let mut dead = Vec::new();
         for p in self.parts.values_mut() {
-            while p.retries.front().is_some_and(|b| now >= b.created + cfg.delivery_timeout) {
+            while p
+                .retries
+                .front()
+                .is_some_and(|b| now >= b.created + cfg.delivery_timeout)
+            {
                 dead.extend(p.retries.pop_front());
             }
         }
@@ -562,7 +576,13 @@ mod tests {
     #[test]
     fn backoff_doubles_within_jitter_and_caps() {
         let (b, m) = (Duration::from_millis(100), Duration::from_millis(1000));
-        for (attempt, lo, hi) in [(1, 80, 120), (2, 160, 240), (3, 320, 480), (4, 640, 960), (9, 800, 1000)] {
+        for (attempt, lo, hi) in [
+            (1, 80, 120),
+            (2, 160, 240),
+            (3, 320, 480),
+            (4, 640, 960),
+            (9, 800, 1000),
+        ] {
             let d = backoff(b, m, attempt).as_millis();
             assert!((lo..=hi).contains(&d), "attempt {attempt}: {d} ms");
         }

@@ -103,7 +103,13 @@ impl Node {
     }
 
     /// Queues a request; `None` if the connection is gone.
-    pub(super) fn write(&mut self, out: Outbound, version: i16, kind: PendingKind, now: Instant) -> Result<(), PendingKind> {
+    pub(super) fn write(
+        &mut self,
+        out: Outbound,
+        version: i16,
+        kind: PendingKind,
+        now: Instant,
+    ) -> Result<(), PendingKind> {
         let ConnState::Up(conn) = &mut self.conn else {
             return Err(kind);
         };
@@ -161,7 +167,12 @@ impl Nodes {
         let map = bootstrap
             .iter()
             .enumerate()
-            .map(|(i, addr)| (-1 - i32::try_from(i).unwrap_or(i32::MAX - 1), Node::new(addr.clone(), now)))
+            .map(|(i, addr)| {
+                (
+                    -1 - i32::try_from(i).unwrap_or(i32::MAX - 1),
+                    Node::new(addr.clone(), now),
+                )
+            })
             .collect();
         Self {
             map,
@@ -208,7 +219,13 @@ impl Nodes {
     }
 
     /// A dial finished. Returns the error of a failed one.
-    pub(super) fn connected(&mut self, node_id: i32, conn_id: u64, res: Result<Connection, Error>, now: Instant) -> Option<Error> {
+    pub(super) fn connected(
+        &mut self,
+        node_id: i32,
+        conn_id: u64,
+        res: Result<Connection, Error>,
+        now: Instant,
+    ) -> Option<Error> {
         let (base, max) = self.settings.backoff;
         let node = self.map.get_mut(&node_id)?;
         match res {
@@ -231,7 +248,12 @@ impl Nodes {
 
     /// A node with a usable connection and room for a request; starts dialling one if
     /// there is none. `bootstrap_only`: re-bootstrapping, so only the bootstrap addresses.
-    pub(super) fn pick_control_node(&mut self, max_in_flight: usize, bootstrap_only: bool, now: Instant) -> Option<i32> {
+    pub(super) fn pick_control_node(
+        &mut self,
+        max_in_flight: usize,
+        bootstrap_only: bool,
+        now: Instant,
+    ) -> Option<i32> {
         let eligible = |id: i32| !bootstrap_only || id < 0;
         let up = self
             .map

@@ -177,10 +177,17 @@ impl PartState {
         let identity = if rules.idempotent { self.identity } else { NO_IDENTITY };
         if b.maybe_written && b.stamp != identity {
             // Never happens (`adopt` removes such batches); never renumber one (rule 2).
-            return Some(Err(RestampFailed(b, "a possibly written batch cannot be renumbered".into())));
+            return Some(Err(RestampFailed(
+                b,
+                "a possibly written batch cannot be renumbered".into(),
+            )));
         }
         if b.stamp != identity || b.base_sequence == NO_SEQUENCE && rules.idempotent {
-            let seq = if rules.idempotent { self.next_sequence } else { NO_SEQUENCE };
+            let seq = if rules.idempotent {
+                self.next_sequence
+            } else {
+                NO_SEQUENCE
+            };
             match restamp(&b.bytes, identity.0, identity.1, seq) {
                 Ok(bytes) => {
                     b.bytes = bytes;
@@ -261,9 +268,14 @@ impl PartState {
     }
 
     /// Reads a sequence error for `b` (already removed from `in_flight`).
-    pub(super) fn sequence_error(&mut self, b: &SentBatch, unknown_producer: bool, current: Identity) -> SequenceVerdict {
-        let earlier_pending = self.retries.iter().any(|r| r.order < b.order)
-            || self.in_flight.first().is_some_and(|o| *o < b.order);
+    pub(super) fn sequence_error(
+        &mut self,
+        b: &SentBatch,
+        unknown_producer: bool,
+        current: Identity,
+    ) -> SequenceVerdict {
+        let earlier_pending =
+            self.retries.iter().any(|r| r.order < b.order) || self.in_flight.first().is_some_and(|o| *o < b.order);
         if self.has_gap() || earlier_pending || b.stamp != current || b.stamp != self.identity {
             return SequenceVerdict::Follower;
         }

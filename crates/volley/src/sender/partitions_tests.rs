@@ -92,7 +92,10 @@ fn rule5_a_new_leader_or_connection_must_confirm_again() {
     p.on_acked(&bs[0]);
     let (order, seq) = p.number_new(IDEMPOTENT, || 2);
     p.sending(&batch(order, ID, seq, false), (2, 9));
-    assert!(!p.may_send_new(IDEMPOTENT, ID), "moved to broker 2: one batch until it confirms");
+    assert!(
+        !p.may_send_new(IDEMPOTENT, ID),
+        "moved to broker 2: one batch until it confirms"
+    );
 }
 
 /// Issue 10, defect 8: with idempotence off and max.in.flight 1, a key's records were
@@ -108,7 +111,10 @@ fn max_in_flight_one_mutes_the_partition_while_a_batch_is_in_flight() {
     let (order, seq) = p.number_new(rules, || 2);
     assert_eq!(seq, NO_SEQUENCE);
     p.sending(&batch(order, NO_IDENTITY, seq, false), (1, 1));
-    assert!(!p.may_send_new(rules, NO_IDENTITY), "a second broker must not get the next batch");
+    assert!(
+        !p.may_send_new(rules, NO_IDENTITY),
+        "a second broker must not get the next batch"
+    );
     p.answered(&(order, Vec::new()));
     assert!(p.may_send_new(rules, NO_IDENTITY));
     // With more in flight allowed and no idempotence, nothing per partition holds it back.
@@ -134,7 +140,11 @@ fn rule3_retries_go_first_once_everything_in_flight_answered() {
     p.requeue(second);
     assert!(p.may_resend(IDEMPOTENT, now));
     let again = p.take_resend(IDEMPOTENT).expect("a retry").expect("unchanged");
-    assert_eq!((again.order.0, again.base_sequence, again.stamp), (1, 0, ID), "oldest first, same stamp");
+    assert_eq!(
+        (again.order.0, again.base_sequence, again.stamp),
+        (1, 0, ID),
+        "oldest first, same stamp"
+    );
     assert!(!p.confirmed, "nothing follows a resent batch until it is answered");
 }
 
@@ -149,7 +159,10 @@ fn a_failed_sealed_batch_gets_the_partition_a_new_epoch_before_anything_else() {
         p.answered(&b.order);
         p.on_failed(&b, IDEMPOTENT);
         assert!(p.has_gap());
-        assert!(!p.may_send_new(IDEMPOTENT, ID), "nothing more in the broken sequence space");
+        assert!(
+            !p.may_send_new(IDEMPOTENT, ID),
+            "nothing more in the broken sequence space"
+        );
         assert!(p.wants_bump(ID), "nothing in flight: ask for a new epoch");
         let stale = p.adopt(BUMPED).expect("moves to the new epoch");
         assert!(stale.is_empty());
@@ -218,7 +231,11 @@ fn moving_to_a_new_epoch_keeps_unrelated_partitions_outcomes() {
     p.answered(&b.order);
     p.requeue(b);
     let stale = p.adopt(BUMPED).expect("moves");
-    assert_eq!(stale.len(), 1, "possibly written under the old epoch: ends possibly persisted");
+    assert_eq!(
+        stale.len(),
+        1,
+        "possibly written under the old epoch: ends possibly persisted"
+    );
     // An unrelated partition with a possibly-written retry: resent unchanged first.
     let (mut q, mut bs) = sent(1);
     let mut c = bs.remove(0);
@@ -232,7 +249,10 @@ fn moving_to_a_new_epoch_keeps_unrelated_partitions_outcomes() {
     q.sending(&again, (1, 1));
     q.answered(&again.order);
     q.on_acked(&again);
-    assert!(q.adopt(BUMPED).is_some_and(|s| s.is_empty()), "then moves, losing nothing");
+    assert!(
+        q.adopt(BUMPED).is_some_and(|s| s.is_empty()),
+        "then moves, losing nothing"
+    );
     // A certainly-not-written retry is renumbered under the new epoch.
     let (mut r, mut bs) = sent(1);
     let d = bs.remove(0);

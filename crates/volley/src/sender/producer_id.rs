@@ -16,7 +16,9 @@ enum State {
     /// No id yet (or a fresh one is wanted).
     Missing,
     /// An InitProducerId is in flight; `previous` is the id and epoch it bumps, if any.
-    Requesting { previous: Option<Identity> },
+    Requesting {
+        previous: Option<Identity>,
+    },
     Ready(Identity),
     /// The producer cannot get an id: everything fails with this reason.
     Fatal(String),
@@ -210,7 +212,10 @@ mod tests {
         assert_eq!(s.wanted(t, false), Some(None));
         s.requested(None);
         assert_eq!(s.wanted(t, false), None, "one request at a time");
-        assert_eq!(s.on_answer(answer(ErrorCode::NONE, 7, 0), t), IdEvent::NewIdentity((7, 0)));
+        assert_eq!(
+            s.on_answer(answer(ErrorCode::NONE, 7, 0), t),
+            IdEvent::NewIdentity((7, 0))
+        );
         assert_eq!(s.wanted(t, false), None, "no bump unless a partition wants one");
         assert_eq!(s.wanted(t, true), Some(Some((7, 0))));
     }
@@ -256,7 +261,11 @@ mod tests {
             s.on_answer(answer(ErrorCode::NONE, 7, 0), t);
             s.requested(previous);
             let ev = s.on_answer(answer(code, -1, -1), t);
-            assert_eq!(matches!(ev, IdEvent::Fatal(_)), fatal, "{code} after {previous:?}: {ev:?}");
+            assert_eq!(
+                matches!(ev, IdEvent::Fatal(_)),
+                fatal,
+                "{code} after {previous:?}: {ev:?}"
+            );
             assert_eq!(s.fatal().is_some(), fatal);
         }
     }
