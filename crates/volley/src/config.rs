@@ -329,10 +329,11 @@ fn parse_int(key: &str, value: &str, min: i64, max: i64) -> Result<i64, ConfigEr
     }
 }
 
+/// `true` or `false` in any case, as Java's `ConfigDef` reads a BOOLEAN.
 fn parse_bool(key: &str, value: &str) -> Result<bool, ConfigError> {
     match value.trim() {
-        "true" => Ok(true),
-        "false" => Ok(false),
+        v if v.eq_ignore_ascii_case("true") => Ok(true),
+        v if v.eq_ignore_ascii_case("false") => Ok(false),
         _ => Err(invalid(key, value, "true or false")),
     }
 }
@@ -437,7 +438,10 @@ impl ProducerConfigBuilder {
         let int = |k: &'static str, min: i64, max: i64| -> Result<Option<i64>, ConfigError> {
             get(k).map(|v| parse_int(k, v, min, max)).transpose()
         };
+        // Bounds are those of Java's ConfigDef: an INT property is at most I32, a LONG one
+        // at most i64::MAX.
         const I32: i64 = i32::MAX as i64;
+        const I64: i64 = i64::MAX;
 
         if let Some(v) = get("bootstrap.servers") {
             let servers: Vec<String> = v
@@ -481,46 +485,48 @@ impl ProducerConfigBuilder {
         if let Some(n) = int("retries", 0, I32)? {
             c.retries = u32::try_from(n).unwrap_or(0);
         }
-        if let Some(n) = int("retry.backoff.ms", 0, I32)? {
+        if let Some(n) = int("retry.backoff.ms", 0, I64)? {
             c.retry_backoff = ms(n);
         }
-        if let Some(n) = int("retry.backoff.max.ms", 0, I32)? {
+        if let Some(n) = int("retry.backoff.max.ms", 0, I64)? {
             c.retry_backoff_max = ms(n);
         }
-        if let Some(n) = int("linger.ms", 0, 900_000)? {
-            c.linger = ms(n);
+        if let Some(n) = int("linger.ms", 0, I64)? {
+            // A LONG that Java's producer uses as an int.
+            c.linger = ms(n.min(I32));
         }
         if let Some(n) = int("batch.size", 0, I32)? {
             c.batch_size = usize::try_from(n).unwrap_or(0);
         }
-        if let Some(n) = int("buffer.memory", 1024, i64::MAX / 2)? {
-            c.buffer_memory = usize::try_from(n).unwrap_or(usize::MAX / 2);
+        if let Some(n) = int("buffer.memory", 0, I64)? {
+            c.buffer_memory = usize::try_from(n).unwrap_or(usize::MAX);
         }
-        if let Some(n) = int("max.block.ms", 0, i64::from(u32::MAX))? {
+        if let Some(n) = int("max.block.ms", 0, I64)? {
             c.max_block = ms(n);
         }
-        if let Some(n) = int("delivery.timeout.ms", 1, I32)? {
+        if let Some(n) = int("delivery.timeout.ms", 0, I32)? {
             c.delivery_timeout = ms(n);
         }
-        if let Some(n) = int("request.timeout.ms", 1, I32)? {
+        if let Some(n) = int("request.timeout.ms", 0, I32)? {
             c.request_timeout = ms(n);
         }
-        if let Some(n) = int("max.in.flight.requests.per.connection", 1, 1_000_000)? {
+        if let Some(n) = int("max.in.flight.requests.per.connection", 1, I32)? {
             c.max_in_flight = usize::try_from(n).unwrap_or(1);
         }
-        if let Some(n) = int("max.request.size", 1, I32)? {
-            c.max_request_size = usize::try_from(n).unwrap_or(1);
+        if let Some(n) = int("max.request.size", 0, I32)? {
+            c.max_request_size = usize::try_from(n).unwrap_or(0);
         }
-        if let Some(n) = int("metadata.max.age.ms", 0, I32)? {
+        if let Some(n) = int("metadata.max.age.ms", 0, I64)? {
             c.metadata_max_age = ms(n);
         }
-        if let Some(n) = int("reconnect.backoff.ms", 0, I32)? {
+        if let Some(n) = int("reconnect.backoff.ms", 0, I64)? {
             c.reconnect_backoff = ms(n);
         }
-        if let Some(n) = int("reconnect.backoff.max.ms", 0, I32)? {
+        if let Some(n) = int("reconnect.backoff.max.ms", 0, I64)? {
             c.reconnect_backoff_max = ms(n);
         }
-        if let Some(n) = int("socket.connection.setup.timeout.ms", 1, I32)? {
+        // Java has no bound here; a connect timeout of 0 or less means nothing (DESIGN.md).
+        if let Some(n) = int("socket.connection.setup.timeout.ms", 1, I64)? {
             c.connect_timeout = ms(n);
         }
         if let Some(v) = get("compression.type") {
@@ -538,7 +544,15 @@ impl ProducerConfigBuilder {
             ("compression.lz4.level", Compression::Lz4, 1, 17),
             ("compression.zstd.level", Compression::Zstd, -131_072, 22),
         ] {
-            if let Some(n) = int(key, min, max)? {
+            let level = match get(key) {
+                // Java: 1 to 9, or -1 for the codec's default (0 would store uncompressed).
+                Some(v) if codec == Compression::Gzip => match parse_int(key, v, min, max) {
+                    Ok(n) if n != 0 => Some(n),
+                    _ => return Err(invalid(key, v, "-1 or an integer from 1 to 9")),
+                },
+                _ => int(key, min, max)?,
+            };
+            if let Some(n) = level {
                 if codec == Compression::Lz4 && n != 9 {
                     return Err(ConfigError::NotSupported {
                         key: key.into(),
@@ -624,6 +638,13 @@ impl ProducerConfigBuilder {
                 )))
             }
             Some(on) => on,
+            None if c.max_in_flight > 5 => {
+                // Kafka 4.x quietly turns idempotence off for acks and retries, never for this.
+                return Err(ConfigError::Conflict(format!(
+                    "max.in.flight.requests.per.connection={} is over 5, the most the idempotent producer (on by default) allows; set enable.idempotence=false to use it",
+                    c.max_in_flight
+                )));
+            }
             None => {
                 if !conflicts.is_empty() {
                     tracing::info!(
@@ -635,7 +656,8 @@ impl ProducerConfigBuilder {
             }
         };
 
-        let needed = c.linger + c.request_timeout;
+        // Java compares in an int: the sum is capped at 2^31-1 ms.
+        let needed = (c.linger + c.request_timeout).min(ms(I32));
         if c.delivery_timeout < needed {
             if get("delivery.timeout.ms").is_some() {
                 return Err(ConfigError::Conflict(format!(
