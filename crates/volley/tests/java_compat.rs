@@ -34,8 +34,11 @@ enum Expect {
     Gap(&'static str),
 }
 
-/// The configuration table: name, expectation, properties (in order; no key twice).
-const TABLE: &[(&str, Expect, &[(&str, &str)])] = &[
+/// Producer properties, in order (no key twice).
+type Props = &'static [(&'static str, &'static str)];
+
+/// The configuration table: name, expectation, properties.
+const TABLE: &[(&str, Expect, Props)] = &[
     // Accepted by both.
     ("defaults", Expect::Same, &[B]),
     ("acks=1, idempotence unset (quietly off)", Expect::Same, &[B, ("acks", "1")]),
