@@ -101,11 +101,12 @@ public final class VolleyJavaCompat {
                 line.append(",\"verdict\":\"accept\",\"idempotence\":").append(idempotence);
             } catch (Exception e) {
                 // KafkaProducer wraps what fails after ProducerConfig (bootstrap addresses,
-                // delivery timeout) in a KafkaException: report the ConfigException inside.
+                // delivery timeout, security set-up) in a KafkaException: report the
+                // ConfigException inside, or else the innermost cause.
                 Throwable cause = e;
                 for (Throwable t = e; t != null; t = t.getCause()) {
+                    cause = t;
                     if (t instanceof ConfigException) {
-                        cause = t;
                         break;
                     }
                 }
