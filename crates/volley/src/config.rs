@@ -348,10 +348,11 @@ fn parse_int(key: &str, value: &str, min: i64, max: i64) -> Result<i64, ConfigEr
     }
 }
 
+/// `true` or `false` in any case, as Java's `ConfigDef` reads a BOOLEAN.
 fn parse_bool(key: &str, value: &str) -> Result<bool, ConfigError> {
     match value.trim() {
-        "true" => Ok(true),
-        "false" => Ok(false),
+        v if v.eq_ignore_ascii_case("true") => Ok(true),
+        v if v.eq_ignore_ascii_case("false") => Ok(false),
         _ => Err(invalid(key, value, "true or false")),
     }
 }
@@ -456,7 +457,10 @@ impl ProducerConfigBuilder {
         let int = |k: &'static str, min: i64, max: i64| -> Result<Option<i64>, ConfigError> {
             get(k).map(|v| parse_int(k, v, min, max)).transpose()
         };
+        // Bounds are those of Java's ConfigDef: an INT property is at most I32, a LONG one
+        // at most i64::MAX.
         const I32: i64 = i32::MAX as i64;
+        const I64: i64 = i64::MAX;
 
         if let Some(v) = get("bootstrap.servers") {
             let servers: Vec<String> = v
@@ -500,46 +504,48 @@ impl ProducerConfigBuilder {
         if let Some(n) = int("retries", 0, I32)? {
             c.retries = u32::try_from(n).unwrap_or(0);
         }
-        if let Some(n) = int("retry.backoff.ms", 0, I32)? {
+        if let Some(n) = int("retry.backoff.ms", 0, I64)? {
             c.retry_backoff = ms(n);
         }
-        if let Some(n) = int("retry.backoff.max.ms", 0, I32)? {
+        if let Some(n) = int("retry.backoff.max.ms", 0, I64)? {
             c.retry_backoff_max = ms(n);
         }
-        if let Some(n) = int("linger.ms", 0, 900_000)? {
-            c.linger = ms(n);
+        if let Some(n) = int("linger.ms", 0, I64)? {
+            // A LONG that Java's producer uses as an int.
+            c.linger = ms(n.min(I32));
         }
         if let Some(n) = int("batch.size", 0, I32)? {
             c.batch_size = usize::try_from(n).unwrap_or(0);
         }
-        if let Some(n) = int("buffer.memory", 1024, i64::MAX / 2)? {
-            c.buffer_memory = usize::try_from(n).unwrap_or(usize::MAX / 2);
+        if let Some(n) = int("buffer.memory", 0, I64)? {
+            c.buffer_memory = usize::try_from(n).unwrap_or(usize::MAX);
         }
-        if let Some(n) = int("max.block.ms", 0, i64::from(u32::MAX))? {
+        if let Some(n) = int("max.block.ms", 0, I64)? {
             c.max_block = ms(n);
         }
-        if let Some(n) = int("delivery.timeout.ms", 1, I32)? {
+        if let Some(n) = int("delivery.timeout.ms", 0, I32)? {
             c.delivery_timeout = ms(n);
         }
-        if let Some(n) = int("request.timeout.ms", 1, I32)? {
+        if let Some(n) = int("request.timeout.ms", 0, I32)? {
             c.request_timeout = ms(n);
         }
-        if let Some(n) = int("max.in.flight.requests.per.connection", 1, 1_000_000)? {
+        if let Some(n) = int("max.in.flight.requests.per.connection", 1, I32)? {
             c.max_in_flight = usize::try_from(n).unwrap_or(1);
         }
-        if let Some(n) = int("max.request.size", 1, I32)? {
-            c.max_request_size = usize::try_from(n).unwrap_or(1);
+        if let Some(n) = int("max.request.size", 0, I32)? {
+            c.max_request_size = usize::try_from(n).unwrap_or(0);
         }
-        if let Some(n) = int("metadata.max.age.ms", 0, I32)? {
+        if let Some(n) = int("metadata.max.age.ms", 0, I64)? {
             c.metadata_max_age = ms(n);
         }
-        if let Some(n) = int("reconnect.backoff.ms", 0, I32)? {
+        if let Some(n) = int("reconnect.backoff.ms", 0, I64)? {
             c.reconnect_backoff = ms(n);
         }
-        if let Some(n) = int("reconnect.backoff.max.ms", 0, I32)? {
+        if let Some(n) = int("reconnect.backoff.max.ms", 0, I64)? {
             c.reconnect_backoff_max = ms(n);
         }
-        if let Some(n) = int("socket.connection.setup.timeout.ms", 1, I32)? {
+        // Java has no bound here; a connect timeout of 0 or less means nothing (DESIGN.md).
+        if let Some(n) = int("socket.connection.setup.timeout.ms", 1, I64)? {
             c.connect_timeout = ms(n);
         }
         if let Some(v) = get("compression.type") {
@@ -557,7 +563,15 @@ impl ProducerConfigBuilder {
             ("compression.lz4.level", Compression::Lz4, 1, 17),
             ("compression.zstd.level", Compression::Zstd, -131_072, 22),
         ] {
-            if let Some(n) = int(key, min, max)? {
+            let level = match get(key) {
+                // Java: 1 to 9, or -1 for the codec's default (0 would store uncompressed).
+                Some(v) if codec == Compression::Gzip => match parse_int(key, v, min, max) {
+                    Ok(n) if n != 0 => Some(n),
+                    _ => return Err(invalid(key, v, "-1 or an integer from 1 to 9")),
+                },
+                _ => int(key, min, max)?,
+            };
+            if let Some(n) = level {
                 if codec == Compression::Lz4 && n != 9 {
                     return Err(ConfigError::NotSupported {
                         key: key.into(),
@@ -643,6 +657,13 @@ impl ProducerConfigBuilder {
                 )))
             }
             Some(on) => on,
+            None if c.max_in_flight > 5 => {
+                // Kafka 4.x quietly turns idempotence off for acks and retries, never for this.
+                return Err(ConfigError::Conflict(format!(
+                    "max.in.flight.requests.per.connection={} is over 5, the most the idempotent producer (on by default) allows; set enable.idempotence=false to use it",
+                    c.max_in_flight
+                )));
+            }
             None => {
                 if !conflicts.is_empty() {
                     tracing::info!(
@@ -654,7 +675,8 @@ impl ProducerConfigBuilder {
             }
         };
 
-        let needed = c.linger + c.request_timeout;
+        // Java compares in an int: the sum is capped at 2^31-1 ms.
+        let needed = (c.linger + c.request_timeout).min(ms(I32));
         if c.delivery_timeout < needed {
             if get("delivery.timeout.ms").is_some() {
                 return Err(ConfigError::Conflict(format!(
@@ -677,132 +699,4 @@ impl ProducerConfigBuilder {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn base() -> ProducerConfigBuilder {
-        ProducerConfig::builder().bootstrap_servers("127.0.0.1:9092")
-    }
-
-    #[test]
-    fn defaults_follow_the_java_producer() {
-        let c = base().build().unwrap();
-        assert_eq!(c.acks, Acks::All);
-        assert!(c.enable_idempotence);
-        assert_eq!(c.linger, Duration::from_millis(5));
-        assert_eq!(c.batch_size, 16_384);
-        assert_eq!(c.buffer_memory, 33_554_432);
-        assert_eq!(c.max_block, Duration::from_secs(60));
-        assert_eq!(c.delivery_timeout, Duration::from_secs(120));
-        assert_eq!(c.request_timeout, Duration::from_secs(30));
-        assert_eq!(c.retries, 2_147_483_647);
-        assert_eq!(c.max_in_flight, 5);
-        assert_eq!(c.max_request_size, 1_048_576);
-        assert_eq!(c.compression, Compression::None);
-        assert!(c.allow_auto_create_topics);
-        assert_eq!(c.metadata_max_age, Duration::from_secs(300));
-    }
-
-    #[test]
-    fn aliases_map_to_kafka_names() {
-        let c = ProducerConfig::from_properties([
-            ("bootstrap.servers", "a:1,b:2"),
-            ("queue.buffering.max.ms", "50"),
-            ("message.timeout.ms", "40000"),
-            ("compression.codec", "zstd"),
-            ("request.required.acks", "1"),
-            ("message.max.bytes", "2000"),
-        ])
-        .unwrap();
-        assert_eq!(c.bootstrap_servers, vec!["a:1", "b:2"]);
-        assert_eq!(c.linger, Duration::from_millis(50));
-        assert_eq!(c.delivery_timeout, Duration::from_millis(40_000));
-        assert_eq!(c.compression, Compression::Zstd);
-        assert_eq!(c.acks, Acks::Leader);
-        assert_eq!(c.max_request_size, 2000);
-        assert!(!c.enable_idempotence, "acks=1 quietly turns idempotence off");
-    }
-
-    #[test]
-    fn explicit_idempotence_with_conflict_is_an_error() {
-        let e = base()
-            .set("enable.idempotence", "true")
-            .unwrap()
-            .acks(Acks::Leader)
-            .build()
-            .unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "conflicting configuration: enable.idempotence=true requires acks=all, retries > 0 and max.in.flight.requests.per.connection <= 5, but acks=1 was set"
-        );
-    }
-
-    #[test]
-    fn errors_name_key_value_and_allowed() {
-        let e = base().set("acks", "2").unwrap().build().unwrap_err();
-        assert_eq!(e.to_string(), "invalid value '2' for 'acks': 0, 1, all or -1");
-        let e = base().set("linger.ms", "soon").unwrap().build().unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "invalid value 'soon' for 'linger.ms': an integer from 0 to 900000"
-        );
-        let e = base().set("lingr.ms", "5").unwrap_err();
-        assert_eq!(e.to_string(), "unknown configuration property 'lingr.ms'");
-        let e = base().set("security.protocol", "SSL").unwrap().build().unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "'security.protocol=SSL' is not supported yet: only PLAINTEXT connections are supported in this release"
-        );
-        let e = base().set("sasl.mechanism", "PLAIN").unwrap_err();
-        assert!(matches!(e, ConfigError::NotSupported { .. }));
-        let e = base().set("transactional.id", "t").unwrap_err();
-        assert!(matches!(e, ConfigError::NotSupported { .. }));
-        let e = ProducerConfig::builder().build().unwrap_err();
-        assert!(e.to_string().contains("'bootstrap.servers'"));
-        let e = ProducerConfig::builder()
-            .bootstrap_servers("nohost")
-            .build()
-            .unwrap_err();
-        assert!(e.to_string().contains("'nohost' is not"));
-        let e = base().set("compression.lz4.level", "3").unwrap().build().unwrap_err();
-        assert!(matches!(e, ConfigError::NotSupported { .. }));
-        let e = base().set("partitioner", "crc").unwrap().build().unwrap_err();
-        assert!(e.to_string().contains("murmur2_random"));
-    }
-
-    #[test]
-    fn delivery_timeout_must_cover_linger_and_request_timeout() {
-        let e = base().set("delivery.timeout.ms", "1000").unwrap().build().unwrap_err();
-        assert!(matches!(e, ConfigError::Conflict(_)));
-        let c = base().set("request.timeout.ms", "200000").unwrap().build().unwrap();
-        assert_eq!(c.delivery_timeout, Duration::from_millis(200_005));
-    }
-
-    #[test]
-    fn codec_levels() {
-        let c = base()
-            .set("compression.type", "gzip")
-            .unwrap()
-            .set("compression.gzip.level", "9")
-            .unwrap()
-            .build()
-            .unwrap();
-        assert_eq!(c.compression_level, Some(9));
-        let c = base()
-            .set("compression.type", "zstd")
-            .unwrap()
-            .set("compression.zstd.level", "7")
-            .unwrap()
-            .build()
-            .unwrap();
-        assert_eq!(c.compression_level, Some(7));
-        let c = base()
-            .set("compression.type", "lz4")
-            .unwrap()
-            .set("compression.lz4.level", "9")
-            .unwrap()
-            .build()
-            .unwrap();
-        assert_eq!(c.compression_level, None);
-    }
-}
+mod tests;

@@ -38,6 +38,26 @@ async fn unreachable_bootstrap_fails_within_max_block() {
     p.close(Duration::from_secs(1)).await;
 }
 
+/// Java refuses such a list when it is constructed; Volley resolves names when connecting
+/// (DESIGN.md, configuration next to the Java producer) and says so within max.block.ms.
+#[tokio::test]
+async fn unresolvable_bootstrap_name_fails_within_max_block() {
+    let host = "volley-no-such-host.invalid:9092";
+    let cfg = ProducerConfig::from_properties([("bootstrap.servers", host), ("max.block.ms", "1500")]).expect("config");
+    let p = Producer::new(cfg).expect("producer");
+    let start = Instant::now();
+    let e = p
+        .send(ProducerRecord::new("clicks", "v"))
+        .await
+        .expect_err("the name does not resolve");
+    let took = start.elapsed();
+    assert!(took < Duration::from_millis(3000), "took {took:?}");
+    let text = e.to_string();
+    assert!(matches!(e, Error::TopicNotAvailable { .. }), "{text}");
+    assert!(text.contains(host), "{text}");
+    p.close(Duration::from_secs(1)).await;
+}
+
 #[tokio::test]
 async fn record_over_max_request_size_is_refused_before_queueing() {
     let cfg = ProducerConfig::from_properties([
