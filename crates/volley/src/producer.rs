@@ -1,6 +1,6 @@
 //! The producer handle: `send`, `try_send`, `flush`, `close`, `partition_for`.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -322,8 +322,11 @@ impl Producer {
 
     /// Sends everything queued now without waiting for `linger.ms`, and waits until every
     /// record queued before the call has an outcome.
+    ///
+    /// Cancel-safe: dropping the future before it finishes (inside `tokio::time::timeout` or
+    /// `select!`) ends this flush's request, and records linger again.
     pub async fn flush(&self) {
-        self.shared.flushing.fetch_add(1, Ordering::AcqRel);
+        let _flushing = FlushGuard::new(&self.shared.flushing);
         self.shared.wake.notify_one();
         let (tx, rx) = oneshot::channel();
         if self.commands.send(Command::Flush(tx)).is_ok() {
@@ -333,7 +336,6 @@ impl Producer {
                 }
             }
         }
-        self.shared.flushing.fetch_sub(1, Ordering::AcqRel);
     }
 
     /// Stops accepting records, sends what is queued, and waits up to `timeout`. Records
@@ -355,6 +357,23 @@ impl Producer {
             // After an abort the sender stops at once; give it a moment, then stop waiting.
             let _ = tokio::time::timeout(Duration::from_secs(5), h).await;
         }
+    }
+}
+
+/// One `flush` in progress: while any is, the sender ignores `linger.ms`. Counted down on
+/// drop, so that a flush cancelled at an `.await` does not leave linger off for good.
+struct FlushGuard<'a>(&'a AtomicUsize);
+
+impl<'a> FlushGuard<'a> {
+    fn new(flushing: &'a AtomicUsize) -> Self {
+        flushing.fetch_add(1, Ordering::AcqRel);
+        Self(flushing)
+    }
+}
+
+impl Drop for FlushGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

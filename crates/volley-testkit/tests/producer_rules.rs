@@ -1,0 +1,79 @@
+//! Rules of the producer handle (issue 10): what `send`, `flush` and `close` promise, each
+//! guarded against the fake cluster. Every test is named after the promise it keeps and
+//! failed on the code before its fix (the commit that added it quotes the failure).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use volley::{Producer, ProducerConfig, ProducerRecord};
+use volley_testkit::fake::{Action, FakeCluster, Request};
+
+const PRODUCE: i16 = 0;
+
+/// A bound for liveness checks only: far above what any of these steps needs.
+const LIVENESS: Duration = Duration::from_secs(10);
+
+fn producer(c: &FakeCluster, props: &[(&str, &str)]) -> Producer {
+    let mut all = vec![("bootstrap.servers".to_owned(), c.bootstrap())];
+    all.extend(props.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    Producer::new(ProducerConfig::from_properties(all).expect("config")).expect("producer")
+}
+
+/// Batches (records per batch) the fake cluster received for `topic`, in arrival order.
+fn batches(log: &[Request], topic: &str) -> Vec<i32> {
+    log.iter()
+        .filter(|r| r.api_key == PRODUCE)
+        .flat_map(|r| r.batches.iter())
+        .filter(|b| b.topic == topic)
+        .map(|b| b.records)
+        .collect()
+}
+
+/// Defect 4: a `flush` dropped before it finished (a `timeout` or `select!` around it) must
+/// not leave the producer flushing for good: afterwards, records linger again and share a
+/// batch. Paced sends within one `linger.ms` go into one batch only if linger is on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_flush_does_not_turn_linger_off() {
+    let c = FakeCluster::start(1).await;
+    c.create_topic("linger", 1);
+    let held = Arc::new(AtomicBool::new(false));
+    let h = Arc::clone(&held);
+    c.set_hook(move |r| {
+        // The first Produce answer is late, so that a flush is still waiting when cancelled.
+        if r.api_key == PRODUCE && !h.swap(true, Ordering::AcqRel) {
+            Action::Delay(Duration::from_millis(1500))
+        } else {
+            Action::Respond
+        }
+    });
+    let p = producer(&c, &[("linger.ms", "5000")]);
+    let first = p.send(ProducerRecord::new("linger", "first")).await.expect("queued");
+    let cancelled = tokio::time::timeout(Duration::from_millis(200), p.flush()).await;
+    assert!(cancelled.is_err(), "the flush was still waiting for the late answer");
+    tokio::time::timeout(LIVENESS, first)
+        .await
+        .expect("resolves")
+        .expect("delivered");
+    let before = batches(&c.request_log(), "linger").len();
+    let mut futs = Vec::new();
+    for i in 0..5 {
+        futs.push(
+            p.send(ProducerRecord::new("linger", format!("r{i}")))
+                .await
+                .expect("queued"),
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::timeout(LIVENESS, p.flush()).await.expect("flush returns");
+    for f in futs {
+        f.await.expect("delivered");
+    }
+    let after = batches(&c.request_log(), "linger")[before..].to_vec();
+    assert_eq!(
+        after,
+        vec![5],
+        "five records sent within linger.ms share one batch (records per batch)"
+    );
+    p.close(Duration::from_secs(2)).await;
+}
