@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use volley::{Producer, ProducerConfig, ProducerRecord};
+use volley::{Error, Producer, ProducerConfig, ProducerRecord};
 use volley_testkit::fake::{Action, FakeCluster, Request};
 
 const PRODUCE: i16 = 0;
@@ -28,6 +28,14 @@ fn batches(log: &[Request], topic: &str) -> Vec<i32> {
         .filter(|b| b.topic == topic)
         .map(|b| b.records)
         .collect()
+}
+
+async fn deliver(p: &Producer, record: ProducerRecord) -> volley::RecordMetadata {
+    let f = p.send(record).await.expect("queued");
+    tokio::time::timeout(LIVENESS, f)
+        .await
+        .expect("resolves")
+        .expect("delivered")
 }
 
 /// Defect 4: a `flush` dropped before it finished (a `timeout` or `select!` around it) must
@@ -76,4 +84,57 @@ async fn a_cancelled_flush_does_not_turn_linger_off() {
         "five records sent within linger.ms share one batch (records per batch)"
     );
     p.close(Duration::from_secs(2)).await;
+}
+
+/// Defect 6: a `send` waiting for `buffer.memory` when `close(t)` gives up must not append
+/// into an accumulator nobody drains: it returns `Closed`, or its record resolves; and every
+/// later `send` fails with `Closed`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_blocked_on_memory_when_close_gives_up_resolves() {
+    let c = FakeCluster::start(1).await;
+    c.create_topic("full", 1);
+    let p = Arc::new(producer(
+        &c,
+        &[
+            ("buffer.memory", "1024"),
+            ("max.block.ms", "30000"),
+            ("request.timeout.ms", "30000"),
+            ("delivery.timeout.ms", "60000"),
+        ],
+    ));
+    deliver(&p, ProducerRecord::new("full", "warm")).await;
+    c.set_black_hole(true);
+    let value = vec![b'x'; 400];
+    let accepted = [
+        p.send(ProducerRecord::new("full", value.clone())).await.expect("room"),
+        p.send(ProducerRecord::new("full", value.clone())).await.expect("room"),
+    ];
+    let blocked = {
+        let (p, value) = (Arc::clone(&p), value.clone());
+        tokio::spawn(async move { p.send(ProducerRecord::new("full", value)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!blocked.is_finished(), "the third record waits for buffer.memory");
+    p.close(Duration::from_millis(500)).await;
+    let outcome = tokio::time::timeout(LIVENESS, blocked)
+        .await
+        .expect("the blocked send returns after close")
+        .expect("task");
+    match outcome {
+        Err(Error::Closed { .. }) => {}
+        Ok(f) => {
+            let r = tokio::time::timeout(LIVENESS, f).await;
+            assert!(r.is_ok(), "a record accepted during close resolves");
+        }
+        Err(e) => panic!("unexpected error {e}"),
+    }
+    for f in accepted {
+        let r = tokio::time::timeout(LIVENESS, f)
+            .await
+            .expect("accepted records resolve");
+        assert!(r.is_err(), "nothing is answered while black-holed");
+    }
+    let late = p.send(ProducerRecord::new("full", "late")).await;
+    assert!(matches!(late, Err(Error::Closed { .. })), "{late:?}");
+    c.set_black_hole(false);
 }

@@ -11,10 +11,10 @@ use volley_protocol::record_batch::single_record_batch_size;
 
 use crate::accumulator::Accumulator;
 use crate::config::ProducerConfig;
-use crate::error::Error;
+use crate::error::{DeliveryError, Error};
 use crate::metadata::Cluster;
 use crate::partitioner::{BuiltinPartitioner, Partitioner};
-use crate::record::{DeliveryFuture, ProducerRecord};
+use crate::record::{BatchOutcome, DeliveryFuture, ProducerRecord};
 use crate::sender::{Command, Sender, Shared};
 
 /// A Kafka producer. Cheap to share behind an `Arc`; every method takes `&self`.
@@ -247,6 +247,11 @@ impl Producer {
                 Instant::now,
             )
         };
+        let Some(appended) = appended else {
+            // Closed while this send waited: nothing will drain a queue now.
+            self.shared.memory.add_permits(size);
+            return Err(Error::Closed { detail: None });
+        };
         if appended.wake {
             self.shared.wake.notify_one();
         }
@@ -341,9 +346,16 @@ impl Producer {
     /// Stops accepting records, sends what is queued, and waits up to `timeout`. Records
     /// still pending then fail: queued ones as not persisted, in-flight ones as possibly
     /// persisted. Every outstanding delivery future resolves; none is dropped silently.
+    ///
+    /// A `send` still waiting (for `buffer.memory` or metadata) when `close` gives up returns
+    /// [`Error::Closed`]; one that got its record queued first gets a future that resolves
+    /// like the others. Every `send` after `close` fails with [`Error::Closed`].
     pub async fn close(&self, timeout: Duration) {
         self.shared.closing.store(true, Ordering::Release);
         if tokio::time::timeout(timeout, self.flush()).await.is_err() {
+            // No append succeeds after this, so the sender's abort (which drains the
+            // accumulator once it gets the command, after this store) leaves nothing behind.
+            self.shared.accumulator.close();
             let _ = self.commands.send(Command::Abort);
         }
         let _ = self.commands.send(Command::Shutdown);
@@ -357,6 +369,25 @@ impl Producer {
             // After an abort the sender stops at once; give it a moment, then stop waiting.
             let _ = tokio::time::timeout(Duration::from_secs(5), h).await;
         }
+        self.fail_what_is_left();
+    }
+
+    /// The end of `close`: refuse every later append, fail what a `send` racing with the
+    /// sender's exit queued (the sender will not drain it), and wake every `send` still
+    /// waiting for memory, which then returns [`Error::Closed`].
+    fn fail_what_is_left(&self) {
+        let acc = &self.shared.accumulator;
+        acc.close();
+        for q in acc.drain_all() {
+            q.completion.complete(BatchOutcome::Failed {
+                error: DeliveryError::not_persisted(Error::Closed {
+                    detail: Some("closed before the record was sent".to_owned()),
+                }),
+                record_errors: Vec::new(),
+            });
+            self.shared.memory.add_permits(q.reserved);
+        }
+        self.shared.memory.close();
     }
 }
 
