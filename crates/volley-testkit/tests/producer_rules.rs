@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use volley::{Error, Producer, ProducerConfig, ProducerRecord};
+use volley::{murmur2_partition, Error, Producer, ProducerConfig, ProducerRecord};
 use volley_testkit::fake::{Action, FakeCluster, Request};
 
 const PRODUCE: i16 = 0;
@@ -137,4 +137,62 @@ async fn a_send_blocked_on_memory_when_close_gives_up_resolves() {
     let late = p.send(ProducerRecord::new("full", "late")).await;
     assert!(matches!(late, Err(Error::Closed { .. })), "{late:?}");
     c.set_black_hole(false);
+}
+
+/// Java's `availablePartitionsForTopic`: keyless records stick only to partitions that have
+/// a leader, so a leaderless partition costs no keyless record; keyed records keep their
+/// murmur2 partition whatever its leader.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyless_records_avoid_a_leaderless_partition_and_keys_keep_theirs() {
+    let c = FakeCluster::start(1).await;
+    c.create_topic("avail", 2);
+    c.set_leader("avail", 1, -1);
+    let p = producer(
+        &c,
+        &[
+            // Every record ends its sticky batch, so the partitioner chooses again each time.
+            ("batch.size", "1"),
+            ("linger.ms", "0"),
+            ("request.timeout.ms", "1000"),
+            ("delivery.timeout.ms", "3000"),
+            ("retry.backoff.ms", "10"),
+        ],
+    );
+    let mut futs = Vec::new();
+    for i in 0..40 {
+        futs.push(
+            p.send(ProducerRecord::new("avail", format!("k{i}")))
+                .await
+                .expect("queued"),
+        );
+    }
+    let mut failed = 0;
+    for f in futs {
+        match tokio::time::timeout(LIVENESS, f).await.expect("resolves") {
+            Ok(m) => assert_eq!(m.partition, 0, "only partition 0 has a leader"),
+            Err(_) => failed += 1,
+        }
+    }
+    assert_eq!(failed, 0, "{failed} of 40 keyless records failed");
+
+    let key = (0..1000)
+        .map(|i| format!("key{i}"))
+        .find(|k| murmur2_partition(k.as_bytes(), 2) == 1)
+        .expect("some key hashes to partition 1");
+    let keyed = p
+        .send(ProducerRecord::new("avail", "keyed").key(key.clone()))
+        .await
+        .expect("queued");
+    assert_eq!(
+        keyed.partition(),
+        1,
+        "a key keeps its murmur2 partition without a leader"
+    );
+    c.set_leader("avail", 1, 1);
+    let m = tokio::time::timeout(LIVENESS, keyed)
+        .await
+        .expect("resolves")
+        .expect("delivered once the partition has a leader again");
+    assert_eq!(m.partition, 1);
+    p.close(Duration::from_secs(2)).await;
 }

@@ -266,11 +266,12 @@ impl Accumulator {
         }
     }
 
-    /// The partition for a keyless record (uniform sticky).
-    pub(crate) fn sticky_partition(&self, topic: &str, partitions: u32, size: usize) -> u32 {
+    /// The partition for a keyless record (uniform sticky), among `available` (those with a
+    /// leader, ascending) if any of them is below `partitions`.
+    pub(crate) fn sticky_partition(&self, topic: &str, partitions: u32, available: &[u32], size: usize) -> u32 {
         let tq = self.topic(topic);
         let mut sticky = lock(&tq.sticky);
-        sticky.next(partitions, size, self.limits.batch_size)
+        sticky.next_among(partitions, available, size, self.limits.batch_size)
     }
 
     /// Refuses every later append. What is queued stays for [`Accumulator::drain_all`],

@@ -232,8 +232,14 @@ impl Producer {
             let partition = match explicit {
                 Some(p) => p,
                 None => {
-                    i32::try_from(acc.sticky_partition(&record.topic, u32::try_from(partitions).unwrap_or(1), size))
-                        .unwrap_or(0)
+                    // Keyless: stick to a partition that has a leader when there is one (Java's
+                    // availablePartitionsForTopic), so a leaderless partition holds none of
+                    // these records. Keyed records keep their hash partition whatever its
+                    // leader (they were placed above).
+                    let cluster = self.shared.cluster.load();
+                    let available = cluster.topics.get(&record.topic).map_or(&[][..], |t| &t.available[..]);
+                    let n = u32::try_from(partitions).unwrap_or(1);
+                    i32::try_from(acc.sticky_partition(&record.topic, n, available, size)).unwrap_or(0)
                 }
             };
             acc.append(
