@@ -6,10 +6,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use volley::protocol::ErrorCode;
 use volley::{murmur2_partition, Error, Producer, ProducerConfig, ProducerRecord};
 use volley_testkit::fake::{Action, FakeCluster, Request};
 
 const PRODUCE: i16 = 0;
+const METADATA: i16 = 3;
 
 /// A bound for liveness checks only: far above what any of these steps needs.
 const LIVENESS: Duration = Duration::from_secs(10);
@@ -28,6 +30,10 @@ fn batches(log: &[Request], topic: &str) -> Vec<i32> {
         .filter(|b| b.topic == topic)
         .map(|b| b.records)
         .collect()
+}
+
+fn metadata_requests(c: &FakeCluster) -> usize {
+    c.request_log().iter().filter(|r| r.api_key == METADATA).count()
 }
 
 async fn deliver(p: &Producer, record: ProducerRecord) -> volley::RecordMetadata {
@@ -194,5 +200,60 @@ async fn keyless_records_avoid_a_leaderless_partition_and_keys_keep_theirs() {
         .expect("resolves")
         .expect("delivered once the partition has a leader again");
     assert_eq!(m.partition, 1);
+    p.close(Duration::from_secs(2)).await;
+}
+
+/// Java: TOPIC_AUTHORIZATION_FAILED in a Metadata answer fails `send` at once with a typed
+/// error that names the topic, instead of waiting `max.block.ms`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_topic_authorization_failure_fails_send_at_once() {
+    let c = FakeCluster::start(1).await;
+    c.create_topic("secret", 1);
+    c.set_hook(|r| {
+        if r.api_key == METADATA {
+            Action::Error(ErrorCode::TOPIC_AUTHORIZATION_FAILED)
+        } else {
+            Action::Respond
+        }
+    });
+    let p = producer(&c, &[("max.block.ms", "60000")]);
+    let e = tokio::time::timeout(LIVENESS, p.send(ProducerRecord::new("secret", "x")))
+        .await
+        .expect("send returns long before max.block.ms")
+        .expect_err("not authorized");
+    match &e {
+        Error::Broker { code, message } => {
+            assert_eq!(*code, ErrorCode::TOPIC_AUTHORIZATION_FAILED);
+            assert!(message.as_deref().is_some_and(|m| m.contains("'secret'")), "{e}");
+        }
+        other => panic!("expected a broker error naming the topic, got {other}"),
+    }
+    p.close(Duration::from_secs(2)).await;
+}
+
+/// Java: UNKNOWN_TOPIC_OR_PARTITION with auto-creation off is not final (the topic may be
+/// being created): `send` keeps asking until `max.block.ms`, then `TopicNotAvailable`.
+/// (Guards the authorization rule above from catching this case; it passed before too.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_topic_without_auto_create_waits_for_max_block() {
+    let c = FakeCluster::start(1).await;
+    let p = producer(
+        &c,
+        &[
+            ("allow.auto.create.topics", "false"),
+            ("max.block.ms", "1000"),
+            ("retry.backoff.ms", "50"),
+        ],
+    );
+    let e = tokio::time::timeout(LIVENESS, p.send(ProducerRecord::new("absent", "x")))
+        .await
+        .expect("returns after max.block.ms")
+        .expect_err("never created");
+    assert!(
+        matches!(&e, Error::TopicNotAvailable { topic, cause: Some(cause), .. }
+            if topic == "absent" && cause.contains("UNKNOWN_TOPIC_OR_PARTITION")),
+        "{e}"
+    );
+    assert!(metadata_requests(&c) > 1, "kept asking while waiting");
     p.close(Duration::from_secs(2)).await;
 }

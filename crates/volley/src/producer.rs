@@ -8,6 +8,7 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot, watch, Notify, Semaphore};
 use tokio::task::JoinHandle;
 use volley_protocol::record_batch::single_record_batch_size;
+use volley_protocol::ErrorCode;
 
 use crate::accumulator::Accumulator;
 use crate::config::ProducerConfig;
@@ -133,7 +134,9 @@ impl Producer {
     /// # Errors
     /// Immediate problems: a closed producer, an invalid topic or partition, a record over
     /// `max.request.size`, a topic that did not appear within `max.block.ms`, or no room in
-    /// `buffer.memory` within `max.block.ms`.
+    /// `buffer.memory` within `max.block.ms`. A topic the cluster answers
+    /// TOPIC_AUTHORIZATION_FAILED for fails at once with [`Error::Broker`] of that code (the
+    /// variant Produce answers use too) and a message naming the topic.
     pub async fn send(&self, record: ProducerRecord) -> Result<DeliveryFuture, Error> {
         self.enqueue(record, true).await
     }
@@ -277,6 +280,16 @@ impl Producer {
                 let c = rx.borrow_and_update();
                 if let Some(t) = c.topics.get(topic) {
                     return Ok(t.leaders.len());
+                }
+                // Java: an authorization failure is final, `send` fails at once. Only an answer
+                // published after we asked counts (an older one may predate a grant).
+                // UNKNOWN_TOPIC_OR_PARTITION and the rest keep waiting: the topic may be
+                // being created.
+                if asked && c.topic_errors.get(topic) == Some(&ErrorCode::TOPIC_AUTHORIZATION_FAILED) {
+                    return Err(Error::Broker {
+                        code: ErrorCode::TOPIC_AUTHORIZATION_FAILED,
+                        message: Some(format!("not authorized to access topic '{topic}'")),
+                    });
                 }
                 last_error = c
                     .topic_errors
