@@ -145,6 +145,52 @@ async fn a_send_blocked_on_memory_when_close_gives_up_resolves() {
     c.set_black_hole(false);
 }
 
+/// Java: an explicit partition beyond the cached count refreshes metadata and waits up to
+/// `max.block.ms` for it (partitions may just have been added) before `UnknownPartition`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_explicit_partition_beyond_the_cached_count_waits_for_a_refresh() {
+    let c = FakeCluster::start(1).await;
+    c.create_topic("grow", 2);
+    let p = producer(
+        &c,
+        &[("max.block.ms", "2000"), ("retry.backoff.ms", "50"), ("linger.ms", "0")],
+    );
+    deliver(&p, ProducerRecord::new("grow", "warm").partition(0)).await;
+    let add = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        c.add_partitions("grow", 4);
+    };
+    let (sent, ()) = tokio::join!(p.send(ProducerRecord::new("grow", "new").partition(3)), add);
+    let meta = tokio::time::timeout(LIVENESS, sent.expect("partition 3 appears within max.block.ms"))
+        .await
+        .expect("resolves")
+        .expect("delivered");
+    assert_eq!(meta.partition, 3);
+    assert_eq!(c.records("grow").iter().filter(|r| r.partition == 3).count(), 1);
+
+    let asked = metadata_requests(&c);
+    let e = tokio::time::timeout(LIVENESS, p.send(ProducerRecord::new("grow", "nowhere").partition(9)))
+        .await
+        .expect("returns within max.block.ms")
+        .expect_err("partition 9 never appears");
+    assert!(
+        matches!(
+            e,
+            Error::UnknownPartition {
+                partition: 9,
+                count: 4,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(
+        metadata_requests(&c) > asked,
+        "the producer asked again before giving up"
+    );
+    p.close(Duration::from_secs(2)).await;
+}
+
 /// Java's `availablePartitionsForTopic`: keyless records stick only to partitions that have
 /// a leader, so a leaderless partition costs no keyless record; keyed records keep their
 /// murmur2 partition whatever its leader.

@@ -192,12 +192,19 @@ impl Producer {
             }
         };
         let explicit = match record.partition {
-            Some(p) if p < 0 || p as usize >= partitions => {
+            Some(p) if p < 0 => {
                 return Err(Error::UnknownPartition {
                     topic: record.topic,
                     partition: p,
                     count: partitions,
                 })
+            }
+            Some(p) if p as usize >= partitions => {
+                // Java: partitions may just have been added; refresh and wait (within
+                // max.block.ms) before calling the partition unknown.
+                let start = *started.get_or_insert_with(Instant::now);
+                self.wait_for_partition(&record.topic, p, start + cfg.max_block).await?;
+                Some(p)
             }
             Some(p) => Some(p),
             None => {
@@ -318,6 +325,44 @@ impl Producer {
                 Err(_) => return Err(timed_out),
             }
         }
+    }
+
+    /// Waits until `topic` has partition `partition` (>= 0) in the metadata, asking the
+    /// sender for a refresh, then again every `retry.backoff.ms`, until `deadline`.
+    async fn wait_for_partition(&self, topic: &str, partition: i32, deadline: Instant) -> Result<(), Error> {
+        let mut rx = self.cluster.clone();
+        let wanted = usize::try_from(partition).unwrap_or(usize::MAX);
+        let count = |rx: &mut watch::Receiver<Arc<Cluster>>| {
+            rx.borrow_and_update().topics.get(topic).map_or(0, |t| t.leaders.len())
+        };
+        let unknown = |count| Error::UnknownPartition {
+            topic: topic.to_owned(),
+            partition,
+            count,
+        };
+        let mut n = count(&mut rx);
+        while n <= wanted {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(unknown(n));
+            }
+            self.commands
+                .send(Command::RefreshTopic(topic.to_owned()))
+                .map_err(|_| Error::Closed { detail: None })?;
+            match tokio::time::timeout(remaining, rx.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return Err(Error::Closed { detail: None }),
+                Err(_) => return Err(unknown(n)),
+            }
+            n = count(&mut rx);
+            if n <= wanted {
+                // Not there yet: ask again after retry.backoff.ms, as Java's metadata does.
+                let remaining = deadline.saturating_duration_since(Instant::now());
+                tokio::time::sleep(self.shared.config.retry_backoff.min(remaining)).await;
+                n = count(&mut rx);
+            }
+        }
+        Ok(())
     }
 
     /// How many sequence gaps brokers reported at the head of a partition: each one means a

@@ -61,6 +61,8 @@ pub(crate) struct Shared {
 pub(crate) enum Command {
     /// `send` waits for this topic's metadata.
     NeedTopic(String),
+    /// `send` waits for a partition the cached metadata of this known topic lacks.
+    RefreshTopic(String),
     /// Reply with every incomplete batch (the flush waits for them).
     Flush(oneshot::Sender<Vec<Arc<BatchCompletion>>>),
     /// Fail everything still pending and stop.
@@ -391,6 +393,10 @@ impl Sender {
                     }
                 }
                 let _ = reply.send(all);
+            }
+            Command::RefreshTopic(topic) => {
+                tracing::debug!(%topic, "a send waits for a partition beyond the cached count");
+                self.meta.need = true;
             }
             Command::Abort => self.abort_all(),
             Command::Shutdown => self.shutdown = true,
