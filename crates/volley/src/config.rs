@@ -92,6 +92,27 @@ impl PartitionerKind {
     }
 }
 
+/// `metadata.recovery.strategy`: what the producer does when it cannot reach any broker it
+/// knows from metadata (Java 4.x, KIP-899).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MetadataRecovery {
+    /// Dial the `bootstrap.servers` again (after `metadata.recovery.rebootstrap.trigger.ms`
+    /// without a reachable broker, or when a broker answers REBOOTSTRAP_REQUIRED).
+    #[default]
+    Rebootstrap,
+    /// Keep trying the brokers last seen in metadata.
+    None,
+}
+
+impl std::fmt::Display for MetadataRecovery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            MetadataRecovery::Rebootstrap => "rebootstrap",
+            MetadataRecovery::None => "none",
+        })
+    }
+}
+
 /// The connection security protocol. Only `PLAINTEXT` is built so far.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -183,6 +204,14 @@ pub struct ProducerConfig {
     pub allow_auto_create_topics: bool,
     /// `metadata.max.age.ms`.
     pub metadata_max_age: Duration,
+    /// `metadata.max.idle.ms`: a topic nobody sent to for this long is dropped from the
+    /// metadata the producer fetches.
+    pub metadata_max_idle: Duration,
+    /// `metadata.recovery.strategy`.
+    pub metadata_recovery: MetadataRecovery,
+    /// `metadata.recovery.rebootstrap.trigger.ms`: how long no known broker may be reachable
+    /// before the producer re-bootstraps (with [`MetadataRecovery::Rebootstrap`]).
+    pub rebootstrap_trigger: Duration,
     /// `security.protocol`.
     pub security_protocol: SecurityProtocol,
     /// `reconnect.backoff.ms`.
@@ -220,6 +249,9 @@ impl Default for ProducerConfig {
             partitioner_ignore_keys: false,
             allow_auto_create_topics: true,
             metadata_max_age: Duration::from_millis(300_000),
+            metadata_max_idle: Duration::from_millis(300_000),
+            metadata_recovery: MetadataRecovery::Rebootstrap,
+            rebootstrap_trigger: Duration::from_millis(300_000),
             security_protocol: SecurityProtocol::Plaintext,
             reconnect_backoff: Duration::from_millis(50),
             reconnect_backoff_max: Duration::from_millis(1000),
@@ -285,6 +317,9 @@ fn canonical(key: &str) -> Option<&'static str> {
         "partitioner.ignore.keys" => "partitioner.ignore.keys",
         "allow.auto.create.topics" => "allow.auto.create.topics",
         "metadata.max.age.ms" | "topic.metadata.refresh.interval.ms" => "metadata.max.age.ms",
+        "metadata.max.idle.ms" => "metadata.max.idle.ms",
+        "metadata.recovery.strategy" => "metadata.recovery.strategy",
+        "metadata.recovery.rebootstrap.trigger.ms" => "metadata.recovery.rebootstrap.trigger.ms",
         "security.protocol" => "security.protocol",
         "reconnect.backoff.ms" => "reconnect.backoff.ms",
         "reconnect.backoff.max.ms" => "reconnect.backoff.max.ms",
@@ -514,6 +549,21 @@ impl ProducerConfigBuilder {
         if let Some(n) = int("metadata.max.age.ms", 0, I32)? {
             c.metadata_max_age = ms(n);
         }
+        // Java's bounds: at least 5 s idle, any non-negative trigger.
+        if let Some(n) = int("metadata.max.idle.ms", 5000, I32)? {
+            c.metadata_max_idle = ms(n);
+        }
+        if let Some(v) = get("metadata.recovery.strategy") {
+            // Case-insensitive, as in Java.
+            c.metadata_recovery = match v.to_ascii_lowercase().as_str() {
+                "rebootstrap" => MetadataRecovery::Rebootstrap,
+                "none" => MetadataRecovery::None,
+                _ => return Err(invalid("metadata.recovery.strategy", v, "rebootstrap or none")),
+            };
+        }
+        if let Some(n) = int("metadata.recovery.rebootstrap.trigger.ms", 0, I32)? {
+            c.rebootstrap_trigger = ms(n);
+        }
         if let Some(n) = int("reconnect.backoff.ms", 0, I32)? {
             c.reconnect_backoff = ms(n);
         }
@@ -658,132 +708,4 @@ impl ProducerConfigBuilder {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn base() -> ProducerConfigBuilder {
-        ProducerConfig::builder().bootstrap_servers("127.0.0.1:9092")
-    }
-
-    #[test]
-    fn defaults_follow_the_java_producer() {
-        let c = base().build().unwrap();
-        assert_eq!(c.acks, Acks::All);
-        assert!(c.enable_idempotence);
-        assert_eq!(c.linger, Duration::from_millis(5));
-        assert_eq!(c.batch_size, 16_384);
-        assert_eq!(c.buffer_memory, 33_554_432);
-        assert_eq!(c.max_block, Duration::from_secs(60));
-        assert_eq!(c.delivery_timeout, Duration::from_secs(120));
-        assert_eq!(c.request_timeout, Duration::from_secs(30));
-        assert_eq!(c.retries, 2_147_483_647);
-        assert_eq!(c.max_in_flight, 5);
-        assert_eq!(c.max_request_size, 1_048_576);
-        assert_eq!(c.compression, Compression::None);
-        assert!(c.allow_auto_create_topics);
-        assert_eq!(c.metadata_max_age, Duration::from_secs(300));
-    }
-
-    #[test]
-    fn aliases_map_to_kafka_names() {
-        let c = ProducerConfig::from_properties([
-            ("bootstrap.servers", "a:1,b:2"),
-            ("queue.buffering.max.ms", "50"),
-            ("message.timeout.ms", "40000"),
-            ("compression.codec", "zstd"),
-            ("request.required.acks", "1"),
-            ("message.max.bytes", "2000"),
-        ])
-        .unwrap();
-        assert_eq!(c.bootstrap_servers, vec!["a:1", "b:2"]);
-        assert_eq!(c.linger, Duration::from_millis(50));
-        assert_eq!(c.delivery_timeout, Duration::from_millis(40_000));
-        assert_eq!(c.compression, Compression::Zstd);
-        assert_eq!(c.acks, Acks::Leader);
-        assert_eq!(c.max_request_size, 2000);
-        assert!(!c.enable_idempotence, "acks=1 quietly turns idempotence off");
-    }
-
-    #[test]
-    fn explicit_idempotence_with_conflict_is_an_error() {
-        let e = base()
-            .set("enable.idempotence", "true")
-            .unwrap()
-            .acks(Acks::Leader)
-            .build()
-            .unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "conflicting configuration: enable.idempotence=true requires acks=all, retries > 0 and max.in.flight.requests.per.connection <= 5, but acks=1 was set"
-        );
-    }
-
-    #[test]
-    fn errors_name_key_value_and_allowed() {
-        let e = base().set("acks", "2").unwrap().build().unwrap_err();
-        assert_eq!(e.to_string(), "invalid value '2' for 'acks': 0, 1, all or -1");
-        let e = base().set("linger.ms", "soon").unwrap().build().unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "invalid value 'soon' for 'linger.ms': an integer from 0 to 900000"
-        );
-        let e = base().set("lingr.ms", "5").unwrap_err();
-        assert_eq!(e.to_string(), "unknown configuration property 'lingr.ms'");
-        let e = base().set("security.protocol", "SSL").unwrap().build().unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "'security.protocol=SSL' is not supported yet: only PLAINTEXT connections are supported in this release"
-        );
-        let e = base().set("sasl.mechanism", "PLAIN").unwrap_err();
-        assert!(matches!(e, ConfigError::NotSupported { .. }));
-        let e = base().set("transactional.id", "t").unwrap_err();
-        assert!(matches!(e, ConfigError::NotSupported { .. }));
-        let e = ProducerConfig::builder().build().unwrap_err();
-        assert!(e.to_string().contains("'bootstrap.servers'"));
-        let e = ProducerConfig::builder()
-            .bootstrap_servers("nohost")
-            .build()
-            .unwrap_err();
-        assert!(e.to_string().contains("'nohost' is not"));
-        let e = base().set("compression.lz4.level", "3").unwrap().build().unwrap_err();
-        assert!(matches!(e, ConfigError::NotSupported { .. }));
-        let e = base().set("partitioner", "crc").unwrap().build().unwrap_err();
-        assert!(e.to_string().contains("murmur2_random"));
-    }
-
-    #[test]
-    fn delivery_timeout_must_cover_linger_and_request_timeout() {
-        let e = base().set("delivery.timeout.ms", "1000").unwrap().build().unwrap_err();
-        assert!(matches!(e, ConfigError::Conflict(_)));
-        let c = base().set("request.timeout.ms", "200000").unwrap().build().unwrap();
-        assert_eq!(c.delivery_timeout, Duration::from_millis(200_005));
-    }
-
-    #[test]
-    fn codec_levels() {
-        let c = base()
-            .set("compression.type", "gzip")
-            .unwrap()
-            .set("compression.gzip.level", "9")
-            .unwrap()
-            .build()
-            .unwrap();
-        assert_eq!(c.compression_level, Some(9));
-        let c = base()
-            .set("compression.type", "zstd")
-            .unwrap()
-            .set("compression.zstd.level", "7")
-            .unwrap()
-            .build()
-            .unwrap();
-        assert_eq!(c.compression_level, Some(7));
-        let c = base()
-            .set("compression.type", "lz4")
-            .unwrap()
-            .set("compression.lz4.level", "9")
-            .unwrap()
-            .build()
-            .unwrap();
-        assert_eq!(c.compression_level, None);
-    }
-}
+mod tests;

@@ -25,7 +25,9 @@ mod net;
 mod producer;
 mod sender;
 
-pub use config::{Acks, Compression, ConfigError, PartitionerKind, ProducerConfig, ProducerConfigBuilder};
+pub use config::{
+    Acks, Compression, ConfigError, MetadataRecovery, PartitionerKind, ProducerConfig, ProducerConfigBuilder,
+};
 pub use error::{DeliveryError, Error, Persistence};
 pub use partitioner::{murmur2, murmur2_partition, BuiltinPartitioner, Partitioner};
 pub use producer::{BytesSerializer, JsonSerializer, Producer, Serializer, StringSerializer};
