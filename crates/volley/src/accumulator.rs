@@ -687,7 +687,7 @@ mod tests {
                         let mut accepted = 0u32;
                         for i in 0.. {
                             let topic = format!("t{}", (i / 50) % 7);
-                            let p = i32::try_from((i + c) % 9).unwrap();
+                            let p = (i + c) % 9;
                             if a.append(&topic, p, 1, None, Some(b"v"), &[], 1, || t0).is_none() {
                                 return accepted;
                             }
