@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use tokio::sync::{mpsc, oneshot, watch, Notify, Semaphore};
+use tokio::sync::{mpsc, oneshot, watch, Notify, Semaphore, TryAcquireError};
 use tokio::task::JoinHandle;
 use volley_protocol::record_batch::single_record_batch_size;
 use volley_protocol::ErrorCode;
@@ -216,24 +216,26 @@ impl Producer {
         };
         // Reserve memory: the only place `send` waits besides metadata.
         let permits = u32::try_from(size).unwrap_or(u32::MAX);
-        let permit = if let Ok(p) = self.shared.memory.try_acquire_many(permits) {
-            p
-        } else if wait {
-            let start = *started.get_or_insert_with(Instant::now);
-            let remaining = (start + cfg.max_block).saturating_duration_since(Instant::now());
-            match tokio::time::timeout(remaining, self.shared.memory.acquire_many(permits)).await {
-                Ok(Ok(p)) => p,
-                Ok(Err(_)) => return Err(Error::Closed { detail: None }),
-                Err(_) => {
-                    return Err(Error::BufferFull {
-                        size,
-                        buffer_memory: cfg.buffer_memory,
-                        waited: start.elapsed(),
-                    })
+        let permit = match self.shared.memory.try_acquire_many(permits) {
+            Ok(p) => p,
+            // `close` closed the semaphore: a closed producer, not a full buffer.
+            Err(TryAcquireError::Closed) => return Err(Error::Closed { detail: None }),
+            Err(TryAcquireError::NoPermits) if wait => {
+                let start = *started.get_or_insert_with(Instant::now);
+                let remaining = (start + cfg.max_block).saturating_duration_since(Instant::now());
+                match tokio::time::timeout(remaining, self.shared.memory.acquire_many(permits)).await {
+                    Ok(Ok(p)) => p,
+                    Ok(Err(_)) => return Err(Error::Closed { detail: None }),
+                    Err(_) => {
+                        return Err(Error::BufferFull {
+                            size,
+                            buffer_memory: cfg.buffer_memory,
+                            waited: start.elapsed(),
+                        })
+                    }
                 }
             }
-        } else {
-            return Err(Error::WouldBlock { size });
+            Err(TryAcquireError::NoPermits) => return Err(Error::WouldBlock { size }),
         };
         permit.forget();
         let timestamp = record.timestamp.unwrap_or_else(now_ms);
