@@ -13,7 +13,7 @@
 //! librdkafka and franz-go, which also lock a partition's queue per record).
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -192,6 +192,8 @@ pub(crate) struct Accumulator {
     /// Serialises the rare replacements of `topics` and of partition lists.
     grow: Mutex<()>,
     queued_batches: AtomicUsize,
+    /// Set once by [`Accumulator::close`]; read by every append under its partition's lock.
+    closed: AtomicBool,
 }
 
 impl Accumulator {
@@ -209,6 +211,7 @@ impl Accumulator {
             topics: ArcSwap::from_pointee(HashMap::new()),
             grow: Mutex::new(()),
             queued_batches: AtomicUsize::new(0),
+            closed: AtomicBool::new(false),
         }
     }
 
@@ -274,14 +277,28 @@ impl Accumulator {
         }
     }
 
-    /// The partition for a keyless record (uniform sticky).
-    pub(crate) fn sticky_partition(&self, topic: &str, partitions: u32, size: usize) -> u32 {
+    /// The partition for a keyless record (uniform sticky), among `available` (those with a
+    /// leader, ascending) if any of them is below `partitions`.
+    pub(crate) fn sticky_partition(&self, topic: &str, partitions: u32, available: &[u32], size: usize) -> u32 {
         let tq = self.topic(topic);
         let mut sticky = lock(&tq.sticky);
-        sticky.next(partitions, size, self.limits.batch_size)
+        sticky.next_among(partitions, available, size, self.limits.batch_size)
+    }
+
+    /// Refuses every later append. What is queued stays for [`Accumulator::drain_all`],
+    /// which, called after this, sees every record an append ever accepted: nothing can be
+    /// left behind in a queue nobody drains (see `append` for why).
+    pub(crate) fn close(&self) {
+        // Under `grow`, so that every partition queue was created either before this (and
+        // is in the snapshot a later `drain_all` reads) or after it (and its appends see the
+        // flag): see `append`.
+        let _grow = lock(&self.grow);
+        self.closed.store(true, Ordering::Release);
     }
 
     /// Appends an encoded record. `reserved` bytes were taken from `buffer.memory`.
+    /// `None` once the accumulator is closed: the record was not queued (the caller still
+    /// holds its reservation).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn append(
         &self,
@@ -293,7 +310,7 @@ impl Accumulator {
         headers: &[Header],
         reserved: usize,
         now: impl FnOnce() -> Instant,
-    ) -> Appended {
+    ) -> Option<Appended> {
         let idx = usize::try_from(partition).unwrap_or(0);
         let capacity = self.limits.batch_size.min(1 << 20);
         // The common case reads the snapshots in place (no reference count is touched).
@@ -315,6 +332,19 @@ impl Accumulator {
         };
         let batch_size = tq.estimate.limit();
         let mut q = lock(q);
+        // Race-free with `close` followed by `drain_all`, because the flag is read under this
+        // queue's lock. Either this queue was created before `close` (under `grow`, which
+        // `close` also takes): then `drain_all`, which runs after `close`, finds it in the
+        // snapshot and takes this same lock; if it takes it first, its store of the flag
+        // happened before its unlock, hence before our lock, and we see the flag; if we take
+        // it first, our batch is in the queue when it drains. Or the queue was created after
+        // `close` released `grow`: then the flag's store happened before that creation, which
+        // happened before we could find the queue (an acquire load of the snapshot, or our own
+        // creation), and we see the flag. Acquire/Release on the flag is belt and braces: the
+        // locks already order it.
+        if self.closed.load(Ordering::Acquire) {
+            return None;
+        }
         // Into the open batch if the record fits (its size is computed once, in
         // `try_append`); otherwise the open batch closes and a new one takes the record.
         let mut offset_delta = q.back_mut().filter(|b| !b.closed).and_then(|b| match &mut b.body {
@@ -347,11 +377,11 @@ impl Accumulator {
             b.closed = true;
             wake = true;
         }
-        Appended {
+        Some(Appended {
             completion: Arc::clone(&b.completion),
             offset_delta,
             wake,
-        }
+        })
     }
 
     fn is_ready(b: &QueuedBatch, now: Instant, linger: Duration, flushing: bool) -> bool {
@@ -503,7 +533,7 @@ mod tests {
     fn a_batch_waits_for_linger_unless_full_or_flushing() {
         let t0 = Instant::now();
         let a = acc(1000, 50);
-        let r = a.append("t", 0, 1, None, Some(b"v"), &[], 10, || t0);
+        let r = a.append("t", 0, 1, None, Some(b"v"), &[], 10, || t0).unwrap();
         assert!(r.wake);
         assert!(a.ready(t0 + Duration::from_millis(49), false).is_empty());
         assert_eq!(a.ready(t0, true), vec![("t".to_string(), 0)]);
@@ -521,7 +551,11 @@ mod tests {
         let a = acc(200, 1000);
         let mut deltas = Vec::new();
         for _ in 0..10 {
-            deltas.push(a.append("t", 2, 1, None, Some(&[0u8; 40]), &[], 1, || t0).offset_delta);
+            deltas.push(
+                a.append("t", 2, 1, None, Some(&[0u8; 40]), &[], 1, || t0)
+                    .unwrap()
+                    .offset_delta,
+            );
         }
         // 61-byte header + records of 47 bytes: two fit in 200 bytes.
         assert_eq!(&deltas[..4], &[0, 1, 0, 1]);
@@ -649,6 +683,46 @@ mod tests {
         // 107-byte records; 1000 bytes with the 5 % margin is room for 952.
         assert_eq!(first.0, 8);
         assert!(last.0 > first.0, "{sizes:?}");
+    }
+
+    #[test]
+    fn after_close_appends_are_refused_and_drain_all_sees_every_accepted_record() {
+        let t0 = Instant::now();
+        let a = acc(1000, 1000);
+        assert!(a.append("t", 0, 1, None, Some(b"x"), &[], 1, || t0).is_some());
+        a.close();
+        assert!(a.append("t", 0, 1, None, Some(b"x"), &[], 1, || t0).is_none());
+        assert!(a.append("new", 3, 1, None, Some(b"x"), &[], 1, || t0).is_none());
+        assert_eq!(a.drain_all().len(), 1);
+
+        // Appends racing with close + drain_all, onto existing and new partitions and topics:
+        // every record an append accepted is in what drain_all took, none is left behind.
+        for round in 0..20 {
+            let a = Arc::new(acc(300, 1000));
+            let callers: Vec<_> = (0..4)
+                .map(|c| {
+                    let a = Arc::clone(&a);
+                    std::thread::spawn(move || {
+                        let mut accepted = 0u32;
+                        for i in 0.. {
+                            let topic = format!("t{}", (i / 50) % 7);
+                            let p = (i + c) % 9;
+                            if a.append(&topic, p, 1, None, Some(b"v"), &[], 1, || t0).is_none() {
+                                return accepted;
+                            }
+                            accepted += 1;
+                        }
+                        accepted
+                    })
+                })
+                .collect();
+            std::thread::sleep(Duration::from_micros(200 * round));
+            a.close();
+            let drained: i32 = a.drain_all().iter().map(|b| open(b).record_count()).sum();
+            let accepted: u32 = callers.into_iter().map(|c| c.join().unwrap()).sum();
+            assert_eq!(u32::try_from(drained).unwrap(), accepted, "round {round}");
+            assert!(a.drain_all().is_empty() && a.is_empty(), "round {round}: left behind");
+        }
     }
 
     #[test]

@@ -92,6 +92,27 @@ impl PartitionerKind {
     }
 }
 
+/// `metadata.recovery.strategy`: what the producer does when it cannot reach any broker it
+/// knows from metadata (Java 4.x, KIP-899).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MetadataRecovery {
+    /// Dial the `bootstrap.servers` again (after `metadata.recovery.rebootstrap.trigger.ms`
+    /// without a reachable broker, or when a broker answers REBOOTSTRAP_REQUIRED).
+    #[default]
+    Rebootstrap,
+    /// Keep trying the brokers last seen in metadata.
+    None,
+}
+
+impl std::fmt::Display for MetadataRecovery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            MetadataRecovery::Rebootstrap => "rebootstrap",
+            MetadataRecovery::None => "none",
+        })
+    }
+}
+
 /// The connection security protocol. Only `PLAINTEXT` is built so far.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -183,12 +204,13 @@ pub struct ProducerConfig {
     pub allow_auto_create_topics: bool,
     /// `metadata.max.age.ms`.
     pub metadata_max_age: Duration,
-    /// `metadata.max.idle.ms`: a topic nobody sent to for this long leaves the metadata
-    /// requests.
+    /// `metadata.max.idle.ms`: a topic nobody sent to for this long is dropped from the
+    /// metadata the producer fetches.
     pub metadata_max_idle: Duration,
     /// `metadata.recovery.strategy`.
     pub metadata_recovery: MetadataRecovery,
-    /// `metadata.recovery.rebootstrap.trigger.ms`.
+    /// `metadata.recovery.rebootstrap.trigger.ms`: how long no known broker may be reachable
+    /// before the producer re-bootstraps (with [`MetadataRecovery::Rebootstrap`]).
     pub rebootstrap_trigger: Duration,
     /// `security.protocol`.
     pub security_protocol: SecurityProtocol,
@@ -201,15 +223,6 @@ pub struct ProducerConfig {
     /// `enable.gapless.guarantee` (librdkafka): a sequence gap stops the producer instead
     /// of failing the affected batch and going on.
     pub gapless: bool,
-}
-
-/// `metadata.recovery.strategy` (Java 4.x): what to do when no known broker answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MetadataRecovery {
-    /// Dial the bootstrap servers again (the default).
-    Rebootstrap,
-    /// Keep trying the brokers last known.
-    None,
 }
 
 impl Default for ProducerConfig {
@@ -304,6 +317,9 @@ fn canonical(key: &str) -> Option<&'static str> {
         "partitioner.ignore.keys" => "partitioner.ignore.keys",
         "allow.auto.create.topics" => "allow.auto.create.topics",
         "metadata.max.age.ms" | "topic.metadata.refresh.interval.ms" => "metadata.max.age.ms",
+        "metadata.max.idle.ms" => "metadata.max.idle.ms",
+        "metadata.recovery.strategy" => "metadata.recovery.strategy",
+        "metadata.recovery.rebootstrap.trigger.ms" => "metadata.recovery.rebootstrap.trigger.ms",
         "security.protocol" => "security.protocol",
         "reconnect.backoff.ms" => "reconnect.backoff.ms",
         "reconnect.backoff.max.ms" => "reconnect.backoff.max.ms",
@@ -537,6 +553,21 @@ impl ProducerConfigBuilder {
         }
         if let Some(n) = int("metadata.max.age.ms", 0, I64)? {
             c.metadata_max_age = ms(n);
+        }
+        // Java's bounds: at least 5 s idle, any non-negative trigger.
+        if let Some(n) = int("metadata.max.idle.ms", 5000, I32)? {
+            c.metadata_max_idle = ms(n);
+        }
+        if let Some(v) = get("metadata.recovery.strategy") {
+            // Case-insensitive, as in Java.
+            c.metadata_recovery = match v.to_ascii_lowercase().as_str() {
+                "rebootstrap" => MetadataRecovery::Rebootstrap,
+                "none" => MetadataRecovery::None,
+                _ => return Err(invalid("metadata.recovery.strategy", v, "rebootstrap or none")),
+            };
+        }
+        if let Some(n) = int("metadata.recovery.rebootstrap.trigger.ms", 0, I32)? {
+            c.rebootstrap_trigger = ms(n);
         }
         if let Some(n) = int("reconnect.backoff.ms", 0, I64)? {
             c.reconnect_backoff = ms(n);

@@ -13,6 +13,9 @@ use volley_protocol::ErrorCode;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct TopicMeta {
     pub(crate) leaders: Vec<i32>,
+    /// Partitions whose leader is a known broker, ascending (Java's
+    /// `availablePartitionsForTopic`): where keyless records may stick.
+    pub(crate) available: Vec<u32>,
 }
 
 /// An immutable snapshot of the cluster.
@@ -49,6 +52,7 @@ impl Cluster {
                 next.topics.insert(
                     t.name.clone(),
                     TopicMeta {
+                        available: Vec::new(),
                         leaders: t
                             .partitions
                             .iter()
@@ -75,7 +79,82 @@ impl Cluster {
                 }
             }
         }
+        // Brokers may have changed for topics this answer did not mention, too.
+        for t in next.topics.values_mut() {
+            t.available = available(&t.leaders, &next.brokers);
+        }
         next.last_error = None;
         Arc::new(next)
+    }
+}
+
+/// The partitions whose leader is a known broker, ascending.
+fn available(leaders: &[i32], brokers: &HashMap<i32, String>) -> Vec<u32> {
+    leaders
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| **l >= 0 && brokers.contains_key(*l))
+        .filter_map(|(p, _)| u32::try_from(p).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use volley_protocol::control::{BrokerInfo, PartitionInfo, TopicInfo};
+
+    fn answer(brokers: &[i32], topics: &[(&str, &[(i32, ErrorCode)])]) -> MetadataAnswer {
+        MetadataAnswer {
+            brokers: brokers
+                .iter()
+                .map(|&node_id| BrokerInfo {
+                    node_id,
+                    host: "localhost".into(),
+                    port: 9092,
+                })
+                .collect(),
+            topics: topics
+                .iter()
+                .map(|(name, parts)| TopicInfo {
+                    name: (*name).to_owned(),
+                    error: ErrorCode::NONE,
+                    partitions: parts
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &(leader, error))| PartitionInfo {
+                            partition: i32::try_from(i).unwrap(),
+                            error,
+                            leader,
+                            leader_epoch: 0,
+                        })
+                        .collect(),
+                })
+                .collect(),
+            controller_id: 1,
+        }
+    }
+
+    #[test]
+    fn available_partitions_are_those_led_by_a_known_broker() {
+        let ok = ErrorCode::NONE;
+        let c = Cluster::default().updated(&answer(
+            &[1, 2],
+            &[(
+                "t",
+                &[
+                    (1, ok),
+                    (-1, ok),
+                    (2, ErrorCode::LEADER_NOT_AVAILABLE),
+                    (3, ok),
+                    (2, ok),
+                ],
+            )],
+        ));
+        let t = &c.topics["t"];
+        assert_eq!(t.leaders, vec![1, -1, -1, 3, 2]);
+        assert_eq!(t.available, vec![0, 4], "no leader, or a leader not in the broker list");
+        // A later answer that does not name the topic still re-checks its leaders' brokers.
+        let c = c.updated(&answer(&[1, 2, 3], &[]));
+        assert_eq!(c.topics["t"].available, vec![0, 3, 4]);
     }
 }

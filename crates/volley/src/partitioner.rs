@@ -116,25 +116,51 @@ impl StickyPartition {
     /// The partition for the next keyless record of `size` bytes. Switches (randomly, to
     /// another partition when there is one) once `batch_size` bytes went to the current one.
     pub fn next(&mut self, partitions: u32, size: usize, batch_size: usize) -> u32 {
+        self.next_among(partitions, &[], size, batch_size)
+    }
+
+    /// Like [`StickyPartition::next`], choosing only among `available` (ascending partition
+    /// numbers, those with a leader: Java's `availablePartitionsForTopic`) when any of them
+    /// is below `partitions`; among all partitions otherwise. A current partition that is no
+    /// longer available is left at once.
+    pub fn next_among(&mut self, partitions: u32, available: &[u32], size: usize, batch_size: usize) -> u32 {
         let n = partitions.max(1);
+        let usable = &available[..available.partition_point(|&p| p < n)];
         let switch = match self.current {
             None => true,
-            Some(p) => p >= n || self.bytes >= batch_size.max(1),
+            Some(p) => {
+                p >= n || self.bytes >= batch_size.max(1) || (!usable.is_empty() && usable.binary_search(&p).is_err())
+            }
         };
         if switch {
+            // The candidates: the usable partitions, or all of them if none is usable.
+            let count = if usable.is_empty() {
+                n
+            } else {
+                u32::try_from(usable.len()).unwrap_or(u32::MAX)
+            };
+            let nth = |i: u32| if usable.is_empty() { i } else { usable[i as usize] };
+            let prev = self.current.and_then(|p| {
+                if usable.is_empty() {
+                    (p < n).then_some(p)
+                } else {
+                    usable.binary_search(&p).ok().and_then(|i| u32::try_from(i).ok())
+                }
+            });
             let mut rng = rand::thread_rng();
-            let next = match self.current {
-                Some(prev) if n > 1 && prev < n => {
-                    let r = rng.gen_range(0..n - 1);
+            let index = match prev {
+                // Another candidate than the previous one, uniformly.
+                Some(prev) if count > 1 => {
+                    let r = rng.gen_range(0..count - 1);
                     if r >= prev {
                         r + 1
                     } else {
                         r
                     }
                 }
-                _ => rng.gen_range(0..n),
+                _ => rng.gen_range(0..count),
             };
-            self.current = Some(next);
+            self.current = Some(nth(index));
             self.bytes = 0;
         }
         self.bytes += size;
@@ -206,6 +232,37 @@ mod tests {
         let mut one = StickyPartition::default();
         for _ in 0..50 {
             assert_eq!(one.next(1, 500, 1000), 0);
+        }
+    }
+
+    #[test]
+    fn sticky_chooses_among_available_partitions() {
+        let mut s = StickyPartition::default();
+        for _ in 0..200 {
+            // Every record switches (batch size 1): only 1 and 3 of 0..5 have a leader.
+            let p = s.next_among(5, &[1, 3], 10, 1);
+            assert!(p == 1 || p == 3, "{p}");
+        }
+        // A sticky partition that loses its leader is left at once, before its batch is full.
+        let mut s = StickyPartition::default();
+        let first = s.next_among(4, &[0, 1, 2, 3], 10, 1000);
+        let others: Vec<u32> = (0..4).filter(|&p| p != first).collect();
+        for _ in 0..20 {
+            let p = s.next_among(4, &others, 10, 1000);
+            assert_ne!(p, first);
+            assert!(others.contains(&p));
+        }
+        // Available partitions beyond the count in use are ignored; none usable means all.
+        let mut s = StickyPartition::default();
+        let mut seen = [false; 3];
+        for _ in 0..300 {
+            seen[s.next_among(3, &[7], 10, 1) as usize] = true;
+        }
+        assert_eq!(seen, [true; 3]);
+        // One available partition: it every time.
+        let mut s = StickyPartition::default();
+        for _ in 0..20 {
+            assert_eq!(s.next_among(2, &[0], 10, 1), 0);
         }
     }
 

@@ -1,20 +1,21 @@
 //! The producer handle: `send`, `try_send`, `flush`, `close`, `partition_for`.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use tokio::sync::{mpsc, oneshot, watch, Notify, Semaphore};
+use tokio::sync::{mpsc, oneshot, watch, Notify, Semaphore, TryAcquireError};
 use tokio::task::JoinHandle;
 use volley_protocol::record_batch::single_record_batch_size;
+use volley_protocol::ErrorCode;
 
 use crate::accumulator::Accumulator;
 use crate::config::ProducerConfig;
-use crate::error::Error;
+use crate::error::{DeliveryError, Error};
 use crate::metadata::Cluster;
 use crate::partitioner::{BuiltinPartitioner, Partitioner};
-use crate::record::{DeliveryFuture, ProducerRecord};
+use crate::record::{BatchOutcome, DeliveryFuture, ProducerRecord};
 use crate::sender::{Command, Sender, Shared};
 
 /// A Kafka producer. Cheap to share behind an `Arc`; every method takes `&self`.
@@ -135,7 +136,9 @@ impl Producer {
     /// # Errors
     /// Immediate problems: a closed producer, an invalid topic or partition, a record over
     /// `max.request.size`, a topic that did not appear within `max.block.ms`, or no room in
-    /// `buffer.memory` within `max.block.ms`.
+    /// `buffer.memory` within `max.block.ms`. A topic the cluster answers
+    /// TOPIC_AUTHORIZATION_FAILED for fails at once with [`Error::Broker`] of that code (the
+    /// variant Produce answers use too) and a message naming the topic.
     pub async fn send(&self, record: ProducerRecord) -> Result<DeliveryFuture, Error> {
         self.enqueue(record, true).await
     }
@@ -191,12 +194,19 @@ impl Producer {
             }
         };
         let explicit = match record.partition {
-            Some(p) if p < 0 || p as usize >= partitions => {
+            Some(p) if p < 0 => {
                 return Err(Error::UnknownPartition {
                     topic: record.topic,
                     partition: p,
                     count: partitions,
                 })
+            }
+            Some(p) if p as usize >= partitions => {
+                // Java: partitions may just have been added; refresh and wait (within
+                // max.block.ms) before calling the partition unknown.
+                let start = *started.get_or_insert_with(Instant::now);
+                self.wait_for_partition(&record.topic, p, start + cfg.max_block).await?;
+                Some(p)
             }
             Some(p) => Some(p),
             None => {
@@ -208,24 +218,26 @@ impl Producer {
         };
         // Reserve memory: the only place `send` waits besides metadata.
         let permits = u32::try_from(size).unwrap_or(u32::MAX);
-        let permit = if let Ok(p) = self.shared.memory.try_acquire_many(permits) {
-            p
-        } else if wait {
-            let start = *started.get_or_insert_with(Instant::now);
-            let remaining = (start + cfg.max_block).saturating_duration_since(Instant::now());
-            match tokio::time::timeout(remaining, self.shared.memory.acquire_many(permits)).await {
-                Ok(Ok(p)) => p,
-                Ok(Err(_)) => return Err(Error::Closed { detail: None }),
-                Err(_) => {
-                    return Err(Error::BufferFull {
-                        size,
-                        buffer_memory: cfg.buffer_memory,
-                        waited: start.elapsed(),
-                    })
+        let permit = match self.shared.memory.try_acquire_many(permits) {
+            Ok(p) => p,
+            // `close` closed the semaphore: a closed producer, not a full buffer.
+            Err(TryAcquireError::Closed) => return Err(Error::Closed { detail: None }),
+            Err(TryAcquireError::NoPermits) if wait => {
+                let start = *started.get_or_insert_with(Instant::now);
+                let remaining = (start + cfg.max_block).saturating_duration_since(Instant::now());
+                match tokio::time::timeout(remaining, self.shared.memory.acquire_many(permits)).await {
+                    Ok(Ok(p)) => p,
+                    Ok(Err(_)) => return Err(Error::Closed { detail: None }),
+                    Err(_) => {
+                        return Err(Error::BufferFull {
+                            size,
+                            buffer_memory: cfg.buffer_memory,
+                            waited: start.elapsed(),
+                        })
+                    }
                 }
             }
-        } else {
-            return Err(Error::WouldBlock { size });
+            Err(TryAcquireError::NoPermits) => return Err(Error::WouldBlock { size }),
         };
         permit.forget();
         let timestamp = record.timestamp.unwrap_or_else(now_ms);
@@ -234,8 +246,14 @@ impl Producer {
             let partition = match explicit {
                 Some(p) => p,
                 None => {
-                    i32::try_from(acc.sticky_partition(&record.topic, u32::try_from(partitions).unwrap_or(1), size))
-                        .unwrap_or(0)
+                    // Keyless: stick to a partition that has a leader when there is one (Java's
+                    // availablePartitionsForTopic), so a leaderless partition holds none of
+                    // these records. Keyed records keep their hash partition whatever its
+                    // leader (they were placed above).
+                    let cluster = self.shared.cluster.load();
+                    let available = cluster.topics.get(&record.topic).map_or(&[][..], |t| &t.available[..]);
+                    let n = u32::try_from(partitions).unwrap_or(1);
+                    i32::try_from(acc.sticky_partition(&record.topic, n, available, size)).unwrap_or(0)
                 }
             };
             acc.append(
@@ -248,6 +266,11 @@ impl Producer {
                 size,
                 Instant::now,
             )
+        };
+        let Some(appended) = appended else {
+            // Closed while this send waited: nothing will drain a queue now.
+            self.shared.memory.add_permits(size);
+            return Err(Error::Closed { detail: None });
         };
         if appended.wake {
             self.shared.wake.notify_one();
@@ -268,6 +291,16 @@ impl Producer {
                 let c = rx.borrow_and_update();
                 if let Some(t) = c.topics.get(topic) {
                     return Ok(t.leaders.len());
+                }
+                // Java: an authorization failure is final, `send` fails at once. Only an answer
+                // published after we asked counts (an older one may predate a grant).
+                // UNKNOWN_TOPIC_OR_PARTITION and the rest keep waiting: the topic may be
+                // being created.
+                if asked && c.topic_errors.get(topic) == Some(&ErrorCode::TOPIC_AUTHORIZATION_FAILED) {
+                    return Err(Error::Broker {
+                        code: ErrorCode::TOPIC_AUTHORIZATION_FAILED,
+                        message: Some(format!("not authorized to access topic '{topic}'")),
+                    });
                 }
                 last_error = c
                     .topic_errors
@@ -296,6 +329,44 @@ impl Producer {
                 Err(_) => return Err(timed_out),
             }
         }
+    }
+
+    /// Waits until `topic` has partition `partition` (>= 0) in the metadata, asking the
+    /// sender for a refresh, then again every `retry.backoff.ms`, until `deadline`.
+    async fn wait_for_partition(&self, topic: &str, partition: i32, deadline: Instant) -> Result<(), Error> {
+        let mut rx = self.cluster.clone();
+        let wanted = usize::try_from(partition).unwrap_or(usize::MAX);
+        let count = |rx: &mut watch::Receiver<Arc<Cluster>>| {
+            rx.borrow_and_update().topics.get(topic).map_or(0, |t| t.leaders.len())
+        };
+        let unknown = |count| Error::UnknownPartition {
+            topic: topic.to_owned(),
+            partition,
+            count,
+        };
+        let mut n = count(&mut rx);
+        while n <= wanted {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(unknown(n));
+            }
+            self.commands
+                .send(Command::RefreshTopic(topic.to_owned()))
+                .map_err(|_| Error::Closed { detail: None })?;
+            match tokio::time::timeout(remaining, rx.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return Err(Error::Closed { detail: None }),
+                Err(_) => return Err(unknown(n)),
+            }
+            n = count(&mut rx);
+            if n <= wanted {
+                // Not there yet: ask again after retry.backoff.ms, as Java's metadata does.
+                let remaining = deadline.saturating_duration_since(Instant::now());
+                tokio::time::sleep(self.shared.config.retry_backoff.min(remaining)).await;
+                n = count(&mut rx);
+            }
+        }
+        Ok(())
     }
 
     /// How many sequence gaps brokers reported at the head of a partition: each one means a
@@ -342,8 +413,11 @@ impl Producer {
 
     /// Sends everything queued now without waiting for `linger.ms`, and waits until every
     /// record queued before the call has an outcome.
+    ///
+    /// Cancel-safe: dropping the future before it finishes (inside `tokio::time::timeout` or
+    /// `select!`) ends this flush's request, and records linger again.
     pub async fn flush(&self) {
-        self.shared.flushing.fetch_add(1, Ordering::AcqRel);
+        let _flushing = FlushGuard::new(&self.shared.flushing);
         self.shared.wake.notify_one();
         let (tx, rx) = oneshot::channel();
         if self.commands.send(Command::Flush(tx)).is_ok() {
@@ -353,15 +427,21 @@ impl Producer {
                 }
             }
         }
-        self.shared.flushing.fetch_sub(1, Ordering::AcqRel);
     }
 
     /// Stops accepting records, sends what is queued, and waits up to `timeout`. Records
     /// still pending then fail: queued ones as not persisted, in-flight ones as possibly
     /// persisted. Every outstanding delivery future resolves; none is dropped silently.
+    ///
+    /// A `send` still waiting (for `buffer.memory` or metadata) when `close` gives up returns
+    /// [`Error::Closed`]; one that got its record queued first gets a future that resolves
+    /// like the others. Every `send` after `close` fails with [`Error::Closed`].
     pub async fn close(&self, timeout: Duration) {
         self.shared.closing.store(true, Ordering::Release);
         if tokio::time::timeout(timeout, self.flush()).await.is_err() {
+            // No append succeeds after this, so the sender's abort (which drains the
+            // accumulator once it gets the command, after this store) leaves nothing behind.
+            self.shared.accumulator.close();
             let _ = self.commands.send(Command::Abort);
         }
         let _ = self.commands.send(Command::Shutdown);
@@ -375,6 +455,42 @@ impl Producer {
             // After an abort the sender stops at once; give it a moment, then stop waiting.
             let _ = tokio::time::timeout(Duration::from_secs(5), h).await;
         }
+        self.fail_what_is_left();
+    }
+
+    /// The end of `close`: refuse every later append, fail what a `send` racing with the
+    /// sender's exit queued (the sender will not drain it), and wake every `send` still
+    /// waiting for memory, which then returns [`Error::Closed`].
+    fn fail_what_is_left(&self) {
+        let acc = &self.shared.accumulator;
+        acc.close();
+        for q in acc.drain_all() {
+            q.completion.complete(BatchOutcome::Failed {
+                error: DeliveryError::not_persisted(Error::Closed {
+                    detail: Some("closed before the record was sent".to_owned()),
+                }),
+                record_errors: Vec::new(),
+            });
+            self.shared.memory.add_permits(q.reserved);
+        }
+        self.shared.memory.close();
+    }
+}
+
+/// One `flush` in progress: while any is, the sender ignores `linger.ms`. Counted down on
+/// drop, so that a flush cancelled at an `.await` does not leave linger off for good.
+struct FlushGuard<'a>(&'a AtomicUsize);
+
+impl<'a> FlushGuard<'a> {
+    fn new(flushing: &'a AtomicUsize) -> Self {
+        flushing.fetch_add(1, Ordering::AcqRel);
+        Self(flushing)
+    }
+}
+
+impl Drop for FlushGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

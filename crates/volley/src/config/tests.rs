@@ -101,6 +101,52 @@ fn delivery_timeout_must_cover_linger_and_request_timeout() {
 }
 
 #[test]
+fn metadata_idle_and_recovery_keys() {
+    let c = base().build().unwrap();
+    assert_eq!(c.metadata_max_idle, Duration::from_millis(300_000));
+    assert_eq!(c.metadata_recovery, MetadataRecovery::Rebootstrap);
+    assert_eq!(c.rebootstrap_trigger, Duration::from_millis(300_000));
+    let c = ProducerConfig::from_properties([
+        ("bootstrap.servers", "a:1"),
+        ("metadata.max.idle.ms", "5000"),
+        ("metadata.recovery.strategy", "NONE"),
+        ("metadata.recovery.rebootstrap.trigger.ms", "0"),
+    ])
+    .unwrap();
+    assert_eq!(c.metadata_max_idle, Duration::from_secs(5));
+    assert_eq!(c.metadata_recovery, MetadataRecovery::None);
+    assert_eq!(c.metadata_recovery.to_string(), "none");
+    assert_eq!(c.rebootstrap_trigger, Duration::ZERO);
+    let c = base()
+        .set("metadata.recovery.strategy", "Rebootstrap")
+        .unwrap()
+        .build()
+        .unwrap();
+    assert_eq!(c.metadata_recovery, MetadataRecovery::Rebootstrap);
+
+    let e = base().set("metadata.max.idle.ms", "4999").unwrap().build().unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "invalid value '4999' for 'metadata.max.idle.ms': an integer from 5000 to 2147483647"
+    );
+    let e = base()
+        .set("metadata.recovery.strategy", "retry")
+        .unwrap()
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "invalid value 'retry' for 'metadata.recovery.strategy': rebootstrap or none"
+    );
+    let e = base()
+        .set("metadata.recovery.rebootstrap.trigger.ms", "-1")
+        .unwrap()
+        .build()
+        .unwrap_err();
+    assert!(matches!(e, ConfigError::InvalidValue { .. }), "{e}");
+}
+
+#[test]
 fn codec_levels() {
     let c = base()
         .set("compression.type", "gzip")

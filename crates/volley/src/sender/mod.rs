@@ -84,6 +84,8 @@ impl std::fmt::Debug for Shared {
 pub(crate) enum Command {
     /// `send` waits for this topic's metadata.
     NeedTopic(String),
+    /// `send` waits for a partition the cached metadata of this known topic lacks.
+    RefreshTopic(String),
     /// Reply with every incomplete batch (the flush waits for them).
     Flush(oneshot::Sender<Vec<Arc<BatchCompletion>>>),
     /// Fail everything still pending and stop.
@@ -220,6 +222,11 @@ impl Sender {
     fn on_command(&mut self, c: Command, now: Instant) {
         match c {
             Command::NeedTopic(t) => self.meta.want_topic(&t, now),
+            Command::RefreshTopic(t) => {
+                tracing::debug!(topic = %t, "a send waits for a partition beyond the cached count");
+                self.meta.want_topic(&t, now);
+                self.meta.request_refresh();
+            }
             Command::Flush(reply) => {
                 let mut all = self.shared.accumulator.completions();
                 for p in self.parts.values() {
