@@ -125,6 +125,9 @@ pub enum Action {
     InvalidRecord(i32),
     /// Answer with the right correlation id and a body that does not decode.
     GarbageBody,
+    /// Produce: wait, then answer this error for every partition without appending (a slow
+    /// rejection, so that the client pipelines more requests behind it).
+    ErrorAfter(Duration, ErrorCode),
 }
 
 /// How a duplicate batch is answered.
@@ -505,7 +508,7 @@ fn handle(broker: i32, mut frame: Bytes, state: &Mutex<State>) -> Reply {
         Action::CloseBeforeHandling => return Reply::Close,
         Action::TruncatedFrame => return Reply::Raw(Bytes::from_static(&[0, 0, 1, 0, 0, 0, 0, 1, 2, 3])),
         Action::HugeLength => return Reply::Raw(Bytes::from_static(&[0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 1])),
-        Action::Delay(d) => delay = Some(*d),
+        Action::Delay(d) | Action::ErrorAfter(d, _) => delay = Some(*d),
         Action::Throttle(d) => throttle = i32::try_from(d.as_millis()).unwrap_or(i32::MAX),
         _ => {}
     }
@@ -655,7 +658,7 @@ fn produce_response(broker: i32, s: &mut State, p: &ProduceRequest, action: &Act
                 .with_base_offset(-1)
                 .with_log_append_time_ms(-1);
             let forced = match action {
-                Action::Error(e) => Some(*e),
+                Action::Error(e) | Action::ErrorAfter(_, e) => Some(*e),
                 Action::PartitionErrors(list) => list
                     .iter()
                     .find(|((tt, pp), _)| *tt == topic && *pp == pd.index)

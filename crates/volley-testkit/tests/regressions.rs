@@ -267,7 +267,8 @@ async fn max_in_flight_one_keeps_order_across_a_leader_move() {
     let s = Arc::clone(&slow_first);
     c.set_hook(move |r| {
         if r.api_key == PRODUCE && r.broker == 1 && s.swap(false, Ordering::SeqCst) {
-            Action::Delay(Duration::from_millis(1500))
+            // A is rejected slowly (not appended): B must not overtake it on broker 2.
+            Action::ErrorAfter(Duration::from_millis(1500), ErrorCode::NOT_LEADER_OR_FOLLOWER)
         } else {
             Action::Respond
         }
@@ -554,7 +555,9 @@ async fn first_batch_after_a_leader_move_with_lost_producer_state_goes_alone() {
     let a = Arc::clone(&armed);
     c.set_hook(move |r| {
         if r.api_key == PRODUCE && r.broker == 2 && a.swap(false, Ordering::SeqCst) {
-            Action::Error(ErrorCode::NOT_ENOUGH_REPLICAS)
+            // The first batch at the new leader is rejected slowly: a second one pipelined
+            // behind it would land first (the broker has no state for the producer).
+            Action::ErrorAfter(Duration::from_millis(500), ErrorCode::NOT_ENOUGH_REPLICAS)
         } else {
             Action::Respond
         }
