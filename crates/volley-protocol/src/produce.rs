@@ -163,6 +163,18 @@ pub struct TopicResponse {
     pub partitions: Vec<PartitionResponse>,
 }
 
+/// A broker described in a Produce answer (v10+, KIP-951), so that a new leader named in
+/// [`PartitionResponse::current_leader`] can be reached without a metadata refresh.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeEndpoint {
+    /// Broker id.
+    pub node_id: i32,
+    /// Host.
+    pub host: String,
+    /// Port.
+    pub port: i32,
+}
+
 /// A decoded Produce response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProduceResponse {
@@ -170,6 +182,8 @@ pub struct ProduceResponse {
     pub topics: Vec<TopicResponse>,
     /// How long the broker asks us to back off.
     pub throttle_time_ms: i32,
+    /// Brokers the answer describes (v10+).
+    pub node_endpoints: Vec<NodeEndpoint>,
 }
 
 /// Decodes a Produce response body (after the correlation id).
@@ -239,12 +253,27 @@ pub fn decode_produce_response(version: i16, body: Bytes) -> Result<ProduceRespo
         topics.push(TopicResponse { topic, partitions });
     }
     let throttle_time_ms = r.i32("throttle time")?;
+    let mut node_endpoints = Vec::new();
     if flexible {
-        r.tagged_fields("response")?;
+        for (tag, data) in r.tagged_fields("response")? {
+            if tag == 0 && version >= 10 {
+                let mut t = Reader::new(data);
+                let n = t.array_len(true, 12, "node endpoints")?.unwrap_or(0);
+                for _ in 0..n {
+                    let node_id = t.i32("node id")?;
+                    let host = t.string(true, "node host")?;
+                    let port = t.i32("node port")?;
+                    let _rack = t.nullable_string(true, "node rack")?;
+                    t.tagged_fields("node endpoint")?;
+                    node_endpoints.push(NodeEndpoint { node_id, host, port });
+                }
+            }
+        }
     }
     Ok(ProduceResponse {
         topics,
         throttle_time_ms,
+        node_endpoints,
     })
 }
 
@@ -337,6 +366,15 @@ mod tests {
             tr.partition_responses.push(p);
             resp.responses.push(tr);
         }
+        if leader && version >= 10 {
+            resp.node_endpoints.push(
+                kafka_protocol::messages::produce_response::NodeEndpoint::default()
+                    .with_node_id(BrokerId(3))
+                    .with_host(StrBytes::from_static_str("b3.local"))
+                    .with_port(9094)
+                    .with_rack(Some(StrBytes::from_static_str("r1"))),
+            );
+        }
         let mut b = BytesMut::new();
         if version >= 9 {
             b.put_u8(0); // response header tagged fields
@@ -356,6 +394,14 @@ mod tests {
             assert_eq!(p.error, ErrorCode::NOT_LEADER_OR_FOLLOWER);
             assert_eq!(p.base_offset, 1001);
             if version >= 10 {
+                assert_eq!(
+                    r.node_endpoints,
+                    vec![NodeEndpoint {
+                        node_id: 3,
+                        host: "b3.local".into(),
+                        port: 9094
+                    }]
+                );
                 assert_eq!(
                     p.current_leader,
                     Some(CurrentLeader {

@@ -24,7 +24,7 @@ use kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };
 use kafka_protocol::messages::produce_response::{
-    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+    BatchIndexAndErrorMessage, LeaderIdAndEpoch, NodeEndpoint, PartitionProduceResponse, TopicProduceResponse,
 };
 use kafka_protocol::messages::{
     ApiKey, ApiVersionsRequest, ApiVersionsResponse, BrokerId, InitProducerIdRequest, MetadataRequest,
@@ -153,6 +153,13 @@ struct ProducerState {
 struct State {
     topics: BTreeMap<String, Vec<Vec<LogRecord>>>,
     leaders: HashMap<(String, i32), i32>,
+    /// Leader epoch per partition: bumped by every `set_leader`.
+    leader_epochs: HashMap<(String, i32), i32>,
+    /// Brokers whose Metadata answers show the leaders and epochs as they were when frozen
+    /// (a broker whose metadata is behind).
+    frozen: HashMap<i32, HashMap<(String, i32), (i32, i32)>>,
+    /// Who asked for the metadata being answered (for `frozen`).
+    answering: i32,
     producers: HashMap<(i64, String, i32), ProducerState>,
     epochs: HashMap<i64, i16>,
     next_producer_id: i64,
@@ -165,6 +172,8 @@ struct State {
     strict_unknown_producer: bool,
     connection_lifetime_ms: Option<(u64, u64)>,
     black_hole: bool,
+    /// Produce answers carry KIP-951 leader hints.
+    leader_hints: bool,
     connections: u64,
     brokers: Vec<(i32, SocketAddr)>,
 }
@@ -240,6 +249,22 @@ impl FakeCluster {
             .join(",")
     }
 
+    /// The address broker `id` listens on.
+    #[must_use]
+    pub fn address(&self, id: i32) -> Option<SocketAddr> {
+        self.brokers.iter().find(|(b, _)| *b == id).map(|(_, a)| *a)
+    }
+
+    /// Makes Metadata answers advertise `addr` for broker `id` (a proxy in front of it, or
+    /// the broker's own address again: a cluster that "moved").
+    pub fn advertise(&self, id: i32, addr: SocketAddr) {
+        for b in &mut lock(&self.state).brokers {
+            if b.0 == id {
+                b.1 = addr;
+            }
+        }
+    }
+
     /// Creates a topic; partition `p` is led by broker `p % n + 1`.
     pub fn create_topic(&self, topic: &str, partitions: u32) {
         let mut s = lock(&self.state);
@@ -292,7 +317,21 @@ impl FakeCluster {
 
     /// Moves a partition's leadership.
     pub fn set_leader(&self, topic: &str, partition: i32, broker: i32) {
-        lock(&self.state).leaders.insert((topic.to_owned(), partition), broker);
+        let mut s = lock(&self.state);
+        s.leaders.insert((topic.to_owned(), partition), broker);
+        *s.leader_epochs.entry((topic.to_owned(), partition)).or_default() += 1;
+    }
+
+    /// From now on `broker` answers Metadata with the leaders and leader epochs of this
+    /// moment, as a broker whose metadata lags behind would (KIP-320).
+    pub fn freeze_metadata(&self, broker: i32) {
+        let mut s = lock(&self.state);
+        let view = s
+            .leaders
+            .iter()
+            .map(|(k, l)| (k.clone(), (*l, s.leader_epochs.get(k).copied().unwrap_or(0))))
+            .collect();
+        s.frozen.insert(broker, view);
     }
 
     /// Forgets every producer's state (like a broker that lost it).
@@ -331,6 +370,12 @@ impl FakeCluster {
     /// Every new connection is closed after a random lifetime in this range (chaos).
     pub fn connection_lifetime(&self, ms: Option<(u64, u64)>) {
         lock(&self.state).connection_lifetime_ms = ms;
+    }
+
+    /// Whether NOT_LEADER_OR_FOLLOWER answers name the current leader (KIP-951; off by
+    /// default, so that other tests see leader moves learned from metadata).
+    pub fn leader_hints(&self, on: bool) {
+        lock(&self.state).leader_hints = on;
     }
 
     /// While set, requests are held unanswered (a broker that stopped responding).
@@ -546,6 +591,7 @@ fn handle(broker: i32, mut frame: Bytes, state: &Mutex<State>) -> Reply {
             let Ok(m) = MetadataRequest::decode(&mut frame, version) else {
                 return Reply::Close;
             };
+            s.answering = broker;
             Some(respond(corr, version, &metadata(&mut s, &m, &action)))
         }
         ApiKey::InitProducerId => {
@@ -632,11 +678,21 @@ fn metadata(s: &mut State, m: &MetadataRequest, action: &Action) -> MetadataResp
             let n = s.topics.get(&name).map_or(0, Vec::len);
             for p in 0..n {
                 let p = i32::try_from(p).unwrap_or(0);
-                let leader = s.leaders.get(&(name.clone(), p)).copied().unwrap_or(-1);
+                let key = (name.clone(), p);
+                let current = (
+                    s.leaders.get(&key).copied().unwrap_or(-1),
+                    s.leader_epochs.get(&key).copied().unwrap_or(0),
+                );
+                let (leader, epoch) = s
+                    .frozen
+                    .get(&s.answering)
+                    .and_then(|view| view.get(&key).copied())
+                    .unwrap_or(current);
                 t.partitions.push(
                     MetadataResponsePartition::default()
                         .with_partition_index(p)
                         .with_leader_id(BrokerId(leader))
+                        .with_leader_epoch(epoch)
                         .with_replica_nodes(vec![BrokerId(leader)])
                         .with_isr_nodes(vec![BrokerId(leader)]),
                 );
@@ -681,6 +737,25 @@ fn produce_response(broker: i32, s: &mut State, p: &ProduceRequest, action: &Act
                 (Ok(_), Action::AppendThenError(e)) => pr.error_code = e.0,
                 (Ok(base), _) => pr.base_offset = base,
                 (Err(e), _) => pr.error_code = e.0,
+            }
+            // KIP-951: NOT_LEADER_OR_FOLLOWER names the current leader when there is one.
+            if pr.error_code == ErrorCode::NOT_LEADER_OR_FOLLOWER.0 && s.leader_hints {
+                let key = (topic.clone(), pd.index);
+                if let Some(&leader) = s.leaders.get(&key).filter(|l| **l >= 0) {
+                    let epoch = s.leader_epochs.get(&key).copied().unwrap_or(0);
+                    pr.current_leader = LeaderIdAndEpoch::default()
+                        .with_leader_id(BrokerId(leader))
+                        .with_leader_epoch(epoch);
+                    if let Some((_, addr)) = s.brokers.iter().find(|(id, _)| *id == leader) {
+                        let ep = NodeEndpoint::default()
+                            .with_node_id(BrokerId(leader))
+                            .with_host(StrBytes::from_string(addr.ip().to_string()))
+                            .with_port(i32::from(addr.port()));
+                        if !resp.node_endpoints.iter().any(|e| e.node_id == BrokerId(leader)) {
+                            resp.node_endpoints.push(ep);
+                        }
+                    }
+                }
             }
             tr.partition_responses.push(pr);
         }

@@ -594,3 +594,173 @@ async fn first_batch_after_a_leader_move_with_lost_producer_state_goes_alone() {
     assert_eq!(after, want.iter().collect::<Vec<_>>(), "per-key order kept");
     p.close(Duration::from_secs(2)).await;
 }
+
+/// Issue 10, Java behaviour (KIP-951): a NOT_LEADER_OR_FOLLOWER answer that names the new
+/// leader moves the batch there at once, without waiting for a metadata refresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_hint_in_the_produce_answer_is_used_without_a_refresh() {
+    let c = FakeCluster::start(2).await;
+    c.create_topic("hint", 1);
+    c.set_leader("hint", 0, 1);
+    c.leader_hints(true);
+    let p = producer(&c, &[("linger.ms", "0"), ("metadata.max.age.ms", "300000")]);
+    deliver(&p, "hint", "k", "a").await.expect("a");
+    c.set_leader("hint", 0, 2);
+    let before = c.request_log().iter().filter(|r| r.api_key == METADATA).count();
+    deliver(&p, "hint", "k", "b").await.expect("b");
+    let log = c.request_log();
+    let after = log.iter().filter(|r| r.api_key == METADATA).count();
+    assert_eq!(after, before, "no Metadata request was needed");
+    assert!(
+        log.iter().any(|r| r.api_key == PRODUCE && r.broker == 2),
+        "b went to the new leader"
+    );
+    assert_eq!(values(&c, "hint"), vec!["a", "b"]);
+    p.close(Duration::from_secs(2)).await;
+}
+
+/// Issue 10, Java behaviour (KIP-320): a broker whose metadata is behind (an older leader
+/// epoch) does not move a partition back to its former leader.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_metadata_does_not_move_a_partition_back() {
+    let c = FakeCluster::start(2).await;
+    c.create_topic("stale", 1);
+    c.set_leader("stale", 0, 1);
+    c.freeze_metadata(1);
+    c.set_leader("stale", 0, 2);
+    // Kafka 4.x names the leader in NOT_LEADER_OR_FOLLOWER answers: that is how a producer
+    // that first believed the stale broker learns the newer epoch.
+    c.leader_hints(true);
+    // Bootstrap through the stale broker only, so that it is the one asked.
+    let stale = c.address(1).expect("broker 1").to_string();
+    let config = ProducerConfig::from_properties([
+        ("bootstrap.servers", stale.as_str()),
+        ("linger.ms", "0"),
+        ("metadata.max.age.ms", "50"),
+        ("retry.backoff.ms", "20"),
+    ])
+    .expect("config");
+    let p = Producer::new(config).expect("producer");
+    // Until it has seen epoch 2 the producer may follow broker 1's stale view once.
+    deliver(&p, "stale", "k", "first").await.expect("first");
+    let start = c.request_log().len();
+    for i in 0..20 {
+        deliver(&p, "stale", "k", &format!("v{i}")).await.expect("delivered");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let log = c.request_log();
+    let metadata_from_1 = log[start..]
+        .iter()
+        .filter(|r| r.api_key == METADATA && r.broker == 1)
+        .count();
+    let produce_to_1 = log[start..]
+        .iter()
+        .filter(|r| r.api_key == PRODUCE && r.broker == 1)
+        .count();
+    assert!(metadata_from_1 > 0, "the stale broker was asked (the test needs it)");
+    assert_eq!(produce_to_1, 0, "no batch went back to the former leader");
+    p.close(Duration::from_secs(2)).await;
+}
+
+/// Issue 10, Java 4.x behaviour: with `metadata.recovery.strategy=rebootstrap` a producer
+/// whose known brokers stopped answering dials the bootstrap servers again and finds the
+/// cluster where it is now; with `none` it keeps trying the brokers it knew.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn black_holed_known_brokers_healthy_bootstrap_rebootstraps() {
+    use volley_testkit::proxy::{FaultProxy, Faults};
+    for (strategy, delivered) in [("rebootstrap", true), ("none", false)] {
+        let c = FakeCluster::start(1).await;
+        c.create_topic("reboot", 1);
+        let direct = c.address(1).expect("broker 1");
+        let (listener, _) = FaultProxy::bind().await.expect("bind");
+        let proxy = FaultProxy::start(listener, direct, 1);
+        c.advertise(1, proxy.addr());
+        let p = producer(
+            &c,
+            &[
+                ("linger.ms", "0"),
+                ("request.timeout.ms", "1000"),
+                ("delivery.timeout.ms", "8000"),
+                ("metadata.max.age.ms", "500"),
+                ("metadata.recovery.strategy", strategy),
+                ("metadata.recovery.rebootstrap.trigger.ms", "2000"),
+            ],
+        );
+        deliver(&p, "reboot", "k", "a")
+            .await
+            .expect("a, through the advertised proxy");
+        proxy.set(Faults {
+            black_hole: true,
+            ..Faults::default()
+        });
+        // The cluster moved: the bootstrap address (the broker itself) is where it is now.
+        c.advertise(1, direct);
+        let b = deliver(&p, "reboot", "k", "b").await;
+        assert_eq!(b.is_ok(), delivered, "{strategy}: {b:?}");
+        p.close(Duration::from_secs(2)).await;
+    }
+}
+
+/// Found in review of issue 10: a topic dropped after `metadata.max.idle.ms` must keep its
+/// partitions' sequence state. Starting over at sequence 0 under the same epoch made the
+/// broker take the next record for a duplicate: reported persisted, never written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_topic_dropped_as_idle_keeps_its_sequences() {
+    let c = FakeCluster::start(1).await;
+    c.create_topic("idle", 1);
+    c.create_topic("busy", 1);
+    let p = producer(&c, &[("linger.ms", "0"), ("metadata.max.idle.ms", "5000")]);
+    deliver(&p, "idle", "k", "a").await.expect("a");
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(7) {
+        deliver(&p, "busy", "k", "x").await.expect("busy");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let b = deliver(&p, "idle", "k", "b").await.expect("b");
+    assert_eq!(values(&c, "idle"), vec!["a", "b"], "b is in the log");
+    assert_eq!(b.offset, Some(1));
+    assert_eq!(p.sequence_gaps(), 0);
+    p.close(Duration::from_secs(2)).await;
+}
+
+/// Found in review of issue 10: while a batch is still in flight to the old leader, nothing
+/// is pipelined to the new one (rule 5); a rejected X must not be overtaken by Y on a
+/// broker that has no state for the producer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_overtakes_a_batch_in_flight_to_the_former_leader() {
+    let c = FakeCluster::start(2).await;
+    c.create_topic("overtake", 1);
+    c.set_leader("overtake", 0, 1);
+    let armed = Arc::new(AtomicBool::new(false));
+    let a = Arc::clone(&armed);
+    c.set_hook(move |r| {
+        if r.api_key == PRODUCE && r.broker == 1 && a.swap(false, Ordering::SeqCst) {
+            Action::ErrorAfter(Duration::from_millis(1500), ErrorCode::NOT_LEADER_OR_FOLLOWER)
+        } else {
+            Action::Respond
+        }
+    });
+    let p = producer(&c, &[("linger.ms", "0"), ("metadata.max.age.ms", "100")]);
+    for i in 0..5 {
+        deliver(&p, "overtake", "k", &format!("w{i}")).await.expect("warm-up");
+    }
+    armed.store(true, Ordering::SeqCst);
+    let x = p
+        .send(ProducerRecord::new("overtake", "X").key("k"))
+        .await
+        .expect("queued");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    c.set_leader("overtake", 0, 2);
+    c.forget_producers();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let y = p
+        .send(ProducerRecord::new("overtake", "Y").key("k"))
+        .await
+        .expect("queued");
+    let (x, y) = (x.await, y.await);
+    assert!(x.is_ok() && y.is_ok(), "{x:?} {y:?}");
+    let log = values(&c, "overtake");
+    assert_eq!(&log[log.len() - 2..], &["X".to_owned(), "Y".to_owned()], "{log:?}");
+    assert_eq!(p.sequence_gaps(), 0, "no false gap");
+    p.close(Duration::from_secs(2)).await;
+}

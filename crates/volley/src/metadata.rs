@@ -13,6 +13,9 @@ use volley_protocol::ErrorCode;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct TopicMeta {
     pub(crate) leaders: Vec<i32>,
+    /// Leader epoch per partition (-1 when the broker does not send one): metadata with an
+    /// older epoch than the one known is stale and ignored for that partition (KIP-320).
+    pub(crate) epochs: Vec<i32>,
     /// Partitions whose leader is a known broker, ascending (Java's
     /// `availablePartitionsForTopic`): where keyless records may stick.
     pub(crate) available: Vec<u32>,
@@ -49,23 +52,32 @@ impl Cluster {
         for t in &answer.topics {
             if t.error.is_ok() && !t.partitions.is_empty() {
                 next.topic_errors.remove(&t.name);
-                next.topics.insert(
-                    t.name.clone(),
-                    TopicMeta {
-                        available: Vec::new(),
-                        leaders: t
-                            .partitions
-                            .iter()
-                            .map(|p| {
-                                if p.error == ErrorCode::LEADER_NOT_AVAILABLE {
-                                    -1
-                                } else {
-                                    p.leader
-                                }
-                            })
-                            .collect(),
-                    },
-                );
+                let known = self.topics.get(&t.name);
+                let mut meta = TopicMeta {
+                    available: Vec::new(),
+                    leaders: Vec::with_capacity(t.partitions.len()),
+                    epochs: Vec::with_capacity(t.partitions.len()),
+                };
+                for (i, p) in t.partitions.iter().enumerate() {
+                    let old = known.and_then(|k| Some((*k.leaders.get(i)?, *k.epochs.get(i)?)));
+                    let fresh = (
+                        if p.error == ErrorCode::LEADER_NOT_AVAILABLE {
+                            -1
+                        } else {
+                            p.leader
+                        },
+                        p.leader_epoch,
+                    );
+                    // KIP-320: a broker whose metadata is behind (an older leader epoch) must not
+                    // move the partition back to a former leader.
+                    let (leader, epoch) = match old {
+                        Some(o) if fresh.1 >= 0 && o.1 > fresh.1 => o,
+                        _ => fresh,
+                    };
+                    meta.leaders.push(leader);
+                    meta.epochs.push(epoch);
+                }
+                next.topics.insert(t.name.clone(), meta);
             } else {
                 let code = if t.error.is_ok() {
                     ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
@@ -85,6 +97,44 @@ impl Cluster {
         }
         next.last_error = None;
         Arc::new(next)
+    }
+}
+
+impl Cluster {
+    /// Applies a Produce answer's hint that `partition` is now led by `leader` at
+    /// `leader_epoch` (KIP-951), if it is newer than what is known and the broker is known
+    /// (`endpoints` adds brokers the answer described). Returns the new snapshot, or `None`
+    /// if the hint changes nothing.
+    pub(crate) fn with_leader_hint(
+        &self,
+        topic: &str,
+        partition: i32,
+        leader: i32,
+        leader_epoch: i32,
+        endpoints: &[(i32, String)],
+    ) -> Option<Arc<Cluster>> {
+        let idx = usize::try_from(partition).ok()?;
+        let t = self.topics.get(topic)?;
+        let known_epoch = *t.epochs.get(idx)?;
+        if leader < 0
+            || leader_epoch < 0
+            || known_epoch >= leader_epoch
+            || t.leaders.get(idx) == Some(&leader) && known_epoch == leader_epoch
+        {
+            return None;
+        }
+        let mut next = self.clone();
+        for (id, addr) in endpoints {
+            next.brokers.entry(*id).or_insert_with(|| addr.clone());
+        }
+        if !next.brokers.contains_key(&leader) {
+            return None;
+        }
+        let m = next.topics.get_mut(topic)?;
+        m.leaders[idx] = leader;
+        m.epochs[idx] = leader_epoch;
+        m.available = available(&m.leaders, &next.brokers);
+        Some(Arc::new(next))
     }
 }
 

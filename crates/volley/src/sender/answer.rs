@@ -169,7 +169,7 @@ impl Sender {
         };
         let Some(p) = node.pending.remove(pos) else { return };
         let res = match p.kind {
-            PendingKind::Metadata => self.on_metadata(p.version, body, now),
+            PendingKind::Metadata { topics } => self.on_metadata(p.version, body, &topics, now),
             PendingKind::InitProducerId { .. } => {
                 // A malformed body is retried like any failed request (issue 10, defect 2).
                 self.on_init_producer_id(p.version, body, now);
@@ -249,7 +249,12 @@ impl Sender {
                     if code == ErrorCode::REBOOTSTRAP_REQUIRED {
                         self.meta.force_rebootstrap(now);
                     }
-                    if refresh {
+                    // KIP-951: a new leader named in the answer is used at once; a refresh
+                    // is asked for only without one.
+                    let moved = p
+                        .current_leader
+                        .is_some_and(|l| self.leader_hint(&b, l.leader_id, l.leader_epoch, &resp.node_endpoints));
+                    if refresh && !moved {
                         self.meta.request_refresh();
                     }
                     if code == ErrorCode::UNKNOWN_SERVER_ERROR {
@@ -269,6 +274,33 @@ impl Sender {
             }
         }
         Ok(())
+    }
+
+    /// Applies a Produce answer's leader hint (KIP-951); `true` if the partition moved.
+    fn leader_hint(
+        &mut self,
+        b: &SentBatch,
+        leader: i32,
+        epoch: i32,
+        endpoints: &[volley_protocol::produce::NodeEndpoint],
+    ) -> bool {
+        let endpoints: Vec<(i32, String)> = endpoints
+            .iter()
+            .map(|e| (e.node_id, format!("{}:{}", e.host, e.port)))
+            .collect();
+        let Some(next) = self
+            .cluster
+            .with_leader_hint(&b.topic, b.partition, leader, epoch, &endpoints)
+        else {
+            return false;
+        };
+        for (id, addr) in &next.brokers {
+            // Only new brokers come from a hint; known ones keep their address.
+            let _ = self.nodes.learn(*id, addr, std::time::Instant::now());
+        }
+        tracing::debug!(topic = %b.topic, partition = b.partition, leader, epoch, "leader moved (hint in the Produce answer)");
+        self.publish(next);
+        true
     }
 
     fn part(&mut self, b: &SentBatch) -> &mut super::PartState {
@@ -327,8 +359,7 @@ impl Sender {
     /// OUT_OF_ORDER_SEQUENCE_NUMBER or UNKNOWN_PRODUCER_ID for a batch (rule 8). The batch
     /// was rejected, so it is resent; at the head of the partition it is a real gap.
     fn on_sequence_error(&mut self, b: SentBatch, unknown_producer: bool, text: String, now: Instant) {
-        let current = self.pid.current().unwrap_or(super::partitions::NO_IDENTITY);
-        let verdict = self.part(&b).sequence_error(&b, unknown_producer, current);
+        let verdict = self.part(&b).sequence_error(&b, unknown_producer);
         match verdict {
             SequenceVerdict::Follower => {}
             SequenceVerdict::Forgotten => self.pid.unknown_producer(b.stamp),
@@ -438,7 +469,7 @@ impl Sender {
         self.meta.request_refresh();
         for (p, written) in closed.pending {
             match p.kind {
-                PendingKind::Metadata => self.meta.failed(now),
+                PendingKind::Metadata { .. } => self.meta.failed(now),
                 PendingKind::InitProducerId { .. } => {
                     self.pid.lost(now, error);
                 }

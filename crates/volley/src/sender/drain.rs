@@ -89,7 +89,7 @@ impl Sender {
                 }
                 continue;
             };
-            let Some(b) = self.next_batch(&key, current, now, flushing) else {
+            let Some(b) = self.next_batch(&key, current, (leader, conn_id), now, flushing) else {
                 continue;
             };
             // A request never exceeds max.request.size: one that is full goes now and the
@@ -136,6 +136,7 @@ impl Sender {
         &mut self,
         key: &(Arc<str>, i32),
         current: Identity,
+        route: (i32, u64),
         now: Instant,
         flushing: bool,
     ) -> Option<SentBatch> {
@@ -162,7 +163,7 @@ impl Sender {
                 }
             };
         }
-        if !part.may_send_new(rules, current) {
+        if !part.may_send_new(rules, current, route) {
             return None;
         }
         let q = self.shared.accumulator.pop_ready(&key.0, key.1, now, flushing)?;

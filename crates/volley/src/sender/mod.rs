@@ -323,10 +323,11 @@ impl Sender {
         self.cluster_tx.send_replace(c);
     }
 
+    /// As Java: the bootstrap addresses until metadata names brokers, then only those, and the
+    /// bootstrap addresses again when a re-bootstrap is due.
     fn pick_control_node(&mut self, now: Instant) -> Option<i32> {
-        let bootstrap_only = self.meta.rebootstrap_due(now);
-        self.nodes
-            .pick_control_node(self.rules.max_in_flight, bootstrap_only, now)
+        let bootstrap = !self.nodes.knows_brokers() || self.meta.rebootstrap_due(now);
+        self.nodes.pick_control_node(self.rules.max_in_flight, bootstrap, now)
     }
 
     fn send_control(&mut self, node_id: i32, kind: PendingKind, now: Instant) -> bool {
@@ -340,11 +341,10 @@ impl Sender {
             return false;
         };
         let (frame, version) = match &kind {
-            PendingKind::Metadata => {
+            PendingKind::Metadata { topics } => {
                 let v = conn.versions.metadata;
-                let topics = self.meta.topics();
                 (
-                    encode_metadata(v, corr, client_id, Some(&topics), cfg.allow_auto_create_topics),
+                    encode_metadata(v, corr, client_id, Some(topics), cfg.allow_auto_create_topics),
                     v,
                 )
             }
@@ -385,7 +385,8 @@ impl Sender {
             return;
         }
         if let Some(node) = self.pick_control_node(now) {
-            if self.send_control(node, PendingKind::Metadata, now) {
+            let topics = self.meta.topics();
+            if self.send_control(node, PendingKind::Metadata { topics }, now) {
                 self.meta.sent();
             }
         }
@@ -409,7 +410,9 @@ impl Sender {
             c.topics.remove(&**t);
             c.topic_errors.remove(&**t);
         }
-        self.parts.retain(|(t, _), p| !gone.contains(t) || !p.is_idle());
+        // The partitions' sequence state stays: the broker still knows this producer there, and
+        // a partition that started over at sequence 0 under the same epoch would have its next
+        // batch taken for a duplicate (or for a gap).
         self.publish(Arc::new(c));
     }
 
@@ -431,7 +434,8 @@ impl Sender {
         }
     }
 
-    fn on_metadata(&mut self, version: i16, body: Bytes, now: Instant) -> Result<(), String> {
+    /// `asked`: the topics the request named (topics wanted since are not judged by it).
+    fn on_metadata(&mut self, version: i16, body: Bytes, asked: &[String], now: Instant) -> Result<(), String> {
         let answer = match decode_metadata(version, body) {
             Ok(a) => a,
             Err(e) => {
@@ -447,11 +451,17 @@ impl Sender {
             self.meta.force_rebootstrap(now);
         }
         let next = self.cluster.updated(&answer);
+        let mut moved = Vec::new();
         for (id, addr) in &next.brokers {
-            self.nodes.learn(*id, addr, now);
+            if self.nodes.learn(*id, addr, now) {
+                moved.push(*id);
+            }
         }
-        let wanted = self.meta.topics();
-        let unresolved = wanted.iter().any(|t| match next.topics.get(t.as_str()) {
+        for id in moved {
+            // A broker now advertised at another address: its old connection goes.
+            self.close_node(id, "the broker is advertised at a new address", now);
+        }
+        let unresolved = asked.iter().any(|t| match next.topics.get(t.as_str()) {
             None => true,
             Some(m) => m.leaders.iter().any(|l| *l < 0 || !next.brokers.contains_key(l)),
         });

@@ -20,7 +20,10 @@ pub(super) enum PendingKind {
         batches: Vec<SentBatch>,
         acks0: bool,
     },
-    Metadata,
+    /// `topics`: the topics the request names.
+    Metadata {
+        topics: Vec<String>,
+    },
     /// `current`: the id and epoch to bump, or `None` for a fresh producer id.
     InitProducerId {
         current: Option<Identity>,
@@ -189,12 +192,16 @@ impl Nodes {
         self.owner.get(&conn).copied()
     }
 
-    /// Adds or updates a broker from metadata.
-    pub(super) fn learn(&mut self, id: i32, addr: &str, now: Instant) {
+    /// Adds or updates a broker from metadata. Returns `true` if a known broker's address
+    /// changed while it had a connection (the caller closes it).
+    pub(super) fn learn(&mut self, id: i32, addr: &str, now: Instant) -> bool {
         let node = self.map.entry(id).or_insert_with(|| Node::new(addr.to_owned(), now));
-        if node.addr != addr {
-            node.addr = addr.to_owned();
+        if node.addr == addr {
+            return false;
         }
+        node.addr = addr.to_owned();
+        node.retry_at = now;
+        !matches!(node.conn, ConnState::Down)
     }
 
     /// Starts dialling a node if it is down and its backoff has passed.
@@ -246,15 +253,16 @@ impl Nodes {
         }
     }
 
+    /// Whether metadata named any broker yet.
+    pub(super) fn knows_brokers(&self) -> bool {
+        self.map.keys().any(|id| *id >= 0)
+    }
+
     /// A node with a usable connection and room for a request; starts dialling one if
-    /// there is none. `bootstrap_only`: re-bootstrapping, so only the bootstrap addresses.
-    pub(super) fn pick_control_node(
-        &mut self,
-        max_in_flight: usize,
-        bootstrap_only: bool,
-        now: Instant,
-    ) -> Option<i32> {
-        let eligible = |id: i32| !bootstrap_only || id < 0;
+    /// there is none. `bootstrap`: only the bootstrap addresses (before metadata named brokers,
+    /// or re-bootstrapping); otherwise only the brokers metadata named.
+    pub(super) fn pick_control_node(&mut self, max_in_flight: usize, bootstrap: bool, now: Instant) -> Option<i32> {
+        let eligible = |id: i32| bootstrap == (id < 0);
         let up = self
             .map
             .iter()
@@ -271,12 +279,12 @@ impl Nodes {
         {
             return None;
         }
-        // Known brokers first, then bootstrap addresses; one that can be tried now.
+        // One that can be tried now, the one whose backoff ended first.
         let candidate = self
             .map
             .iter()
             .filter(|(id, n)| eligible(**id) && n.retry_at <= now)
-            .max_by_key(|(id, _)| **id >= 0)
+            .min_by_key(|(_, n)| n.retry_at)
             .map(|(id, _)| *id);
         if let Some(id) = candidate {
             self.ensure_connecting(id, now);

@@ -143,7 +143,9 @@ impl PartState {
 
     /// Whether a new batch from the accumulator may be sent now (rules 3 and 5, and Java's
     /// one-at-a-time order guarantee when `max.in.flight.requests.per.connection` is 1).
-    pub(super) fn may_send_new(&self, rules: Rules, current: Identity) -> bool {
+    /// `route`: the broker and connection it would go to; another than the last one is
+    /// unconfirmed (the new leader may have no state for the producer).
+    pub(super) fn may_send_new(&self, rules: Rules, current: Identity, route: (i32, u64)) -> bool {
         if !self.retries.is_empty() {
             return false;
         }
@@ -156,7 +158,7 @@ impl PartState {
         if self.has_gap() || self.identity != current || self.in_flight.len() >= rules.max_in_flight {
             return false;
         }
-        self.confirmed || self.in_flight.is_empty()
+        (self.confirmed && self.route == Some(route)) || self.in_flight.is_empty()
     }
 
     /// Whether the oldest retry may be resent now: everything in flight answered (rule 3),
@@ -173,7 +175,10 @@ impl PartState {
     /// Nothing new follows it until it is answered (rule 5).
     pub(super) fn take_resend(&mut self, rules: Rules) -> Option<Result<SentBatch, RestampFailed>> {
         let mut b = self.retries.pop_front()?;
-        self.confirmed = false;
+        if b.attempts > 0 {
+            // A batch put back before it was ever sent (a full request) is not a resend.
+            self.confirmed = false;
+        }
         let identity = if rules.idempotent { self.identity } else { NO_IDENTITY };
         if b.maybe_written && b.stamp != identity {
             // Never happens (`adopt` removes such batches); never renumber one (rule 2).
@@ -267,16 +272,13 @@ impl PartState {
         }
     }
 
-    /// Reads a sequence error for `b` (already removed from `in_flight`).
-    pub(super) fn sequence_error(
-        &mut self,
-        b: &SentBatch,
-        unknown_producer: bool,
-        current: Identity,
-    ) -> SequenceVerdict {
+    /// Reads a sequence error for `b` (already removed from `in_flight`). At the head of
+    /// the partition's own sequence space (even one older than the producer's current
+    /// epoch) it is a gap that needs a new epoch.
+    pub(super) fn sequence_error(&mut self, b: &SentBatch, unknown_producer: bool) -> SequenceVerdict {
         let earlier_pending =
             self.retries.iter().any(|r| r.order < b.order) || self.in_flight.first().is_some_and(|o| *o < b.order);
-        if self.has_gap() || earlier_pending || b.stamp != current || b.stamp != self.identity {
+        if self.has_gap() || earlier_pending || b.stamp != self.identity {
             return SequenceVerdict::Follower;
         }
         self.needs_bump = true;
@@ -297,7 +299,9 @@ impl PartState {
 
     /// Puts `b` back for a resend, in send order.
     pub(super) fn requeue(&mut self, b: SentBatch) {
-        self.confirmed = false;
+        if b.attempts > 0 {
+            self.confirmed = false;
+        }
         let pos = self
             .retries
             .iter()

@@ -12,6 +12,8 @@ use crate::sender::batch::CompletionRef;
 
 const ID: Identity = (7, 0);
 const BUMPED: Identity = (7, 1);
+/// The broker and connection batches go to.
+const R: (i32, u64) = (1, 1);
 const IDEMPOTENT: Rules = Rules {
     idempotent: true,
     max_in_flight: 5,
@@ -69,20 +71,36 @@ fn sent(n: u64) -> (PartState, Vec<SentBatch>) {
 #[test]
 fn rule5_first_batch_goes_alone_until_a_success() {
     let (mut p, bs) = sent(1);
-    assert!(!p.may_send_new(IDEMPOTENT, ID), "unconfirmed with one in flight");
+    assert!(!p.may_send_new(IDEMPOTENT, ID, R), "unconfirmed with one in flight");
     p.answered(&bs[0].order);
     p.on_acked(&bs[0]);
-    assert!(p.may_send_new(IDEMPOTENT, ID));
+    assert!(p.may_send_new(IDEMPOTENT, ID, R));
     // Up to five in flight once confirmed.
     let (mut p, bs) = sent(1);
     p.answered(&bs[0].order);
     p.on_acked(&bs[0]);
     for i in 0..5 {
-        assert!(p.may_send_new(IDEMPOTENT, ID), "batch {i}");
+        assert!(p.may_send_new(IDEMPOTENT, ID, R), "batch {i}");
         let (order, seq) = p.number_new(IDEMPOTENT, || 2);
         p.sending(&batch(order, ID, seq, false), (1, 1));
     }
-    assert!(!p.may_send_new(IDEMPOTENT, ID), "max.in.flight reached");
+    assert!(!p.may_send_new(IDEMPOTENT, ID, R), "max.in.flight reached");
+}
+
+/// Found in review: a batch approved for a new leader while one was still in flight to the
+/// old one went out pipelined, although the new leader had not confirmed the producer.
+#[test]
+fn rule5_nothing_is_pipelined_to_a_new_route_while_the_old_one_has_a_batch_in_flight() {
+    let (mut p, bs) = sent(1);
+    p.answered(&bs[0].order);
+    p.on_acked(&bs[0]);
+    let (order, seq) = p.number_new(IDEMPOTENT, || 2);
+    p.sending(&batch(order, ID, seq, false), R);
+    assert!(p.may_send_new(IDEMPOTENT, ID, R), "same route, confirmed: pipelined");
+    assert!(
+        !p.may_send_new(IDEMPOTENT, ID, (2, 9)),
+        "another broker: one batch at a time"
+    );
 }
 
 #[test]
@@ -93,7 +111,7 @@ fn rule5_a_new_leader_or_connection_must_confirm_again() {
     let (order, seq) = p.number_new(IDEMPOTENT, || 2);
     p.sending(&batch(order, ID, seq, false), (2, 9));
     assert!(
-        !p.may_send_new(IDEMPOTENT, ID),
+        !p.may_send_new(IDEMPOTENT, ID, R),
         "moved to broker 2: one batch until it confirms"
     );
 }
@@ -107,23 +125,23 @@ fn max_in_flight_one_mutes_the_partition_while_a_batch_is_in_flight() {
         max_in_flight: 1,
     };
     let mut p = PartState::default();
-    assert!(p.may_send_new(rules, NO_IDENTITY));
+    assert!(p.may_send_new(rules, NO_IDENTITY, R));
     let (order, seq) = p.number_new(rules, || 2);
     assert_eq!(seq, NO_SEQUENCE);
     p.sending(&batch(order, NO_IDENTITY, seq, false), (1, 1));
     assert!(
-        !p.may_send_new(rules, NO_IDENTITY),
+        !p.may_send_new(rules, NO_IDENTITY, R),
         "a second broker must not get the next batch"
     );
     p.answered(&(order, Vec::new()));
-    assert!(p.may_send_new(rules, NO_IDENTITY));
+    assert!(p.may_send_new(rules, NO_IDENTITY, R));
     // With more in flight allowed and no idempotence, nothing per partition holds it back.
     let loose = Rules {
         idempotent: false,
         max_in_flight: 5,
     };
     p.sending(&batch(9, NO_IDENTITY, NO_SEQUENCE, false), (1, 1));
-    assert!(p.may_send_new(loose, NO_IDENTITY));
+    assert!(p.may_send_new(loose, NO_IDENTITY, R));
 }
 
 #[test]
@@ -132,7 +150,7 @@ fn rule3_retries_go_first_once_everything_in_flight_answered() {
     let first = bs.remove(0);
     p.answered(&first.order);
     p.requeue(first);
-    assert!(!p.may_send_new(IDEMPOTENT, ID), "nothing new while a retry waits");
+    assert!(!p.may_send_new(IDEMPOTENT, ID, R), "nothing new while a retry waits");
     let now = Instant::now();
     assert!(!p.may_resend(IDEMPOTENT, now), "batch 2 still in flight");
     p.answered(&bs[0].order);
@@ -160,7 +178,7 @@ fn a_failed_sealed_batch_gets_the_partition_a_new_epoch_before_anything_else() {
         p.on_failed(&b, IDEMPOTENT);
         assert!(p.has_gap());
         assert!(
-            !p.may_send_new(IDEMPOTENT, ID),
+            !p.may_send_new(IDEMPOTENT, ID, R),
             "nothing more in the broken sequence space"
         );
         assert!(p.wants_bump(ID), "nothing in flight: ask for a new epoch");
@@ -168,7 +186,7 @@ fn a_failed_sealed_batch_gets_the_partition_a_new_epoch_before_anything_else() {
         assert!(stale.is_empty());
         assert_eq!((p.identity, p.next_sequence), (BUMPED, 0));
         assert!(!p.has_gap());
-        assert!(p.may_send_new(IDEMPOTENT, BUMPED));
+        assert!(p.may_send_new(IDEMPOTENT, BUMPED, R));
     }
 }
 
@@ -273,29 +291,37 @@ fn rule8_a_sequence_error_at_the_head_is_a_gap_behind_it_a_follower() {
     let (mut p, mut bs) = sent(1);
     let b = bs.remove(0);
     p.answered(&b.order);
-    assert_eq!(p.sequence_error(&b, false, ID), SequenceVerdict::HeadGap);
+    assert_eq!(p.sequence_error(&b, false), SequenceVerdict::HeadGap);
     assert!(p.needs_bump);
     // UNKNOWN_PRODUCER_ID at the head: the broker forgot us.
     let (mut p, mut bs) = sent(1);
     let b = bs.remove(0);
     p.answered(&b.order);
-    assert_eq!(p.sequence_error(&b, true, ID), SequenceVerdict::Forgotten);
+    assert_eq!(p.sequence_error(&b, true), SequenceVerdict::Forgotten);
     // Behind an earlier batch still in flight, or after a failure: a follower.
     let (mut p, mut bs) = sent(2);
     let later = bs.remove(1);
     p.answered(&later.order);
-    assert_eq!(p.sequence_error(&later, false, ID), SequenceVerdict::Follower);
+    assert_eq!(p.sequence_error(&later, false), SequenceVerdict::Follower);
     let (mut p, mut bs) = sent(2);
     let (a, b) = (bs.remove(0), bs.remove(0));
     p.answered(&a.order);
     p.on_failed(&a, IDEMPOTENT);
     p.answered(&b.order);
-    assert_eq!(p.sequence_error(&b, false, ID), SequenceVerdict::Follower);
-    // A batch of an older epoch: a follower.
+    assert_eq!(p.sequence_error(&b, false), SequenceVerdict::Follower);
+    // A batch of a sequence space the partition already left: a follower.
     let (mut p, mut bs) = sent(1);
     let b = bs.remove(0);
     p.answered(&b.order);
-    assert_eq!(p.sequence_error(&b, false, BUMPED), SequenceVerdict::Follower);
+    assert!(p.adopt(BUMPED).is_some());
+    assert_eq!(p.sequence_error(&b, false), SequenceVerdict::Follower);
+    // At the head of the partition's own space, even one older than the producer's current
+    // epoch (the review of issue 10 found such a partition retried until its timeout): a gap.
+    let (mut p, mut bs) = sent(1);
+    let b = bs.remove(0);
+    p.answered(&b.order);
+    assert_eq!(p.sequence_error(&b, false), SequenceVerdict::HeadGap);
+    assert!(p.adopt(BUMPED).is_some(), "the gap moves it to the newer epoch at once");
 }
 
 #[test]
