@@ -2,7 +2,17 @@
 """The independent reader: librdkafka (confluent-kafka) reads back what Volley wrote.
 
 Commands (BOOTSTRAP is host:port):
-  create BOOTSTRAP TOPIC PARTITIONS     create a topic (AdminClient)
+  create BOOTSTRAP TOPIC PARTITIONS [RF] [KEY=VALUE...]
+                                        create a topic (AdminClient); RF 1 unless given,
+                                        -1 for the broker's default.replication.factor;
+                                        KEY=VALUE are topic configs
+  add-partitions BOOTSTRAP TOPIC TOTAL  grow the topic to TOTAL partitions
+  delete BOOTSTRAP TOPIC                delete the topic
+  alter-config BOOTSTRAP TOPIC KEY=VALUE...
+                                        set topic configs (incremental, SET)
+  elect-preferred BOOTSTRAP TOPIC       move each partition's leadership back to its
+                                        preferred replica (no error if it already leads)
+  describe BOOTSTRAP TOPIC              print {"partition": {"leader", "replicas", "isr"}}
   read BOOTSTRAP TOPIC COUNT            print every record as a JSON line (base64 bytes)
   placement BOOTSTRAP TOPIC PARTITIONS  keys on stdin (one base64 key a line): print the
                                         partition librdkafka's murmur2_random gives each,
@@ -29,11 +39,44 @@ def b64(b):
     return None if b is None else base64.b64encode(b).decode()
 
 
-def create(bootstrap, topic, partitions):
+def create(bootstrap, topic, partitions, rf="1", *configs):
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    fut = admin.create_topics([NewTopic(topic, num_partitions=int(partitions), replication_factor=1)])
+    config = dict(c.split("=", 1) for c in configs)
+    fut = admin.create_topics([NewTopic(topic, num_partitions=int(partitions), replication_factor=int(rf), config=config)])
     for f in fut.values():
         f.result(timeout=30)
+
+
+def admin_command(cmd, bootstrap, topic, *rest):
+    """The admin operations of the Kafka test clusters (volley-testkit's kafka_admin)."""
+    from confluent_kafka import ElectionType, TopicCollection
+    from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource, NewPartitions, ResourceType
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    if cmd == "add-partitions":
+        for f in admin.create_partitions([NewPartitions(topic, int(rest[0]))]).values():
+            f.result(timeout=30)
+    elif cmd == "delete":
+        for f in admin.delete_topics([topic], operation_timeout=30).values():
+            f.result(timeout=30)
+    elif cmd == "alter-config":
+        entries = [ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET)
+                   for k, v in (c.split("=", 1) for c in rest)]
+        res = ConfigResource(ResourceType.TOPIC, topic, incremental_configs=entries)
+        for f in admin.incremental_alter_configs([res]).values():
+            f.result(timeout=30)
+    elif cmd in ("describe", "elect-preferred"):
+        desc = admin.describe_topics(TopicCollection([topic]))[topic].result(timeout=30)
+        if cmd == "describe":
+            print(json.dumps({str(p.id): {"leader": p.leader.id if p.leader else -1,
+                                          "replicas": [r.id for r in p.replicas],
+                                          "isr": [r.id for r in p.isr]} for p in desc.partitions}))
+            return
+        parts = [TopicPartition(topic, p.id) for p in desc.partitions]
+        result = admin.elect_leaders(ElectionType.PREFERRED, parts).result(timeout=30)
+        for tp, err in result.items():
+            # ELECTION_NOT_NEEDED (84): the preferred replica already leads.
+            if err is not None and err.code() != 84:
+                raise SystemExit(f"reader: preferred election of {tp.topic}-{tp.partition}: {err}")
 
 
 def partitions_of(consumer, topic):
@@ -197,6 +240,8 @@ def main(argv):
             res = placement(bootstrap, topic, partitions, keys)
             for k in keys:
                 print(json.dumps({"k": b64(k), "p": res[k]}))
+        elif cmd in ("add-partitions", "delete", "alter-config", "describe", "elect-preferred"):
+            admin_command(cmd, *args)
         elif cmd == "check-placement":
             check_placement(*args)
         elif cmd == "verify":

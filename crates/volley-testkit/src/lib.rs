@@ -8,9 +8,13 @@
 //!   and an independent read of the log.
 //! - [`proxy`]: a TCP fault proxy (delay, black-hole, reset, drop answers, chaos).
 //! - [`tansu`]: a tansu broker as a child process and the librdkafka read-back.
+//! - [`kafka`]: Apache Kafka (the reference broker) as child processes: one node or three
+//!   brokers and a controller, with per-node faults; [`kafka_admin`]: its topics.
 
 pub mod drive;
 pub mod fake;
+pub mod kafka;
+pub mod kafka_admin;
 pub mod oracle;
 pub mod proxy;
 pub mod registry;

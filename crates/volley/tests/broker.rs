@@ -1,4 +1,5 @@
-//! Produce to a real broker (tansu) and read back with librdkafka.
+//! Produce to a real broker and read back with librdkafka (`check.crcs=true`): every case
+//! on Apache Kafka (the reference broker), and two on tansu (a second implementation).
 
 mod common;
 
@@ -6,7 +7,9 @@ use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use common::{bootstrap, create_topic, librdkafka_placement, read_back, topic};
+use common::{
+    bootstrap, create_topic, create_topic_on, librdkafka_placement_on, read_back, read_back_on, tansu_bootstrap, topic,
+};
 use volley::{Header, Producer, ProducerConfig, ProducerRecord};
 
 struct Case {
@@ -34,12 +37,17 @@ fn value(i: usize, size: usize) -> Bytes {
     )
 }
 
-/// Produces `case`, reads it back with librdkafka, and checks every byte, header,
-/// timestamp, offset, per-key order and key placement.
+/// [`round_trip_on`] Apache Kafka.
 async fn round_trip(case: Case) {
+    round_trip_on(bootstrap(), case).await;
+}
+
+/// Produces `case` to the broker at `bs`, reads it back with librdkafka, and checks every
+/// byte, header, timestamp, offset, per-key order and key placement.
+async fn round_trip_on(bs: String, case: Case) {
     let t = topic(case.name);
-    create_topic(&t, case.partitions);
-    let mut props: Vec<(&str, String)> = vec![("bootstrap.servers", bootstrap())];
+    create_topic_on(&bs, &t, case.partitions);
+    let mut props: Vec<(&str, String)> = vec![("bootstrap.servers", bs.clone())];
     props.extend(case.props.iter().map(|(k, v)| (*k, (*v).to_owned())));
     let config = ProducerConfig::from_properties(props).expect("config");
     let acked = config.acks != volley::Acks::None;
@@ -79,7 +87,7 @@ async fn round_trip(case: Case) {
     producer.close(Duration::from_secs(10)).await;
     let after = now_ms();
 
-    let got = read_back(&t, case.records);
+    let got = read_back_on(&bs, &t, case.records);
     assert_eq!(
         got.len(),
         case.records,
@@ -107,7 +115,7 @@ async fn round_trip(case: Case) {
     let placement = if keys.is_empty() {
         HashMap::new()
     } else {
-        librdkafka_placement(&keys, case.partitions)
+        librdkafka_placement_on(&bs, &keys, case.partitions)
     };
     let mut last_offset_of_key: HashMap<Vec<u8>, (i32, i64)> = HashMap::new();
     for (i, (s, m)) in sent.iter().zip(&metas).enumerate() {
@@ -153,6 +161,41 @@ async fn round_trip(case: Case) {
 }
 
 const SMALL: &[usize] = &[0, 1, 17, 100, 1000];
+
+/// The defaults on tansu: a second implementation of the protocol (it checks sequences
+/// for real, but not CRCs or sizes).
+#[tokio::test]
+async fn tansu_defaults_acks_all_idempotent() {
+    round_trip_on(
+        tansu_bootstrap(),
+        Case {
+            name: "tansu-defaults",
+            partitions: 12,
+            records: 2000,
+            keys: 200,
+            value_sizes: SMALL,
+            props: &[],
+        },
+    )
+    .await;
+}
+
+/// zstd with small batches on tansu.
+#[tokio::test]
+async fn tansu_zstd_linger_0() {
+    round_trip_on(
+        tansu_bootstrap(),
+        Case {
+            name: "tansu-zstd",
+            partitions: 4,
+            records: 1000,
+            keys: 50,
+            value_sizes: SMALL,
+            props: &[("compression.type", "zstd"), ("linger.ms", "0")],
+        },
+    )
+    .await;
+}
 
 #[tokio::test]
 async fn defaults_acks_all_idempotent_12_partitions() {

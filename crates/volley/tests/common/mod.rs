@@ -1,9 +1,11 @@
-//! Test harness: a real tansu broker on 127.0.0.1 and the independent reader.
+//! Test harness: real brokers on 127.0.0.1 and the independent reader.
 //!
-//! The broker is `VOLLEY_BOOTSTRAP` if set, else a tansu started here on a free port from
-//! `VOLLEY_TANSU` or `.volley/bin/tansu` (installed by `scripts/install`). The reader is
-//! `scripts/reader.py` run by `VOLLEY_PYTHON` or `.volley/venv/bin/python`. Nothing is
-//! skipped: a missing broker or reader fails the test with what to run.
+//! [`bootstrap`] is the reference broker, Apache Kafka: `VOLLEY_BOOTSTRAP` if set, else one
+//! KRaft node started here (volley-testkit's launcher, jars from `scripts/install`), shared
+//! by the tests of one test binary. [`tansu_bootstrap`] is a tansu broker (a second
+//! implementation, for the smaller tansu suite) from `VOLLEY_TANSU` or `.volley/bin/tansu`.
+//! The reader is `scripts/reader.py` run by `VOLLEY_PYTHON` or `.volley/venv/bin/python`.
+//! Nothing is skipped: a missing broker or reader fails the test with what to run.
 
 #![allow(dead_code)]
 
@@ -28,6 +30,7 @@ struct Broker {
 }
 
 static BROKER: OnceLock<Broker> = OnceLock::new();
+static KAFKA: OnceLock<(String, Option<volley_testkit::kafka::KafkaCluster>)> = OnceLock::new();
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -36,11 +39,27 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-/// The broker's bootstrap address (started once per test binary).
+/// The Apache Kafka broker's bootstrap address (started once per test binary; it prints
+/// Kafka's version to stderr when it starts).
 pub fn bootstrap() -> String {
-    BROKER
+    KAFKA
         .get_or_init(|| {
             if let Ok(b) = std::env::var("VOLLEY_BOOTSTRAP") {
+                return (b, None);
+            }
+            let k = volley_testkit::kafka::KafkaCluster::single()
+                .unwrap_or_else(|e| panic!("{e} (or set VOLLEY_BOOTSTRAP to a running broker)"));
+            (k.bootstrap().to_owned(), Some(k))
+        })
+        .0
+        .clone()
+}
+
+/// The tansu broker's bootstrap address (started once per test binary).
+pub fn tansu_bootstrap() -> String {
+    BROKER
+        .get_or_init(|| {
+            if let Ok(b) = std::env::var("VOLLEY_TANSU_BOOTSTRAP") {
                 return Broker {
                     bootstrap: b,
                     _child: None,
@@ -51,7 +70,7 @@ pub fn bootstrap() -> String {
                 .unwrap_or_else(|_| root().join(".volley/bin/tansu"));
             assert!(
                 tansu.exists(),
-                "no tansu broker at {} (run scripts/install, or set VOLLEY_TANSU or VOLLEY_BOOTSTRAP)",
+                "no tansu broker at {} (run scripts/install, or set VOLLEY_TANSU or VOLLEY_TANSU_BOOTSTRAP)",
                 tansu.display()
             );
             let port = free_port();
@@ -139,9 +158,15 @@ pub fn topic(name: &str) -> String {
     format!("{name}-{run}-{}", counter())
 }
 
-/// Creates a topic with `partitions` partitions through librdkafka's AdminClient.
+/// Creates a topic with `partitions` partitions on the Kafka broker through librdkafka's
+/// AdminClient.
 pub fn create_topic(topic: &str, partitions: u32) {
-    reader(&["create", &bootstrap(), topic, &partitions.to_string()], None);
+    create_topic_on(&bootstrap(), topic, partitions);
+}
+
+/// [`create_topic`] on the broker at `bs`.
+pub fn create_topic_on(bs: &str, topic: &str, partitions: u32) {
+    reader(&["create", bs, topic, &partitions.to_string()], None);
 }
 
 /// A record as librdkafka read it.
@@ -160,10 +185,15 @@ fn unb64(v: &serde_json::Value) -> Option<Vec<u8>> {
         .map(|s| base64::engine::general_purpose::STANDARD.decode(s).expect("base64"))
 }
 
-/// Reads `count` records back (stops earlier when the topic is idle), sorted by partition
-/// and offset.
+/// Reads `count` records back from the Kafka broker (stops earlier when the topic is
+/// idle), sorted by partition and offset.
 pub fn read_back(topic: &str, count: usize) -> Vec<ReadRecord> {
-    let out = reader(&["read", &bootstrap(), topic, &count.to_string()], None);
+    read_back_on(&bootstrap(), topic, count)
+}
+
+/// [`read_back`] from the broker at `bs`.
+pub fn read_back_on(bs: &str, topic: &str, count: usize) -> Vec<ReadRecord> {
+    let out = reader(&["read", bs, topic, &count.to_string()], None);
     let mut recs: Vec<ReadRecord> = out
         .lines()
         .map(|l| {
@@ -190,15 +220,17 @@ pub fn read_back(topic: &str, count: usize) -> Vec<ReadRecord> {
 /// Where librdkafka's `murmur2_random` partitioner puts each key, observed by producing
 /// probes with librdkafka to a fresh topic with `partitions` partitions.
 pub fn librdkafka_placement(keys: &[Vec<u8>], partitions: u32) -> HashMap<Vec<u8>, i32> {
+    librdkafka_placement_on(&bootstrap(), keys, partitions)
+}
+
+/// [`librdkafka_placement`] on the broker at `bs`.
+pub fn librdkafka_placement_on(bs: &str, keys: &[Vec<u8>], partitions: u32) -> HashMap<Vec<u8>, i32> {
     let input: String = keys
         .iter()
         .map(|k| base64::engine::general_purpose::STANDARD.encode(k) + "\n")
         .collect();
     let probe = topic(&format!("probe-{partitions}"));
-    let out = reader(
-        &["placement", &bootstrap(), &probe, &partitions.to_string()],
-        Some(&input),
-    );
+    let out = reader(&["placement", bs, &probe, &partitions.to_string()], Some(&input));
     out.lines()
         .map(|l| {
             let v: serde_json::Value = serde_json::from_str(l).expect("json");
