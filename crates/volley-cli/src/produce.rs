@@ -741,3 +741,39 @@ pub(crate) async fn run(a: ProduceArgs) -> ExitCode {
         ExitCode::SUCCESS
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 10: every record of a possibly-persisted batch that a later acknowledgement
+    /// proved persisted gets a `persisted_later` report line, whether the event comes
+    /// before or after the collector reads the record's failure.
+    #[test]
+    fn settled_batches_get_a_persisted_later_line_per_record() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let mut s = Settling::default();
+        // Failure first, event later: the lines come with the event.
+        assert_eq!(s.failed(BatchId(7), 3, 1), None);
+        assert_eq!(s.failed(BatchId(7), 4, 1), None);
+        assert_eq!(s.poll(&mut rx), Vec::<String>::new());
+        tx.send(BatchId(7)).expect("send");
+        assert_eq!(
+            s.poll(&mut rx),
+            vec![
+                r#"{"line":3,"persistence":"persisted_later","partition":1}"#.to_owned(),
+                r#"{"line":4,"persistence":"persisted_later","partition":1}"#.to_owned(),
+            ]
+        );
+        // Event first, failure later: the line comes with the failure.
+        tx.send(BatchId(9)).expect("send");
+        assert!(s.poll(&mut rx).is_empty());
+        assert_eq!(
+            s.failed(BatchId(9), 8, 0).as_deref(),
+            Some(r#"{"line":8,"persistence":"persisted_later","partition":0}"#)
+        );
+        // A batch never settled gives nothing.
+        assert_eq!(s.failed(BatchId(11), 9, 0), None);
+        assert!(s.poll(&mut rx).is_empty());
+    }
+}
