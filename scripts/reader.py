@@ -45,6 +45,28 @@ def create(bootstrap, topic, partitions, rf="1", *configs):
     fut = admin.create_topics([NewTopic(topic, num_partitions=int(partitions), replication_factor=int(rf), config=config)])
     for f in fut.values():
         f.result(timeout=30)
+    wait_writable(bootstrap, topic, int(partitions))
+
+
+def wait_writable(bootstrap, topic, partitions, timeout=30.0):
+    """Returns once every partition's leader serves it (a ListOffsets answered). Apache
+    Kafka names a new partition's leader in Metadata a moment before the leader serves it;
+    an acks=0 batch sent in that moment is answered by closing the connection, which loses
+    every acks=0 request behind it on that connection (they were already resolved)."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "volley-reader-ready", "enable.auto.commit": False})
+    try:
+        deadline = time.time() + timeout
+        for p in range(partitions):
+            while True:
+                try:
+                    c.get_watermark_offsets(TopicPartition(topic, p), timeout=5, cached=False)
+                    break
+                except KafkaException:
+                    if time.time() > deadline:
+                        raise
+                    time.sleep(0.05)
+    finally:
+        c.close()
 
 
 def admin_command(cmd, bootstrap, topic, *rest):

@@ -481,9 +481,10 @@ async fn unknown_server_error_is_retried_twice_only_when_idempotent() {
 
 /// Issue 10, beyond Java: a batch that ended possibly persisted is announced as persisted
 /// (event, count) once a later batch of the same partition and epoch is acknowledged.
-/// Timeline (request = delivery timeout = 3 s): b is appended but answered with an
-/// uncertain error after 1.1 s; c, sent at 1 s behind it, is answered at 3.5 s, after b
-/// expired (3 s) and before c's own request timeout (4 s).
+/// Timeline (request = delivery timeout = 4 s): b is appended but answered with an
+/// uncertain error after 3 s; c, sent at 2 s behind it (pipelined), is answered at 5 s,
+/// after b expired (4 s) and before c's own request timeout (6 s): a second of margin on
+/// each side for a loaded machine.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_later_acknowledgement_settles_a_possibly_persisted_batch() {
     let c = FakeCluster::start(1).await;
@@ -500,11 +501,11 @@ async fn a_later_acknowledgement_settles_a_possibly_persisted_batch() {
         }
         match n.fetch_add(1, Ordering::SeqCst) {
             0 => {
-                std::thread::sleep(Duration::from_millis(1100));
+                std::thread::sleep(Duration::from_millis(3000));
                 Action::AppendThenError(ErrorCode::REQUEST_TIMED_OUT)
             }
             1 => {
-                std::thread::sleep((t0 + Duration::from_millis(3500)).saturating_duration_since(Instant::now()));
+                std::thread::sleep((t0 + Duration::from_millis(5000)).saturating_duration_since(Instant::now()));
                 Action::Respond
             }
             _ => Action::Respond,
@@ -514,8 +515,8 @@ async fn a_later_acknowledgement_settles_a_possibly_persisted_batch() {
         &c,
         &[
             ("linger.ms", "0"),
-            ("request.timeout.ms", "3000"),
-            ("delivery.timeout.ms", "3000"),
+            ("request.timeout.ms", "4000"),
+            ("delivery.timeout.ms", "4000"),
         ],
     );
     let events = Arc::new(Mutex::new(Vec::new()));
@@ -527,7 +528,7 @@ async fn a_later_acknowledgement_settles_a_possibly_persisted_batch() {
         .send(ProducerRecord::new("settle", "b").key("k"))
         .await
         .expect("queued");
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    tokio::time::sleep(Duration::from_millis(2000)).await;
     let c2 = p
         .send(ProducerRecord::new("settle", "c").key("k"))
         .await
