@@ -146,6 +146,26 @@ pub(crate) struct QueuedBatch {
 }
 
 impl QueuedBatch {
+    /// The failure path (the batch leaves the queue without being sent: expired, closed, the
+    /// producer stopped): hands a copy of its records to its completion, so that a
+    /// not-persisted outcome can give them back. A batch still being compressed elsewhere
+    /// has no bytes to copy; its records are not given back.
+    fn keep_records(&self) {
+        let bytes = match &self.body {
+            Body::Open(b) => b
+                .clone()
+                .close(volley_protocol::compression::Compression::None, None, false)
+                .ok(),
+            Body::Closed(Ok(c)) => Some(c.clone()),
+            Body::Closed(Err(_)) | Body::Closing(_) => None,
+        };
+        if let Some(c) = bytes {
+            use volley_protocol::record_batch::{NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE};
+            self.completion
+                .keep_records(c.seal(NO_PRODUCER_ID, NO_PRODUCER_EPOCH, NO_SEQUENCE));
+        }
+    }
+
     /// Records in the batch (0 while it is being compressed).
     pub(crate) fn record_count(&self) -> i32 {
         match &self.body {
@@ -161,6 +181,8 @@ type PartitionQueue = Mutex<VecDeque<QueuedBatch>>;
 
 #[derive(Debug)]
 struct TopicQueues {
+    /// The topic, shared by its batches' completions (a reference count per batch).
+    name: Arc<str>,
     /// Replaced (longer) when partitions are added; read without a lock.
     partitions: ArcSwap<Vec<Arc<PartitionQueue>>>,
     sticky: Mutex<StickyPartition>,
@@ -244,6 +266,7 @@ impl Accumulator {
             |table| table.get(topic),
             |table| {
                 let t = Arc::new(TopicQueues {
+                    name: Arc::from(topic),
                     partitions: ArcSwap::from_pointee(Vec::new()),
                     sticky: Mutex::new(StickyPartition::default()),
                     estimate: RatioEstimate::new(self.limits),
@@ -362,7 +385,7 @@ impl Accumulator {
             offset_delta = Some(builder.append(timestamp, key, value, headers));
             q.push_back(QueuedBatch {
                 body: Body::Open(builder),
-                completion: BatchCompletion::new(partition),
+                completion: BatchCompletion::new_in(Arc::clone(&tq.name), partition),
                 created: now(),
                 reserved: 0,
                 closed: false,
@@ -482,6 +505,7 @@ impl Accumulator {
             }
         });
         self.queued_batches.fetch_sub(out.len(), Ordering::AcqRel);
+        out.iter().for_each(QueuedBatch::keep_records);
         out
     }
 
@@ -490,6 +514,7 @@ impl Accumulator {
         let mut out = Vec::new();
         self.each_queue(|_, _, _, q| out.extend(lock(q).drain(..)));
         self.queued_batches.fetch_sub(out.len(), Ordering::AcqRel);
+        out.iter().for_each(QueuedBatch::keep_records);
         out
     }
 

@@ -14,10 +14,13 @@
 //! producer (Kafka 4.x): `acks=all` and idempotence on by default, murmur2 key partitioning,
 //! `linger.ms=5`, `batch.size=16384`.
 
+pub mod blocking;
 pub mod config;
 pub mod error;
+pub mod interceptor;
 pub mod partitioner;
 pub mod record;
+pub mod serializer;
 
 mod accumulator;
 mod metadata;
@@ -28,8 +31,13 @@ mod sender;
 pub use config::{
     Acks, Compression, ConfigError, MetadataRecovery, PartitionerKind, ProducerConfig, ProducerConfigBuilder,
 };
-pub use error::{BatchId, DeliveryError, Error, Persistence};
+pub use error::{BatchId, DeliveryError, Error, Persistence, SendError};
+pub use interceptor::{Acknowledgement, Interceptor};
 pub use partitioner::{murmur2, murmur2_partition, BuiltinPartitioner, Partitioner};
-pub use producer::{BytesSerializer, JsonSerializer, Producer, Serializer, StringSerializer};
+pub use producer::callback::Callback;
+pub use producer::typed::{TypedProducer, TypedRecord};
+pub use producer::wait::{Node, PartitionMetadata};
+pub use producer::{Producer, ProducerBuilder};
 pub use record::{DeliveryFuture, Header, ProducerRecord, RecordMetadata, Settled};
+pub use serializer::{BytesSerializer, JsonSerializer, Serializer, StringSerializer};
 pub use volley_protocol as protocol;
