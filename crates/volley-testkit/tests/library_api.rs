@@ -60,7 +60,12 @@ fn blocking_producer_sends_waits_flushes_and_closes_from_any_thread() {
                 let handles: Vec<_> = (0..25)
                     .map(|i| p.send(ProducerRecord::new("blk", format!("{t}-{i}"))).expect("queued"))
                     .collect();
-                handles.into_iter().map(|h| h.wait().expect("delivered")).count()
+                let mut delivered = 0;
+                for h in handles {
+                    h.wait().expect("delivered");
+                    delivered += 1;
+                }
+                delivered
             })
         })
         .collect();
@@ -237,7 +242,9 @@ async fn callbacks_run_in_completion_order_per_partition() {
             ProducerRecord::new("order", format!("v{i}")).key(format!("k{}", i % 7)),
             move |r| {
                 let m = r.expect("delivered");
-                seen.lock().unwrap().push((m.partition, m.offset.expect("offset"), i));
+                seen.lock()
+                    .expect("lock")
+                    .push((m.partition, m.offset.expect("offset"), i));
             },
         )
         .await
@@ -245,10 +252,10 @@ async fn callbacks_run_in_completion_order_per_partition() {
     }
     p.flush().await;
     let deadline = std::time::Instant::now() + LIVENESS;
-    while seen.lock().unwrap().len() < n && std::time::Instant::now() < deadline {
+    while seen.lock().expect("lock").len() < n && std::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let seen = seen.lock().unwrap().clone();
+    let seen = seen.lock().expect("lock").clone();
     assert_eq!(seen.len(), n, "every callback ran once");
     for part in 0..4 {
         let offsets: Vec<i64> = seen.iter().filter(|s| s.0 == part).map(|s| s.1).collect();
@@ -272,13 +279,21 @@ struct Tagging(Arc<Audit>);
 
 impl Interceptor for Tagging {
     fn on_send(&self, record: &mut ProducerRecord) -> Result<(), InterceptorError> {
-        self.0.events.lock().unwrap().push(format!("send1 {}", record.topic));
+        self.0
+            .events
+            .lock()
+            .expect("lock")
+            .push(format!("send1 {}", record.topic));
         record.headers.push(volley::Header::new("traced", "yes"));
         Ok(())
     }
     fn on_acknowledgement(&self, ack: &Acknowledgement<'_>) -> Result<(), InterceptorError> {
         let what = if ack.result.is_ok() { "ok" } else { "err" };
-        self.0.events.lock().unwrap().push(format!("ack1 {} {what}", ack.topic));
+        self.0
+            .events
+            .lock()
+            .expect("lock")
+            .push(format!("ack1 {} {what}", ack.topic));
         Ok(())
     }
 }
@@ -287,11 +302,11 @@ struct Faulty(Arc<Audit>);
 
 impl Interceptor for Faulty {
     fn on_send(&self, _record: &mut ProducerRecord) -> Result<(), InterceptorError> {
-        self.0.events.lock().unwrap().push("send2".into());
+        self.0.events.lock().expect("lock").push("send2".into());
         panic!("an interceptor bug");
     }
     fn on_acknowledgement(&self, _ack: &Acknowledgement<'_>) -> Result<(), InterceptorError> {
-        self.0.events.lock().unwrap().push("ack2".into());
+        self.0.events.lock().expect("lock").push("ack2".into());
         Err("cannot record this".into())
     }
 }
@@ -309,7 +324,7 @@ async fn interceptors_run_in_javas_order_and_their_failures_do_not_fail_sends() 
     let a = Arc::clone(&audit);
     let (tx, rx) = tokio::sync::oneshot::channel();
     p.send_with_callback(ProducerRecord::new("icp", "v"), move |r| {
-        a.events.lock().unwrap().push("callback".into());
+        a.events.lock().expect("lock").push("callback".into());
         let _ = tx.send(r.is_ok());
     })
     .await
@@ -319,7 +334,7 @@ async fn interceptors_run_in_javas_order_and_their_failures_do_not_fail_sends() 
         .expect("callback")
         .expect("sent"));
     assert_eq!(
-        *audit.events.lock().unwrap(),
+        *audit.events.lock().expect("lock"),
         ["send1 icp", "send2", "ack1 icp ok", "ack2", "callback"],
         "on_send in order, then on_acknowledgement in order, then the callback"
     );
@@ -327,12 +342,12 @@ async fn interceptors_run_in_javas_order_and_their_failures_do_not_fail_sends() 
     assert_eq!(log.len(), 1);
     assert_eq!(log[0].headers, vec![volley::Header::new("traced", "yes")]);
     // A send refused at once is acknowledged at once, with the error.
-    audit.events.lock().unwrap().clear();
+    audit.events.lock().expect("lock").clear();
     p.send(ProducerRecord::new("no such/topic", "v"))
         .await
         .expect_err("invalid");
     assert_eq!(
-        *audit.events.lock().unwrap(),
+        *audit.events.lock().expect("lock"),
         ["send1 no such/topic", "send2", "ack1 no such/topic err", "ack2"]
     );
     p.close(LIVENESS).await;

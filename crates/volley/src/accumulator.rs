@@ -21,6 +21,8 @@ use arc_swap::ArcSwap;
 use volley_protocol::compression::CompressionError;
 use volley_protocol::record_batch::{BatchBuilder, ClosedBatch, Header, BATCH_HEADER_LEN};
 
+mod failed;
+
 use crate::partitioner::StickyPartition;
 use crate::record::BatchCompletion;
 
@@ -146,26 +148,6 @@ pub(crate) struct QueuedBatch {
 }
 
 impl QueuedBatch {
-    /// The failure path (the batch leaves the queue without being sent: expired, closed, the
-    /// producer stopped): hands a copy of its records to its completion, so that a
-    /// not-persisted outcome can give them back. A batch still being compressed elsewhere
-    /// has no bytes to copy; its records are not given back.
-    fn keep_records(&self) {
-        let bytes = match &self.body {
-            Body::Open(b) => b
-                .clone()
-                .close(volley_protocol::compression::Compression::None, None, false)
-                .ok(),
-            Body::Closed(Ok(c)) => Some(c.clone()),
-            Body::Closed(Err(_)) | Body::Closing(_) => None,
-        };
-        if let Some(c) = bytes {
-            use volley_protocol::record_batch::{NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE};
-            self.completion
-                .keep_records(c.seal(NO_PRODUCER_ID, NO_PRODUCER_EPOCH, NO_SEQUENCE));
-        }
-    }
-
     /// Records in the batch (0 while it is being compressed).
     pub(crate) fn record_count(&self) -> i32 {
         match &self.body {
@@ -493,29 +475,6 @@ impl Accumulator {
             }
         });
         min
-    }
-
-    /// Removes batches created at or before `cutoff` (their delivery timeout passed).
-    pub(crate) fn expire(&self, cutoff: Instant) -> Vec<QueuedBatch> {
-        let mut out = Vec::new();
-        self.each_queue(|_, _, _, q| {
-            let mut q = lock(q);
-            while q.front().is_some_and(|b| b.created <= cutoff) {
-                out.extend(q.pop_front());
-            }
-        });
-        self.queued_batches.fetch_sub(out.len(), Ordering::AcqRel);
-        out.iter().for_each(QueuedBatch::keep_records);
-        out
-    }
-
-    /// Removes every batch (closing without waiting).
-    pub(crate) fn drain_all(&self) -> Vec<QueuedBatch> {
-        let mut out = Vec::new();
-        self.each_queue(|_, _, _, q| out.extend(lock(q).drain(..)));
-        self.queued_batches.fetch_sub(out.len(), Ordering::AcqRel);
-        out.iter().for_each(QueuedBatch::keep_records);
-        out
     }
 
     /// Completions of every queued batch (for `flush`).

@@ -323,3 +323,26 @@ impl DeliveryHandle {
         self.future
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// On the producer's own I/O thread a blocking call is refused, not a deadlock; on
+    /// other threads (including a tokio worker of another runtime) it is allowed.
+    #[test]
+    fn blocking_is_refused_on_the_io_thread_only() {
+        let rt = runtime().expect("runtime");
+        let (tx, rx) = std::sync::mpsc::channel();
+        rt.spawn(async move {
+            let _ = tx.send(wait(async { 1 }).map_err(|e| e.to_string()));
+        });
+        let refused = rx.recv_timeout(Duration::from_secs(10)).expect("the task ran");
+        assert!(refused.expect_err("refused").contains("I/O thread"));
+        assert_eq!(wait(async { 2 }).expect("allowed here"), 2);
+        let other = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+        assert_eq!(other.block_on(async { wait(async { 3 }) }).expect("allowed"), 3);
+        let deadline = Instant::now() + Duration::from_millis(20);
+        assert!(wait_until(rt, std::future::pending::<()>(), deadline).is_none());
+    }
+}
