@@ -231,7 +231,7 @@ pub(crate) async fn run(a: PerfArgs) -> ExitCode {
             rec.key = Some(keys[(i % keys.len() as u64) as usize].clone());
         }
         let sent_at = Instant::now();
-        match producer.send(rec).await {
+        match producer.send(rec).await.map_err(volley::Error::from) {
             Ok(f) => {
                 outstanding.push(sent_at, size, f);
                 if i % 256 == 255 {

@@ -655,7 +655,7 @@ pub(crate) async fn run(a: ProduceArgs) -> ExitCode {
                     headers: headers.clone(),
                     timestamp: None,
                 };
-                match producer.send(record).await {
+                match producer.send(record).await.map_err(Error::from) {
                     Ok(delivery) => Entry::Sent {
                         line: line_no,
                         key,

@@ -157,6 +157,12 @@ pub struct PartitionInfo {
     pub leader: i32,
     /// Leader epoch, or -1.
     pub leader_epoch: i32,
+    /// Replica node ids, the leader's first as Kafka orders them.
+    pub replicas: Vec<i32>,
+    /// In-sync replica node ids.
+    pub isr: Vec<i32>,
+    /// Offline replica node ids (v5 and later; empty before).
+    pub offline_replicas: Vec<i32>,
 }
 
 /// A topic in a Metadata answer.
@@ -184,6 +190,17 @@ pub struct MetadataAnswer {
 /// The most partitions a topic may claim in a Metadata answer before it is rejected as
 /// hostile (Kafka's own practical limit is far lower).
 pub const MAX_PARTITIONS: usize = 1 << 20;
+
+/// An array of node ids; its length was checked against the bytes left before anything is
+/// allocated.
+fn node_ids(r: &mut Reader, flexible: bool, what: &'static str) -> Result<Vec<i32>, DecodeError> {
+    let k = r.array_len(flexible, 4, what)?.unwrap_or(0);
+    let mut ids = Vec::with_capacity(k);
+    for _ in 0..k {
+        ids.push(r.i32(what)?);
+    }
+    Ok(ids)
+}
 
 /// Decodes a Metadata answer (versions 4 to 12).
 ///
@@ -231,15 +248,13 @@ pub fn decode_metadata(version: i16, body: Bytes) -> Result<MetadataAnswer, Deco
             let partition = r.i32("partition index")?;
             let leader = r.i32("leader id")?;
             let leader_epoch = if version >= 7 { r.i32("leader epoch")? } else { -1 };
-            let arrays: &[&'static str] = if version >= 5 {
-                &["replica nodes", "isr nodes", "offline replicas"]
+            let replicas = node_ids(&mut r, flexible, "replica nodes")?;
+            let isr = node_ids(&mut r, flexible, "isr nodes")?;
+            let offline_replicas = if version >= 5 {
+                node_ids(&mut r, flexible, "offline replicas")?
             } else {
-                &["replica nodes", "isr nodes"]
+                Vec::new()
             };
-            for &what in arrays {
-                let k = r.array_len(flexible, 4, what)?.unwrap_or(0);
-                r.bytes(k * 4, what)?;
-            }
             if flexible {
                 r.tagged_fields("partition")?;
             }
@@ -248,6 +263,9 @@ pub fn decode_metadata(version: i16, body: Bytes) -> Result<MetadataAnswer, Deco
                 error: perror,
                 leader,
                 leader_epoch,
+                replicas,
+                isr,
+                offline_replicas,
             });
         }
         if version >= 8 {
@@ -374,8 +392,9 @@ mod tests {
                     .with_partition_index(i)
                     .with_leader_id(BrokerId(111))
                     .with_leader_epoch(4)
-                    .with_replica_nodes(vec![BrokerId(111)])
-                    .with_isr_nodes(vec![BrokerId(111)]),
+                    .with_replica_nodes(vec![BrokerId(111), BrokerId(112)])
+                    .with_isr_nodes(vec![BrokerId(111)])
+                    .with_offline_replicas(vec![BrokerId(112)]),
             );
         }
         m.topics.push(t);
@@ -405,6 +424,10 @@ mod tests {
             assert_eq!(a.topics[0].partitions.len(), 3);
             assert_eq!(a.topics[0].partitions[2].partition, 2);
             assert_eq!(a.topics[0].partitions[2].leader_epoch, if v >= 7 { 4 } else { -1 });
+            assert_eq!(a.topics[0].partitions[2].replicas, vec![111, 112]);
+            assert_eq!(a.topics[0].partitions[2].isr, vec![111]);
+            let offline: Vec<i32> = if v >= 5 { vec![112] } else { Vec::new() };
+            assert_eq!(a.topics[0].partitions[2].offline_replicas, offline);
             assert_eq!(a.topics[1].error, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
         }
     }

@@ -90,8 +90,9 @@ pub fn single_record_batch_size(key: Option<&[u8]>, value: Option<&[u8]>, header
     BATCH_HEADER_LEN + record_size(0, 0, key, value, headers)
 }
 
-/// An open batch that records are appended to.
-#[derive(Debug)]
+/// An open batch that records are appended to. `Clone` copies its records (Volley does so
+/// only on failure paths, to give records back).
+#[derive(Debug, Clone)]
 pub struct BatchBuilder {
     buf: BytesMut,
     count: i32,
@@ -259,8 +260,8 @@ impl BatchBuilder {
 }
 
 /// A batch whose bytes are final except for its producer id, epoch, base sequence and CRC
-/// (see [`BatchBuilder::close`]).
-#[derive(Debug)]
+/// (see [`BatchBuilder::close`]). `Clone` copies its bytes.
+#[derive(Debug, Clone)]
 pub struct ClosedBatch {
     buf: BytesMut,
     count: i32,

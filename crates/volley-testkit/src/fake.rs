@@ -146,6 +146,9 @@ struct ProducerState {
     batches: VecDeque<(i32, i32, i64)>,
 }
 
+/// Leader and leader epoch per partition, as a frozen broker shows them.
+type FrozenLeaders = HashMap<(String, i32), (i32, i32)>;
+
 #[derive(Default)]
 struct State {
     topics: BTreeMap<String, Vec<Vec<LogRecord>>>,
@@ -154,7 +157,7 @@ struct State {
     leader_epochs: HashMap<(String, i32), i32>,
     /// Brokers whose Metadata answers show the leaders and epochs as they were when frozen
     /// (a broker whose metadata is behind).
-    frozen: HashMap<i32, HashMap<(String, i32), (i32, i32)>>,
+    frozen: HashMap<i32, FrozenLeaders>,
     /// Who asked for the metadata being answered (for `frozen`).
     answering: i32,
     producers: HashMap<(i64, String, i32), ProducerState>,

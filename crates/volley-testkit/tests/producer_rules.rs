@@ -126,7 +126,7 @@ async fn a_send_blocked_on_memory_when_close_gives_up_resolves() {
         .await
         .expect("the blocked send returns after close")
         .expect("task");
-    match outcome {
+    match outcome.map_err(Error::from) {
         Err(Error::Closed { .. }) => {}
         Ok(f) => {
             let r = tokio::time::timeout(LIVENESS, f).await;
@@ -141,7 +141,10 @@ async fn a_send_blocked_on_memory_when_close_gives_up_resolves() {
         assert!(r.is_err(), "nothing is answered while black-holed");
     }
     let late = p.send(ProducerRecord::new("full", "late")).await;
-    assert!(matches!(late, Err(Error::Closed { .. })), "{late:?}");
+    assert!(
+        matches!(late.map_err(Error::from), Err(Error::Closed { .. })),
+        "late send"
+    );
     c.set_black_hole(false);
 }
 
@@ -175,7 +178,7 @@ async fn an_explicit_partition_beyond_the_cached_count_waits_for_a_refresh() {
         .expect_err("partition 9 never appears");
     assert!(
         matches!(
-            e,
+            e.error,
             Error::UnknownPartition {
                 partition: 9,
                 count: 4,
@@ -267,7 +270,7 @@ async fn a_topic_authorization_failure_fails_send_at_once() {
         .await
         .expect("send returns long before max.block.ms")
         .expect_err("not authorized");
-    match &e {
+    match &e.error {
         Error::Broker { code, message } => {
             assert_eq!(*code, ErrorCode::TOPIC_AUTHORIZATION_FAILED);
             assert!(message.as_deref().is_some_and(|m| m.contains("'secret'")), "{e}");
@@ -296,7 +299,7 @@ async fn an_unknown_topic_without_auto_create_waits_for_max_block() {
         .expect("returns after max.block.ms")
         .expect_err("never created");
     assert!(
-        matches!(&e, Error::TopicNotAvailable { topic, cause: Some(cause), .. }
+        matches!(&e.error, Error::TopicNotAvailable { topic, cause: Some(cause), .. }
             if topic == "absent" && cause.contains("UNKNOWN_TOPIC_OR_PARTITION")),
         "{e}"
     );

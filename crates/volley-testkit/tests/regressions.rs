@@ -200,7 +200,7 @@ async fn metadata_requests_back_off_without_a_leader_or_a_topic() {
         .send(ProducerRecord::new("never", "v"))
         .await
         .expect_err("never appears");
-    assert!(matches!(e, volley::Error::TopicNotAvailable { .. }), "{e}");
+    assert!(matches!(e.error, volley::Error::TopicNotAvailable { .. }), "{e}");
     let asked = c.request_log().iter().filter(|r| r.api_key == METADATA).count();
     assert!(
         asked <= 12,

@@ -395,7 +395,7 @@ async fn s12_strict_gapless_mode_stops_the_producer() {
         .send(ProducerRecord::new("s12s", "c").key("k"))
         .await
         .expect_err("stopped");
-    assert!(matches!(later, volley::Error::Fatal(_)), "{later}");
+    assert!(matches!(later.error, volley::Error::Fatal(_)), "{later}");
     p.close(Duration::from_secs(2)).await;
 }
 
@@ -694,7 +694,11 @@ async fn s25_memory_pressure_during_an_outage() {
     let mut futs = Vec::new();
     for _ in 0..5000 {
         let t0 = Instant::now();
-        match p.send(ProducerRecord::new("s25", vec![b'x'; 200])).await {
+        match p
+            .send(ProducerRecord::new("s25", vec![b'x'; 200]))
+            .await
+            .map_err(volley::Error::from)
+        {
             Ok(f) => futs.push(f),
             Err(volley::Error::BufferFull { .. }) => {
                 full += 1;

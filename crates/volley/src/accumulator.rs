@@ -21,6 +21,8 @@ use arc_swap::ArcSwap;
 use volley_protocol::compression::CompressionError;
 use volley_protocol::record_batch::{BatchBuilder, ClosedBatch, Header, BATCH_HEADER_LEN};
 
+mod failed;
+
 use crate::partitioner::StickyPartition;
 use crate::record::BatchCompletion;
 
@@ -161,6 +163,8 @@ type PartitionQueue = Mutex<VecDeque<QueuedBatch>>;
 
 #[derive(Debug)]
 struct TopicQueues {
+    /// The topic, shared by its batches' completions (a reference count per batch).
+    name: Arc<str>,
     /// Replaced (longer) when partitions are added; read without a lock.
     partitions: ArcSwap<Vec<Arc<PartitionQueue>>>,
     sticky: Mutex<StickyPartition>,
@@ -244,6 +248,7 @@ impl Accumulator {
             |table| table.get(topic),
             |table| {
                 let t = Arc::new(TopicQueues {
+                    name: Arc::from(topic),
                     partitions: ArcSwap::from_pointee(Vec::new()),
                     sticky: Mutex::new(StickyPartition::default()),
                     estimate: RatioEstimate::new(self.limits),
@@ -362,7 +367,7 @@ impl Accumulator {
             offset_delta = Some(builder.append(timestamp, key, value, headers));
             q.push_back(QueuedBatch {
                 body: Body::Open(builder),
-                completion: BatchCompletion::new(partition),
+                completion: BatchCompletion::new_in(Arc::clone(&tq.name), partition),
                 created: now(),
                 reserved: 0,
                 closed: false,
@@ -470,27 +475,6 @@ impl Accumulator {
             }
         });
         min
-    }
-
-    /// Removes batches created at or before `cutoff` (their delivery timeout passed).
-    pub(crate) fn expire(&self, cutoff: Instant) -> Vec<QueuedBatch> {
-        let mut out = Vec::new();
-        self.each_queue(|_, _, _, q| {
-            let mut q = lock(q);
-            while q.front().is_some_and(|b| b.created <= cutoff) {
-                out.extend(q.pop_front());
-            }
-        });
-        self.queued_batches.fetch_sub(out.len(), Ordering::AcqRel);
-        out
-    }
-
-    /// Removes every batch (closing without waiting).
-    pub(crate) fn drain_all(&self) -> Vec<QueuedBatch> {
-        let mut out = Vec::new();
-        self.each_queue(|_, _, _, q| out.extend(lock(q).drain(..)));
-        self.queued_batches.fetch_sub(out.len(), Ordering::AcqRel);
-        out
     }
 
     /// Completions of every queued batch (for `flush`).

@@ -458,8 +458,8 @@ impl ProducerConfigBuilder {
     }
     /// `partitioner`.
     #[must_use]
-    pub fn partitioner(self, name: &str) -> Self {
-        self.put("partitioner", name)
+    pub fn partitioner(self, kind: PartitionerKind) -> Self {
+        self.put("partitioner", kind.name())
     }
 
     /// Validates and builds.
@@ -729,5 +729,6 @@ impl ProducerConfigBuilder {
     }
 }
 
+mod setters;
 #[cfg(test)]
 mod tests;

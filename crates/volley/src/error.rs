@@ -1,8 +1,11 @@
 //! Typed errors of the producer.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use volley_protocol::ErrorCode;
+
+use crate::record::ProducerRecord;
 
 pub use crate::config::ConfigError;
 
@@ -144,6 +147,22 @@ pub enum Error {
     /// Something failed that should not be able to.
     #[error("internal error: {0}")]
     Internal(String),
+    /// [`Producer::new`](crate::Producer::new) was called outside a tokio runtime.
+    #[error("Producer::new needs a tokio runtime: call it inside one (#[tokio::main], Runtime::block_on or Handle::enter), or use volley::blocking::Producer, which runs its own")]
+    NoRuntime,
+    /// A blocking call could not be made: the blocking producer's runtime did not start, or
+    /// the call came from a thread it would deadlock (the producer's own I/O thread, where
+    /// [`Producer::on_settled`](crate::Producer::on_settled) listeners run).
+    #[error("blocking call refused: {0}")]
+    Blocking(String),
+    /// A blocking wait ran out of time (`flush(timeout)`, `wait_timeout`).
+    #[error("timed out after {} ms waiting for {what}", waited.as_millis())]
+    TimedOut {
+        /// What was waited for.
+        what: &'static str,
+        /// How long.
+        waited: Duration,
+    },
 }
 
 /// Whether a record that failed might be in the log anyway.
@@ -162,6 +181,11 @@ pub enum Persistence {
 pub struct BatchId(pub u64);
 
 /// Why one record was not delivered, and whether it may be in the log.
+///
+/// A [`Persistence::NotPersisted`] failure gives the record back ([`DeliveryError::record`],
+/// [`DeliveryError::into_record`]), so that it can be sent again without the caller keeping
+/// a copy. The record is decoded from the failed batch's bytes only when the failure is
+/// resolved: a successful send keeps no copy of it.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{} ({})", error, match persistence { Persistence::NotPersisted => "not persisted", Persistence::PossiblyPersisted => "possibly persisted" })]
 pub struct DeliveryError {
@@ -173,6 +197,11 @@ pub struct DeliveryError {
     /// [`Settled`](crate::record::Settled) event names it if a later acknowledgement proves
     /// it persisted (see [`Producer::on_settled`](crate::Producer::on_settled)).
     pub batch: Option<BatchId>,
+    /// The record, for a not-persisted failure.
+    record: Option<Box<ProducerRecord>>,
+    /// The failed batch's bytes (one batch, shared by its records' errors until each is
+    /// resolved into its own record).
+    pub(crate) records: Option<Arc<FailedRecords>>,
 }
 
 impl DeliveryError {
@@ -183,6 +212,8 @@ impl DeliveryError {
             persistence: Persistence::NotPersisted,
             error,
             batch: None,
+            record: None,
+            records: None,
         }
     }
     /// An uncertain failure.
@@ -192,6 +223,148 @@ impl DeliveryError {
             persistence: Persistence::PossiblyPersisted,
             error,
             batch: None,
+            record: None,
+            records: None,
         }
+    }
+
+    /// The record that was not persisted (it may be sent again), if this failure is
+    /// [`Persistence::NotPersisted`] and the record could be recovered.
+    ///
+    /// The record comes back with the key, value, headers and timestamp it was sent with,
+    /// and without an explicit partition (`partition: None`): a keyed record hashes to the
+    /// same partition again, a keyless one goes where the partitioner now puts it. A record
+    /// sent with an explicit partition needs it set again.
+    #[must_use]
+    pub fn record(&self) -> Option<&ProducerRecord> {
+        self.record.as_deref()
+    }
+
+    /// The record that was not persisted, taken out of the error.
+    #[must_use]
+    pub fn into_record(self) -> Option<ProducerRecord> {
+        self.record.map(|r| *r)
+    }
+
+    /// Attaches the record (a send that failed before it was queued).
+    #[must_use]
+    pub(crate) fn with_record(mut self, record: ProducerRecord) -> Self {
+        if self.persistence == Persistence::NotPersisted {
+            self.record = Some(Box::new(record));
+        }
+        self
+    }
+
+    /// Attaches the bytes of a sealed batch that was certainly not written, for its records
+    /// to be given back (the failure path only: a sent batch keeps no copy otherwise).
+    #[must_use]
+    pub(crate) fn with_batch_bytes(mut self, bytes: &bytes::Bytes) -> Self {
+        if self.persistence == Persistence::NotPersisted {
+            self.records = Some(Arc::new(FailedRecords::new(bytes.clone())));
+        }
+        self
+    }
+
+    /// The error for the record at `index` of a failed batch of `topic`: its record decoded
+    /// from the batch's bytes (once per batch) when it was not persisted.
+    pub(crate) fn for_record(&self, topic: &str, index: i32, kept: Option<&Arc<FailedRecords>>) -> Self {
+        let mut e = self.clone();
+        let batch = e.records.take();
+        if e.persistence == Persistence::NotPersisted && e.record.is_none() {
+            e.record = batch
+                .as_ref()
+                .or(kept)
+                .and_then(|b| b.record(topic, index))
+                .map(Box::new);
+        }
+        e
+    }
+}
+
+impl From<SendError> for DeliveryError {
+    /// A send that failed before the record was queued: certainly not persisted, with the
+    /// record.
+    fn from(e: SendError) -> Self {
+        let SendError { error, record } = e;
+        DeliveryError::not_persisted(error).with_record(*record)
+    }
+}
+
+/// The records of a batch that failed before it could be written, kept as the batch's bytes
+/// and decoded (once) only when a record's failure is resolved.
+#[derive(Debug)]
+pub(crate) struct FailedRecords {
+    bytes: bytes::Bytes,
+    decoded: OnceLock<Vec<volley_protocol::record_batch::DecodedRecord>>,
+}
+
+impl FailedRecords {
+    pub(crate) fn new(bytes: bytes::Bytes) -> Self {
+        Self {
+            bytes,
+            decoded: OnceLock::new(),
+        }
+    }
+
+    /// The record at `index`, or `None` if the bytes do not decode (they were made by this
+    /// producer, so that would be a bug, logged).
+    fn record(&self, topic: &str, index: i32) -> Option<ProducerRecord> {
+        let records = self.decoded.get_or_init(|| {
+            match volley_protocol::record_batch::decode_batches(self.bytes.clone(), usize::MAX >> 1) {
+                Ok(batches) => batches.into_iter().flat_map(|b| b.records).collect(),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot decode a failed batch to give its records back");
+                    Vec::new()
+                }
+            }
+        });
+        let r = records.get(usize::try_from(index).ok()?)?;
+        Some(ProducerRecord {
+            topic: topic.to_owned(),
+            partition: None,
+            key: r.key.clone(),
+            value: r.value.clone(),
+            headers: r.headers.clone(),
+            timestamp: Some(r.timestamp),
+        })
+    }
+}
+
+/// A `send` that failed before the record was queued: the cause and the record, which is
+/// given back so that it can be sent again or logged (nothing of it was queued).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{error}")]
+pub struct SendError {
+    /// Why the record was not queued.
+    pub error: Error,
+    /// The record, as it was given to `send` (after interceptors).
+    pub record: Box<ProducerRecord>,
+}
+
+impl SendError {
+    pub(crate) fn new(error: Error, record: ProducerRecord) -> Self {
+        Self {
+            error,
+            record: Box::new(record),
+        }
+    }
+
+    /// The record, taken back.
+    #[must_use]
+    pub fn into_record(self) -> ProducerRecord {
+        *self.record
+    }
+
+    /// The cause and the record.
+    #[must_use]
+    pub fn into_parts(self) -> (Error, ProducerRecord) {
+        (self.error, *self.record)
+    }
+}
+
+impl From<SendError> for Error {
+    /// Keeps the cause, drops the record.
+    fn from(e: SendError) -> Self {
+        e.error
     }
 }

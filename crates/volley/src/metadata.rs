@@ -19,6 +19,17 @@ pub(crate) struct TopicMeta {
     /// Partitions whose leader is a known broker, ascending (Java's
     /// `availablePartitionsForTopic`): where keyless records may stick.
     pub(crate) available: Vec<u32>,
+    /// Replicas per partition, as the last Metadata answer had them (for
+    /// `Producer::partitions_for`; shared, so that copying a snapshot does not copy them).
+    pub(crate) replicas: Arc<[Replicas]>,
+}
+
+/// One partition's replica sets.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct Replicas {
+    pub(crate) all: Vec<i32>,
+    pub(crate) isr: Vec<i32>,
+    pub(crate) offline: Vec<i32>,
 }
 
 /// An immutable snapshot of the cluster.
@@ -57,6 +68,15 @@ impl Cluster {
                     available: Vec::new(),
                     leaders: Vec::with_capacity(t.partitions.len()),
                     epochs: Vec::with_capacity(t.partitions.len()),
+                    replicas: t
+                        .partitions
+                        .iter()
+                        .map(|p| Replicas {
+                            all: p.replicas.clone(),
+                            isr: p.isr.clone(),
+                            offline: p.offline_replicas.clone(),
+                        })
+                        .collect(),
                 };
                 for (i, p) in t.partitions.iter().enumerate() {
                     let old = known.and_then(|k| Some((*k.leaders.get(i)?, *k.epochs.get(i)?)));
@@ -176,6 +196,9 @@ mod tests {
                             error,
                             leader,
                             leader_epoch: 0,
+                            replicas: vec![leader],
+                            isr: vec![leader],
+                            offline_replicas: Vec::new(),
                         })
                         .collect(),
                 })

@@ -11,7 +11,8 @@ use std::task::{Context, Poll, Waker};
 use bytes::Bytes;
 pub use volley_protocol::record_batch::Header;
 
-use crate::error::DeliveryError;
+use crate::error::{DeliveryError, FailedRecords};
+use crate::producer::callback::{Dispatcher, Listener};
 
 /// A record to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,7 +113,8 @@ pub(crate) enum BatchOutcome {
 
 impl BatchOutcome {
     /// The outcome of the record at `index` of the batch.
-    fn resolve(&self, partition: i32, index: i32, timestamp: i64) -> Result<RecordMetadata, DeliveryError> {
+    fn resolve(&self, c: &BatchCompletion, index: i32, timestamp: i64) -> Result<RecordMetadata, DeliveryError> {
+        let partition = c.partition;
         match self {
             BatchOutcome::Delivered {
                 base_offset,
@@ -134,17 +136,17 @@ impl BatchOutcome {
                 second,
             } => {
                 if index < *first_len {
-                    first.resolve(partition, index, timestamp)
+                    first.resolve(c, index, timestamp)
                 } else {
-                    second.resolve(partition, index - first_len, timestamp)
+                    second.resolve(c, index - first_len, timestamp)
                 }
             }
             BatchOutcome::Failed { error, record_errors } => {
+                let mut e = error.for_record(&c.topic, index, c.kept.get());
                 if record_errors.is_empty() {
-                    return Err(error.clone());
+                    return Err(e);
                 }
                 let mine = record_errors.iter().find(|(i, _)| *i == index);
-                let mut e = error.clone();
                 if let crate::Error::Broker { message, .. } = &mut e.error {
                     *message = Some(match mine {
                         Some((_, m)) => m.clone().unwrap_or_else(|| "this record was rejected".into()),
@@ -181,43 +183,97 @@ pub struct Settled {
 #[derive(Debug)]
 pub(crate) struct BatchCompletion {
     pub(crate) partition: i32,
+    pub(crate) topic: Arc<str>,
     outcome: OnceLock<BatchOutcome>,
     completed_at: OnceLock<std::time::Instant>,
-    wakers: Mutex<Vec<Waker>>,
+    waiters: Mutex<Waiters>,
+    /// The records of a batch that failed while still queued (kept on the failure path only,
+    /// to give not-persisted records back).
+    kept: OnceLock<Arc<FailedRecords>>,
+}
+
+/// Who waits for a batch: futures being polled, and callbacks or interceptors that run on
+/// the producer's callback thread when it completes.
+#[derive(Debug, Default)]
+struct Waiters {
+    wakers: Vec<Waker>,
+    listeners: Vec<Listener>,
+    dispatcher: Option<Arc<Dispatcher>>,
+    done: bool,
 }
 
 impl BatchCompletion {
+    /// A completion that does not know its topic (unit tests of the sender).
+    #[cfg(test)]
     pub(crate) fn new(partition: i32) -> Arc<Self> {
+        Self::new_in(Arc::from(""), partition)
+    }
+
+    /// The completion of a new batch of `topic`'s `partition`.
+    pub(crate) fn new_in(topic: Arc<str>, partition: i32) -> Arc<Self> {
         Arc::new(Self {
             partition,
+            topic,
             outcome: OnceLock::new(),
             completed_at: OnceLock::new(),
-            wakers: Mutex::new(Vec::new()),
+            waiters: Mutex::new(Waiters::default()),
+            kept: OnceLock::new(),
         })
+    }
+
+    /// Keeps the bytes of a batch that fails before it was sealed (see [`Self::kept`]).
+    pub(crate) fn keep_records(&self, bytes: Bytes) {
+        let _ = self.kept.set(Arc::new(FailedRecords::new(bytes)));
     }
 
     /// Completes the batch once; later calls are ignored (exactly one outcome).
     pub(crate) fn complete(&self, outcome: BatchOutcome) -> bool {
         let _ = self.completed_at.set(std::time::Instant::now());
         let first = self.outcome.set(outcome).is_ok();
-        let wakers = std::mem::take(&mut *self.wakers.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        let (wakers, listeners, dispatcher) = {
+            let mut w = self.waiters.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            w.done = true;
+            (
+                std::mem::take(&mut w.wakers),
+                std::mem::take(&mut w.listeners),
+                w.dispatcher.take(),
+            )
+        };
         for w in wakers {
             w.wake();
         }
+        if let Some(d) = dispatcher {
+            d.dispatch(listeners);
+        }
         first
+    }
+
+    /// Runs `listener` on `dispatcher`'s thread once the batch has an outcome (at once if it
+    /// has one already). Batches are handed to the dispatcher in the order they complete.
+    pub(crate) fn listen(&self, listener: Listener, dispatcher: &Arc<Dispatcher>) {
+        let mut w = self.waiters.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if w.done {
+            drop(w);
+            dispatcher.dispatch(vec![listener]);
+            return;
+        }
+        if w.dispatcher.is_none() {
+            w.dispatcher = Some(Arc::clone(dispatcher));
+        }
+        w.listeners.push(listener);
     }
 
     fn poll_outcome(&self, cx: &mut Context<'_>) -> Poll<&BatchOutcome> {
         if let Some(o) = self.outcome.get() {
             return Poll::Ready(o);
         }
-        let mut w = self.wakers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut w = self.waiters.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         // Checked again under the lock: `complete` stores before it takes the wakers.
         if let Some(o) = self.outcome.get() {
             return Poll::Ready(o);
         }
-        if !w.iter().any(|x| x.will_wake(cx.waker())) {
-            w.push(cx.waker().clone());
+        if !w.wakers.iter().any(|x| x.will_wake(cx.waker())) {
+            w.wakers.push(cx.waker().clone());
         }
         Poll::Pending
     }
@@ -229,6 +285,17 @@ impl BatchCompletion {
 }
 
 /// Resolves to the record's [`RecordMetadata`] once its batch has an outcome.
+///
+/// **Dropping it does not cancel the delivery.** The record is already queued when `send`
+/// returns the future; it is sent, retried and acknowledged whether or not anyone awaits
+/// it, and a dropped future only means that nobody looks at the outcome (which
+/// [`Producer::flush`](crate::Producer::flush) and
+/// [`Producer::close`](crate::Producer::close) still wait for). A record cannot be taken
+/// back once queued; to stop sending, close the producer.
+///
+/// The future is cheap (a shared reference to its batch's completion, no channel per
+/// record) and can be awaited from any task or runtime, or waited on from plain threads
+/// with [`crate::blocking::DeliveryHandle`].
 #[derive(Debug)]
 #[must_use = "a delivery future tells whether the record was delivered"]
 pub struct DeliveryFuture {
@@ -252,6 +319,40 @@ impl DeliveryFuture {
         self.batch.partition
     }
 
+    /// The topic the record was sent to.
+    #[must_use]
+    pub fn topic(&self) -> &str {
+        &self.batch.topic
+    }
+
+    /// Whether the record's outcome is known (awaiting the future then returns at once).
+    #[must_use]
+    pub fn is_done(&self) -> bool {
+        self.batch.outcome.get().is_some()
+    }
+
+    /// The outcome, if it is known, without waiting.
+    #[must_use]
+    pub fn try_result(&self) -> Option<Result<RecordMetadata, DeliveryError>> {
+        let o = self.batch.outcome.get()?;
+        Some(o.resolve(&self.batch, self.index, self.timestamp))
+    }
+
+    /// The record's index in its batch.
+    pub(crate) fn index(&self) -> i32 {
+        self.index
+    }
+
+    /// A second future for the same record (for a callback beside the caller's future).
+    pub(crate) fn share(&self) -> Self {
+        Self::new(Arc::clone(&self.batch), self.index, self.timestamp)
+    }
+
+    /// Registers `listener` with the record's batch (see [`BatchCompletion::listen`]).
+    pub(crate) fn listen(&self, listener: Listener, dispatcher: &Arc<Dispatcher>) {
+        self.batch.listen(listener, dispatcher);
+    }
+
     /// When the record's outcome became known (the broker's answer was handled), or `None`
     /// while it is pending: lets a caller measure send-to-acknowledgement latency exactly
     /// without awaiting every record as it completes.
@@ -268,6 +369,6 @@ impl Future for DeliveryFuture {
         let this = self.get_mut();
         this.batch
             .poll_outcome(cx)
-            .map(|o| o.resolve(this.batch.partition, this.index, this.timestamp))
+            .map(|o| o.resolve(&this.batch, this.index, this.timestamp))
     }
 }

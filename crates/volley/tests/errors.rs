@@ -29,7 +29,7 @@ async fn unreachable_bootstrap_fails_within_max_block() {
         "took {took:?}"
     );
     let text = e.to_string();
-    assert!(matches!(e, Error::TopicNotAvailable { .. }), "{text}");
+    assert!(matches!(e.error, Error::TopicNotAvailable { .. }), "{text}");
     assert!(
         text.starts_with("topic 'clicks' not present in metadata after 1500 ms: connection to "),
         "{text}"
@@ -53,7 +53,7 @@ async fn unresolvable_bootstrap_name_fails_within_max_block() {
     let took = start.elapsed();
     assert!(took < Duration::from_millis(3000), "took {took:?}");
     let text = e.to_string();
-    assert!(matches!(e, Error::TopicNotAvailable { .. }), "{text}");
+    assert!(matches!(e.error, Error::TopicNotAvailable { .. }), "{text}");
     assert!(text.contains(host), "{text}");
     p.close(Duration::from_secs(1)).await;
 }
@@ -134,6 +134,6 @@ async fn close_resolves_everything_when_the_broker_is_silent() {
     p.close(Duration::from_millis(500)).await;
     assert!(start.elapsed() < Duration::from_secs(3));
     let e = p.send(ProducerRecord::new("t", "v")).await.expect_err("closed");
-    assert!(matches!(e, Error::Closed { .. }));
+    assert!(matches!(e.error, Error::Closed { .. }));
     let _ = Persistence::NotPersisted;
 }

@@ -271,7 +271,7 @@ async fn main() {
                 pending.push_back((idx, f));
             }
             Err(e) => {
-                let kind = match &e {
+                let kind = match &e.error {
                     Error::BufferFull { .. } => "buffer full after max.block.ms".to_owned(),
                     other => other.to_string(),
                 };

@@ -450,7 +450,7 @@ impl Sender {
             e.batch = Some(BatchId(b.id));
             e
         } else {
-            DeliveryError::not_persisted(error)
+            DeliveryError::not_persisted(error).with_batch_bytes(&b.bytes)
         };
         self.finish(b, BatchOutcome::Failed { error, record_errors });
     }

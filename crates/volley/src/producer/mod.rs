@@ -1,22 +1,29 @@
-//! The producer handle: `send`, `try_send`, `flush`, `close`, `partition_for`.
+//! The producer handle: `send`, `try_send`, `flush`, `close`; by concern beside it:
+//! metadata waits and introspection ([`wait`]), callbacks ([`callback`]), typed producing
+//! ([`typed`]).
+
+pub(crate) mod callback;
+pub(crate) mod typed;
+pub(crate) mod wait;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot, watch, Notify, Semaphore, TryAcquireError};
 use tokio::task::JoinHandle;
 use volley_protocol::record_batch::single_record_batch_size;
-use volley_protocol::ErrorCode;
 
 use crate::accumulator::Accumulator;
 use crate::config::ProducerConfig;
-use crate::error::{DeliveryError, Error};
+use crate::error::{DeliveryError, Error, SendError};
+use crate::interceptor::{Acknowledgement, Interceptor, Interceptors};
 use crate::metadata::Cluster;
 use crate::partitioner::{BuiltinPartitioner, Partitioner};
 use crate::record::{BatchOutcome, DeliveryFuture, ProducerRecord};
 use crate::sender::{Command, Sender, Shared};
+
+use self::callback::{Dispatcher, Listener};
 
 /// A Kafka producer. Cheap to share behind an `Arc`; every method takes `&self`.
 ///
@@ -38,6 +45,91 @@ pub struct Producer {
     cluster: watch::Receiver<Arc<Cluster>>,
     partitioner: Arc<dyn Partitioner>,
     sender: Mutex<Option<JoinHandle<()>>>,
+    interceptors: Option<Arc<Interceptors>>,
+    dispatcher: OnceLock<Arc<Dispatcher>>,
+}
+
+/// Builds a [`Producer`] (or a [`TypedProducer`](crate::TypedProducer)) with a custom
+/// partitioner and interceptors.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use volley::{JsonSerializer, Producer, ProducerConfig, StringSerializer};
+/// let config = ProducerConfig::builder().bootstrap_servers("127.0.0.1:9092").build()?;
+/// let producer = Producer::builder(config)
+///     .typed::<str, serde_json::Value>(StringSerializer, JsonSerializer)?;
+/// # Ok(()) }
+/// ```
+#[derive(Default)]
+pub struct ProducerBuilder {
+    config: ProducerConfig,
+    partitioner: Option<Arc<dyn Partitioner>>,
+    interceptors: Vec<Arc<dyn Interceptor>>,
+}
+
+impl std::fmt::Debug for ProducerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProducerBuilder")
+            .field("config", &self.config)
+            .field("custom_partitioner", &self.partitioner.is_some())
+            .field("interceptors", &self.interceptors.len())
+            .finish()
+    }
+}
+
+impl ProducerBuilder {
+    /// A custom partitioner instead of the one `partitioner` names.
+    #[must_use]
+    pub fn partitioner(mut self, partitioner: Arc<dyn Partitioner>) -> Self {
+        self.partitioner = Some(partitioner);
+        self
+    }
+
+    /// Adds an interceptor; they run in the order they were added (see
+    /// [`crate::interceptor`]).
+    #[must_use]
+    pub fn interceptor(mut self, interceptor: impl Interceptor + 'static) -> Self {
+        self.interceptors.push(Arc::new(interceptor));
+        self
+    }
+
+    /// Starts the producer (within a tokio runtime).
+    ///
+    /// # Errors
+    /// [`Error::NoRuntime`] outside a tokio runtime.
+    pub fn build(self) -> Result<Producer, Error> {
+        let partitioner = self.partitioner.unwrap_or_else(|| {
+            Arc::new(BuiltinPartitioner::new(
+                self.config.partitioner,
+                self.config.partitioner_ignore_keys,
+            ))
+        });
+        let mut p = Producer::with_partitioner(self.config, partitioner)?;
+        if !self.interceptors.is_empty() {
+            p.interceptors = Some(Arc::new(Interceptors(self.interceptors)));
+        }
+        Ok(p)
+    }
+
+    /// Starts a producer with a key and a value serializer wired in.
+    ///
+    /// # Errors
+    /// As [`ProducerBuilder::build`].
+    pub fn typed<K: ?Sized, V: ?Sized>(
+        self,
+        key: impl crate::Serializer<K> + Send + Sync + 'static,
+        value: impl crate::Serializer<V> + Send + Sync + 'static,
+    ) -> Result<crate::TypedProducer<K, V>, Error> {
+        Ok(crate::TypedProducer::new(self.build()?, key, value))
+    }
+
+    /// Starts a [`crate::blocking::Producer`] (any thread, no runtime needed).
+    ///
+    /// # Errors
+    /// As [`crate::blocking::Producer::new`].
+    pub fn build_blocking(self) -> Result<crate::blocking::Producer, Error> {
+        crate::blocking::Producer::from_builder(self)
+    }
 }
 
 /// Kafka's rules for topic names.
@@ -74,10 +166,12 @@ fn now_ms() -> i64 {
 
 impl Producer {
     /// Starts a producer with the built-in partitioner the config names. Must be called
-    /// within a tokio runtime; nothing is sent over the network until the first `send`.
+    /// within a tokio runtime (its sender task is spawned there); nothing is sent over the
+    /// network until the first `send`. Programs without async use
+    /// [`crate::blocking::Producer`].
     ///
     /// # Errors
-    /// None today; reserved for settings checked at start.
+    /// [`Error::NoRuntime`] outside a tokio runtime (never a panic).
     pub fn new(config: ProducerConfig) -> Result<Self, Error> {
         let p = Arc::new(BuiltinPartitioner::new(
             config.partitioner,
@@ -91,6 +185,7 @@ impl Producer {
     /// # Errors
     /// As [`Producer::new`].
     pub fn with_partitioner(config: ProducerConfig, partitioner: Arc<dyn Partitioner>) -> Result<Self, Error> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
         let batch_size = config.batch_size.min(config.max_request_size);
         let shared = Arc::new(Shared {
             accumulator: Accumulator::new(
@@ -113,14 +208,25 @@ impl Producer {
         let (tx, rx) = mpsc::unbounded_channel();
         let (cluster_tx, cluster_rx) = watch::channel(Arc::new(Cluster::default()));
         let sender = Sender::new(Arc::clone(&shared), rx, cluster_tx);
-        let handle = tokio::spawn(sender.run());
+        let handle = runtime.spawn(sender.run());
         Ok(Self {
             shared,
             commands: tx,
             cluster: cluster_rx,
             partitioner,
             sender: Mutex::new(Some(handle)),
+            interceptors: None,
+            dispatcher: OnceLock::new(),
         })
+    }
+
+    /// A builder: custom partitioner, interceptors, typed or blocking producers.
+    #[must_use]
+    pub fn builder(config: ProducerConfig) -> ProducerBuilder {
+        ProducerBuilder {
+            config,
+            ..ProducerBuilder::default()
+        }
     }
 
     /// The configuration in force.
@@ -138,9 +244,12 @@ impl Producer {
     /// `max.request.size`, a topic that did not appear within `max.block.ms`, or no room in
     /// `buffer.memory` within `max.block.ms`. A topic the cluster answers
     /// TOPIC_AUTHORIZATION_FAILED for fails at once with [`Error::Broker`] of that code (the
-    /// variant Produce answers use too) and a message naming the topic.
-    pub async fn send(&self, record: ProducerRecord) -> Result<DeliveryFuture, Error> {
-        self.enqueue(record, true).await
+    /// variant Produce answers use too) and a message naming the topic. The error gives the
+    /// record back ([`SendError::into_record`]); `?` turns it into an [`Error`].
+    ///
+    /// Dropping the returned future does not cancel the delivery (see [`DeliveryFuture`]).
+    pub async fn send(&self, record: ProducerRecord) -> Result<DeliveryFuture, SendError> {
+        self.send_inner(record, true).await
     }
 
     /// Like [`Producer::send`], but fails at once with [`Error::WouldBlock`] instead of
@@ -148,11 +257,46 @@ impl Producer {
     ///
     /// # Errors
     /// As [`Producer::send`], plus [`Error::WouldBlock`].
-    pub async fn try_send(&self, record: ProducerRecord) -> Result<DeliveryFuture, Error> {
-        self.enqueue(record, false).await
+    pub async fn try_send(&self, record: ProducerRecord) -> Result<DeliveryFuture, SendError> {
+        self.send_inner(record, false).await
     }
 
-    async fn enqueue(&self, record: ProducerRecord, wait: bool) -> Result<DeliveryFuture, Error> {
+    /// `send` with interceptors around it (nothing to do without them).
+    async fn send_inner(&self, mut record: ProducerRecord, wait: bool) -> Result<DeliveryFuture, SendError> {
+        let Some(interceptors) = &self.interceptors else {
+            return match self.enqueue(&record, wait).await {
+                Ok(f) => Ok(f),
+                Err(e) => Err(SendError::new(e, record)),
+            };
+        };
+        interceptors.on_send(&mut record);
+        let result = match self.dispatcher() {
+            Ok(d) => self.enqueue(&record, wait).await.map(|f| (f, Arc::clone(d))),
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok((future, dispatcher)) => {
+                let listener = Listener {
+                    future: future.share(),
+                    callback: None,
+                    interceptors: Some(Arc::clone(interceptors)),
+                };
+                future.listen(listener, &dispatcher);
+                Ok(future)
+            }
+            Err(e) => {
+                let failed = DeliveryError::not_persisted(e.clone());
+                interceptors.on_acknowledgement(&Acknowledgement {
+                    topic: &record.topic,
+                    partition: record.partition.unwrap_or(-1),
+                    result: Err(&failed),
+                });
+                Err(SendError::new(e, record))
+            }
+        }
+    }
+
+    async fn enqueue(&self, record: &ProducerRecord, wait: bool) -> Result<DeliveryFuture, Error> {
         // The clock is read only when `send` has to wait (max.block.ms): clock reads were a
         // measurable share of the per-record cost.
         let mut started: Option<Instant> = None;
@@ -196,7 +340,7 @@ impl Producer {
         let explicit = match record.partition {
             Some(p) if p < 0 => {
                 return Err(Error::UnknownPartition {
-                    topic: record.topic,
+                    topic: record.topic.clone(),
                     partition: p,
                     count: partitions,
                 })
@@ -282,93 +426,6 @@ impl Producer {
         ))
     }
 
-    async fn partitions_of(&self, topic: &str, deadline: Instant) -> Result<usize, Error> {
-        let mut rx = self.cluster.clone();
-        let mut asked = false;
-        loop {
-            let last_error;
-            {
-                let c = rx.borrow_and_update();
-                if let Some(t) = c.topics.get(topic) {
-                    return Ok(t.leaders.len());
-                }
-                // Java: an authorization failure is final, `send` fails at once. Only an answer
-                // published after we asked counts (an older one may predate a grant).
-                // UNKNOWN_TOPIC_OR_PARTITION and the rest keep waiting: the topic may be
-                // being created.
-                if asked && c.topic_errors.get(topic) == Some(&ErrorCode::TOPIC_AUTHORIZATION_FAILED) {
-                    return Err(Error::Broker {
-                        code: ErrorCode::TOPIC_AUTHORIZATION_FAILED,
-                        message: Some(format!("not authorized to access topic '{topic}'")),
-                    });
-                }
-                last_error = c
-                    .topic_errors
-                    .get(topic)
-                    .map(|e| format!("the broker answered {e}"))
-                    .or_else(|| c.last_error.clone());
-            }
-            if !asked {
-                self.commands
-                    .send(Command::NeedTopic(topic.to_owned()))
-                    .map_err(|_| Error::Closed { detail: None })?;
-                asked = true;
-            }
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            let timed_out = Error::TopicNotAvailable {
-                topic: topic.to_owned(),
-                waited: self.shared.config.max_block,
-                cause: last_error,
-            };
-            if remaining.is_zero() {
-                return Err(timed_out);
-            }
-            match tokio::time::timeout(remaining, rx.changed()).await {
-                Ok(Ok(())) => {}
-                Ok(Err(_)) => return Err(Error::Closed { detail: None }),
-                Err(_) => return Err(timed_out),
-            }
-        }
-    }
-
-    /// Waits until `topic` has partition `partition` (>= 0) in the metadata, asking the
-    /// sender for a refresh, then again every `retry.backoff.ms`, until `deadline`.
-    async fn wait_for_partition(&self, topic: &str, partition: i32, deadline: Instant) -> Result<(), Error> {
-        let mut rx = self.cluster.clone();
-        let wanted = usize::try_from(partition).unwrap_or(usize::MAX);
-        let count = |rx: &mut watch::Receiver<Arc<Cluster>>| {
-            rx.borrow_and_update().topics.get(topic).map_or(0, |t| t.leaders.len())
-        };
-        let unknown = |count| Error::UnknownPartition {
-            topic: topic.to_owned(),
-            partition,
-            count,
-        };
-        let mut n = count(&mut rx);
-        while n <= wanted {
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            if remaining.is_zero() {
-                return Err(unknown(n));
-            }
-            self.commands
-                .send(Command::RefreshTopic(topic.to_owned()))
-                .map_err(|_| Error::Closed { detail: None })?;
-            match tokio::time::timeout(remaining, rx.changed()).await {
-                Ok(Ok(())) => {}
-                Ok(Err(_)) => return Err(Error::Closed { detail: None }),
-                Err(_) => return Err(unknown(n)),
-            }
-            n = count(&mut rx);
-            if n <= wanted {
-                // Not there yet: ask again after retry.backoff.ms, as Java's metadata does.
-                let remaining = deadline.saturating_duration_since(Instant::now());
-                tokio::time::sleep(self.shared.config.retry_backoff.min(remaining)).await;
-                n = count(&mut rx);
-            }
-        }
-        Ok(())
-    }
-
     /// How many sequence gaps brokers reported at the head of a partition: each one means a
     /// broker lost records it had acknowledged, or forgot this producer (RELIABILITY.md
     /// rule 8). The affected batch failed with [`Error::SequenceGap`].
@@ -393,22 +450,6 @@ impl Producer {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .push(Arc::new(listener));
-    }
-
-    /// Where a key would go now for `topic` (waits for metadata like `send`). `None` for
-    /// a keyless record, which the sticky partitioner places.
-    ///
-    /// # Errors
-    /// As the metadata part of [`Producer::send`].
-    pub async fn partition_for(&self, topic: &str, key: Option<&[u8]>) -> Result<Option<i32>, Error> {
-        validate_topic(topic)?;
-        let deadline = Instant::now() + self.shared.config.max_block;
-        let n = self.partitions_of(topic, deadline).await?;
-        let n = u32::try_from(n).unwrap_or(u32::MAX);
-        Ok(self
-            .partitioner
-            .partition(topic, key, n)
-            .map(|p| i32::try_from(p).unwrap_or(0)))
     }
 
     /// Sends everything queued now without waiting for `linger.ms`, and waits until every
@@ -502,47 +543,6 @@ impl Drop for Producer {
     }
 }
 
-/// Turns values into bytes for records.
-pub trait Serializer<T: ?Sized> {
-    /// Serializes `value` for `topic`.
-    ///
-    /// # Errors
-    /// [`Error::Serialization`] when the value cannot be represented.
-    fn serialize(&self, topic: &str, value: &T) -> Result<Bytes, Error>;
-}
-
-/// Bytes as they are.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct BytesSerializer;
-
-impl<T: AsRef<[u8]> + ?Sized> Serializer<T> for BytesSerializer {
-    fn serialize(&self, _topic: &str, value: &T) -> Result<Bytes, Error> {
-        Ok(Bytes::copy_from_slice(value.as_ref()))
-    }
-}
-
-/// UTF-8 strings.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct StringSerializer;
-
-impl<T: AsRef<str> + ?Sized> Serializer<T> for StringSerializer {
-    fn serialize(&self, _topic: &str, value: &T) -> Result<Bytes, Error> {
-        Ok(Bytes::copy_from_slice(value.as_ref().as_bytes()))
-    }
-}
-
-/// Compact JSON via serde.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct JsonSerializer;
-
-impl<T: serde::Serialize + ?Sized> Serializer<T> for JsonSerializer {
-    fn serialize(&self, _topic: &str, value: &T) -> Result<Bytes, Error> {
-        serde_json::to_vec(value)
-            .map(Bytes::from)
-            .map_err(|e| Error::Serialization(e.to_string()))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -553,19 +553,5 @@ mod tests {
         for bad in ["", ".", "..", "a b", "a/b", &"x".repeat(250)] {
             assert!(validate_topic(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn serializers() {
-        assert_eq!(StringSerializer.serialize("t", "hé").unwrap(), Bytes::from("hé"));
-        assert_eq!(
-            BytesSerializer.serialize("t", &[1u8, 2][..]).unwrap(),
-            Bytes::from_static(&[1, 2])
-        );
-        let v = serde_json::json!({"user_id": 7, "action": "click"});
-        assert_eq!(
-            JsonSerializer.serialize("t", &v).unwrap(),
-            Bytes::from(r#"{"action":"click","user_id":7}"#)
-        );
     }
 }

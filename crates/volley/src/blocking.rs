@@ -1,0 +1,348 @@
+//! A producer for programs without async: [`Producer`].
+//!
+//! It runs on a runtime of its own: one background thread (`volley-io`), started by the
+//! first blocking producer of the process and shared by all of them. Every method may be
+//! called from any thread (plain threads, a tokio worker, a delivery callback); it waits on
+//! the calling thread, which it parks, while the background thread does the I/O.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use volley::blocking::Producer;
+//! use volley::{ProducerConfig, ProducerRecord};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = ProducerConfig::builder().bootstrap_servers("127.0.0.1:9092").build()?;
+//! let producer = Producer::new(config)?;
+//! let handle = producer.send(ProducerRecord::new("clicks", "hello").key("alice"))?;
+//! let meta = handle.wait()?;
+//! println!("partition {} offset {:?}", meta.partition, meta.offset);
+//! producer.close(Duration::from_secs(5))?;
+//! # Ok(()) }
+//! ```
+//!
+//! Deadlocks: nothing the producer's I/O waits for runs user code that could block (the
+//! partitioner and `on_send` run on the sending thread, callbacks on the callback thread),
+//! so a callback may `send`, `flush` or `close`. The one place user code runs on the I/O
+//! thread is an [`on_settled`](crate::Producer::on_settled) listener: a blocking call from
+//! there would wait for that very thread, so it is refused with [`Error::Blocking`].
+
+use std::cell::Cell;
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
+
+use tokio::runtime::Runtime;
+
+use crate::config::ProducerConfig;
+use crate::error::{DeliveryError, Error, SendError};
+use crate::producer::wait::PartitionMetadata;
+use crate::producer::ProducerBuilder;
+use crate::record::{DeliveryFuture, ProducerRecord, RecordMetadata};
+
+thread_local! {
+    /// Set on the runtime's own threads, where blocking would deadlock.
+    static IO_THREAD: Cell<bool> = const { Cell::new(false) };
+    /// Wakes this thread from `park`.
+    static WAKER: Waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+}
+
+struct Unpark(std::thread::Thread);
+
+impl Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// The runtime shared by every blocking producer of the process.
+fn runtime() -> Result<&'static Runtime, Error> {
+    static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("volley-io")
+                .on_thread_start(|| IO_THREAD.with(|c| c.set(true)))
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|e| Error::Blocking(format!("cannot start the producer's runtime: {e}")))
+}
+
+/// The shared runtime, unless this thread must not block: the runtime's own thread would
+/// wait for itself.
+fn ready() -> Result<&'static Runtime, Error> {
+    if IO_THREAD.with(Cell::get) {
+        return Err(Error::Blocking(
+            "a blocking producer call from the producer's I/O thread (an on_settled listener) would wait for that thread itself"
+                .into(),
+        ));
+    }
+    runtime()
+}
+
+/// This thread's waker: it unparks the thread.
+fn waker() -> Waker {
+    WAKER
+        .try_with(Waker::clone)
+        .unwrap_or_else(|_| Waker::from(Arc::new(Unpark(std::thread::current()))))
+}
+
+/// Polls `f` on this thread, parking between polls, until it is ready, within the runtime's
+/// context: its timers and sockets are driven by the background thread, which unparks this
+/// one through the waker.
+fn wait_in<F: Future>(rt: &Runtime, f: F) -> F::Output {
+    let _entered = rt.enter();
+    let waker = waker();
+    let mut cx = Context::from_waker(&waker);
+    let mut f = std::pin::pin!(f);
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::park();
+    }
+}
+
+/// As [`wait_in`], giving up (`None`) at `deadline`.
+fn wait_until<F: Future>(rt: &Runtime, f: F, deadline: Instant) -> Option<F::Output> {
+    let _entered = rt.enter();
+    let waker = waker();
+    let mut cx = Context::from_waker(&waker);
+    let mut f = std::pin::pin!(f);
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return Some(v);
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return None;
+        }
+        std::thread::park_timeout(deadline - now);
+    }
+}
+
+/// Waits for `f` on the shared runtime, unless this thread must not block.
+fn wait<F: Future>(f: F) -> Result<F::Output, Error> {
+    Ok(wait_in(ready()?, f))
+}
+
+/// A Kafka producer for code without async; see the [module](self) docs. Clones share one
+/// producer; every method takes `&self` and may be called from any thread.
+#[derive(Debug, Clone)]
+pub struct Producer {
+    inner: Arc<crate::Producer>,
+}
+
+impl Producer {
+    /// Starts a producer on the shared background runtime (started by the first one).
+    ///
+    /// # Errors
+    /// [`Error::Blocking`] if the runtime cannot be started.
+    pub fn new(config: ProducerConfig) -> Result<Self, Error> {
+        Self::from_builder(crate::Producer::builder(config))
+    }
+
+    /// Starts a producer with a custom partitioner or interceptors
+    /// ([`crate::ProducerBuilder::build_blocking`]).
+    pub(crate) fn from_builder(builder: ProducerBuilder) -> Result<Self, Error> {
+        let rt = runtime()?;
+        let _entered = rt.enter();
+        Ok(Self {
+            inner: Arc::new(builder.build()?),
+        })
+    }
+
+    /// The async producer underneath (for code that has both).
+    #[must_use]
+    pub fn as_async(&self) -> &Arc<crate::Producer> {
+        &self.inner
+    }
+
+    /// The configuration in force.
+    #[must_use]
+    pub fn config(&self) -> &ProducerConfig {
+        self.inner.config()
+    }
+
+    /// Queues a record, waiting (at most `max.block.ms`) for metadata and buffer room like
+    /// [`crate::Producer::send`]; returns a handle to wait for the outcome with. Dropping the
+    /// handle does not cancel the delivery.
+    ///
+    /// # Errors
+    /// As [`crate::Producer::send`] (with the record given back), or [`Error::Blocking`].
+    pub fn send(&self, record: ProducerRecord) -> Result<DeliveryHandle, SendError> {
+        self.send_with(record, true)
+    }
+
+    /// Like [`Producer::send`], but fails at once with [`Error::WouldBlock`] when
+    /// `buffer.memory` is full.
+    ///
+    /// # Errors
+    /// As [`Producer::send`], plus [`Error::WouldBlock`].
+    pub fn try_send(&self, record: ProducerRecord) -> Result<DeliveryHandle, SendError> {
+        self.send_with(record, false)
+    }
+
+    fn send_with(&self, record: ProducerRecord, wait_for_room: bool) -> Result<DeliveryHandle, SendError> {
+        let rt = match ready() {
+            Ok(rt) => rt,
+            Err(e) => return Err(SendError::new(e, record)),
+        };
+        let sent = wait_in(rt, async {
+            if wait_for_room {
+                self.inner.send(record).await
+            } else {
+                self.inner.try_send(record).await
+            }
+        });
+        sent.map(|future| DeliveryHandle { future })
+    }
+
+    /// Sends a record and waits for its outcome.
+    ///
+    /// # Errors
+    /// A [`DeliveryError`]; a record that was not queued is a not-persisted one that
+    /// carries it.
+    pub fn send_and_wait(&self, record: ProducerRecord) -> Result<RecordMetadata, DeliveryError> {
+        self.send(record)?.wait()
+    }
+
+    /// Queues a record and calls `callback` with its outcome on the producer's callback
+    /// thread (see [`crate::Producer::send_with_callback`]: completion order per partition,
+    /// and the callback may call this producer, blocking methods included).
+    ///
+    /// # Errors
+    /// As [`Producer::send`]; then the callback is not called.
+    pub fn send_with_callback(
+        &self,
+        record: ProducerRecord,
+        callback: impl FnOnce(Result<RecordMetadata, DeliveryError>) + Send + 'static,
+    ) -> Result<(), SendError> {
+        let rt = match ready() {
+            Ok(rt) => rt,
+            Err(e) => return Err(SendError::new(e, record)),
+        };
+        wait_in(rt, self.inner.send_with_callback(record, callback))
+    }
+
+    /// Sends everything queued now and waits until every record queued before the call has
+    /// an outcome, at most `timeout`.
+    ///
+    /// # Errors
+    /// [`Error::TimedOut`] when `timeout` passed first (the records are still being
+    /// delivered), [`Error::Blocking`].
+    pub fn flush(&self, timeout: Duration) -> Result<(), Error> {
+        match wait_until(ready()?, self.inner.flush(), Instant::now() + timeout) {
+            Some(()) => Ok(()),
+            None => Err(Error::TimedOut {
+                what: "flush",
+                waited: timeout,
+            }),
+        }
+    }
+
+    /// Stops accepting records, sends what is queued and waits up to `timeout`; then every
+    /// record still pending fails (see [`crate::Producer::close`]). Closes the producer for
+    /// every clone of this handle.
+    ///
+    /// # Errors
+    /// [`Error::Blocking`] from the I/O thread.
+    pub fn close(&self, timeout: Duration) -> Result<(), Error> {
+        wait(self.inner.close(timeout))
+    }
+
+    /// The partitions of `topic` with leader, replicas and ISR (see
+    /// [`crate::Producer::partitions_for`]).
+    ///
+    /// # Errors
+    /// As [`crate::Producer::partitions_for`], or [`Error::Blocking`].
+    pub fn partitions_for(&self, topic: &str) -> Result<Vec<PartitionMetadata>, Error> {
+        wait(self.inner.partitions_for(topic))?
+    }
+
+    /// Where `key` would go now for `topic` (see [`crate::Producer::partition_for`]).
+    ///
+    /// # Errors
+    /// As [`crate::Producer::partition_for`], or [`Error::Blocking`].
+    pub fn partition_for(&self, topic: &str, key: Option<&[u8]>) -> Result<Option<i32>, Error> {
+        wait(self.inner.partition_for(topic, key))?
+    }
+}
+
+/// The outcome of one record, to wait for on any thread. Dropping it does not cancel the
+/// delivery (see [`DeliveryFuture`]).
+#[derive(Debug)]
+#[must_use = "a delivery handle tells whether the record was delivered"]
+pub struct DeliveryHandle {
+    future: DeliveryFuture,
+}
+
+impl DeliveryHandle {
+    /// Waits for the outcome.
+    ///
+    /// # Errors
+    /// Why the record was not delivered; [`Error::Blocking`] (possibly persisted: the
+    /// record is still on its way) from the I/O thread.
+    pub fn wait(self) -> Result<RecordMetadata, DeliveryError> {
+        match wait(self.future) {
+            Ok(r) => r,
+            Err(e) => Err(DeliveryError::possibly_persisted(e)),
+        }
+    }
+
+    /// Waits at most `timeout`; `None` if the outcome is not known by then (wait again).
+    #[must_use]
+    pub fn wait_timeout(&mut self, timeout: Duration) -> Option<Result<RecordMetadata, DeliveryError>> {
+        match ready() {
+            Ok(rt) => wait_until(rt, &mut self.future, Instant::now() + timeout),
+            Err(e) => Some(Err(DeliveryError::possibly_persisted(e))),
+        }
+    }
+
+    /// The outcome if it is known, without waiting.
+    #[must_use]
+    pub fn try_result(&self) -> Option<Result<RecordMetadata, DeliveryError>> {
+        self.future.try_result()
+    }
+
+    /// The partition the record was assigned to.
+    #[must_use]
+    pub fn partition(&self) -> i32 {
+        self.future.partition()
+    }
+
+    /// The future underneath, for async code.
+    pub fn into_future(self) -> DeliveryFuture {
+        self.future
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// On the producer's own I/O thread a blocking call is refused, not a deadlock; on
+    /// other threads (including a tokio worker of another runtime) it is allowed.
+    #[test]
+    fn blocking_is_refused_on_the_io_thread_only() {
+        let rt = runtime().expect("runtime");
+        let (tx, rx) = std::sync::mpsc::channel();
+        rt.spawn(async move {
+            let _ = tx.send(wait(async { 1 }).map_err(|e| e.to_string()));
+        });
+        let refused = rx.recv_timeout(Duration::from_secs(10)).expect("the task ran");
+        assert!(refused.expect_err("refused").contains("I/O thread"));
+        assert_eq!(wait(async { 2 }).expect("allowed here"), 2);
+        let other = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+        assert_eq!(other.block_on(async { wait(async { 3 }) }).expect("allowed"), 3);
+        let deadline = Instant::now() + Duration::from_millis(20);
+        assert!(wait_until(rt, std::future::pending::<()>(), deadline).is_none());
+    }
+}

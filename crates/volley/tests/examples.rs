@@ -1,0 +1,90 @@
+//! Runs every example of `examples/` against the fake cluster (each example's `run` is
+//! included here; its `main` only reads the bootstrap address).
+
+use volley::protocol::ErrorCode;
+use volley_testkit::fake::{Action, FakeCluster};
+
+#[allow(dead_code)]
+#[path = "../examples/async_producer.rs"]
+mod async_producer;
+#[allow(dead_code)]
+#[path = "../examples/blocking.rs"]
+mod blocking;
+#[allow(dead_code)]
+#[path = "../examples/callbacks.rs"]
+mod callbacks;
+#[allow(dead_code)]
+#[path = "../examples/resend.rs"]
+mod resend;
+#[allow(dead_code)]
+#[path = "../examples/typed_json.rs"]
+mod typed_json;
+
+async fn cluster() -> FakeCluster {
+    let c = FakeCluster::start(1).await;
+    c.create_topic("volley-example", 3);
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_example_runs() {
+    let c = cluster().await;
+    async_producer::run(&c.bootstrap()).await.expect("example");
+    assert_eq!(c.records("volley-example").len(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocking_example_runs() {
+    let c = cluster().await;
+    let bootstrap = c.bootstrap();
+    tokio::task::spawn_blocking(move || blocking::run(&bootstrap))
+        .await
+        .expect("thread")
+        .expect("example");
+    assert_eq!(c.records("volley-example").len(), 21);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_json_example_runs() {
+    let c = cluster().await;
+    typed_json::run(&c.bootstrap()).await.expect("example");
+    let values: Vec<_> = c
+        .records("volley-example")
+        .into_iter()
+        .filter_map(|r| r.value)
+        .collect();
+    assert!(values.contains(&bytes::Bytes::from(r#"{"user":"bob","page":"/cart"}"#)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callbacks_example_runs() {
+    let c = cluster().await;
+    assert_eq!(callbacks::run(&c.bootstrap()).await.expect("example"), 100);
+}
+
+/// The broker rejects the first Produce request (certainly not written): the example
+/// resends what came back and everything arrives once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resend_example_resends_what_was_not_persisted() {
+    let c = cluster().await;
+    let rejected = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let r = std::sync::Arc::clone(&rejected);
+    c.set_hook(move |req| {
+        if req.api_key == 0 && !r.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            Action::Error(ErrorCode::POLICY_VIOLATION)
+        } else {
+            Action::Respond
+        }
+    });
+    let rounds = resend::run(&c.bootstrap()).await.expect("example");
+    assert_eq!(rounds, 1);
+    let mut values: Vec<_> = c
+        .records("volley-example")
+        .into_iter()
+        .filter_map(|r| r.value)
+        .collect();
+    values.sort();
+    values.dedup();
+    assert_eq!(values.len(), 10);
+    assert_eq!(c.records("volley-example").len(), 10, "nothing twice");
+}
