@@ -127,11 +127,7 @@ pub fn decode_sasl_authenticate(version: i16, body: Bytes) -> Result<SaslAuthent
         len,
     })?;
     let auth_bytes = r.bytes(n, "auth bytes")?;
-    let session_lifetime_ms = if version >= 1 {
-        r.i64("session lifetime")?
-    } else {
-        0
-    };
+    let session_lifetime_ms = if version >= 1 { r.i64("session lifetime")? } else { 0 };
     if flexible {
         r.tagged_fields("sasl authenticate response")?;
     }
@@ -154,7 +150,10 @@ mod tests {
     fn handshake_answer_round_trips() {
         let resp = SaslHandshakeResponse::default()
             .with_error_code(33)
-            .with_mechanisms(vec![StrBytes::from_static_str("PLAIN"), StrBytes::from_static_str("SCRAM-SHA-512")]);
+            .with_mechanisms(vec![
+                StrBytes::from_static_str("PLAIN"),
+                StrBytes::from_static_str("SCRAM-SHA-512"),
+            ]);
         let mut buf = BytesMut::new();
         resp.encode(&mut buf, 1).expect("encode");
         let a = decode_sasl_handshake(buf.freeze()).expect("decode");

@@ -18,6 +18,7 @@ pub mod config;
 pub mod error;
 pub mod partitioner;
 pub mod record;
+pub mod security;
 
 mod accumulator;
 mod metadata;
