@@ -99,6 +99,6 @@ pub(crate) async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
                 .map_err(|e| fail(e.to_string()))?;
         }
     }
-    drop(exchange);
+    let _ = exchange;
     Ok(Session { lifetime_ms })
 }
