@@ -22,15 +22,45 @@ Commands (BOOTSTRAP is host:port):
   verify BOOTSTRAP TOPIC INPUT KEYFIELD check a `volley produce --key-field` run: every input
                                         line exactly once, byte-identical, per-key order,
                                         on librdkafka's murmur2_random partition
+  add-scram BOOTSTRAP USER PASSWORD    add SCRAM-SHA-256 and SCRAM-SHA-512 credentials (4096
+                                        iterations) for USER
 Batch CRCs are checked (check.crcs=true). Exit status 0 = success.
+VOLLEY_READER_CONFIG (a JSON object) is added to every client's configuration: the
+connection options of a secured listener (security.protocol, ssl.*, sasl.*).
 """
 import base64
 import json
+import os
 import sys
 import time
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka import OFFSET_BEGINNING, KafkaException, TopicPartition
+from confluent_kafka import Consumer as _Consumer, Producer as _Producer
+from confluent_kafka.admin import AdminClient as _AdminClient, NewTopic
+
+_EXTRA = json.loads(os.environ.get("VOLLEY_READER_CONFIG") or "{}")
+
+
+def Consumer(conf):
+    return _Consumer({**conf, **_EXTRA})
+
+
+def Producer(conf):
+    return _Producer({**conf, **_EXTRA})
+
+
+def AdminClient(conf):
+    return _AdminClient({**conf, **_EXTRA})
+
+
+def add_scram(bootstrap, user, password):
+    from confluent_kafka.admin import ScramCredentialInfo, ScramMechanism, UserScramCredentialUpsertion
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    # One request per mechanism: the broker refuses two alterations of a user in one.
+    for m in (ScramMechanism.SCRAM_SHA_256, ScramMechanism.SCRAM_SHA_512):
+        up = UserScramCredentialUpsertion(user, ScramCredentialInfo(m, 4096), password.encode())
+        for f in admin.alter_user_scram_credentials([up]).values():
+            f.result(timeout=30)
 
 IDLE_SECONDS = 10.0
 
@@ -268,6 +298,8 @@ def main(argv):
             check_placement(*args)
         elif cmd == "verify":
             verify(*args)
+        elif cmd == "add-scram":
+            add_scram(*args)
         else:
             raise SystemExit(__doc__)
     except KafkaException as e:

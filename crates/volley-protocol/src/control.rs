@@ -31,7 +31,7 @@ pub struct EncodeError {
 }
 
 /// Encodes a generated request with its header and size prefix.
-fn encode<R: Request>(
+pub(crate) fn encode<R: Request>(
     api: &'static str,
     req: &R,
     version: i16,

@@ -23,6 +23,7 @@ pub mod error;
 pub mod frame;
 pub mod produce;
 pub mod record_batch;
+pub mod sasl;
 pub mod versions;
 pub mod wire;
 

@@ -84,6 +84,12 @@ impl BrokerVersions {
         }
     }
 
+    /// The broker's `(min, max)` for a raw API key (for APIs outside [`Api`], such as SASL's).
+    #[must_use]
+    pub fn range(&self, key: i16) -> Option<(i16, i16)> {
+        self.ranges.get(&key).copied()
+    }
+
     /// The highest version both sides support.
     ///
     /// # Errors

@@ -113,13 +113,19 @@ impl std::fmt::Display for MetadataRecovery {
     }
 }
 
-/// The connection security protocol. Only `PLAINTEXT` is built so far.
+/// The connection security protocol (`security.protocol`), for every connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum SecurityProtocol {
     /// Plain TCP.
     #[default]
     Plaintext,
+    /// TLS.
+    Ssl,
+    /// SASL over plain TCP.
+    SaslPlaintext,
+    /// SASL over TLS.
+    SaslSsl,
 }
 
 /// A configuration problem.
@@ -214,6 +220,8 @@ pub struct ProducerConfig {
     pub rebootstrap_trigger: Duration,
     /// `security.protocol`.
     pub security_protocol: SecurityProtocol,
+    /// TLS and SASL settings (`ssl.*`, `sasl.*`), loaded and checked at build time.
+    pub security: crate::security::Security,
     /// `reconnect.backoff.ms`.
     pub reconnect_backoff: Duration,
     /// `reconnect.backoff.max.ms`.
@@ -253,6 +261,7 @@ impl Default for ProducerConfig {
             metadata_recovery: MetadataRecovery::Rebootstrap,
             rebootstrap_trigger: Duration::from_millis(300_000),
             security_protocol: SecurityProtocol::Plaintext,
+            security: crate::security::Security::default(),
             reconnect_backoff: Duration::from_millis(50),
             reconnect_backoff_max: Duration::from_millis(1000),
             connect_timeout: Duration::from_millis(10_000),
@@ -285,9 +294,21 @@ impl ProducerConfig {
 
 /// Builds a [`ProducerConfig`]; every setter records that the user set the property, which
 /// matters for the idempotence rule.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct ProducerConfigBuilder {
     props: BTreeMap<&'static str, String>,
+}
+
+impl fmt::Debug for ProducerConfigBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Passwords, JAAS lines and keys are shown as ***.
+        let shown: BTreeMap<&str, String> = self
+            .props
+            .iter()
+            .map(|(k, v)| (*k, crate::security::secret::shown(k, v)))
+            .collect();
+        f.debug_struct("ProducerConfigBuilder").field("props", &shown).finish()
+    }
 }
 
 /// Canonical keys, with aliases mapped onto them.
@@ -325,19 +346,27 @@ fn canonical(key: &str) -> Option<&'static str> {
         "reconnect.backoff.max.ms" => "reconnect.backoff.max.ms",
         "socket.connection.setup.timeout.ms" => "socket.connection.setup.timeout.ms",
         "enable.gapless.guarantee" => "enable.gapless.guarantee",
-        _ => return None,
+        _ => return crate::security::settings::canonical(key),
     })
 }
 
 /// Prefixes of features designed for but not built yet.
 const NOT_YET: &[(&str, &str)] = &[
     (
-        "ssl.",
-        "TLS comes in a later release; only PLAINTEXT connections are supported",
+        "sasl.oauthbearer.",
+        "OAUTHBEARER comes in a later release; PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512 are supported",
     ),
     (
-        "sasl.",
-        "SASL comes in a later release; only PLAINTEXT connections are supported",
+        "enable.sasl.oauthbearer.",
+        "OAUTHBEARER comes in a later release; PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512 are supported",
+    ),
+    (
+        "sasl.kerberos.",
+        "GSSAPI (Kerberos) is not supported; PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512 are",
+    ),
+    (
+        "sasl.login.",
+        "login callbacks are not supported; set sasl.username/sasl.password or sasl.jaas.config",
     ),
     (
         "transactional.id",
@@ -387,7 +416,7 @@ impl ProducerConfigBuilder {
         if let Some((_, detail)) = NOT_YET.iter().find(|(p, _)| key.starts_with(p)) {
             return Err(ConfigError::NotSupported {
                 key: key.to_owned(),
-                value: value.to_owned(),
+                value: crate::security::secret::shown(key, value),
                 detail: (*detail).to_owned(),
             });
         }
@@ -649,13 +678,9 @@ impl ProducerConfigBuilder {
         if let Some(v) = get("security.protocol") {
             match v.to_ascii_uppercase().as_str() {
                 "PLAINTEXT" => c.security_protocol = SecurityProtocol::Plaintext,
-                "SSL" | "SASL_PLAINTEXT" | "SASL_SSL" => {
-                    return Err(ConfigError::NotSupported {
-                        key: "security.protocol".into(),
-                        value: v.into(),
-                        detail: "only PLAINTEXT connections are supported in this release".into(),
-                    })
-                }
+                "SSL" => c.security_protocol = SecurityProtocol::Ssl,
+                "SASL_PLAINTEXT" => c.security_protocol = SecurityProtocol::SaslPlaintext,
+                "SASL_SSL" => c.security_protocol = SecurityProtocol::SaslSsl,
                 _ => {
                     return Err(invalid(
                         "security.protocol",
@@ -665,6 +690,7 @@ impl ProducerConfigBuilder {
                 }
             }
         }
+        c.security = crate::security::settings::build(&|k| get(k).map(str::to_owned), c.security_protocol)?;
 
         // Idempotence, as the Java producer decides it.
         let explicit = get("enable.idempotence")

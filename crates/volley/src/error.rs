@@ -96,6 +96,27 @@ pub enum Error {
         /// What happened.
         detail: String,
     },
+    /// TLS with a broker failed for a reason the user must fix (unknown CA, name mismatch,
+    /// expired certificate, a client certificate the broker requires, TLS against a
+    /// plaintext listener or the reverse). Fatal for the sends waiting on the connection.
+    #[error("TLS with {broker} failed: {reason}")]
+    Tls {
+        /// `host:port`.
+        broker: String,
+        /// What is wrong and what to set.
+        reason: String,
+    },
+    /// SASL authentication with a broker failed (wrong password, unknown user, mechanism not
+    /// enabled); the broker's message is quoted. Fatal, as in Java.
+    #[error("SASL authentication with {broker} failed ({mechanism}): {reason}")]
+    Authentication {
+        /// `host:port`.
+        broker: String,
+        /// The mechanism tried.
+        mechanism: String,
+        /// The broker's message or what went wrong.
+        reason: String,
+    },
     /// The broker sent something Volley cannot understand.
     #[error("protocol error from {broker}: {detail}")]
     Protocol {
@@ -163,6 +184,15 @@ pub enum Error {
         /// How long.
         waited: Duration,
     },
+}
+
+impl Error {
+    /// Whether this is a TLS or SASL authentication failure: retrying with the same
+    /// settings cannot succeed, so the producer stops (see [`Error::Fatal`]).
+    #[must_use]
+    pub fn is_authentication(&self) -> bool {
+        matches!(self, Error::Tls { .. } | Error::Authentication { .. })
+    }
 }
 
 /// Whether a record that failed might be in the log anyway.

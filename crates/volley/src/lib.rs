@@ -63,6 +63,7 @@ pub mod error;
 pub mod interceptor;
 pub mod partitioner;
 pub mod record;
+pub mod security;
 pub mod serializer;
 
 mod accumulator;

@@ -13,7 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use rustls::pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -22,6 +23,7 @@ use volley_protocol::frame::{split_frame, DEFAULT_MAX_FRAME};
 use volley_protocol::versions::{Api, BrokerVersions};
 
 use crate::error::Error;
+use crate::security::Security;
 
 /// Something a connection reports to the sender.
 #[derive(Debug)]
@@ -118,8 +120,42 @@ fn conn_err(addr: &str, detail: impl ToString) -> Error {
     }
 }
 
-async fn read_one_frame(stream: &mut TcpStream, buf: &mut BytesMut, addr: &str) -> Result<Bytes, Error> {
+fn tls_err(addr: &str, reason: impl Into<String>) -> Error {
+    Error::Tls {
+        broker: addr.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+/// The host part of `host:port` (brackets of an IPv6 literal removed).
+fn host_of(addr: &str) -> &str {
+    let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
+    host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host)
+}
+
+/// An I/O error during connection setup: a TLS verdict (unknown CA, name mismatch, a
+/// broker alert) becomes [`Error::Tls`], anything else [`Error::Connection`].
+fn setup_io_err(addr: &str, e: &std::io::Error) -> Error {
+    match crate::security::tls::reason(e, host_of(addr)) {
+        Some(reason) => tls_err(addr, reason),
+        None => conn_err(addr, e),
+    }
+}
+
+/// Whether the bytes start like a TLS record (handshake or alert, TLS 1.0-1.3), which no
+/// Kafka frame does (its length would be over 350 MB).
+fn looks_like_tls(buf: &[u8]) -> bool {
+    buf.len() >= 3 && matches!(buf[0], 0x15 | 0x16) && buf[1] == 0x03 && buf[2] <= 0x04
+}
+
+async fn read_one_frame<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut BytesMut, addr: &str) -> Result<Bytes, Error> {
     loop {
+        if looks_like_tls(buf) {
+            return Err(tls_err(
+                addr,
+                "the broker answered with TLS: this is a TLS listener; set security.protocol=SSL (or SASL_SSL)",
+            ));
+        }
         match split_frame(buf, DEFAULT_MAX_FRAME) {
             Ok(Some(f)) => return Ok(f),
             Ok(None) => {}
@@ -130,33 +166,53 @@ async fn read_one_frame(stream: &mut TcpStream, buf: &mut BytesMut, addr: &str) 
                 })
             }
         }
-        if stream.read_buf(buf).await.map_err(|e| conn_err(addr, e))? == 0 {
-            return Err(conn_err(addr, "the broker closed the connection during the handshake"));
+        if stream.read_buf(buf).await.map_err(|e| setup_io_err(addr, &e))? == 0 {
+            return Err(conn_err(
+                addr,
+                "the broker closed the connection during the handshake (if this listener uses TLS or SASL, check security.protocol)",
+            ));
         }
     }
 }
 
+/// Writes one request during setup and reads its answer: the body after the correlation id.
+pub(crate) async fn round_trip<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    buf: &mut BytesMut,
+    frame: &[u8],
+    corr: i32,
+    addr: &str,
+) -> Result<Bytes, Error> {
+    stream.write_all(frame).await.map_err(|e| setup_io_err(addr, &e))?;
+    stream.flush().await.map_err(|e| setup_io_err(addr, &e))?;
+    let mut body = read_one_frame(stream, buf, addr).await?;
+    if body.len() < 4 {
+        return Err(Error::Protocol {
+            broker: addr.to_owned(),
+            detail: "response shorter than its header".into(),
+        });
+    }
+    let got = body.get_i32();
+    if got != corr {
+        return Err(Error::Protocol {
+            broker: addr.to_owned(),
+            detail: format!("correlation id {got}, expected {corr}"),
+        });
+    }
+    Ok(body)
+}
+
 /// Asks the broker for its versions, falling back to v0 if it does not know ours.
-async fn handshake(stream: &mut TcpStream, addr: &str, client_id: Option<&str>) -> Result<BrokerVersions, Error> {
+async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    buf: &mut BytesMut,
+    addr: &str,
+    client_id: Option<&str>,
+) -> Result<BrokerVersions, Error> {
     let mut version = Api::ApiVersions.supported().1;
-    let mut buf = BytesMut::with_capacity(4096);
     for attempt in 0..2 {
         let frame = encode_api_versions(version, attempt, client_id).map_err(|e| conn_err(addr, e))?;
-        stream.write_all(&frame).await.map_err(|e| conn_err(addr, e))?;
-        let mut body = read_one_frame(stream, &mut buf, addr).await?;
-        if body.len() < 4 {
-            return Err(Error::Protocol {
-                broker: addr.to_owned(),
-                detail: "response shorter than its header".into(),
-            });
-        }
-        let corr = body.get_i32();
-        if corr != attempt {
-            return Err(Error::Protocol {
-                broker: addr.to_owned(),
-                detail: format!("correlation id {corr}, expected {attempt}"),
-            });
-        }
+        let body = round_trip(stream, buf, &frame, attempt, addr).await?;
         // A broker that does not know our version answers in v0 with UNSUPPORTED_VERSION.
         let answer = match decode_api_versions(version, body.clone()) {
             Ok(a) => a,
@@ -189,19 +245,69 @@ async fn handshake(stream: &mut TcpStream, addr: &str, client_id: Option<&str>) 
     })
 }
 
-/// Dials `addr`, negotiates versions, and starts the writer and reader.
+/// ApiVersions, then SASL when configured: what every connection does before its first
+/// request, on whatever stream (TCP or TLS) it runs.
+async fn negotiate<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    addr: &str,
+    client_id: Option<&str>,
+    security: &Security,
+) -> Result<BrokerVersions, Error> {
+    let mut buf = BytesMut::with_capacity(4096);
+    let versions = handshake(stream, &mut buf, addr, client_id).await?;
+    if let Some(sasl) = &security.sasl {
+        let session =
+            crate::security::sasl::authenticate(stream, &mut buf, addr, client_id, &versions, sasl, 2).await?;
+        tracing::debug!(
+            broker = addr,
+            mechanism = sasl.mechanism.name(),
+            session_lifetime_ms = session.lifetime_ms,
+            "authenticated"
+        );
+    }
+    Ok(versions)
+}
+
+/// Dials `addr` (TLS and SASL as `security` says), negotiates versions, and starts the
+/// writer and reader.
 pub(crate) async fn connect(
     id: u64,
     addr: String,
     client_id: Option<String>,
     timeout: Duration,
     events: mpsc::UnboundedSender<(u64, ConnEvent)>,
+    security: Security,
 ) -> Result<Connection, Error> {
     let setup = async {
-        let mut stream = TcpStream::connect(&addr).await.map_err(|e| conn_err(&addr, e))?;
+        let stream = TcpStream::connect(&addr).await.map_err(|e| conn_err(&addr, e))?;
         stream.set_nodelay(true).map_err(|e| conn_err(&addr, e))?;
-        let versions = handshake(&mut stream, &addr, client_id.as_deref()).await?;
-        Ok::<_, Error>((stream, versions))
+        match &security.tls {
+            None => {
+                let mut stream = stream;
+                let versions = negotiate(&mut stream, &addr, client_id.as_deref(), &security).await?;
+                Ok::<_, Error>((Stream::Tcp(stream), versions))
+            }
+            Some(tls) => {
+                let name = ServerName::try_from(host_of(&addr).to_owned()).map_err(|e| {
+                    tls_err(
+                        &addr,
+                        format!("'{}' is not a valid TLS server name: {e}", host_of(&addr)),
+                    )
+                })?;
+                let connector = tokio_rustls::TlsConnector::from(Arc::clone(&tls.client));
+                let mut stream = connector.connect(name, stream).await.map_err(|e| {
+                    if matches!(e.kind(), std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset)
+                        && crate::security::tls::reason(&e, "").is_none()
+                    {
+                        tls_err(&addr, "the broker closed the connection during the TLS handshake: this is probably not a TLS listener (PLAINTEXT or SASL_PLAINTEXT); check security.protocol and the port")
+                    } else {
+                        setup_io_err(&addr, &e)
+                    }
+                })?;
+                let versions = negotiate(&mut stream, &addr, client_id.as_deref(), &security).await?;
+                Ok((Stream::Tls(Box::new(stream)), versions))
+            }
+        }
     };
     let (stream, versions) = tokio::time::timeout(timeout, setup).await.map_err(|_| {
         conn_err(
@@ -221,11 +327,49 @@ pub(crate) async fn connect(
         metadata: versions.negotiate(Api::Metadata).map_err(mismatch)?,
         init_producer_id: versions.negotiate(Api::InitProducerId).ok(),
     };
-    let (mut rd, mut wr) = stream.into_split();
-    let (tx, mut rx) = mpsc::unbounded_channel::<Outbound>();
-    let ev_w = events.clone();
     let started = Arc::new(AtomicU64::new(0));
-    let started_w = Arc::clone(&started);
+    let (tx, rx) = mpsc::unbounded_channel::<Outbound>();
+    let (writer, reader) = match stream {
+        Stream::Tcp(s) => {
+            let (rd, wr) = s.into_split();
+            spawn_io(id, rd, wr, rx, events, Arc::clone(&started))
+        }
+        Stream::Tls(s) => {
+            let (rd, wr) = tokio::io::split(*s);
+            spawn_io(id, rd, wr, rx, events, Arc::clone(&started))
+        }
+    };
+    Ok(Connection {
+        id,
+        versions: negotiated,
+        queued: 0,
+        started,
+        tx: Some(tx),
+        writer: Some(writer),
+        reader: Some(reader),
+    })
+}
+
+enum Stream {
+    Tcp(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+/// Starts the writer and reader tasks of a connection over any split stream.
+fn spawn_io<R, W>(
+    id: u64,
+    mut rd: R,
+    mut wr: W,
+    mut rx: mpsc::UnboundedReceiver<Outbound>,
+    events: mpsc::UnboundedSender<(u64, ConnEvent)>,
+    started: Arc<AtomicU64>,
+) -> (JoinHandle<()>, JoinHandle<()>)
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let ev_w = events.clone();
+    let started_w = started;
     let writer = tokio::spawn(async move {
         let mut batch: Vec<Outbound> = Vec::new();
         while let Some(first) = rx.recv().await {
@@ -296,15 +440,7 @@ pub(crate) async fn connect(
             }
         }
     });
-    Ok(Connection {
-        id,
-        versions: negotiated,
-        queued: 0,
-        started,
-        tx: Some(tx),
-        writer: Some(writer),
-        reader: Some(reader),
-    })
+    (writer, reader)
 }
 
 /// Writes every chunk, using vectored writes of up to 64 slices at a time.

@@ -50,6 +50,10 @@ impl Producer {
             let last_error;
             {
                 let c = rx.borrow_and_update();
+                // A fatal stop (e.g. TLS or SASL refused) ends the wait at once.
+                if let Some(reason) = self.shared.fatal.get() {
+                    return Err(Error::Fatal(reason.clone()));
+                }
                 if let Some(t) = c.topics.get(topic) {
                     return Ok(t.leaders.len());
                 }

@@ -136,6 +136,7 @@ impl Sender {
             client_id: (!cfg.client_id.is_empty()).then(|| cfg.client_id.clone()),
             timeout: cfg.connect_timeout,
             backoff: (cfg.reconnect_backoff, cfg.reconnect_backoff_max),
+            security: cfg.security.clone(),
         };
         let nodes = Nodes::new(&cfg.bootstrap_servers, dial, events_tx, connect_tx, now);
         let meta = MetadataPolicy::new(
@@ -311,6 +312,11 @@ impl Sender {
 
     fn on_connected(&mut self, node_id: i32, conn_id: u64, res: Result<Connection, Error>, now: Instant) {
         if let Some(e) = self.nodes.connected(node_id, conn_id, res, now) {
+            if e.is_authentication() {
+                // TLS or SASL refused: redialling cannot help (issue 12).
+                tracing::error!(error = %e, "connection refused by authentication");
+                self.stop_fatally(e.to_string());
+            }
             let mut c = (*self.cluster).clone();
             c.last_error = Some(e.to_string());
             self.publish(Arc::new(c));

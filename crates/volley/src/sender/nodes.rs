@@ -139,6 +139,7 @@ pub(super) struct DialSettings {
     pub(super) client_id: Option<String>,
     pub(super) timeout: Duration,
     pub(super) backoff: (Duration, Duration),
+    pub(super) security: crate::security::Security,
 }
 
 /// Every node the producer knows, and the channels their connections report on.
@@ -217,10 +218,11 @@ impl Nodes {
         let id = self.next_conn_id;
         let addr = node.addr.clone();
         let (client_id, timeout) = (self.settings.client_id.clone(), self.settings.timeout);
+        let security = self.settings.security.clone();
         let events = self.events_tx.clone();
         let done = self.connect_tx.clone();
         tokio::spawn(async move {
-            let res = connect(id, addr, client_id, timeout, events).await;
+            let res = connect(id, addr, client_id, timeout, events, security).await;
             let _ = done.send((node_id, id, res));
         });
     }

@@ -1,0 +1,327 @@
+//! The security configuration keys (librdkafka's and Java's spellings) and what they build.
+
+use std::sync::Arc;
+
+use super::secret::{shown, Secret};
+use super::tls::{self, TlsInputs};
+use crate::config::{ConfigError, SecurityProtocol};
+
+/// The TLS side of a connection, loaded and checked when the config is built.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct TlsSettings {
+    pub(crate) client: Arc<rustls::ClientConfig>,
+    /// Hostname / IP SAN verification (`ssl.endpoint.identification.algorithm`).
+    pub verify_hostname: bool,
+    /// Certificate verification (`enable.ssl.certificate.verification`).
+    pub verify_certificates: bool,
+    /// Whether a client certificate is presented (mTLS).
+    pub client_certificate: bool,
+}
+
+impl PartialEq for TlsSettings {
+    fn eq(&self, o: &Self) -> bool {
+        Arc::ptr_eq(&self.client, &o.client)
+    }
+}
+impl Eq for TlsSettings {}
+
+impl std::fmt::Debug for TlsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsSettings")
+            .field("verify_hostname", &self.verify_hostname)
+            .field("verify_certificates", &self.verify_certificates)
+            .field("client_certificate", &self.client_certificate)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The SASL mechanisms Volley speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SaslMechanism {
+    /// `PLAIN` (RFC 4616).
+    Plain,
+    /// `SCRAM-SHA-256` (RFC 7677).
+    ScramSha256,
+    /// `SCRAM-SHA-512`.
+    ScramSha512,
+}
+
+impl SaslMechanism {
+    /// Kafka's name of the mechanism.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            SaslMechanism::Plain => "PLAIN",
+            SaslMechanism::ScramSha256 => "SCRAM-SHA-256",
+            SaslMechanism::ScramSha512 => "SCRAM-SHA-512",
+        }
+    }
+}
+
+/// SASL credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SaslSettings {
+    /// The mechanism.
+    pub mechanism: SaslMechanism,
+    /// The user name.
+    pub username: String,
+    /// The password (never printed).
+    pub password: Secret,
+}
+
+/// Everything about how connections are secured; applies to every connection, bootstrap
+/// included.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Security {
+    /// TLS, for `SSL` and `SASL_SSL`.
+    pub tls: Option<TlsSettings>,
+    /// SASL, for `SASL_PLAINTEXT` and `SASL_SSL`.
+    pub sasl: Option<SaslSettings>,
+}
+
+/// The security keys, with librdkafka's aliases mapped onto one name.
+pub(crate) fn canonical(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "ssl.ca.location" => "ssl.ca.location",
+        "ssl.ca.pem" => "ssl.ca.pem",
+        "ssl.certificate.location" => "ssl.certificate.location",
+        "ssl.certificate.pem" => "ssl.certificate.pem",
+        "ssl.key.location" => "ssl.key.location",
+        "ssl.key.pem" => "ssl.key.pem",
+        "ssl.key.password" => "ssl.key.password",
+        "ssl.endpoint.identification.algorithm" => "ssl.endpoint.identification.algorithm",
+        "enable.ssl.certificate.verification" => "enable.ssl.certificate.verification",
+        "ssl.truststore.type" => "ssl.truststore.type",
+        "ssl.truststore.location" => "ssl.truststore.location",
+        "ssl.truststore.password" => "ssl.truststore.password",
+        "ssl.truststore.certificates" => "ssl.truststore.certificates",
+        "ssl.keystore.type" => "ssl.keystore.type",
+        "ssl.keystore.location" => "ssl.keystore.location",
+        "ssl.keystore.password" => "ssl.keystore.password",
+        "ssl.keystore.key" => "ssl.keystore.key",
+        "ssl.keystore.certificate.chain" => "ssl.keystore.certificate.chain",
+        "ssl.enabled.protocols" => "ssl.enabled.protocols",
+        "ssl.protocol" => "ssl.protocol",
+        "sasl.mechanism" | "sasl.mechanisms" => "sasl.mechanism",
+        "sasl.username" => "sasl.username",
+        "sasl.password" => "sasl.password",
+        "sasl.jaas.config" => "sasl.jaas.config",
+        _ => return None,
+    })
+}
+
+fn invalid(key: &str, value: &str, allowed: impl Into<String>) -> ConfigError {
+    ConfigError::InvalidValue {
+        key: key.to_owned(),
+        value: shown(key, value),
+        allowed: allowed.into(),
+    }
+}
+
+fn unsupported(key: &str, value: &str, detail: impl Into<String>) -> ConfigError {
+    ConfigError::NotSupported {
+        key: key.to_owned(),
+        value: shown(key, value),
+        detail: detail.into(),
+    }
+}
+
+const JKS_MAGIC: [u8; 4] = [0xFE, 0xED, 0xFE, 0xED];
+
+/// Reads a Java store file as PEM, or explains why it cannot be used yet.
+fn store_pem(type_key: &str, ty: Option<&str>, key: &str, path: &str, keystore: bool) -> Result<Vec<u8>, ConfigError> {
+    let bytes = tls::read_pem_path(key, path).map_err(|e| invalid(key, path, e))?;
+    let detected = if bytes.starts_with(&JKS_MAGIC) {
+        "JKS"
+    } else if bytes.windows(11).any(|w| w == b"-----BEGIN ") {
+        "PEM"
+    } else {
+        "PKCS12"
+    };
+    let ty = ty.map_or(detected.to_owned(), str::to_ascii_uppercase);
+    match (ty.as_str(), detected) {
+        ("PEM", "PEM") => Ok(bytes),
+        (_, "JKS") if keystore => Err(unsupported(key, path, "this is a JKS keystore, which Volley cannot read: convert it with keytool to PKCS12 (keytool -importkeystore -deststoretype PKCS12), then to PEM (openssl pkcs12 -nodes), and set ssl.keystore.type=PEM")),
+        (_, "JKS") | ("JKS", _) => Err(unsupported(key, path, "JKS truststores are not supported yet: export the CA with `keytool -exportcert -rfc` and set ssl.truststore.type=PEM (or ssl.ca.location)")),
+        ("PKCS12", _) | (_, "PKCS12") => Err(unsupported(key, path, format!("PKCS12 stores are not supported yet: convert with `openssl pkcs12 -nodes` to PEM and set {type_key}=PEM"))),
+        (t, _) => Err(invalid(type_key, t, "PEM, JKS or PKCS12")),
+    }
+}
+
+fn pem_setting(
+    get: &dyn Fn(&str) -> Option<String>,
+    location: &str,
+    inline: &str,
+) -> Result<Option<Vec<u8>>, ConfigError> {
+    if let Some(v) = get(inline) {
+        return Ok(Some(v.into_bytes()));
+    }
+    get(location)
+        .map(|p| tls::read_pem_path(location, &p).map_err(|e| invalid(location, &p, e)))
+        .transpose()
+}
+
+fn parse_bool(key: &str, v: &str) -> Result<bool, ConfigError> {
+    match v.to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(invalid(key, v, "true or false")),
+    }
+}
+
+/// Builds the security settings for `protocol` from the canonical keys. TLS files are read
+/// and parsed here, so a missing file or a bad key fails at configuration time.
+pub(crate) fn build(get: &dyn Fn(&str) -> Option<String>, protocol: SecurityProtocol) -> Result<Security, ConfigError> {
+    let mut out = Security::default();
+    let (uses_tls, uses_sasl) = match protocol {
+        SecurityProtocol::Ssl => (true, false),
+        SecurityProtocol::SaslPlaintext => (false, true),
+        SecurityProtocol::SaslSsl => (true, true),
+        _ => (false, false),
+    };
+    if uses_tls {
+        out.tls = Some(build_tls(get)?);
+    }
+    if uses_sasl {
+        let sasl = build_sasl(get)?;
+        if sasl.mechanism == SaslMechanism::Plain && !uses_tls {
+            tracing::warn!(
+                "sasl.mechanism=PLAIN over SASL_PLAINTEXT: the password travels in clear text; use SASL_SSL"
+            );
+        }
+        out.sasl = Some(sasl);
+    }
+    Ok(out)
+}
+
+fn build_tls(get: &dyn Fn(&str) -> Option<String>) -> Result<TlsSettings, ConfigError> {
+    let mut inputs = TlsInputs {
+        verify_hostname: true,
+        verify_certificates: true,
+        tls12: true,
+        tls13: true,
+        ..TlsInputs::default()
+    };
+    let mut ca = pem_setting(get, "ssl.ca.location", "ssl.ca.pem")?;
+    if let Some(pem) = get("ssl.truststore.certificates") {
+        ca.get_or_insert_with(Vec::new).extend_from_slice(pem.as_bytes());
+    }
+    if let Some(path) = get("ssl.truststore.location") {
+        let ty = get("ssl.truststore.type");
+        let pem = store_pem(
+            "ssl.truststore.type",
+            ty.as_deref(),
+            "ssl.truststore.location",
+            &path,
+            false,
+        )?;
+        ca.get_or_insert_with(Vec::new).extend_from_slice(&pem);
+    }
+    inputs.ca_pem = ca;
+    inputs.cert_pem = pem_setting(get, "ssl.certificate.location", "ssl.certificate.pem")?;
+    inputs.key_pem = pem_setting(get, "ssl.key.location", "ssl.key.pem")?
+        .map(|b| Secret::new(String::from_utf8_lossy(&b).into_owned()));
+    if let Some(path) = get("ssl.keystore.location") {
+        let ty = get("ssl.keystore.type");
+        let pem = store_pem("ssl.keystore.type", ty.as_deref(), "ssl.keystore.location", &path, true)?;
+        let text = String::from_utf8_lossy(&pem).into_owned();
+        inputs.cert_pem = Some(pem);
+        inputs.key_pem = Some(Secret::new(text));
+    }
+    if let Some(chain) = get("ssl.keystore.certificate.chain") {
+        inputs.cert_pem = Some(chain.into_bytes());
+    }
+    if let Some(key) = get("ssl.keystore.key") {
+        inputs.key_pem = Some(Secret::new(key));
+    }
+    if let Some(v) = get("ssl.endpoint.identification.algorithm") {
+        inputs.verify_hostname = match v.to_ascii_lowercase().as_str() {
+            "https" => true,
+            "" | "none" => false,
+            _ => {
+                return Err(invalid(
+                    "ssl.endpoint.identification.algorithm",
+                    &v,
+                    "https, or none (or empty) to disable hostname verification",
+                ))
+            }
+        };
+    }
+    if let Some(v) = get("enable.ssl.certificate.verification") {
+        inputs.verify_certificates = parse_bool("enable.ssl.certificate.verification", &v)?;
+    }
+    if let Some(v) = get("ssl.enabled.protocols") {
+        inputs.tls12 = false;
+        inputs.tls13 = false;
+        for p in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match p {
+                "TLSv1.2" => inputs.tls12 = true,
+                "TLSv1.3" => inputs.tls13 = true,
+                _ => return Err(invalid("ssl.enabled.protocols", &v, "a list of TLSv1.2 and TLSv1.3")),
+            }
+        }
+    }
+    if let Some(v) = get("ssl.protocol") {
+        if !matches!(v.as_str(), "TLS" | "TLSv1.2" | "TLSv1.3") {
+            return Err(invalid("ssl.protocol", &v, "TLS, TLSv1.2 or TLSv1.3"));
+        }
+    }
+    if !inputs.verify_certificates {
+        tracing::warn!("enable.ssl.certificate.verification=false: any certificate is accepted, so the broker is not authenticated");
+    } else if !inputs.verify_hostname {
+        tracing::warn!("ssl.endpoint.identification.algorithm is off: broker certificates are not checked against the broker's name");
+    }
+    let client_certificate = inputs.cert_pem.is_some();
+    let client = tls::build(&inputs).map_err(|e| ConfigError::Conflict(format!("TLS settings: {e}")))?;
+    Ok(TlsSettings {
+        client,
+        verify_hostname: inputs.verify_hostname,
+        verify_certificates: inputs.verify_certificates,
+        client_certificate,
+    })
+}
+
+fn build_sasl(get: &dyn Fn(&str) -> Option<String>) -> Result<SaslSettings, ConfigError> {
+    // Java's and librdkafka's default is GSSAPI.
+    let mech = get("sasl.mechanism").unwrap_or_else(|| "GSSAPI".to_owned());
+    let mechanism = match mech.to_ascii_uppercase().as_str() {
+        "PLAIN" => SaslMechanism::Plain,
+        "SCRAM-SHA-256" => SaslMechanism::ScramSha256,
+        "SCRAM-SHA-512" => SaslMechanism::ScramSha512,
+        "OAUTHBEARER" => return Err(unsupported("sasl.mechanism", &mech, "OAUTHBEARER is not built yet; PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512 are")),
+        _ => return Err(unsupported("sasl.mechanism", &mech, format!("the SASL mechanism {mech} is not supported (it is the default when sasl.mechanism is not set); use PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"))),
+    };
+    let (mut username, mut password) = (get("sasl.username"), get("sasl.password").map(Secret::new));
+    if let Some(line) = get("sasl.jaas.config") {
+        let j = super::jaas::parse(&line).map_err(|e| invalid("sasl.jaas.config", &line, e))?;
+        let fits = match j.module {
+            super::jaas::LoginModule::Plain => mechanism == SaslMechanism::Plain,
+            super::jaas::LoginModule::Scram => mechanism != SaslMechanism::Plain,
+            super::jaas::LoginModule::OAuthBearer => false,
+        };
+        if !fits {
+            return Err(ConfigError::Conflict(format!(
+                "sasl.jaas.config names a {:?} login module, which does not serve sasl.mechanism={}",
+                j.module,
+                mechanism.name()
+            )));
+        }
+        username = username.or_else(|| j.options.get("username").map(|u| u.expose().to_owned()));
+        password = password.or_else(|| j.options.get("password").cloned());
+    }
+    match (username, password) {
+        (Some(username), Some(password)) => Ok(SaslSettings {
+            mechanism,
+            username,
+            password,
+        }),
+        _ => Err(ConfigError::Conflict(format!(
+            "sasl.mechanism={} needs a user name and password: set sasl.username and sasl.password, or sasl.jaas.config",
+            mechanism.name()
+        ))),
+    }
+}

@@ -1,0 +1,242 @@
+//! TLS and SASL against Apache Kafka's own listeners (issue 12): one broker with every
+//! listener (volley-testkit's `kafka_secure`), shared by the tests of this binary. Each
+//! (listener, mechanism) pair produces keyed records that librdkafka reads back over the same
+//! listener; each misconfiguration fails within 10 s with a typed error naming the broker.
+
+use std::collections::HashMap;
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use volley::{Error, Producer, ProducerConfig, ProducerRecord};
+use volley_testkit::kafka_secure::{SecureKafka, USERS};
+
+const RECORDS: usize = 10_000;
+const KEYS: usize = 50;
+
+fn kafka() -> &'static SecureKafka {
+    static K: OnceLock<SecureKafka> = OnceLock::new();
+    K.get_or_init(|| SecureKafka::start().unwrap_or_else(|e| panic!("secure Kafka: {e}")))
+}
+
+fn root() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn reader(args: &[&str], config: &[(&str, String)]) -> String {
+    let py = std::env::var("VOLLEY_PYTHON").map_or_else(|_| root().join(".volley/venv/bin/python"), Into::into);
+    let conf: serde_json::Map<String, serde_json::Value> = config
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone().into()))
+        .collect();
+    let out = Command::new(py)
+        .arg(root().join("scripts/reader.py"))
+        .args(args)
+        .env("VOLLEY_READER_CONFIG", serde_json::Value::Object(conf).to_string())
+        .output()
+        .expect("run the reader");
+    assert!(
+        out.status.success(),
+        "reader {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+fn topic(name: &str) -> String {
+    let t = format!(
+        "{name}-{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    );
+    reader(&["create", &kafka().plaintext, &t, "3"], &[]);
+    t
+}
+
+/// The client settings of a pair, in librdkafka's spelling (the reader uses them as they are).
+fn settings(pair: &str) -> (String, Vec<(&'static str, String)>) {
+    let k = kafka();
+    let ca = k.ca.display().to_string();
+    let (alice, pw) = USERS[0];
+    let sasl = |mech: &str| {
+        vec![
+            ("sasl.mechanisms", mech.to_owned()),
+            ("sasl.username", alice.to_owned()),
+            ("sasl.password", pw.to_owned()),
+        ]
+    };
+    let mut v = match pair {
+        "plain" | "scram256" | "scram512" => {
+            let mech = match pair {
+                "plain" => "PLAIN",
+                "scram256" => "SCRAM-SHA-256",
+                _ => "SCRAM-SHA-512",
+            };
+            let mut v = vec![("security.protocol", "SASL_PLAINTEXT".to_owned())];
+            v.extend(sasl(mech));
+            return (k.sasl_plaintext.clone(), v);
+        }
+        "ssl" => vec![("security.protocol", "SSL".to_owned())],
+        "sasl_ssl" => {
+            let mut v = vec![("security.protocol", "SASL_SSL".to_owned())];
+            v.extend(sasl("SCRAM-SHA-512"));
+            v
+        }
+        "mtls" => vec![
+            ("security.protocol", "SSL".to_owned()),
+            ("ssl.certificate.location", k.client_cert.display().to_string()),
+            ("ssl.key.location", k.client_key.display().to_string()),
+        ],
+        _ => unreachable!("{pair}"),
+    };
+    v.push(("ssl.ca.location", ca));
+    let addr = match pair {
+        "ssl" => &k.ssl,
+        "sasl_ssl" => &k.sasl_ssl,
+        _ => &k.mtls,
+    };
+    (addr.clone(), v)
+}
+
+fn producer(bs: &str, extra: &[(&str, String)]) -> Result<Producer, Error> {
+    let mut props: Vec<(&str, String)> = vec![("bootstrap.servers", bs.to_owned()), ("linger.ms", "5".into())];
+    props.extend(extra.iter().cloned());
+    Producer::new(ProducerConfig::from_properties(props)?)
+}
+
+/// Produces keyed records over `pair` and reads them back with librdkafka over the same
+/// listener: each exactly once, in per-key order.
+async fn round_trip(pair: &str) {
+    let (bs, conf) = settings(pair);
+    let t = topic(pair);
+    let p = producer(&bs, &conf).expect("producer");
+    let mut futs = Vec::with_capacity(RECORDS);
+    for i in 0..RECORDS {
+        let r = ProducerRecord::new(&t, format!("{i}")).key(format!("k{}", i % KEYS));
+        futs.push(p.send(r).await.expect("send"));
+    }
+    for f in futs {
+        f.await.expect("delivered");
+    }
+    p.close(Duration::from_secs(10)).await;
+    let out = reader(&["read", &bs, &t, &RECORDS.to_string()], &conf);
+    let mut seen = vec![false; RECORDS];
+    let mut last: HashMap<String, (i64, usize)> = HashMap::new();
+    let mut n = 0;
+    for line in out.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).expect("json");
+        let b64 = |f: &str| {
+            use base64::Engine;
+            String::from_utf8(
+                base64::engine::general_purpose::STANDARD
+                    .decode(v[f].as_str().expect(f))
+                    .expect("b64"),
+            )
+            .expect("utf-8")
+        };
+        let (key, seq): (String, usize) = (b64("k"), b64("v").parse().expect("seq"));
+        assert!(!std::mem::replace(&mut seen[seq], true), "{pair}: record {seq} twice");
+        let off = v["o"].as_i64().expect("o");
+        if let Some((o, s)) = last.insert(key.clone(), (off, seq)) {
+            assert!(o < off && s < seq, "{pair}: key {key} out of order");
+        }
+        n += 1;
+    }
+    assert_eq!(n, RECORDS, "{pair}: every record read back");
+}
+
+#[tokio::test]
+async fn sasl_plaintext_plain() {
+    round_trip("plain").await;
+}
+#[tokio::test]
+async fn sasl_plaintext_scram_sha_256() {
+    round_trip("scram256").await;
+}
+#[tokio::test]
+async fn sasl_plaintext_scram_sha_512() {
+    round_trip("scram512").await;
+}
+#[tokio::test]
+async fn ssl() {
+    round_trip("ssl").await;
+}
+#[tokio::test]
+async fn sasl_ssl_scram_sha_512() {
+    round_trip("sasl_ssl").await;
+}
+#[tokio::test]
+async fn mtls() {
+    round_trip("mtls").await;
+}
+
+/// A misconfigured producer: `send` fails within 10 s with a typed error naming the broker;
+/// a later send fails at once (the producer stopped instead of redialling).
+async fn fails(case: &str, bs: &str, conf: &[(&str, String)], want: &[&str]) -> String {
+    let t = topic(case);
+    let p = producer(bs, &[conf, &[("max.block.ms", "30000".to_owned())]].concat()).expect("producer");
+    let start = Instant::now();
+    let r = tokio::time::timeout(Duration::from_secs(10), p.send(ProducerRecord::new(&t, "x")))
+        .await
+        .unwrap_or_else(|_| panic!("{case}: no failure within 10 s"));
+    let e = r.err().unwrap_or_else(|| panic!("{case}: send succeeded"));
+    let msg = e.to_string();
+    eprintln!("{case} ({:.1} s): {msg}", start.elapsed().as_secs_f64());
+    assert!(msg.contains(bs), "{case}: the broker is named: {msg}");
+    for w in want {
+        assert!(msg.contains(w), "{case}: '{w}' in: {msg}");
+    }
+    for (_, pw) in USERS {
+        assert!(!msg.contains(pw), "{case}: no secret in: {msg}");
+    }
+    let again = Instant::now();
+    let Err(e2) = p.send(ProducerRecord::new(&t, "y")).await else {
+        panic!("{case}: a second send succeeded")
+    };
+    assert!(matches!(e2.error, Error::Fatal(_)), "{case}: {e2}");
+    assert!(again.elapsed() < Duration::from_secs(1), "{case}: no second wait");
+    msg
+}
+
+#[tokio::test]
+async fn wrong_password_and_unknown_user() {
+    let k = kafka();
+    for (mech, case) in [("PLAIN", "plain"), ("SCRAM-SHA-512", "scram512")] {
+        for (user, pw) in [("alice", "not-the-password"), ("mallory", "whatever")] {
+            let conf = vec![
+                ("security.protocol", "SASL_PLAINTEXT".to_owned()),
+                ("sasl.mechanism", mech.to_owned()),
+                ("sasl.username", user.to_owned()),
+                ("sasl.password", pw.to_owned()),
+            ];
+            let msg = fails(
+                &format!("{case}-{user}"),
+                &k.sasl_plaintext,
+                &conf,
+                &["SASL authentication", mech],
+            )
+            .await;
+            assert!(!msg.contains(pw), "{msg}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn tls_failures() {
+    let k = kafka();
+    let ssl = |ca: &std::path::Path| {
+        vec![
+            ("security.protocol", "SSL".to_owned()),
+            ("ssl.ca.location", ca.display().to_string()),
+        ]
+    };
+    fails("wrong-ca", &k.ssl, &ssl(&k.wrong_ca), &["unknown issuer"]).await;
+    let localhost = k.ssl.replace("127.0.0.1", "localhost");
+    fails("hostname", &localhost, &ssl(&k.ca), &["not valid for 'localhost'"]).await;
+    fails("expired", &k.expired, &ssl(&k.ca), &["expired"]).await;
+    fails("no-client-cert", &k.mtls, &ssl(&k.ca), &["client certificate"]).await;
+    fails("tls-on-plaintext", &k.plaintext, &ssl(&k.ca), &["not a TLS listener"]).await;
+    fails("plaintext-on-tls", &k.ssl, &[], &["TLS"]).await;
+}
