@@ -194,7 +194,7 @@ fn config_file_and_overrides() {
 fn config_errors_exit_2_with_the_key_value_and_what_is_allowed() {
     let cases: &[(&[&str], &str)] = &[
         (&["--acks", "2"], "error: invalid value '2' for 'acks': 0, 1, all or -1"),
-        (&["-X", "security.protocol=SSL"], "error: 'security.protocol=SSL' is not supported yet: only PLAINTEXT connections are supported in this release"),
+        (&["-X", "transactional.id=x"], "error: 'transactional.id=x' is not supported yet: transactions come in a later release; the idempotent producer is supported"),
         (&["-X", "lingr.ms=5"], "error: unknown configuration property 'lingr.ms'"),
         (&["-X", "enable.idempotence=true", "--acks", "1"], "error: conflicting configuration: enable.idempotence=true requires acks=all, retries > 0 and max.in.flight.requests.per.connection <= 5, but acks=1 was set"),
         (&["--compression", "brotli"], "error: invalid value 'brotli' for 'compression.type': none, gzip, snappy, lz4 or zstd"),
