@@ -434,3 +434,118 @@ async fn k07_acks_0_leader_sigkill() {
         c.elect_preferred_leaders(&t).unwrap_or_else(|e| panic!("{e}"));
     }
 }
+
+/// `max.message.bytes` lowered on the topic mid-run (1 MiB to 20,000 bytes) while the
+/// producer builds 256 KiB batches: the leader answers MESSAGE_TOO_LARGE, the producer
+/// splits the batches until they fit; every record present exactly once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn k08_max_message_bytes_lowered_mid_run() {
+    for seed in 1..=seeds() {
+        let _turn = turn().await;
+        let c = cluster();
+        let t = topic("k08", seed);
+        let mut p = props(c.bootstrap());
+        p.retain(|(k, _)| *k != "linger.ms");
+        p.extend([("linger.ms", "50".into()), ("batch.size", "262144".into())]);
+        let run = produce(&p, &t, 20_000, 60, seed + 700, |i| {
+            pace(i);
+            if i == 5000 {
+                c.alter_topic_config(&t, &[("max.message.bytes", "20000")])
+                    .unwrap_or_else(|e| panic!("{e}"));
+            }
+        })
+        .await;
+        let r = judge("k08 max.message.bytes lowered", seed + 700, &t, &run, 0);
+        assert_eq!(r.persisted, 20_000, "{}", r.summary());
+    }
+}
+
+/// Sends 500 records to a new compacted topic (one partition, linger 50 ms: a few
+/// batches), every tenth without a key, then 200 keyed records; returns each record's
+/// result in send order and the topic.
+async fn keyless_to_compacted(name: &str) -> (String, Vec<Result<volley::RecordMetadata, volley::DeliveryError>>) {
+    let c = cluster();
+    let t = format!("{name}-{}", std::process::id());
+    c.create_topic(&t, 1, None, &[("cleanup.policy", "compact")])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut p = props(c.bootstrap());
+    p.retain(|(k, _)| *k != "linger.ms");
+    p.push(("linger.ms", "50".into()));
+    let producer = volley::Producer::new(
+        volley::ProducerConfig::from_properties(p.iter().map(|(k, v)| (*k, v.as_str()))).expect("config"),
+    )
+    .expect("producer");
+    let mut results = Vec::new();
+    for round in [0..500, 500..700] {
+        let mut futures = Vec::new();
+        for i in round {
+            let mut r = volley::ProducerRecord::new(&t, format!("v{i}"));
+            if i >= 500 || i % 10 != 3 {
+                r = r.key(format!("k{i}"));
+            }
+            futures.push(producer.send(r).await.expect("send"));
+        }
+        for f in futures {
+            results.push(
+                tokio::time::timeout(Duration::from_secs(60), f)
+                    .await
+                    .expect("resolved"),
+            );
+        }
+    }
+    producer.close(Duration::from_secs(5)).await;
+    (t, results)
+}
+
+/// A compacted topic and records without keys: Kafka rejects each batch holding one with
+/// INVALID_RECORD and names the keyless records in `record_errors`. Volley does what Java
+/// does: every record of a rejected batch fails `NotPersisted` with the broker's message,
+/// none of them is in the log, and the idempotent producer's next batches (keyed) are
+/// accepted (the rejected batch's sequence numbers did not count).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn k09_compacted_topic_rejects_batches_with_keyless_records() {
+    let _turn = turn().await;
+    let (t, results) = keyless_to_compacted("k09").await;
+    let failed: Vec<usize> = (0..results.len()).filter(|i| results[*i].is_err()).collect();
+    let first = results.iter().find_map(|r| r.as_ref().err().map(ToString::to_string));
+    let _ = writeln!(
+        std::io::stderr(),
+        "k09: {} of 700 failed; first failure: {first:?}",
+        failed.len()
+    );
+    assert!(failed.contains(&3), "the first keyless record fails");
+    assert!(
+        failed.iter().all(|i| *i < 500),
+        "the keyed round after the rejection is delivered"
+    );
+    for r in results.iter().filter_map(|r| r.as_ref().err()) {
+        assert_eq!(r.persistence, volley::Persistence::NotPersisted, "{r}");
+        assert!(
+            r.to_string()
+                .contains("Compacted topic cannot accept message without key"),
+            "the broker's message: {r}"
+        );
+    }
+    let log = Tools::find().read_back(cluster().bootstrap(), &t, 700);
+    assert_eq!(
+        log.len(),
+        700 - failed.len(),
+        "exactly the delivered records are in the log"
+    );
+}
+
+/// The goal of issue 11 beyond Java: each keyless record fails alone with the broker's
+/// message, and the keyed records of a rejected batch (certainly not written) are resent
+/// and delivered. Volley fails the whole batch today (k09; scenario 19 on the fake cluster
+/// asserts the same), so this waits for that change in the sender.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "producer gap: INVALID_RECORD with record_errors fails the whole batch (as Java); per-record failure and resending the valid records is not built yet"]
+async fn k09b_compacted_topic_keyless_records_fail_alone() {
+    let _turn = turn().await;
+    let (t, results) = keyless_to_compacted("k09b").await;
+    let failed: Vec<usize> = (0..results.len()).filter(|i| results[*i].is_err()).collect();
+    let want: Vec<usize> = (0..500).filter(|i| i % 10 == 3).collect();
+    assert_eq!(failed, want, "exactly the keyless records fail");
+    let log = Tools::find().read_back(cluster().bootstrap(), &t, 650);
+    assert_eq!(log.len(), 650, "every keyed record written once");
+}
