@@ -360,7 +360,10 @@ pub struct Layout {
 /// between test threads (`&self` methods; put it in a `OnceLock`).
 pub struct KafkaCluster {
     install: KafkaInstall,
-    nodes: Mutex<Vec<Node>>,
+    /// One lock per node: a restart waiting for its node does not hold up the others.
+    nodes: Vec<Mutex<Node>>,
+    /// The node ids, in the order of `nodes`.
+    ids: Vec<i32>,
     bootstrap: String,
     /// How long the cluster took to start.
     pub started_in: Duration,
@@ -478,7 +481,8 @@ impl KafkaCluster {
         );
         Ok(Self {
             install,
-            nodes: Mutex::new(nodes),
+            ids: nodes.iter().map(|n| n.id).collect(),
+            nodes: nodes.into_iter().map(Mutex::new).collect(),
             bootstrap,
             started_in,
         })
@@ -499,10 +503,10 @@ impl KafkaCluster {
     /// The ids of the nodes that serve clients (1 for a single node, 1..=n for a cluster).
     #[must_use]
     pub fn broker_ids(&self) -> Vec<i32> {
-        self.lock()
+        self.ids
             .iter()
-            .filter(|n| n.role != Role::Controller)
-            .map(|n| n.id)
+            .copied()
+            .filter(|id| *id != 0 || self.ids.len() == 1)
             .collect()
     }
 
@@ -522,17 +526,22 @@ impl KafkaCluster {
         self.with(id, |n| Ok(n.pid))
     }
 
-    fn lock(&self) -> MutexGuard<'_, Vec<Node>> {
-        self.nodes.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn with<T>(&self, id: i32, f: impl FnOnce(&mut Node) -> Result<T, KafkaError>) -> Result<T, KafkaError> {
+        let i = self
+            .ids
+            .iter()
+            .position(|n| *n == id)
+            .ok_or(KafkaError::NoSuchNode(id))?;
+        let node = self.nodes.get(i).ok_or(KafkaError::NoSuchNode(id))?;
+        f(&mut lock(node))
     }
 
-    fn with<T>(&self, id: i32, f: impl FnOnce(&mut Node) -> Result<T, KafkaError>) -> Result<T, KafkaError> {
-        let mut nodes = self.lock();
-        let node = nodes
-            .iter_mut()
-            .find(|n| n.id == id)
-            .ok_or(KafkaError::NoSuchNode(id))?;
-        f(node)
+    /// Whether a node's JVM runs (a paused one does).
+    ///
+    /// # Errors
+    /// [`KafkaError::NoSuchNode`].
+    pub fn running(&self, id: i32) -> Result<bool, KafkaError> {
+        self.with(id, |n| Ok(n.alive()))
     }
 
     /// SIGTERM: a controlled shutdown (a broker moves its leaders away first); waits until
@@ -616,8 +625,8 @@ impl KafkaCluster {
 
 impl Drop for KafkaCluster {
     fn drop(&mut self) {
-        let nodes = std::mem::take(&mut *self.lock());
-        for node in nodes {
+        for node in std::mem::take(&mut self.nodes) {
+            let node = node.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
             let Node { sup, .. } = node;
             let Supervisor { mut child, stdin, .. } = sup;
             // EOF on its stdin: the supervisor SIGKILLs the JVM and removes the node's dir.
@@ -625,6 +634,10 @@ impl Drop for KafkaCluster {
             let _ = child.wait();
         }
     }
+}
+
+fn lock(node: &Mutex<Node>) -> MutexGuard<'_, Node> {
+    node.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Starts a supervisor (see the module docs) for `server`'s command line.

@@ -1,0 +1,615 @@
+//! Faults on a real Apache Kafka cluster (three brokers and a controller, one JVM each),
+//! judged by the full oracle of RELIABILITY.md against librdkafka's read of the log
+//! (`check.crcs=true`): acks=all, idempotence on, 3 partitions, replication factor 3,
+//! `min.insync.replicas=2`. One seed each in CI (`VOLLEY_KAFKA_SEEDS` runs more).
+//!
+//! The cluster is started once for this test binary; the scenarios take turns (a mutex)
+//! and each leaves every broker running with preferred leaders.
+
+use std::io::Write as _;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use volley_testkit::drive::produce;
+use volley_testkit::kafka::KafkaCluster;
+use volley_testkit::oracle::{check, Report};
+use volley_testkit::tansu::Tools;
+
+const PARTITIONS: u32 = 3;
+
+fn cluster() -> &'static KafkaCluster {
+    static CLUSTER: OnceLock<KafkaCluster> = OnceLock::new();
+    CLUSTER.get_or_init(|| KafkaCluster::cluster(3, &[]).unwrap_or_else(|e| panic!("{e}")))
+}
+
+/// One scenario at a time (each test has its own runtime: an async mutex across them);
+/// every broker running when it starts.
+async fn turn() -> tokio::sync::MutexGuard<'static, ()> {
+    static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let guard = TURN.lock().await;
+    let c = cluster();
+    for id in c.broker_ids() {
+        let _ = c.resume(id);
+        if !c.running(id).expect("node") {
+            c.restart(id).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+    guard
+}
+
+fn seeds() -> u64 {
+    std::env::var("VOLLEY_KAFKA_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1)
+}
+
+fn props(bootstrap: &str) -> Vec<(&'static str, String)> {
+    // VOLLEY_LOG=volley=debug shows the producer's decisions when a scenario fails.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("VOLLEY_LOG").unwrap_or_else(|_| "off".into()))
+        .with_test_writer()
+        .try_init();
+    vec![
+        ("bootstrap.servers", bootstrap.to_owned()),
+        ("acks", "all".into()),
+        ("enable.idempotence", "true".into()),
+        ("linger.ms", "5".into()),
+        ("request.timeout.ms", "3000".into()),
+        ("delivery.timeout.ms", "40000".into()),
+        ("retry.backoff.ms", "50".into()),
+        ("reconnect.backoff.ms", "50".into()),
+        ("reconnect.backoff.max.ms", "500".into()),
+        ("metadata.max.age.ms", "5000".into()),
+    ]
+}
+
+/// Creates the scenario's topic (3 partitions, RF 3) and waits until every partition has
+/// its full ISR.
+fn topic(name: &str, seed: u64) -> String {
+    let c = cluster();
+    let t = format!("{name}-{seed}-{}", std::process::id());
+    c.create_topic(&t, PARTITIONS, None, &[])
+        .unwrap_or_else(|e| panic!("{e}"));
+    wait_for(Duration::from_secs(20), "a full ISR on every partition", || {
+        c.describe(&t)
+            .map(|d| d.len() == PARTITIONS as usize && d.values().all(|s| s.isr.len() == 3 && s.leader > 0))
+            .unwrap_or(false)
+    });
+    t
+}
+
+fn wait_for(bound: Duration, what: &str, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(start.elapsed() < bound, "not within {bound:?}: {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Reads the topic back with librdkafka and checks the full oracle; prints the summary and
+/// the controller's fencing count to stderr (not captured).
+fn judge(name: &str, seed: u64, t: &str, run: &volley_testkit::drive::Run, fenced_before: usize) -> Report {
+    let c = cluster();
+    let tools = Tools::find();
+    let log = tools.read_back(c.bootstrap(), t, run.sent.len());
+    let r = check(seed, &run.sent, &log);
+    let fenced = c.count_in_log(0, "Fencing broker").unwrap_or(0) - fenced_before;
+    let _ = writeln!(
+        std::io::stderr(),
+        "kafka_faults {name} seed {seed}: {} (controller fenced brokers {fenced} times; close took {:?})",
+        r.summary(),
+        run.close_took
+    );
+    assert!(r.ok(), "{name} seed {seed}: {}", r.summary());
+    r
+}
+
+/// Paces the producer (about 2,000 records a second, so faults land mid-run). Restarts run
+/// in their own threads: the producer goes on meanwhile.
+fn pace(i: usize) {
+    if i.is_multiple_of(50) {
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// Waits for the restarts started so far (the next fault hits a whole cluster).
+fn join_all(restarts: &mut Vec<std::thread::JoinHandle<()>>) {
+    for r in restarts.drain(..) {
+        r.join().expect("restart");
+    }
+}
+
+fn restart_later(id: i32, after: Duration) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        std::thread::sleep(after);
+        cluster().restart(id).unwrap_or_else(|e| panic!("{e}"));
+    })
+}
+
+/// The current leader of partition 0 (where the faults aim).
+fn leader(t: &str) -> i32 {
+    let l = cluster().leader_of(t, 0).unwrap_or_else(|e| panic!("{e}"));
+    assert!(l > 0, "partition 0 of {t} has a leader");
+    l
+}
+
+/// Leader of partition 0 SIGKILLed three times during a run, each restarted 2 s later
+/// (after the 3 s session timeout the controller fences it and moves leadership).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn k01_leader_sigkill_three_times_with_restarts() {
+    for seed in 1..=seeds() {
+        let _turn = turn().await;
+        let c = cluster();
+        let t = topic("k01", seed);
+        let fenced = c.count_in_log(0, "Fencing broker").unwrap_or(0);
+        let mut restarts = Vec::new();
+        let run = produce(&props(c.bootstrap()), &t, 12_000, 60, seed, |i| {
+            pace(i);
+            if i > 0 && i.is_multiple_of(3000) {
+                join_all(&mut restarts);
+                let l = leader(&t);
+                c.kill(l).unwrap_or_else(|e| panic!("{e}"));
+                restarts.push(restart_later(l, Duration::from_secs(2)));
+            }
+        })
+        .await;
+        join_all(&mut restarts);
+        let r = judge("k01 leader SIGKILL x3", seed, &t, &run, fenced);
+        assert_eq!(r.persisted, 12_000, "{}", r.summary());
+        c.elect_preferred_leaders(&t).unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+/// Leader of partition 0 stopped with SIGTERM (controlled shutdown: leaders move first)
+/// three times, each restarted after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn k02_leader_sigterm_three_times_with_restarts() {
+    for seed in 1..=seeds() {
+        let _turn = turn().await;
+        let c = cluster();
+        let t = topic("k02", seed);
+        let fenced = c.count_in_log(0, "Fencing broker").unwrap_or(0);
+        let mut restarts = Vec::new();
+        let run = produce(&props(c.bootstrap()), &t, 12_000, 60, seed + 100, |i| {
+            pace(i);
+            if i > 0 && i.is_multiple_of(3000) {
+                join_all(&mut restarts);
+                let l = leader(&t);
+                c.stop(l).unwrap_or_else(|e| panic!("{e}"));
+                restarts.push(restart_later(l, Duration::from_millis(500)));
+            }
+        })
+        .await;
+        join_all(&mut restarts);
+        let r = judge("k02 leader SIGTERM x3", seed + 100, &t, &run, fenced);
+        assert_eq!(r.persisted, 12_000, "{}", r.summary());
+        c.elect_preferred_leaders(&t).unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+/// Leader of partition 0 SIGSTOPped for 5 s (request timeout 3 s; the controller fences it
+/// after 3 s and another replica leads), then SIGCONT: the old requests it still reads meet
+/// the new leader epoch; nothing lost or duplicated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn k03_leader_paused_longer_than_the_request_timeout() {
+    for seed in 1..=seeds() {
+        let _turn = turn().await;
+        let c = cluster();
+        let t = topic("k03", seed);
+        let fenced = c.count_in_log(0, "Fencing broker").unwrap_or(0);
+        let mut paused = None;
+        let mut resumer = None;
+        let run = produce(&props(c.bootstrap()), &t, 10_000, 60, seed + 200, |i| {
+            pace(i);
+            if i == 3000 {
+                let l = leader(&t);
+                c.pause(l).unwrap_or_else(|e| panic!("{e}"));
+                paused = Some(l);
+                resumer = Some(std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_secs(5));
+                    cluster().resume(l).unwrap_or_else(|e| panic!("{e}"));
+                }));
+            }
+        })
+        .await;
+        if let Some(r) = resumer {
+            r.join().expect("resume");
+        }
+        let r = judge("k03 leader SIGSTOP 5 s", seed + 200, &t, &run, fenced);
+        assert_eq!(r.persisted, 10_000, "{}", r.summary());
+        assert!(paused.is_some());
+        // The paused broker was fenced; wait until it is back in every ISR.
+        wait_for(Duration::from_secs(30), "the paused broker back in the ISR", || {
+            c.describe(&t)
+                .map(|d| d.values().all(|s| s.isr.len() == 3))
+                .unwrap_or(false)
+        });
+        c.elect_preferred_leaders(&t).unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+/// `min.insync.replicas=2` not met: two of three brokers SIGKILLed for 6 s. Records wait
+/// (NOT_ENOUGH_REPLICAS is retriable) and are delivered when the brokers return, well within
+/// `delivery.timeout.ms`; the log holds each exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn k04_min_insync_replicas_not_met_then_back() {
+    for seed in 1..=seeds() {
+        let _turn = turn().await;
+        let c = cluster();
+        let t = topic("k04", seed);
+        let fenced = c.count_in_log(0, "Fencing broker").unwrap_or(0);
+        let mut restarts = Vec::new();
+        let run = produce(&props(c.bootstrap()), &t, 8_000, 60, seed + 300, |i| {
+            pace(i);
+            if i == 2500 {
+                let l = leader(&t);
+                for id in c.broker_ids().into_iter().filter(|id| *id != l) {
+                    c.kill(id).unwrap_or_else(|e| panic!("{e}"));
+                    restarts.push(restart_later(id, Duration::from_secs(6)));
+                }
+            }
+        })
+        .await;
+        join_all(&mut restarts);
+        let r = judge("k04 two of three brokers down 6 s", seed + 300, &t, &run, fenced);
+        assert_eq!(r.persisted, 8_000, "{}", r.summary());
+        c.elect_preferred_leaders(&t).unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+/// No faults, the producer at full speed (no pacing) with four JVMs on the machine's cores:
+/// the controller must not fence any broker (3 s session, 500 ms heartbeats).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn k00_no_faults_full_speed_and_no_spurious_fencing() {
+    let _turn = turn().await;
+    let c = cluster();
+    let t = topic("k00", 1);
+    let fenced = c.count_in_log(0, "Fencing broker").unwrap_or(0);
+    let start = Instant::now();
+    let run = produce(&props(c.bootstrap()), &t, 60_000, 200, 400, |_| {}).await;
+    let took = start.elapsed();
+    let r = judge("k00 no faults, full speed", 400, &t, &run, fenced);
+    assert_eq!(r.persisted, 60_000, "{}", r.summary());
+    let spurious = c.count_in_log(0, "Fencing broker").unwrap_or(0) - fenced;
+    let _ = writeln!(std::io::stderr(), "k00: 60,000 records in {took:?}");
+    assert_eq!(spurious, 0, "brokers fenced without a fault (see the controller's log)");
+}
+
+/// The launcher's topic operations on the cluster: per-topic configs at creation, altered,
+/// partitions added, preferred leaders, deletion; and a LogAppendTime topic, whose
+/// timestamps the producer reports as the broker's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn k05_topic_operations_and_log_append_time() {
+    let _turn = turn().await;
+    let c = cluster();
+    let t = format!("k05-{}", std::process::id());
+    c.create_topic(
+        &t,
+        2,
+        None,
+        &[
+            ("max.message.bytes", "100000"),
+            ("message.timestamp.type", "LogAppendTime"),
+            ("cleanup.policy", "compact"),
+            ("min.insync.replicas", "3"),
+        ],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    c.alter_topic_config(&t, &[("min.insync.replicas", "2"), ("cleanup.policy", "delete")])
+        .unwrap_or_else(|e| panic!("{e}"));
+    c.add_partitions(&t, 3).unwrap_or_else(|e| panic!("{e}"));
+    wait_for(Duration::from_secs(20), "3 partitions with full ISRs", || {
+        c.describe(&t)
+            .map(|d| d.len() == 3 && d.values().all(|s| s.isr.len() == 3 && s.leader > 0))
+            .unwrap_or(false)
+    });
+    c.elect_preferred_leaders(&t).unwrap_or_else(|e| panic!("{e}"));
+    for (p, s) in c.describe(&t).unwrap_or_else(|e| panic!("{e}")) {
+        assert_eq!(s.leader, s.replicas[0], "partition {p}: the preferred replica leads");
+    }
+    let producer = volley::Producer::new(
+        volley::ProducerConfig::from_properties(props(c.bootstrap()).iter().map(|(k, v)| (*k, v.as_str())))
+            .expect("config"),
+    )
+    .expect("producer");
+    let old = 1_600_000_000_000;
+    let mut metas = Vec::new();
+    for i in 0..30 {
+        let r = volley::ProducerRecord::new(&t, format!("v{i}"))
+            .key(format!("k{i}"))
+            .timestamp(old);
+        metas.push(producer.send(r).await.expect("send").await.expect("delivered"));
+    }
+    producer.close(Duration::from_secs(5)).await;
+    let log = Tools::find().read_back(c.bootstrap(), &t, 30);
+    assert_eq!(log.len(), 30);
+    for m in &metas {
+        let stored = log
+            .iter()
+            .find(|r| r.partition == m.partition && Some(r.offset) == m.offset)
+            .expect("the reported offset is in the log");
+        assert_ne!(stored.timestamp, old, "the broker replaced the create time");
+        assert_eq!(m.timestamp, stored.timestamp, "reported timestamp is the broker's");
+    }
+    c.delete_topic(&t).unwrap_or_else(|e| panic!("{e}"));
+    wait_for(Duration::from_secs(20), "the topic gone", || c.describe(&t).is_err());
+}
+
+/// Counts what acks=1 and acks=0 may lose or duplicate, and fails on what they may not:
+/// records never resolved (I5), reported not persisted yet in the log (I4), corrupt or
+/// never sent (I7).
+fn judge_weak(name: &str, seed: u64, t: &str, run: &volley_testkit::drive::Run) -> (usize, usize) {
+    let c = cluster();
+    let log = Tools::find().read_back(c.bootstrap(), t, run.sent.len());
+    let r = check(seed, &run.sent, &log);
+    let lost = r
+        .violations
+        .iter()
+        .filter(|v| v.starts_with("I1:") && v.ends_with("not in the log"))
+        .count();
+    let duplicated = r.violations.iter().filter(|v| v.starts_with("I2:")).count();
+    let forbidden: Vec<&String> = r
+        .violations
+        .iter()
+        .filter(|v| v.starts_with("I4:") || v.starts_with("I5:") || v.starts_with("I7:"))
+        .collect();
+    let _ = writeln!(
+        std::io::stderr(),
+        "kafka_faults {name} seed {seed}: {} records in the log, {lost} acknowledged records lost, {duplicated} duplicated; {}",
+        log.len(),
+        r.summary().lines().next().unwrap_or_default()
+    );
+    assert!(forbidden.is_empty(), "{name} seed {seed}: {forbidden:?}");
+    (lost, duplicated)
+}
+
+/// acks=1 (idempotence off, as Java turns it off) with the leader of partition 0 SIGKILLed
+/// once and restarted: every record resolved within its bound, nothing reported
+/// `NotPersisted` in the log, nothing corrupt; losses and duplicates counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn k06_acks_1_leader_sigkill() {
+    for seed in 1..=seeds() {
+        let _turn = turn().await;
+        let c = cluster();
+        let t = topic("k06", seed);
+        let mut p = props(c.bootstrap());
+        p.retain(|(k, _)| *k != "acks" && *k != "enable.idempotence");
+        p.push(("acks", "1".into()));
+        let mut restarts = Vec::new();
+        let run = produce(&p, &t, 8_000, 60, seed + 500, |i| {
+            pace(i);
+            if i == 3000 {
+                let l = leader(&t);
+                c.kill(l).unwrap_or_else(|e| panic!("{e}"));
+                restarts.push(restart_later(l, Duration::from_secs(2)));
+            }
+        })
+        .await;
+        join_all(&mut restarts);
+        judge_weak("k06 acks=1 leader SIGKILL", seed + 500, &t, &run);
+        c.elect_preferred_leaders(&t).unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+/// acks=0 with the leader of partition 0 SIGKILLed once and restarted: every record
+/// resolves as unacknowledged within its bound; what reached the log is intact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn k07_acks_0_leader_sigkill() {
+    for seed in 1..=seeds() {
+        let _turn = turn().await;
+        let c = cluster();
+        let t = topic("k07", seed);
+        let mut p = props(c.bootstrap());
+        p.retain(|(k, _)| *k != "acks" && *k != "enable.idempotence");
+        p.push(("acks", "0".into()));
+        let mut restarts = Vec::new();
+        let run = produce(&p, &t, 8_000, 60, seed + 600, |i| {
+            pace(i);
+            if i == 3000 {
+                let l = leader(&t);
+                c.kill(l).unwrap_or_else(|e| panic!("{e}"));
+                restarts.push(restart_later(l, Duration::from_secs(2)));
+            }
+        })
+        .await;
+        join_all(&mut restarts);
+        let unacked = run
+            .sent
+            .iter()
+            .filter(|s| s.outcome == volley_testkit::oracle::Outcome::Unacknowledged)
+            .count();
+        let failed: Vec<&volley_testkit::oracle::Outcome> = run
+            .sent
+            .iter()
+            .map(|s| &s.outcome)
+            .filter(|o| **o != volley_testkit::oracle::Outcome::Unacknowledged)
+            .take(3)
+            .collect();
+        judge_weak("k07 acks=0 leader SIGKILL", seed + 600, &t, &run);
+        let _ = writeln!(
+            std::io::stderr(),
+            "k07: {unacked} of 8000 unacknowledged; others e.g. {failed:?}"
+        );
+        c.elect_preferred_leaders(&t).unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+/// `max.message.bytes` lowered on the topic mid-run (1 MiB to 20,000 bytes) while the
+/// producer builds 256 KiB batches: the leader answers MESSAGE_TOO_LARGE, the producer
+/// splits the batches until they fit; every record present exactly once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn k08_max_message_bytes_lowered_mid_run() {
+    for seed in 1..=seeds() {
+        let _turn = turn().await;
+        let c = cluster();
+        let t = topic("k08", seed);
+        let fenced = c.count_in_log(0, "Fencing broker").unwrap_or(0);
+        let mut p = props(c.bootstrap());
+        p.retain(|(k, _)| *k != "linger.ms");
+        p.extend([("linger.ms", "50".into()), ("batch.size", "262144".into())]);
+        let run = produce(&p, &t, 20_000, 60, seed + 700, |i| {
+            pace(i);
+            if i == 5000 {
+                c.alter_topic_config(&t, &[("max.message.bytes", "20000")])
+                    .unwrap_or_else(|e| panic!("{e}"));
+            }
+        })
+        .await;
+        let r = judge("k08 max.message.bytes lowered", seed + 700, &t, &run, fenced);
+        assert_eq!(r.persisted, 20_000, "{}", r.summary());
+    }
+}
+
+/// Sends 500 records to a new compacted topic (one partition, linger 50 ms: a few
+/// batches), every tenth without a key, then 200 keyed records; returns each record's
+/// result in send order and the topic.
+async fn keyless_to_compacted(name: &str) -> (String, Vec<Result<volley::RecordMetadata, volley::DeliveryError>>) {
+    let c = cluster();
+    let t = format!("{name}-{}", std::process::id());
+    c.create_topic(&t, 1, None, &[("cleanup.policy", "compact")])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut p = props(c.bootstrap());
+    p.retain(|(k, _)| *k != "linger.ms");
+    p.push(("linger.ms", "50".into()));
+    let producer = volley::Producer::new(
+        volley::ProducerConfig::from_properties(p.iter().map(|(k, v)| (*k, v.as_str()))).expect("config"),
+    )
+    .expect("producer");
+    let mut results = Vec::new();
+    for round in [0..500, 500..700] {
+        let mut futures = Vec::new();
+        for i in round {
+            let mut r = volley::ProducerRecord::new(&t, format!("v{i}"));
+            if i >= 500 || i % 10 != 3 {
+                r = r.key(format!("k{i}"));
+            }
+            futures.push(producer.send(r).await.expect("send"));
+        }
+        for f in futures {
+            results.push(
+                tokio::time::timeout(Duration::from_secs(60), f)
+                    .await
+                    .expect("resolved"),
+            );
+        }
+    }
+    producer.close(Duration::from_secs(5)).await;
+    (t, results)
+}
+
+/// A compacted topic and records without keys: Kafka rejects each batch holding one with
+/// INVALID_RECORD and names the keyless records in `record_errors`. Volley does what Java
+/// does: every record of a rejected batch fails `NotPersisted` with the broker's message,
+/// none of them is in the log, and the idempotent producer's next batches (keyed) are
+/// accepted (the rejected batch's sequence numbers did not count).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn k09_compacted_topic_rejects_batches_with_keyless_records() {
+    let _turn = turn().await;
+    let (t, results) = keyless_to_compacted("k09").await;
+    let failed: Vec<usize> = (0..results.len()).filter(|i| results[*i].is_err()).collect();
+    let first = results.iter().find_map(|r| r.as_ref().err().map(ToString::to_string));
+    let _ = writeln!(
+        std::io::stderr(),
+        "k09: {} of 700 failed; first failure: {first:?}",
+        failed.len()
+    );
+    assert!(failed.contains(&3), "the first keyless record fails");
+    assert!(
+        failed.iter().all(|i| *i < 500),
+        "the keyed round after the rejection is delivered"
+    );
+    for r in results.iter().filter_map(|r| r.as_ref().err()) {
+        assert_eq!(r.persistence, volley::Persistence::NotPersisted, "{r}");
+        assert!(
+            r.to_string()
+                .contains("Compacted topic cannot accept message without key"),
+            "the broker's message: {r}"
+        );
+    }
+    let log = Tools::find().read_back(cluster().bootstrap(), &t, 700);
+    assert_eq!(
+        log.len(),
+        700 - failed.len(),
+        "exactly the delivered records are in the log"
+    );
+}
+
+/// The goal of issue 11 beyond Java: each keyless record fails alone with the broker's
+/// message, and the keyed records of a rejected batch (certainly not written) are resent
+/// and delivered. Volley fails the whole batch today (k09; scenario 19 on the fake cluster
+/// asserts the same), so this waits for that change in the sender.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "producer gap: INVALID_RECORD with record_errors fails the whole batch (as Java); per-record failure and resending the valid records is not built yet"]
+async fn k09b_compacted_topic_keyless_records_fail_alone() {
+    let _turn = turn().await;
+    let (t, results) = keyless_to_compacted("k09b").await;
+    let failed: Vec<usize> = (0..results.len()).filter(|i| results[*i].is_err()).collect();
+    let want: Vec<usize> = (0..500).filter(|i| i % 10 == 3).collect();
+    assert_eq!(failed, want, "exactly the keyless records fail");
+    let log = Tools::find().read_back(cluster().bootstrap(), &t, 650);
+    assert_eq!(log.len(), 650, "every keyed record written once");
+}
+
+/// Partitions added mid-run (3 to 6): nothing lost, duplicated or corrupt; within each
+/// partition a key's records keep send order; every record sits on murmur2(key) mod 3 or
+/// mod 6, and the records sent well after the change (the producer learns the new count
+/// within `metadata.max.age.ms`, 5 s here) on mod 6. A key's order across the change is
+/// not claimed (as with Java: its new records go to another partition).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn k10_partitions_added_mid_run() {
+    for seed in 1..=seeds() {
+        let _turn = turn().await;
+        let c = cluster();
+        let t = topic("k10", seed);
+        let records = 18_000;
+        let run = produce(&props(c.bootstrap()), &t, records, 60, seed + 800, |i| {
+            pace(i);
+            if i == 3000 {
+                c.add_partitions(&t, 6).unwrap_or_else(|e| panic!("{e}"));
+            }
+        })
+        .await;
+        let log = Tools::find().read_back(c.bootstrap(), &t, records);
+        let r = check(seed + 800, &run.sent, &log);
+        let _ = writeln!(
+            std::io::stderr(),
+            "kafka_faults k10 partitions 3 -> 6 seed {seed}: {}",
+            r.summary()
+        );
+        let not_order: Vec<&String> = r.violations.iter().filter(|v| !v.starts_with("I3")).collect();
+        assert!(not_order.is_empty(), "{}", r.summary());
+        assert_eq!(r.persisted, records, "{}", r.summary());
+        let late: std::collections::HashSet<(String, u64)> = run.sent[records - 2000..]
+            .iter()
+            .map(|s| (s.key.clone(), s.seq))
+            .collect();
+        let mut last: std::collections::HashMap<(String, i32), (i64, u64)> = std::collections::HashMap::new();
+        let mut sorted = log.clone();
+        sorted.sort_by_key(|r| (r.partition, r.offset));
+        for rec in &sorted {
+            let (_, key, seq) =
+                volley_testkit::oracle::parse(rec.value.as_deref().unwrap_or_default()).expect("a test record");
+            let p3 = volley::murmur2_partition(key.as_bytes(), 3) as i32;
+            let p6 = volley::murmur2_partition(key.as_bytes(), 6) as i32;
+            assert!(
+                rec.partition == p3 || rec.partition == p6,
+                "key {key} seq {seq} on {}",
+                rec.partition
+            );
+            if late.contains(&(key.clone(), seq)) {
+                assert_eq!(
+                    rec.partition, p6,
+                    "key {key} seq {seq}, sent after the change, on mod 6"
+                );
+            }
+            if let Some((_, prev)) = last.insert((key.clone(), rec.partition), (rec.offset, seq)) {
+                assert!(
+                    prev < seq,
+                    "key {key}: seq {prev} before {seq} in partition {}",
+                    rec.partition
+                );
+            }
+        }
+    }
+}
