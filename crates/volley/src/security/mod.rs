@@ -1,4 +1,4 @@
-//! Connection security: TLS ([`tls`]), SASL ([`sasl`], [`scram`], JAAS lines in [`jaas`])
+//! Connection security: TLS (rustls), SASL (the exchange, [`scram`], JAAS lines in [`jaas`])
 //! and the redacting [`Secret`] type, with their configuration keys in [`settings`].
 
 pub mod jaas;
