@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use volley_testkit::drive::produce;
 use volley_testkit::kafka::KafkaCluster;
-use volley_testkit::oracle::{check, Report};
+use volley_testkit::oracle::{check, Outcome, Report};
 use volley_testkit::tansu::Tools;
 
 const PARTITIONS: u32 = 3;
@@ -414,16 +414,12 @@ async fn k07_acks_0_leader_sigkill() {
         })
         .await;
         join_all(&mut restarts);
-        let unacked = run
-            .sent
-            .iter()
-            .filter(|s| s.outcome == volley_testkit::oracle::Outcome::Unacknowledged)
-            .count();
-        let failed: Vec<&volley_testkit::oracle::Outcome> = run
+        let unacked = run.sent.iter().filter(|s| s.outcome == Outcome::Unacknowledged).count();
+        let failed: Vec<&Outcome> = run
             .sent
             .iter()
             .map(|s| &s.outcome)
-            .filter(|o| **o != volley_testkit::oracle::Outcome::Unacknowledged)
+            .filter(|o| **o != Outcome::Unacknowledged)
             .take(3)
             .collect();
         judge_weak("k07 acks=0 leader SIGKILL", seed + 600, &t, &run);
