@@ -115,11 +115,16 @@ fn read_properties(path: &PathBuf) -> Result<Vec<(String, String)>, String> {
     Ok(out)
 }
 
+/// Builds the producer config: the `--producer-config` file (where other Kafka clients' keys
+/// are ignored with a warning), then `-X` (strict), then the shortcuts. Warnings are printed.
 fn build_config(a: &ProduceArgs) -> Result<ProducerConfig, String> {
-    let mut props: Vec<(String, String)> = Vec::new();
+    let mut b = ProducerConfig::builder();
     if let Some(f) = &a.producer_config {
-        props.extend(read_properties(f)?);
+        for (k, v) in read_properties(f)? {
+            b = b.set_shared(&k, &v).map_err(|e| format!("{}: {e}", f.display()))?;
+        }
     }
+    let mut props: Vec<(String, String)> = Vec::new();
     for x in &a.properties {
         let Some((k, v)) = x.split_once('=') else {
             return Err(format!("invalid -X '{x}': expected key=value"));
@@ -137,7 +142,14 @@ fn build_config(a: &ProduceArgs) -> Result<ProducerConfig, String> {
         }
     }
     props.push(("bootstrap.servers".into(), a.bootstrap_servers.clone()));
-    ProducerConfig::from_properties(props).map_err(|e| e.to_string())
+    for (k, v) in &props {
+        b = b.set(k, v).map_err(|e| e.to_string())?;
+    }
+    let config = b.build().map_err(|e| e.to_string())?;
+    for w in &config.warnings {
+        eprintln!("warning: {w}");
+    }
+    Ok(config)
 }
 
 enum Entry {

@@ -190,12 +190,71 @@ fn config_file_and_overrides() {
     assert_eq!(read_back(&t, 2).len(), 2);
 }
 
+/// Issue 14: a Java `producer.properties` shared with a consumer and the Schema Registry
+/// runs; each key Volley cannot use is one warning.
+#[test]
+fn java_producer_properties_file_runs_with_warnings() {
+    let t = topic("cli-java-props");
+    create_topic(&t, 2);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let props = dir.path().join("producer.properties");
+    std::fs::write(
+        &props,
+        concat!(
+            "key.serializer=org.apache.kafka.common.serialization.StringSerializer\n",
+            "value.serializer=io.confluent.kafka.serializers.KafkaAvroSerializer\n",
+            "interceptor.classes=com.example.TracingInterceptor\n",
+            "metric.reporters=com.example.Reporter\n",
+            "group.id=shared\n",
+            "session.timeout.ms=45000\n",
+            "schema.registry.url=http://registry.invalid:8081\n",
+            "basic.auth.credentials.source=USER_INFO\n",
+            "send.buffer.bytes=131072\n",
+            "client.dns.lookup=use_all_dns_ips\n",
+            "partitioner.class=org.apache.kafka.clients.producer.RoundRobinPartitioner\n",
+        ),
+    )
+    .expect("write");
+    let bs = bootstrap();
+    let out = produce(
+        &bs,
+        &t,
+        &["--producer-config", props.to_str().expect("path")],
+        b"a\nb\n",
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{}{stderr}", text(&out.stdout));
+    for key in [
+        "value.serializer",
+        "interceptor.classes",
+        "metric.reporters",
+        "'group.id'",
+        "'session.timeout.ms'",
+        "'schema.registry.url'",
+        "'basic.auth.credentials.source'",
+    ] {
+        let n = stderr
+            .lines()
+            .filter(|l| l.starts_with("warning: ") && l.contains(key))
+            .count();
+        assert_eq!(n, 1, "{key}: {stderr}");
+    }
+    assert!(!stderr.contains("key.serializer"), "{stderr}");
+    let got = read_back(&t, 2);
+    assert_eq!(got.len(), 2);
+    let mut parts: Vec<i32> = got.iter().map(|g| g.partition).collect();
+    parts.sort_unstable();
+    assert_eq!(parts, vec![0, 1], "RoundRobinPartitioner maps to round_robin");
+}
+
 #[test]
 fn config_errors_exit_2_with_the_key_value_and_what_is_allowed() {
     let cases: &[(&[&str], &str)] = &[
         (&["--acks", "2"], "error: invalid value '2' for 'acks': 0, 1, all or -1"),
-        (&["-X", "security.protocol=SSL"], "error: 'security.protocol=SSL' is not supported yet: only PLAINTEXT connections are supported in this release"),
-        (&["-X", "lingr.ms=5"], "error: unknown configuration property 'lingr.ms'"),
+        (&["-X", "transactional.id=t"], "error: 'transactional.id=t' is not supported yet: transactions come in a later release; the idempotent producer is supported"),
+        (&["-X", "lingr.ms=5"], "error: unknown configuration property 'lingr.ms' (did you mean 'linger.ms'?)"),
+        (&["-X", "group.id=g"], "error: unknown configuration property 'group.id'"),
+        (&["-X", "socket.timeout.ms=soon"], "error: invalid value 'soon' for 'socket.timeout.ms': an integer from 0 to 2147483647"),
         (&["-X", "enable.idempotence=true", "--acks", "1"], "error: conflicting configuration: enable.idempotence=true requires acks=all, retries > 0 and max.in.flight.requests.per.connection <= 5, but acks=1 was set"),
         (&["--compression", "brotli"], "error: invalid value 'brotli' for 'compression.type': none, gzip, snappy, lz4 or zstd"),
     ];
