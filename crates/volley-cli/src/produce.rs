@@ -15,21 +15,41 @@ use volley::{Error, Header, Producer, ProducerConfig, ProducerRecord};
 /// Arguments of `volley produce`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct ProduceArgs {
-    /// Brokers to bootstrap from: HOST:PORT[,HOST:PORT...].
-    #[arg(long)]
+    /// Brokers to bootstrap from: HOST[:PORT][,HOST[:PORT]...] (no port: 9092).
+    #[arg(short = 'b', long)]
     bootstrap_servers: String,
     /// Topic to produce to.
-    #[arg(long)]
+    #[arg(short = 't', long)]
     topic: String,
     /// Input file, or - for standard input.
     #[arg(default_value = "-")]
     input: String,
     /// Parse each line as JSON and take the key from this top-level field.
-    #[arg(long, conflicts_with = "key_separator")]
+    #[arg(long, conflicts_with_all = ["key_separator", "key_delimiter", "key"])]
     key_field: Option<String>,
-    /// Split each line at the first SEP into key and value.
-    #[arg(long, value_name = "SEP")]
+    /// Split each line at the first SEP into key and value (SEP taken literally).
+    #[arg(long, value_name = "SEP", conflicts_with_all = ["key_delimiter", "key"])]
     key_separator: Option<String>,
+    /// Split each record at the first DELIM into key and value; DELIM may hold the escapes
+    /// \n, \t, \0, \r, \xNN and \\ (kcat's -K).
+    #[arg(short = 'K', long, value_name = "DELIM", conflicts_with = "key")]
+    key_delimiter: Option<String>,
+    /// One fixed key for every record (kcat's -k).
+    #[arg(short = 'k', long, value_name = "KEY")]
+    key: Option<String>,
+    /// The record delimiter instead of a newline, with the escapes of -K (kcat's -D). With
+    /// it, a trailing \r is kept.
+    #[arg(short = 'D', long, value_name = "DELIM")]
+    delimiter: Option<String>,
+    /// Stop after N records read (kcat's -c).
+    #[arg(short = 'c', long, value_name = "N")]
+    count: Option<u64>,
+    /// An empty value is sent as a null value, a tombstone (kcat's -Z).
+    #[arg(short = 'Z', long)]
+    null_empty: bool,
+    /// The separator -K/--key-separator stand for, as bytes (set by `run`).
+    #[arg(skip)]
+    key_split: Option<Vec<u8>>,
     /// One producer property, key=value (repeatable).
     #[arg(short = 'X', value_name = "KEY=VALUE")]
     properties: Vec<String>,
@@ -40,7 +60,7 @@ pub(crate) struct ProduceArgs {
     #[arg(long)]
     acks: Option<String>,
     /// Shortcut for -X compression.type=...
-    #[arg(long)]
+    #[arg(short = 'z', long)]
     compression: Option<String>,
     /// Shortcut for -X linger.ms=...
     #[arg(long)]
@@ -49,10 +69,10 @@ pub(crate) struct ProduceArgs {
     #[arg(long)]
     batch_size: Option<String>,
     /// A header k=v added to every record (repeatable).
-    #[arg(long, value_name = "K=V")]
+    #[arg(short = 'H', long, value_name = "K=V")]
     header: Vec<String>,
-    /// Send every record to this partition.
-    #[arg(long)]
+    /// Send every record to this partition (-1: the partitioner decides).
+    #[arg(short = 'p', long, allow_negative_numbers = true)]
     partition: Option<i32>,
     /// Write one JSON line per input line with its partition and offset, or its error.
     #[arg(long, value_name = "FILE")]
@@ -93,6 +113,24 @@ mod report;
 
 use record::{build_encoders, make_record};
 use report::{cause_of, collect, Entry};
+
+/// Reads one record up to and including `delim` (or to the end of input) into `buf`; the
+/// number of bytes read, 0 at the end.
+async fn read_record(
+    reader: &mut BufReader<Box<dyn AsyncRead + Unpin + Send>>,
+    delim: &[u8],
+    buf: &mut Vec<u8>,
+) -> std::io::Result<usize> {
+    let last = delim[delim.len() - 1];
+    let mut total = 0;
+    loop {
+        let n = reader.read_until(last, buf).await?;
+        total += n;
+        if n == 0 || buf.ends_with(delim) {
+            return Ok(total);
+        }
+    }
+}
 
 fn usage(msg: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {msg}");
@@ -154,7 +192,29 @@ fn build_config(a: &ProduceArgs) -> Result<ProducerConfig, String> {
     Ok(config)
 }
 
-pub(crate) async fn run(a: ProduceArgs) -> ExitCode {
+pub(crate) async fn run(mut a: ProduceArgs) -> ExitCode {
+    a.key_split = match (&a.key_separator, &a.key_delimiter) {
+        (Some(s), _) => Some(s.as_bytes().to_vec()),
+        (None, Some(d)) => match record::unescape("-K", d) {
+            Ok(b) => Some(b),
+            Err(e) => return usage(e),
+        },
+        (None, None) => None,
+    };
+    let delimiter = match a.delimiter.as_deref().map(|d| record::unescape("-D", d)).transpose() {
+        Ok(Some(d)) if d.is_empty() => return usage("-D is empty"),
+        Ok(d) => d,
+        Err(e) => return usage(e),
+    };
+    let partition = match a.partition {
+        Some(-1) | None => None,
+        Some(p) if p >= 0 => Some(p),
+        Some(p) => {
+            return usage(format!(
+                "invalid value '{p}' for '-p': a partition number, or -1 for the partitioner"
+            ))
+        }
+    };
     let config = match build_config(&a) {
         Ok(c) => c,
         Err(e) => return usage(e),
@@ -227,13 +287,13 @@ pub(crate) async fn run(a: ProduceArgs) -> ExitCode {
     let mut fatal: Option<String> = None;
     let mut keyless = 0u64;
     loop {
-        if stop.load(Ordering::Acquire) {
+        if stop.load(Ordering::Acquire) || a.count.is_some_and(|c| line_no >= c) {
             break;
         }
         buf.clear();
         // Ctrl-C must also stop a read that waits for input that may never come.
         let read = tokio::select! {
-            r = reader.read_until(b'\n', &mut buf) => r,
+            r = read_record(&mut reader, delimiter.as_deref().unwrap_or(b"\n"), &mut buf) => r,
             () = interrupted.notified() => break,
         };
         let n = match read {
@@ -246,11 +306,16 @@ pub(crate) async fn run(a: ProduceArgs) -> ExitCode {
         };
         read_bytes += n as u64;
         line_no += 1;
-        if buf.last() == Some(&b'\n') {
-            buf.pop();
-            if buf.last() == Some(&b'\r') {
+        match &delimiter {
+            Some(d) if buf.ends_with(d) => buf.truncate(buf.len() - d.len()),
+            Some(_) => {}
+            None if buf.last() == Some(&b'\n') => {
                 buf.pop();
+                if buf.last() == Some(&b'\r') {
+                    buf.pop();
+                }
             }
+            None => {}
         }
         let entry = match make_record(&a, &encoders, &buf) {
             Err(error) => Entry::Bad {
@@ -269,9 +334,9 @@ pub(crate) async fn run(a: ProduceArgs) -> ExitCode {
                 let bytes = value.len() + key.as_ref().map_or(0, Bytes::len);
                 let record = ProducerRecord {
                     topic: a.topic.clone(),
-                    partition: a.partition,
+                    partition,
                     key: key.clone(),
-                    value: Some(value),
+                    value: (!(a.null_empty && value.is_empty())).then_some(value),
                     headers: headers.clone(),
                     timestamp: None,
                 };

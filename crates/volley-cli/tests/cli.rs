@@ -389,3 +389,67 @@ fn topic_that_never_appears_fails_within_max_block() {
     );
     drop(cluster);
 }
+
+/// Issue 14: kcat's short flags, the issue's own command line first.
+#[test]
+fn kcat_short_flags() {
+    let bs = bootstrap();
+    let t = topic("cli-kcat");
+    create_topic(&t, 3);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("in.txt");
+    std::fs::write(&file, "k1:v1\nk2:v:2\n").expect("write");
+    let f = file.to_str().expect("path");
+    let out = volley(
+        &["produce", "-b", &bs, "-t", &t, "-K:", "-z", "lz4", "-X", "acks=all", f],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    let mut got = read_back(&t, 2);
+    got.sort_by(|a, b| a.key.cmp(&b.key));
+    assert_eq!(got[0].key.as_deref(), Some(&b"k1"[..]));
+    assert_eq!(got[0].value.as_deref(), Some(&b"v1"[..]));
+    assert_eq!(got[1].value.as_deref(), Some(&b"v:2"[..]));
+
+    // A fixed key, headers, a record delimiter with an escape, a count, tombstones and a
+    // partition: "one", "X", "" (null) are sent; -c 3 stops before "four".
+    let t = topic("cli-kcat-2");
+    create_topic(&t, 3);
+    let args = [
+        "produce", "-b", &bs, "-t", &t, "-k", "fixed", "-H", "a=1", "-H", "b=2", "-D", r"\x1e", "-c", "3", "-Z", "-p",
+        "1",
+    ];
+    let out = volley(&args, b"one\x1eX\r\x1e\x1efour\x1efive");
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("records: 3 delivered, 0 failed, 3 read"), "{stdout}");
+    let got = read_back(&t, 3);
+    let values: Vec<Option<&[u8]>> = got.iter().map(|g| g.value.as_deref()).collect();
+    assert_eq!(values, vec![Some(&b"one"[..]), Some(&b"X\r"[..]), None]);
+    for g in &got {
+        assert_eq!(g.partition, 1);
+        assert_eq!(g.key.as_deref(), Some(&b"fixed"[..]));
+        assert_eq!(
+            g.headers,
+            vec![("a".into(), Some(b"1".to_vec())), ("b".into(), Some(b"2".to_vec()))]
+        );
+    }
+
+    // -K with an escape and -p -1 (the partitioner); --key-separator stays literal.
+    let t = topic("cli-kcat-3");
+    create_topic(&t, 3);
+    let out = volley(&["produce", "-b", &bs, "-t", &t, "-K", r"\t", "-p", "-1"], b"a\tb\n");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = volley(&["produce", "-b", &bs, "-t", &t, "--key-separator", r"\t"], b"c\\td\n");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let mut got = read_back(&t, 2);
+    got.sort_by(|a, b| a.key.cmp(&b.key));
+    assert_eq!(got[0].key.as_deref(), Some(&b"a"[..]));
+    assert_eq!(got[0].value.as_deref(), Some(&b"b"[..]));
+    assert_eq!(got[1].key.as_deref(), Some(&b"c"[..]));
+    assert_eq!(got[1].value.as_deref(), Some(&b"d"[..]));
+
+    let out = volley(&["produce", "-b", &bs, "-t", &t, "-K", r"\q"], b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("unknown escape"), "{}", text(&out.stderr));
+}

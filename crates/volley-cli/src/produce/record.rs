@@ -70,8 +70,8 @@ pub(super) async fn build_encoders_inner(a: &ProduceArgs) -> Result<Encoders, Se
         None | Some("string") => None,
         Some(f) => Some(Format::parse("--key-format", f).map_err(|e| e.to_string())?),
     };
-    if key_format.is_some() && a.key_field.is_none() && a.key_separator.is_none() {
-        return Err("--key-format needs a key: --key-field or --key-separator".into());
+    if key_format.is_some() && a.key_field.is_none() && a.key_split.is_none() && a.key.is_none() {
+        return Err("--key-format needs a key: --key-field, --key-separator, -K or -k".into());
     }
     if a.value_schema.is_some() && value_format.is_none() {
         return Err("--value-schema needs --value-format".into());
@@ -221,19 +221,72 @@ pub(super) fn split_record(a: &ProduceArgs, line: &[u8]) -> Result<(Option<Bytes
         };
         return Ok((key, Bytes::copy_from_slice(line)));
     }
-    if let Some(sep) = &a.key_separator {
-        let sep = sep.as_bytes();
+    if let Some(sep) = &a.key_split {
         if sep.is_empty() {
-            return Err("--key-separator is empty".into());
+            return Err("the key separator is empty".into());
         }
         let pos = line
             .windows(sep.len())
-            .position(|w| w == sep)
+            .position(|w| w == &sep[..])
             .ok_or("no key separator found")?;
         return Ok((
             Some(Bytes::copy_from_slice(&line[..pos])),
             Bytes::copy_from_slice(&line[pos + sep.len()..]),
         ));
     }
+    if let Some(k) = &a.key {
+        return Ok((Some(Bytes::copy_from_slice(k.as_bytes())), Bytes::copy_from_slice(line)));
+    }
     Ok((None, Bytes::copy_from_slice(line)))
+}
+
+/// kcat's escapes in `-K`/`-D`: `\n`, `\t`, `\0`, `\r`, `\xNN` and `\\`; other text as is.
+pub(super) fn unescape(flag: &str, s: &str) -> Result<Vec<u8>, String> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut bytes = s.bytes();
+    while let Some(b) = bytes.next() {
+        if b != b'\\' {
+            out.push(b);
+            continue;
+        }
+        out.push(match bytes.next() {
+            Some(b'n') => b'\n',
+            Some(b't') => b'\t',
+            Some(b'0') => 0,
+            Some(b'r') => b'\r',
+            Some(b'\\') => b'\\',
+            Some(b'x') => {
+                let hex: Vec<u8> = bytes.by_ref().take(2).collect();
+                std::str::from_utf8(&hex)
+                    .ok()
+                    .filter(|h| h.len() == 2)
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or_else(|| format!("invalid {flag} '{s}': \\x needs two hex digits"))?
+            }
+            other => {
+                let shown = other.map_or(String::new(), |c| char::from(c).to_string());
+                return Err(format!(
+                    "invalid {flag} '{s}': unknown escape '\\{shown}' (\\n, \\t, \\0, \\r, \\xNN, \\\\)"
+                ));
+            }
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unescape;
+
+    #[test]
+    fn kcat_escapes() {
+        assert_eq!(unescape("-K", ":").unwrap(), b":");
+        assert_eq!(unescape("-K", r"\t").unwrap(), b"\t");
+        assert_eq!(unescape("-D", r"a\n\r\0\x1e\\b").unwrap(), b"a\n\r\0\x1e\\b");
+        assert_eq!(unescape("-D", "é").unwrap(), "é".as_bytes());
+        assert!(unescape("-D", r"\x1").unwrap_err().contains("two hex digits"));
+        assert!(unescape("-D", r"\xZZ").is_err());
+        assert!(unescape("-K", r"\q").unwrap_err().contains("unknown escape '\\q'"));
+        assert!(unescape("-K", "\\").is_err());
+    }
 }
