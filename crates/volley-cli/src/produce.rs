@@ -24,9 +24,17 @@ pub(crate) struct ProduceArgs {
     /// Input file, or - for standard input.
     #[arg(default_value = "-")]
     input: String,
-    /// Parse each line as JSON and take the key from this top-level field.
-    #[arg(long, conflicts_with_all = ["key_separator", "key_delimiter", "key"])]
+    /// Parse each line as JSON and take the key from this top-level field. A string key is
+    /// unescaped; any other value is its JSON text exactly as written (`1.50` stays `1.50`).
+    #[arg(long, conflicts_with_all = ["key_separator", "key_delimiter", "key", "key_path"])]
     key_field: Option<String>,
+    /// Parse each line as JSON and take the key at this JSON Pointer (RFC 6901:
+    /// /meta/user_id, /items/0/sku); keys as with --key-field.
+    #[arg(long, value_name = "POINTER", conflicts_with_all = ["key_separator", "key_delimiter", "key"])]
+    key_path: Option<String>,
+    /// The pointer --key-field/--key-path stand for, as tokens (set by `run`).
+    #[arg(skip)]
+    key_pointer: Option<Vec<String>>,
     /// Split each line at the first SEP into key and value (SEP taken literally).
     #[arg(long, value_name = "SEP", conflicts_with_all = ["key_delimiter", "key"])]
     key_separator: Option<String>,
@@ -108,6 +116,7 @@ pub(crate) struct ProduceArgs {
     close_timeout_ms: u64,
 }
 
+mod json_key;
 mod record;
 mod report;
 
@@ -197,6 +206,14 @@ pub(crate) async fn run(mut a: ProduceArgs) -> ExitCode {
         (Some(s), _) => Some(s.as_bytes().to_vec()),
         (None, Some(d)) => match record::unescape("-K", d) {
             Ok(b) => Some(b),
+            Err(e) => return usage(e),
+        },
+        (None, None) => None,
+    };
+    a.key_pointer = match (&a.key_field, &a.key_path) {
+        (Some(f), _) => Some(json_key::field_pointer(f)),
+        (None, Some(p)) => match json_key::parse_pointer(p) {
+            Ok(t) => Some(t),
             Err(e) => return usage(e),
         },
         (None, None) => None,
@@ -402,7 +419,7 @@ pub(crate) async fn run(mut a: ProduceArgs) -> ExitCode {
         summary.delivered, summary.failed, line_no
     );
     println!("bytes delivered: {} (keys and values)", summary.bytes);
-    if a.key_field.is_some() {
+    if a.key_pointer.is_some() {
         println!("records without key: {}", summary.keyless);
     }
     for (p, n) in &summary.per_partition {

@@ -117,7 +117,7 @@ fn produce_json_lines_with_key_field_report_and_headers() {
     keys.dedup();
     assert_eq!(
         keys,
-        vec![b"42".to_vec(), b"alice".to_vec(), br#"{"a":[1,2]}"#.to_vec()],
+        vec![b"42".to_vec(), b"alice".to_vec(), br#"{"a": [1, 2]}"#.to_vec()],
         "strings bare, others compact JSON"
     );
     let placement = librdkafka_placement(&keys, 6);
@@ -452,4 +452,25 @@ fn kcat_short_flags() {
     let out = volley(&["produce", "-b", &bs, "-t", &t, "-K", r"\q"], b"");
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("unknown escape"), "{}", text(&out.stderr));
+}
+
+/// Issue 14: --key-path takes an RFC 6901 pointer; non-string keys are their JSON text as
+/// written (`1.50` stays `1.50`), strings unescaped.
+#[test]
+fn key_path_keeps_keys_as_written() {
+    let bs = bootstrap();
+    let t = topic("cli-key-path");
+    create_topic(&t, 3);
+    let input = concat!(
+        "{\"meta\": {\"user_id\": 1.50}}\n",
+        "{\"meta\": {\"user_id\": \"b\\u00e9\"}}\n",
+        "{\"items\": []}\n",
+    );
+    let out = volley(&["produce", "-b", &bs, "-t", &t, "--key-path", "/meta/user_id"], input.as_bytes());
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("records without key: 1"), "{stdout}");
+    let mut keys: Vec<Option<Vec<u8>>> = read_back(&t, 3).into_iter().map(|g| g.key).collect();
+    keys.sort();
+    assert_eq!(keys, vec![None, Some(b"1.50".to_vec()), Some("bé".as_bytes().to_vec())]);
 }

@@ -9,7 +9,7 @@ use volley_schema::{
     parse_registry_settings, Format, JsonEncoder, MappingOptions, RegistryClient, RegistryOptions, Resolved, Role,
 };
 
-use super::ProduceArgs;
+use super::{json_key, ProduceArgs};
 
 /// The serializers `--key-format`/`--value-format` ask for, with their schemas resolved.
 pub(super) struct Encoders {
@@ -70,8 +70,8 @@ pub(super) async fn build_encoders_inner(a: &ProduceArgs) -> Result<Encoders, Se
         None | Some("string") => None,
         Some(f) => Some(Format::parse("--key-format", f).map_err(|e| e.to_string())?),
     };
-    if key_format.is_some() && a.key_field.is_none() && a.key_split.is_none() && a.key.is_none() {
-        return Err("--key-format needs a key: --key-field, --key-separator, -K or -k".into());
+    if key_format.is_some() && a.key_pointer.is_none() && a.key_split.is_none() && a.key.is_none() {
+        return Err("--key-format needs a key: --key-field, --key-path, --key-separator, -K or -k".into());
     }
     if a.value_schema.is_some() && value_format.is_none() {
         return Err("--value-schema needs --value-format".into());
@@ -180,15 +180,14 @@ pub(super) fn make_record(a: &ProduceArgs, enc: &Encoders, line: &[u8]) -> Resul
         Option<serde_json::Value>,
         &[u8],
         Option<serde_json::Value>,
-    ) = if let Some(field) = &a.key_field {
+    ) = if let Some(tokens) = &a.key_pointer {
+        let found = json_key::key_at(line, tokens)?;
         let v: serde_json::Value = serde_json::from_slice(line).map_err(|e| format!("not valid JSON: {e}"))?;
-        let obj = v.as_object().ok_or("not a JSON object (--key-field needs one)")?;
-        let k = obj.get(field).filter(|k| !k.is_null()).cloned();
-        let raw = k.as_ref().map(|k| match k {
-            serde_json::Value::String(s) => Bytes::copy_from_slice(s.as_bytes()),
-            other => Bytes::from(other.to_string()),
-        });
-        (raw, k, line, Some(v))
+        let k = found
+            .as_ref()
+            .map(|(_, text)| serde_json::from_str(text).map_err(|e| e.to_string()))
+            .transpose()?;
+        (found.map(|(b, _)| Bytes::from(b)), k, line, Some(v))
     } else {
         let (k, v) = split_record(a, line)?;
         let vlen = v.len();
@@ -196,7 +195,7 @@ pub(super) fn make_record(a: &ProduceArgs, enc: &Encoders, line: &[u8]) -> Resul
     };
     let key = match (&enc.key, key_raw) {
         (Some(e), Some(raw)) => {
-            // A --key-field value is re-written as JSON text; a --key-separator key is JSON text.
+            // A JSON key's text is re-written; a separated key is JSON text.
             let text = key_json.as_ref().map(serde_json::Value::to_string);
             let raw_bytes: &[u8] = text.as_deref().map_or(&raw[..], str::as_bytes);
             Some(encode_side("the key", e, key_json.as_ref(), raw_bytes)?)
@@ -211,14 +210,8 @@ pub(super) fn make_record(a: &ProduceArgs, enc: &Encoders, line: &[u8]) -> Resul
 }
 
 pub(super) fn split_record(a: &ProduceArgs, line: &[u8]) -> Result<(Option<Bytes>, Bytes), String> {
-    if let Some(field) = &a.key_field {
-        let v: serde_json::Value = serde_json::from_slice(line).map_err(|e| format!("not valid JSON: {e}"))?;
-        let obj = v.as_object().ok_or("not a JSON object (--key-field needs one)")?;
-        let key = match obj.get(field) {
-            None | Some(serde_json::Value::Null) => None,
-            Some(serde_json::Value::String(s)) => Some(Bytes::copy_from_slice(s.as_bytes())),
-            Some(other) => Some(Bytes::from(other.to_string())),
-        };
+    if let Some(tokens) = &a.key_pointer {
+        let key = json_key::key_at(line, tokens)?.map(|(b, _)| Bytes::from(b));
         return Ok((key, Bytes::copy_from_slice(line)));
     }
     if let Some(sep) = &a.key_split {
