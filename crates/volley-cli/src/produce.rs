@@ -21,9 +21,10 @@ pub(crate) struct ProduceArgs {
     /// Topic to produce to.
     #[arg(short = 't', long)]
     topic: String,
-    /// Input file, or - for standard input.
+    /// Input files, read one after another as one stream, or - for standard input. A file's
+    /// end also ends its last record.
     #[arg(default_value = "-")]
-    input: String,
+    input: Vec<String>,
     /// Parse each line as JSON and take the key from this top-level field. A string key is
     /// unescaped; any other value is its JSON text exactly as written (`1.50` stays `1.50`).
     #[arg(long, conflicts_with_all = ["key_separator", "key_delimiter", "key", "key_path"])]
@@ -243,16 +244,27 @@ pub(crate) async fn run(mut a: ProduceArgs) -> ExitCode {
         };
         headers.push(Header::new(k, Bytes::copy_from_slice(v.as_bytes())));
     }
-    let (input, total_bytes): (Box<dyn AsyncRead + Unpin + Send>, Option<u64>) = if a.input == "-" {
-        (Box::new(tokio::io::stdin()), None)
-    } else {
-        match tokio::fs::File::open(&a.input).await {
+    // Every file is opened before anything is sent, so that a wrong name stops the run at once.
+    let mut inputs: Vec<Box<dyn AsyncRead + Unpin + Send>> = Vec::new();
+    let mut total_bytes = Some(0u64);
+    for name in &a.input {
+        if name == "-" {
+            inputs.push(Box::new(tokio::io::stdin()));
+            total_bytes = None;
+            continue;
+        }
+        match tokio::fs::File::open(name).await {
             Ok(f) => {
                 let len = f.metadata().await.ok().map(|m| m.len());
-                (Box::new(f), len)
+                total_bytes = total_bytes.zip(len).map(|(t, l)| t + l);
+                inputs.push(Box::new(f));
             }
-            Err(e) => return usage(format!("cannot open {}: {e}", a.input)),
+            Err(e) => return usage(format!("cannot open {name}: {e}")),
         }
+    }
+    let mut inputs = inputs.into_iter();
+    let Some(input) = inputs.next() else {
+        return usage("no input");
     };
     let encoders = match build_encoders(&a).await {
         Ok(e) => e,
@@ -298,6 +310,7 @@ pub(crate) async fn run(mut a: ProduceArgs) -> ExitCode {
     let collector = tokio::spawn(collect(rx, settled_rx, a.report.clone()));
     let start = Instant::now();
     let mut reader = BufReader::with_capacity(1 << 20, input);
+
     let mut buf = Vec::with_capacity(4096);
     let mut line_no = 0u64;
     let mut read_bytes = 0u64;
@@ -314,7 +327,13 @@ pub(crate) async fn run(mut a: ProduceArgs) -> ExitCode {
             () = interrupted.notified() => break,
         };
         let n = match read {
-            Ok(0) => break,
+            Ok(0) => match inputs.next() {
+                Some(next) => {
+                    reader = BufReader::with_capacity(1 << 20, next);
+                    continue;
+                }
+                None => break,
+            },
             Ok(n) => n,
             Err(e) => {
                 fatal = Some(format!("cannot read input: {e}"));

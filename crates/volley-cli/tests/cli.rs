@@ -466,11 +466,35 @@ fn key_path_keeps_keys_as_written() {
         "{\"meta\": {\"user_id\": \"b\\u00e9\"}}\n",
         "{\"items\": []}\n",
     );
-    let out = volley(&["produce", "-b", &bs, "-t", &t, "--key-path", "/meta/user_id"], input.as_bytes());
+    let out = volley(
+        &["produce", "-b", &bs, "-t", &t, "--key-path", "/meta/user_id"],
+        input.as_bytes(),
+    );
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
     assert!(stdout.contains("records without key: 1"), "{stdout}");
     let mut keys: Vec<Option<Vec<u8>>> = read_back(&t, 3).into_iter().map(|g| g.key).collect();
     keys.sort();
     assert_eq!(keys, vec![None, Some(b"1.50".to_vec()), Some("bé".as_bytes().to_vec())]);
+}
+
+/// Issue 14: several input files are one stream; a file's end also ends its last record.
+#[test]
+fn several_input_files_are_one_stream() {
+    let bs = bootstrap();
+    let t = topic("cli-files");
+    create_topic(&t, 1);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (f1, f2) = (dir.path().join("1.txt"), dir.path().join("2.txt"));
+    std::fs::write(&f1, "a\nb").expect("write");
+    std::fs::write(&f2, "c\n").expect("write");
+    let (p1, p2) = (f1.to_str().expect("path"), f2.to_str().expect("path"));
+    let out = volley(&["produce", "-b", &bs, "-t", &t, p1, p2], b"");
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("records: 3 delivered, 0 failed, 3 read"), "{stdout}");
+    let values: Vec<Vec<u8>> = read_back(&t, 3).into_iter().map(|g| g.value.expect("value")).collect();
+    assert_eq!(values, vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
+    let out = volley(&["produce", "-b", &bs, "-t", &t, p1, "no-such-file"], b"");
+    assert_eq!(out.status.code(), Some(2));
 }
