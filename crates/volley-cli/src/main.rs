@@ -88,8 +88,13 @@ fn run_async(fut: impl std::future::Future<Output = ExitCode>) -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    // The config's warnings are printed by the commands as "warning: ..." lines; the
+    // library's log of the same lines is kept quiet.
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("VOLLEY_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("VOLLEY_LOG")
+                .unwrap_or_else(|_| "warn,volley::config=error".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();

@@ -1,6 +1,5 @@
 //! `volley produce`: one record per input line.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,31 +8,57 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::sync::mpsc;
-use volley::{BatchId, DeliveryFuture, Error, Header, Persistence, Producer, ProducerConfig, ProducerRecord};
-use volley_schema::{
-    parse_registry_settings, Format, JsonEncoder, MappingOptions, RegistryClient, RegistryOptions, Resolved, Role,
-};
+use volley::{Error, Header, Producer, ProducerConfig, ProducerRecord};
 
 /// Arguments of `volley produce`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct ProduceArgs {
-    /// Brokers to bootstrap from: HOST:PORT[,HOST:PORT...].
-    #[arg(long)]
+    /// Brokers to bootstrap from: HOST[:PORT][,HOST[:PORT]...] (no port: 9092).
+    #[arg(short = 'b', long)]
     bootstrap_servers: String,
     /// Topic to produce to.
-    #[arg(long)]
+    #[arg(short = 't', long)]
     topic: String,
-    /// Input file, or - for standard input.
+    /// Input files, read one after another as one stream, or - for standard input. A file's
+    /// end also ends its last record.
     #[arg(default_value = "-")]
-    input: String,
-    /// Parse each line as JSON and take the key from this top-level field.
-    #[arg(long, conflicts_with = "key_separator")]
+    input: Vec<String>,
+    /// Parse each line as JSON and take the key from this top-level field. A string key is
+    /// unescaped; any other value is its JSON text exactly as written (`1.50` stays `1.50`).
+    #[arg(long, conflicts_with_all = ["key_separator", "key_delimiter", "key", "key_path"])]
     key_field: Option<String>,
-    /// Split each line at the first SEP into key and value.
-    #[arg(long, value_name = "SEP")]
+    /// Parse each line as JSON and take the key at this JSON Pointer (RFC 6901:
+    /// /meta/user_id, /items/0/sku); keys as with --key-field.
+    #[arg(long, value_name = "POINTER", conflicts_with_all = ["key_separator", "key_delimiter", "key"])]
+    key_path: Option<String>,
+    /// The pointer --key-field/--key-path stand for, as tokens (set by `run`).
+    #[arg(skip)]
+    key_pointer: Option<Vec<String>>,
+    /// Split each line at the first SEP into key and value (SEP taken literally).
+    #[arg(long, value_name = "SEP", conflicts_with_all = ["key_delimiter", "key"])]
     key_separator: Option<String>,
+    /// Split each record at the first DELIM into key and value; DELIM may hold the escapes
+    /// \n, \t, \0, \r, \xNN and \\ (kcat's -K).
+    #[arg(short = 'K', long, value_name = "DELIM", conflicts_with = "key")]
+    key_delimiter: Option<String>,
+    /// One fixed key for every record (kcat's -k).
+    #[arg(short = 'k', long, value_name = "KEY")]
+    key: Option<String>,
+    /// The record delimiter instead of a newline, with the escapes of -K (kcat's -D). With
+    /// it, a trailing \r is kept.
+    #[arg(short = 'D', long, value_name = "DELIM")]
+    delimiter: Option<String>,
+    /// Stop after N records read (kcat's -c).
+    #[arg(short = 'c', long, value_name = "N")]
+    count: Option<u64>,
+    /// An empty value is sent as a null value, a tombstone (kcat's -Z).
+    #[arg(short = 'Z', long)]
+    null_empty: bool,
+    /// The separator -K/--key-separator stand for, as bytes (set by `run`).
+    #[arg(skip)]
+    key_split: Option<Vec<u8>>,
     /// One producer property, key=value (repeatable).
     #[arg(short = 'X', value_name = "KEY=VALUE")]
     properties: Vec<String>,
@@ -44,7 +69,7 @@ pub(crate) struct ProduceArgs {
     #[arg(long)]
     acks: Option<String>,
     /// Shortcut for -X compression.type=...
-    #[arg(long)]
+    #[arg(short = 'z', long)]
     compression: Option<String>,
     /// Shortcut for -X linger.ms=...
     #[arg(long)]
@@ -53,10 +78,10 @@ pub(crate) struct ProduceArgs {
     #[arg(long)]
     batch_size: Option<String>,
     /// A header k=v added to every record (repeatable).
-    #[arg(long, value_name = "K=V")]
+    #[arg(short = 'H', long, value_name = "K=V")]
     header: Vec<String>,
-    /// Send every record to this partition.
-    #[arg(long)]
+    /// Send every record to this partition (-1: the partitioner decides).
+    #[arg(short = 'p', long, allow_negative_numbers = true)]
     partition: Option<i32>,
     /// Write one JSON line per input line with its partition and offset, or its error.
     #[arg(long, value_name = "FILE")]
@@ -92,6 +117,31 @@ pub(crate) struct ProduceArgs {
     close_timeout_ms: u64,
 }
 
+mod json_key;
+mod record;
+mod report;
+
+use record::{build_encoders, make_record};
+use report::{cause_of, collect, Entry};
+
+/// Reads one record up to and including `delim` (or to the end of input) into `buf`; the
+/// number of bytes read, 0 at the end.
+async fn read_record(
+    reader: &mut BufReader<Box<dyn AsyncRead + Unpin + Send>>,
+    delim: &[u8],
+    buf: &mut Vec<u8>,
+) -> std::io::Result<usize> {
+    let last = delim[delim.len() - 1];
+    let mut total = 0;
+    loop {
+        let n = reader.read_until(last, buf).await?;
+        total += n;
+        if n == 0 || buf.ends_with(delim) {
+            return Ok(total);
+        }
+    }
+}
+
 fn usage(msg: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {msg}");
     ExitCode::from(2)
@@ -115,11 +165,16 @@ fn read_properties(path: &PathBuf) -> Result<Vec<(String, String)>, String> {
     Ok(out)
 }
 
+/// Builds the producer config: the `--producer-config` file (where other Kafka clients' keys
+/// are ignored with a warning), then `-X` (strict), then the shortcuts. Warnings are printed.
 fn build_config(a: &ProduceArgs) -> Result<ProducerConfig, String> {
-    let mut props: Vec<(String, String)> = Vec::new();
+    let mut b = ProducerConfig::builder();
     if let Some(f) = &a.producer_config {
-        props.extend(read_properties(f)?);
+        for (k, v) in read_properties(f)? {
+            b = b.set_shared(&k, &v).map_err(|e| format!("{}: {e}", f.display()))?;
+        }
     }
+    let mut props: Vec<(String, String)> = Vec::new();
     for x in &a.properties {
         let Some((k, v)) = x.split_once('=') else {
             return Err(format!("invalid -X '{x}': expected key=value"));
@@ -137,404 +192,47 @@ fn build_config(a: &ProduceArgs) -> Result<ProducerConfig, String> {
         }
     }
     props.push(("bootstrap.servers".into(), a.bootstrap_servers.clone()));
-    ProducerConfig::from_properties(props).map_err(|e| e.to_string())
-}
-
-enum Entry {
-    Sent {
-        line: u64,
-        key: Option<Bytes>,
-        bytes: usize,
-        delivery: DeliveryFuture,
-    },
-    Bad {
-        line: u64,
-        cause: String,
-        error: String,
-    },
-}
-
-#[derive(Default)]
-struct Summary {
-    delivered: u64,
-    bytes: u64,
-    keyless: u64,
-    per_partition: BTreeMap<i32, u64>,
-    failures: BTreeMap<String, u64>,
-    failed: u64,
-}
-
-fn json_str(b: &[u8]) -> String {
-    serde_json::Value::String(String::from_utf8_lossy(b).into_owned()).to_string()
-}
-
-/// Batches that failed as possibly persisted, and those a later acknowledgement proved
-/// persisted (`Producer::on_settled`): each of their records gets a second report line
-/// `{"line": N, "persistence": "persisted_later", "partition": P}`.
-#[derive(Default)]
-struct Settling {
-    waiting: HashMap<BatchId, Vec<(u64, i32)>>,
-    settled: HashSet<BatchId>,
-}
-
-impl Settling {
-    /// Reads the events that came in; returns the report lines they complete.
-    fn poll(&mut self, events: &mut mpsc::UnboundedReceiver<BatchId>) -> Vec<String> {
-        let mut lines = Vec::new();
-        while let Ok(id) = events.try_recv() {
-            self.settled.insert(id);
-            for (line, partition) in self.waiting.remove(&id).unwrap_or_default() {
-                lines.push(persisted_later(line, partition));
-            }
-        }
-        lines
+    for (k, v) in &props {
+        b = b.set(k, v).map_err(|e| e.to_string())?;
     }
-
-    /// A record of batch `id` failed possibly persisted: a report line now if its batch was
-    /// already proven persisted, else later.
-    fn failed(&mut self, id: BatchId, line: u64, partition: i32) -> Option<String> {
-        if self.settled.contains(&id) {
-            return Some(persisted_later(line, partition));
-        }
-        self.waiting.entry(id).or_default().push((line, partition));
-        None
+    let config = b.build().map_err(|e| e.to_string())?;
+    for w in &config.warnings {
+        eprintln!("warning: {w}");
     }
+    Ok(config)
 }
 
-fn persisted_later(line: u64, partition: i32) -> String {
-    format!("{{\"line\":{line},\"persistence\":\"persisted_later\",\"partition\":{partition}}}")
-}
-
-async fn collect(
-    mut rx: mpsc::Receiver<Entry>,
-    mut settled_rx: mpsc::UnboundedReceiver<BatchId>,
-    report: Option<PathBuf>,
-) -> Result<Summary, String> {
-    let mut settling = Settling::default();
-    let mut out = match &report {
-        Some(p) => Some(tokio::io::BufWriter::new(
-            tokio::fs::File::create(p)
-                .await
-                .map_err(|e| format!("cannot create --report {}: {e}", p.display()))?,
-        )),
-        None => None,
+pub(crate) async fn run(mut a: ProduceArgs) -> ExitCode {
+    a.key_split = match (&a.key_separator, &a.key_delimiter) {
+        (Some(s), _) => Some(s.as_bytes().to_vec()),
+        (None, Some(d)) => match record::unescape("-K", d) {
+            Ok(b) => Some(b),
+            Err(e) => return usage(e),
+        },
+        (None, None) => None,
     };
-    let mut s = Summary::default();
-    while let Some(e) = rx.recv().await {
-        let line_json = match e {
-            Entry::Bad { line, cause, error } => {
-                eprintln!("line {line}: {error}");
-                s.failed += 1;
-                *s.failures.entry(cause).or_default() += 1;
-                format!("{{\"line\":{line},\"error\":{}}}", json_str(error.as_bytes()))
-            }
-            Entry::Sent {
-                line,
-                key,
-                bytes,
-                delivery,
-            } => {
-                let key_json = key
-                    .as_ref()
-                    .map(|k| format!(",\"key\":{}", json_str(k)))
-                    .unwrap_or_default();
-                let partition = delivery.partition();
-                match delivery.await {
-                    Ok(m) => {
-                        s.delivered += 1;
-                        s.bytes += bytes as u64;
-                        *s.per_partition.entry(m.partition).or_default() += 1;
-                        let off = m.offset.map_or("null".to_owned(), |o| o.to_string());
-                        format!(
-                            "{{\"line\":{line}{key_json},\"partition\":{},\"offset\":{off},\"timestamp\":{}}}",
-                            m.partition, m.timestamp
-                        )
-                    }
-                    Err(e) => {
-                        s.failed += 1;
-                        let cause = cause_of(&e.error);
-                        *s.failures.entry(cause).or_default() += 1;
-                        let p = match e.persistence {
-                            Persistence::NotPersisted => "not_persisted",
-                            Persistence::PossiblyPersisted => "possibly_persisted",
-                        };
-                        let mut text = format!(
-                            "{{\"line\":{line}{key_json},\"error\":{},\"persistence\":\"{p}\"}}",
-                            json_str(e.error.to_string().as_bytes())
-                        );
-                        if let Some(later) = e.batch.and_then(|id| settling.failed(id, line, partition)) {
-                            text.push('\n');
-                            text.push_str(&later);
-                        }
-                        text
-                    }
-                }
-            }
-        };
-        let mut lines = vec![line_json];
-        lines.extend(settling.poll(&mut settled_rx));
-        if let Some(o) = out.as_mut() {
-            for l in lines {
-                o.write_all(l.as_bytes()).await.map_err(|e| e.to_string())?;
-                o.write_all(b"\n").await.map_err(|e| e.to_string())?;
-            }
-        }
-    }
-    // Every outcome is in; an event for a batch always comes before the acknowledgement
-    // that proved it, so the last ones are in the channel now.
-    let rest = settling.poll(&mut settled_rx);
-    if let Some(o) = out.as_mut() {
-        for l in rest {
-            o.write_all(l.as_bytes()).await.map_err(|e| e.to_string())?;
-            o.write_all(b"\n").await.map_err(|e| e.to_string())?;
-        }
-    }
-    if let Some(mut o) = out {
-        o.flush().await.map_err(|e| e.to_string())?;
-    }
-    Ok(s)
-}
-
-/// A short cause for the summary's failure table.
-fn cause_of(e: &Error) -> String {
-    match e {
-        Error::Broker { code, .. } => code.name().to_owned(),
-        Error::DeliveryTimeout { .. } => "delivery timeout".into(),
-        Error::Closed { .. } => "producer closed before delivery".into(),
-        Error::RecordTooLarge { setting, .. } => format!("record larger than {setting}"),
-        Error::TopicNotAvailable { .. } => "topic not available".into(),
-        other => other.to_string(),
-    }
-}
-
-/// The serializers `--key-format`/`--value-format` ask for, with their schemas resolved.
-struct Encoders {
-    key: Option<(Arc<JsonEncoder>, Arc<Resolved>)>,
-    value: Option<(Arc<JsonEncoder>, Arc<Resolved>)>,
-}
-
-fn read_schema(flag: &str, path: &Option<PathBuf>) -> Result<Option<String>, String> {
-    path.as_ref()
-        .map(|p| std::fs::read_to_string(p).map_err(|e| format!("cannot read {flag} {}: {e}", p.display())))
-        .transpose()
-}
-
-/// Builds the encoders and resolves their schemas for the topic (registering or looking them
-/// up once), so that a registry problem stops the run before any line is read.
-/// Errors are a usage error (exit 2) or, for the registry's own answers and outages, a
-/// failure of the run (exit 1).
-async fn build_encoders(a: &ProduceArgs) -> Result<Encoders, (String, u8)> {
-    let usage = |e: String| (e, 2u8);
-    build_encoders_inner(a).await.map_err(|e| match e {
-        Setup::Usage(m) => usage(m),
-        Setup::Registry(m) => (m, 1),
-    })
-}
-
-enum Setup {
-    Usage(String),
-    Registry(String),
-}
-
-impl From<String> for Setup {
-    fn from(s: String) -> Self {
-        Setup::Usage(s)
-    }
-}
-
-impl From<&str> for Setup {
-    fn from(s: &str) -> Self {
-        Setup::Usage(s.to_owned())
-    }
-}
-
-async fn build_encoders_inner(a: &ProduceArgs) -> Result<Encoders, Setup> {
-    let mut settings = Vec::new();
-    for s in &a.registry_settings {
-        let (k, v) = s
-            .split_once('=')
-            .ok_or_else(|| Setup::Usage(format!("invalid -S '{s}': expected key=value")))?;
-        settings.push((k.to_owned(), v.to_owned()));
-    }
-    let value_format = a
-        .value_format
-        .as_deref()
-        .map(|f| Format::parse("--value-format", f))
-        .transpose()
-        .map_err(|e| e.to_string())?;
-    let key_format = match a.key_format.as_deref() {
-        None | Some("string") => None,
-        Some(f) => Some(Format::parse("--key-format", f).map_err(|e| e.to_string())?),
+    a.key_pointer = match (&a.key_field, &a.key_path) {
+        (Some(f), _) => Some(json_key::field_pointer(f)),
+        (None, Some(p)) => match json_key::parse_pointer(p) {
+            Ok(t) => Some(t),
+            Err(e) => return usage(e),
+        },
+        (None, None) => None,
     };
-    if key_format.is_some() && a.key_field.is_none() && a.key_separator.is_none() {
-        return Err("--key-format needs a key: --key-field or --key-separator".into());
-    }
-    if a.value_schema.is_some() && value_format.is_none() {
-        return Err("--value-schema needs --value-format".into());
-    }
-    if a.key_schema.is_some() && key_format.is_none() {
-        return Err("--key-schema needs --key-format".into());
-    }
-    let needs_registry =
-        value_format.is_some_and(Format::uses_registry) || key_format.is_some_and(Format::uses_registry);
-    let url = a.schema_registry.clone().or_else(|| {
-        settings
-            .iter()
-            .find(|(k, _)| k == "schema.registry.url")
-            .map(|(_, v)| v.clone())
-    });
-    if a.schema_registry.is_some() && !needs_registry {
-        return Err("--schema-registry is only used by the -confluent formats".into());
-    }
-    if !settings.is_empty() && !needs_registry {
-        return Err("-S settings are for the Schema Registry, which only the -confluent formats use".into());
-    }
-    let (registry, options) = match (&url, needs_registry) {
-        (Some(u), true) => {
-            let (cfg, opts) = parse_registry_settings(u, &settings).map_err(|e| e.to_string())?;
-            (
-                Some(Arc::new(RegistryClient::new(cfg).map_err(|e| e.to_string())?)),
-                opts,
-            )
-        }
-        (None, true) => return Err("the -confluent formats need --schema-registry URL".into()),
-        _ => (None, RegistryOptions::default()),
+    let delimiter = match a.delimiter.as_deref().map(|d| record::unescape("-D", d)).transpose() {
+        Ok(Some(d)) if d.is_empty() => return usage("-D is empty"),
+        Ok(d) => d,
+        Err(e) => return usage(e),
     };
-    let mapping = MappingOptions {
-        bytes_base64: a.bytes_base64,
-        ignore_unknown_fields: a.ignore_unknown_fields,
-    };
-    let mut out = Encoders { key: None, value: None };
-    for (role, format, schema_flag, schema_path) in [
-        (Role::Key, key_format, "--key-schema", &a.key_schema),
-        (Role::Value, value_format, "--value-schema", &a.value_schema),
-    ] {
-        let Some(format) = format else { continue };
-        let schema = read_schema(schema_flag, schema_path)?;
-        let enc = JsonEncoder::new(
-            format,
-            role,
-            schema.as_deref(),
-            registry.clone(),
-            options.clone(),
-            mapping,
-        )
-        .map_err(|e| e.to_string())?;
-        let resolved = enc.prepare(&a.topic).await.map_err(|e| {
-            Setup::Registry(format!(
-                "cannot resolve the {} schema of topic '{}': {e}",
-                role_name(role),
-                a.topic
+    let partition = match a.partition {
+        Some(-1) | None => None,
+        Some(p) if p >= 0 => Some(p),
+        Some(p) => {
+            return usage(format!(
+                "invalid value '{p}' for '-p': a partition number, or -1 for the partitioner"
             ))
-        })?;
-        let slot = Some((Arc::new(enc), resolved));
-        match role {
-            Role::Key => out.key = slot,
-            Role::Value => out.value = slot,
-        }
-    }
-    Ok(out)
-}
-
-fn role_name(r: Role) -> &'static str {
-    match r {
-        Role::Key => "key",
-        Role::Value => "value",
-    }
-}
-
-/// Encodes one side of a record with its encoder; the error names the field that does not fit.
-fn encode_side(
-    side: &str,
-    enc: &(Arc<JsonEncoder>, Arc<Resolved>),
-    json: Option<&serde_json::Value>,
-    raw: &[u8],
-) -> Result<Bytes, String> {
-    let parsed;
-    let value = match json {
-        Some(v) => v,
-        None => {
-            parsed = serde_json::from_slice::<serde_json::Value>(raw)
-                .map_err(|e| format!("{side} is not valid JSON: {e}"))?;
-            &parsed
         }
     };
-    let mut out = Vec::with_capacity(raw.len() + 5);
-    enc.0
-        .encode(&enc.1, value, raw, &mut out)
-        .map_err(|e| format!("{side} does not fit its schema: {e}"))?;
-    Ok(Bytes::from(out))
-}
-
-/// Splits a line into key and value and applies the encoders.
-fn make_record(a: &ProduceArgs, enc: &Encoders, line: &[u8]) -> Result<(Option<Bytes>, Bytes), String> {
-    if enc.key.is_none() && enc.value.is_none() {
-        return split_record(a, line);
-    }
-    let (key_raw, key_json, value_raw, value_json): (
-        Option<Bytes>,
-        Option<serde_json::Value>,
-        &[u8],
-        Option<serde_json::Value>,
-    ) = if let Some(field) = &a.key_field {
-        let v: serde_json::Value = serde_json::from_slice(line).map_err(|e| format!("not valid JSON: {e}"))?;
-        let obj = v.as_object().ok_or("not a JSON object (--key-field needs one)")?;
-        let k = obj.get(field).filter(|k| !k.is_null()).cloned();
-        let raw = k.as_ref().map(|k| match k {
-            serde_json::Value::String(s) => Bytes::copy_from_slice(s.as_bytes()),
-            other => Bytes::from(other.to_string()),
-        });
-        (raw, k, line, Some(v))
-    } else {
-        let (k, v) = split_record(a, line)?;
-        let vlen = v.len();
-        (k, None, &line[line.len() - vlen..], None)
-    };
-    let key = match (&enc.key, key_raw) {
-        (Some(e), Some(raw)) => {
-            // A --key-field value is re-written as JSON text; a --key-separator key is JSON text.
-            let text = key_json.as_ref().map(serde_json::Value::to_string);
-            let raw_bytes: &[u8] = text.as_deref().map_or(&raw[..], str::as_bytes);
-            Some(encode_side("the key", e, key_json.as_ref(), raw_bytes)?)
-        }
-        (_, raw) => raw,
-    };
-    let value = match &enc.value {
-        Some(e) => encode_side("the value", e, value_json.as_ref(), value_raw)?,
-        None => Bytes::copy_from_slice(value_raw),
-    };
-    Ok((key, value))
-}
-
-fn split_record(a: &ProduceArgs, line: &[u8]) -> Result<(Option<Bytes>, Bytes), String> {
-    if let Some(field) = &a.key_field {
-        let v: serde_json::Value = serde_json::from_slice(line).map_err(|e| format!("not valid JSON: {e}"))?;
-        let obj = v.as_object().ok_or("not a JSON object (--key-field needs one)")?;
-        let key = match obj.get(field) {
-            None | Some(serde_json::Value::Null) => None,
-            Some(serde_json::Value::String(s)) => Some(Bytes::copy_from_slice(s.as_bytes())),
-            Some(other) => Some(Bytes::from(other.to_string())),
-        };
-        return Ok((key, Bytes::copy_from_slice(line)));
-    }
-    if let Some(sep) = &a.key_separator {
-        let sep = sep.as_bytes();
-        if sep.is_empty() {
-            return Err("--key-separator is empty".into());
-        }
-        let pos = line
-            .windows(sep.len())
-            .position(|w| w == sep)
-            .ok_or("no key separator found")?;
-        return Ok((
-            Some(Bytes::copy_from_slice(&line[..pos])),
-            Bytes::copy_from_slice(&line[pos + sep.len()..]),
-        ));
-    }
-    Ok((None, Bytes::copy_from_slice(line)))
-}
-
-pub(crate) async fn run(a: ProduceArgs) -> ExitCode {
     let config = match build_config(&a) {
         Ok(c) => c,
         Err(e) => return usage(e),
@@ -546,16 +244,27 @@ pub(crate) async fn run(a: ProduceArgs) -> ExitCode {
         };
         headers.push(Header::new(k, Bytes::copy_from_slice(v.as_bytes())));
     }
-    let (input, total_bytes): (Box<dyn AsyncRead + Unpin + Send>, Option<u64>) = if a.input == "-" {
-        (Box::new(tokio::io::stdin()), None)
-    } else {
-        match tokio::fs::File::open(&a.input).await {
+    // Every file is opened before anything is sent, so that a wrong name stops the run at once.
+    let mut inputs: Vec<Box<dyn AsyncRead + Unpin + Send>> = Vec::new();
+    let mut total_bytes = Some(0u64);
+    for name in &a.input {
+        if name == "-" {
+            inputs.push(Box::new(tokio::io::stdin()));
+            total_bytes = None;
+            continue;
+        }
+        match tokio::fs::File::open(name).await {
             Ok(f) => {
                 let len = f.metadata().await.ok().map(|m| m.len());
-                (Box::new(f), len)
+                total_bytes = total_bytes.zip(len).map(|(t, l)| t + l);
+                inputs.push(Box::new(f));
             }
-            Err(e) => return usage(format!("cannot open {}: {e}", a.input)),
+            Err(e) => return usage(format!("cannot open {name}: {e}")),
         }
+    }
+    let mut inputs = inputs.into_iter();
+    let Some(input) = inputs.next() else {
+        return usage("no input");
     };
     let encoders = match build_encoders(&a).await {
         Ok(e) => e,
@@ -601,23 +310,30 @@ pub(crate) async fn run(a: ProduceArgs) -> ExitCode {
     let collector = tokio::spawn(collect(rx, settled_rx, a.report.clone()));
     let start = Instant::now();
     let mut reader = BufReader::with_capacity(1 << 20, input);
+
     let mut buf = Vec::with_capacity(4096);
     let mut line_no = 0u64;
     let mut read_bytes = 0u64;
     let mut fatal: Option<String> = None;
     let mut keyless = 0u64;
     loop {
-        if stop.load(Ordering::Acquire) {
+        if stop.load(Ordering::Acquire) || a.count.is_some_and(|c| line_no >= c) {
             break;
         }
         buf.clear();
         // Ctrl-C must also stop a read that waits for input that may never come.
         let read = tokio::select! {
-            r = reader.read_until(b'\n', &mut buf) => r,
+            r = read_record(&mut reader, delimiter.as_deref().unwrap_or(b"\n"), &mut buf) => r,
             () = interrupted.notified() => break,
         };
         let n = match read {
-            Ok(0) => break,
+            Ok(0) => match inputs.next() {
+                Some(next) => {
+                    reader = BufReader::with_capacity(1 << 20, next);
+                    continue;
+                }
+                None => break,
+            },
             Ok(n) => n,
             Err(e) => {
                 fatal = Some(format!("cannot read input: {e}"));
@@ -626,11 +342,16 @@ pub(crate) async fn run(a: ProduceArgs) -> ExitCode {
         };
         read_bytes += n as u64;
         line_no += 1;
-        if buf.last() == Some(&b'\n') {
-            buf.pop();
-            if buf.last() == Some(&b'\r') {
+        match &delimiter {
+            Some(d) if buf.ends_with(d) => buf.truncate(buf.len() - d.len()),
+            Some(_) => {}
+            None if buf.last() == Some(&b'\n') => {
                 buf.pop();
+                if buf.last() == Some(&b'\r') {
+                    buf.pop();
+                }
             }
+            None => {}
         }
         let entry = match make_record(&a, &encoders, &buf) {
             Err(error) => Entry::Bad {
@@ -649,9 +370,9 @@ pub(crate) async fn run(a: ProduceArgs) -> ExitCode {
                 let bytes = value.len() + key.as_ref().map_or(0, Bytes::len);
                 let record = ProducerRecord {
                     topic: a.topic.clone(),
-                    partition: a.partition,
+                    partition,
                     key: key.clone(),
-                    value: Some(value),
+                    value: (!(a.null_empty && value.is_empty())).then_some(value),
                     headers: headers.clone(),
                     timestamp: None,
                 };
@@ -717,7 +438,7 @@ pub(crate) async fn run(a: ProduceArgs) -> ExitCode {
         summary.delivered, summary.failed, line_no
     );
     println!("bytes delivered: {} (keys and values)", summary.bytes);
-    if a.key_field.is_some() {
+    if a.key_pointer.is_some() {
         println!("records without key: {}", summary.keyless);
     }
     for (p, n) in &summary.per_partition {
@@ -739,41 +460,5 @@ pub(crate) async fn run(a: ProduceArgs) -> ExitCode {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Issue 10: every record of a possibly-persisted batch that a later acknowledgement
-    /// proved persisted gets a `persisted_later` report line, whether the event comes
-    /// before or after the collector reads the record's failure.
-    #[test]
-    fn settled_batches_get_a_persisted_later_line_per_record() {
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let mut s = Settling::default();
-        // Failure first, event later: the lines come with the event.
-        assert_eq!(s.failed(BatchId(7), 3, 1), None);
-        assert_eq!(s.failed(BatchId(7), 4, 1), None);
-        assert_eq!(s.poll(&mut rx), Vec::<String>::new());
-        tx.send(BatchId(7)).expect("send");
-        assert_eq!(
-            s.poll(&mut rx),
-            vec![
-                r#"{"line":3,"persistence":"persisted_later","partition":1}"#.to_owned(),
-                r#"{"line":4,"persistence":"persisted_later","partition":1}"#.to_owned(),
-            ]
-        );
-        // Event first, failure later: the line comes with the failure.
-        tx.send(BatchId(9)).expect("send");
-        assert!(s.poll(&mut rx).is_empty());
-        assert_eq!(
-            s.failed(BatchId(9), 8, 0).as_deref(),
-            Some(r#"{"line":8,"persistence":"persisted_later","partition":0}"#)
-        );
-        // A batch never settled gives nothing.
-        assert_eq!(s.failed(BatchId(11), 9, 0), None);
-        assert!(s.poll(&mut rx).is_empty());
     }
 }

@@ -117,7 +117,7 @@ fn produce_json_lines_with_key_field_report_and_headers() {
     keys.dedup();
     assert_eq!(
         keys,
-        vec![b"42".to_vec(), b"alice".to_vec(), br#"{"a":[1,2]}"#.to_vec()],
+        vec![b"42".to_vec(), b"alice".to_vec(), br#"{"a": [1, 2]}"#.to_vec()],
         "strings bare, others compact JSON"
     );
     let placement = librdkafka_placement(&keys, 6);
@@ -190,12 +190,71 @@ fn config_file_and_overrides() {
     assert_eq!(read_back(&t, 2).len(), 2);
 }
 
+/// Issue 14: a Java `producer.properties` shared with a consumer and the Schema Registry
+/// runs; each key Volley cannot use is one warning.
+#[test]
+fn java_producer_properties_file_runs_with_warnings() {
+    let t = topic("cli-java-props");
+    create_topic(&t, 2);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let props = dir.path().join("producer.properties");
+    std::fs::write(
+        &props,
+        concat!(
+            "key.serializer=org.apache.kafka.common.serialization.StringSerializer\n",
+            "value.serializer=io.confluent.kafka.serializers.KafkaAvroSerializer\n",
+            "interceptor.classes=com.example.TracingInterceptor\n",
+            "metric.reporters=com.example.Reporter\n",
+            "group.id=shared\n",
+            "session.timeout.ms=45000\n",
+            "schema.registry.url=http://registry.invalid:8081\n",
+            "basic.auth.credentials.source=USER_INFO\n",
+            "send.buffer.bytes=131072\n",
+            "client.dns.lookup=use_all_dns_ips\n",
+            "partitioner.class=org.apache.kafka.clients.producer.RoundRobinPartitioner\n",
+        ),
+    )
+    .expect("write");
+    let bs = bootstrap();
+    let out = produce(
+        &bs,
+        &t,
+        &["--producer-config", props.to_str().expect("path")],
+        b"a\nb\n",
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{}{stderr}", text(&out.stdout));
+    for key in [
+        "value.serializer",
+        "interceptor.classes",
+        "metric.reporters",
+        "'group.id'",
+        "'session.timeout.ms'",
+        "'schema.registry.url'",
+        "'basic.auth.credentials.source'",
+    ] {
+        let n = stderr
+            .lines()
+            .filter(|l| l.starts_with("warning: ") && l.contains(key))
+            .count();
+        assert_eq!(n, 1, "{key}: {stderr}");
+    }
+    assert!(!stderr.contains("key.serializer"), "{stderr}");
+    let got = read_back(&t, 2);
+    assert_eq!(got.len(), 2);
+    let mut parts: Vec<i32> = got.iter().map(|g| g.partition).collect();
+    parts.sort_unstable();
+    assert_eq!(parts, vec![0, 1], "RoundRobinPartitioner maps to round_robin");
+}
+
 #[test]
 fn config_errors_exit_2_with_the_key_value_and_what_is_allowed() {
     let cases: &[(&[&str], &str)] = &[
         (&["--acks", "2"], "error: invalid value '2' for 'acks': 0, 1, all or -1"),
-        (&["-X", "transactional.id=x"], "error: 'transactional.id=x' is not supported yet: transactions come in a later release; the idempotent producer is supported"),
-        (&["-X", "lingr.ms=5"], "error: unknown configuration property 'lingr.ms'"),
+        (&["-X", "transactional.id=t"], "error: 'transactional.id=t' is not supported yet: transactions come in a later release; the idempotent producer is supported"),
+        (&["-X", "lingr.ms=5"], "error: unknown configuration property 'lingr.ms' (did you mean 'linger.ms'?)"),
+        (&["-X", "group.id=g"], "error: unknown configuration property 'group.id'"),
+        (&["-X", "socket.timeout.ms=soon"], "error: invalid value 'soon' for 'socket.timeout.ms': an integer from 0 to 2147483647"),
         (&["-X", "enable.idempotence=true", "--acks", "1"], "error: conflicting configuration: enable.idempotence=true requires acks=all, retries > 0 and max.in.flight.requests.per.connection <= 5, but acks=1 was set"),
         (&["--compression", "brotli"], "error: invalid value 'brotli' for 'compression.type': none, gzip, snappy, lz4 or zstd"),
     ];
@@ -329,4 +388,113 @@ fn topic_that_never_appears_fails_within_max_block() {
         "{err}"
     );
     drop(cluster);
+}
+
+/// Issue 14: kcat's short flags, the issue's own command line first.
+#[test]
+fn kcat_short_flags() {
+    let bs = bootstrap();
+    let t = topic("cli-kcat");
+    create_topic(&t, 3);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("in.txt");
+    std::fs::write(&file, "k1:v1\nk2:v:2\n").expect("write");
+    let f = file.to_str().expect("path");
+    let out = volley(
+        &["produce", "-b", &bs, "-t", &t, "-K:", "-z", "lz4", "-X", "acks=all", f],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    let mut got = read_back(&t, 2);
+    got.sort_by(|a, b| a.key.cmp(&b.key));
+    assert_eq!(got[0].key.as_deref(), Some(&b"k1"[..]));
+    assert_eq!(got[0].value.as_deref(), Some(&b"v1"[..]));
+    assert_eq!(got[1].value.as_deref(), Some(&b"v:2"[..]));
+
+    // A fixed key, headers, a record delimiter with an escape, a count, tombstones and a
+    // partition: "one", "X", "" (null) are sent; -c 3 stops before "four".
+    let t = topic("cli-kcat-2");
+    create_topic(&t, 3);
+    let args = [
+        "produce", "-b", &bs, "-t", &t, "-k", "fixed", "-H", "a=1", "-H", "b=2", "-D", r"\x1e", "-c", "3", "-Z", "-p",
+        "1",
+    ];
+    let out = volley(&args, b"one\x1eX\r\x1e\x1efour\x1efive");
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("records: 3 delivered, 0 failed, 3 read"), "{stdout}");
+    let got = read_back(&t, 3);
+    let values: Vec<Option<&[u8]>> = got.iter().map(|g| g.value.as_deref()).collect();
+    assert_eq!(values, vec![Some(&b"one"[..]), Some(&b"X\r"[..]), None]);
+    for g in &got {
+        assert_eq!(g.partition, 1);
+        assert_eq!(g.key.as_deref(), Some(&b"fixed"[..]));
+        assert_eq!(
+            g.headers,
+            vec![("a".into(), Some(b"1".to_vec())), ("b".into(), Some(b"2".to_vec()))]
+        );
+    }
+
+    // -K with an escape and -p -1 (the partitioner); --key-separator stays literal.
+    let t = topic("cli-kcat-3");
+    create_topic(&t, 3);
+    let out = volley(&["produce", "-b", &bs, "-t", &t, "-K", r"\t", "-p", "-1"], b"a\tb\n");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = volley(&["produce", "-b", &bs, "-t", &t, "--key-separator", r"\t"], b"c\\td\n");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let mut got = read_back(&t, 2);
+    got.sort_by(|a, b| a.key.cmp(&b.key));
+    assert_eq!(got[0].key.as_deref(), Some(&b"a"[..]));
+    assert_eq!(got[0].value.as_deref(), Some(&b"b"[..]));
+    assert_eq!(got[1].key.as_deref(), Some(&b"c"[..]));
+    assert_eq!(got[1].value.as_deref(), Some(&b"d"[..]));
+
+    let out = volley(&["produce", "-b", &bs, "-t", &t, "-K", r"\q"], b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("unknown escape"), "{}", text(&out.stderr));
+}
+
+/// Issue 14: --key-path takes an RFC 6901 pointer; non-string keys are their JSON text as
+/// written (`1.50` stays `1.50`), strings unescaped.
+#[test]
+fn key_path_keeps_keys_as_written() {
+    let bs = bootstrap();
+    let t = topic("cli-key-path");
+    create_topic(&t, 3);
+    let input = concat!(
+        "{\"meta\": {\"user_id\": 1.50}}\n",
+        "{\"meta\": {\"user_id\": \"b\\u00e9\"}}\n",
+        "{\"items\": []}\n",
+    );
+    let out = volley(
+        &["produce", "-b", &bs, "-t", &t, "--key-path", "/meta/user_id"],
+        input.as_bytes(),
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("records without key: 1"), "{stdout}");
+    let mut keys: Vec<Option<Vec<u8>>> = read_back(&t, 3).into_iter().map(|g| g.key).collect();
+    keys.sort();
+    assert_eq!(keys, vec![None, Some(b"1.50".to_vec()), Some("bé".as_bytes().to_vec())]);
+}
+
+/// Issue 14: several input files are one stream; a file's end also ends its last record.
+#[test]
+fn several_input_files_are_one_stream() {
+    let bs = bootstrap();
+    let t = topic("cli-files");
+    create_topic(&t, 1);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (f1, f2) = (dir.path().join("1.txt"), dir.path().join("2.txt"));
+    std::fs::write(&f1, "a\nb").expect("write");
+    std::fs::write(&f2, "c\n").expect("write");
+    let (p1, p2) = (f1.to_str().expect("path"), f2.to_str().expect("path"));
+    let out = volley(&["produce", "-b", &bs, "-t", &t, p1, p2], b"");
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("records: 3 delivered, 0 failed, 3 read"), "{stdout}");
+    let values: Vec<Vec<u8>> = read_back(&t, 3).into_iter().map(|g| g.value.expect("value")).collect();
+    assert_eq!(values, vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
+    let out = volley(&["produce", "-b", &bs, "-t", &t, p1, "no-such-file"], b"");
+    assert_eq!(out.status.code(), Some(2));
 }

@@ -9,6 +9,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
+use aliases::{canonical, NOT_YET};
+pub use habits::ClientDnsLookup;
+pub use kinds::{MetadataRecovery, PartitionerKind};
 pub use volley_protocol::compression::Compression;
 
 /// How many acknowledgements the leader waits for.
@@ -45,74 +48,6 @@ impl fmt::Display for Acks {
     }
 }
 
-/// The built-in partitioners (librdkafka's names, plus `round_robin`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum PartitionerKind {
-    /// Java's default: murmur2 of keyed records, uniform sticky (KIP-794) without a key.
-    #[default]
-    Default,
-    /// murmur2 of the key; keyless records sticky. Same placement as Java's default.
-    Murmur2Random,
-    /// murmur2 of the key; keyless records hashed as an empty key.
-    Murmur2,
-    /// CRC32 of the key (librdkafka's default); empty and missing keys sticky.
-    ConsistentRandom,
-    /// CRC32 of the key; empty and missing keys hashed (to one partition).
-    Consistent,
-    /// FNV-1a of the key; keyless records sticky.
-    Fnv1aRandom,
-    /// FNV-1a of the key; keyless records hashed as an empty key.
-    Fnv1a,
-    /// A random partition per record.
-    Random,
-    /// Partitions in turn, keys ignored (Java's `RoundRobinPartitioner`).
-    RoundRobin,
-}
-
-impl PartitionerKind {
-    /// All names accepted by `partitioner`.
-    pub const NAMES: &'static str =
-        "default, murmur2_random, murmur2, consistent_random, consistent, fnv1a_random, fnv1a, random, round_robin";
-
-    /// Parses a partitioner name.
-    #[must_use]
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "default" => Self::Default,
-            "murmur2_random" => Self::Murmur2Random,
-            "murmur2" => Self::Murmur2,
-            "consistent_random" => Self::ConsistentRandom,
-            "consistent" => Self::Consistent,
-            "fnv1a_random" => Self::Fnv1aRandom,
-            "fnv1a" => Self::Fnv1a,
-            "random" => Self::Random,
-            "round_robin" => Self::RoundRobin,
-            _ => return None,
-        })
-    }
-}
-
-/// `metadata.recovery.strategy`: what the producer does when it cannot reach any broker it
-/// knows from metadata (Java 4.x, KIP-899).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum MetadataRecovery {
-    /// Dial the `bootstrap.servers` again (after `metadata.recovery.rebootstrap.trigger.ms`
-    /// without a reachable broker, or when a broker answers REBOOTSTRAP_REQUIRED).
-    #[default]
-    Rebootstrap,
-    /// Keep trying the brokers last seen in metadata.
-    None,
-}
-
-impl std::fmt::Display for MetadataRecovery {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            MetadataRecovery::Rebootstrap => "rebootstrap",
-            MetadataRecovery::None => "none",
-        })
-    }
-}
-
 /// The connection security protocol (`security.protocol`), for every connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -133,10 +68,12 @@ pub enum SecurityProtocol {
 #[non_exhaustive]
 pub enum ConfigError {
     /// The key is not a producer property.
-    #[error("unknown configuration property '{key}'")]
+    #[error("unknown configuration property '{key}'{}", aliases::did_you_mean(suggestion.as_deref()))]
     UnknownKey {
-        /// The key.
+        /// The key, as the user typed it.
         key: String,
+        /// A known key a typo away, if there is one.
+        suggestion: Option<String>,
     },
     /// The value cannot be used for the key.
     #[error("invalid value '{value}' for '{key}': {allowed}")]
@@ -231,6 +168,29 @@ pub struct ProducerConfig {
     /// `enable.gapless.guarantee` (librdkafka): a sequence gap stops the producer instead
     /// of failing the affected batch and going on.
     pub gapless: bool,
+    /// `client.dns.lookup`.
+    pub client_dns_lookup: ClientDnsLookup,
+    /// `send.buffer.bytes` (`SO_SNDBUF`; `None` = the OS default, from `-1` or `0`).
+    pub send_buffer_bytes: Option<usize>,
+    /// `receive.buffer.bytes` (`SO_RCVBUF`; `None` = the OS default, from `-1` or `0`).
+    pub receive_buffer_bytes: Option<usize>,
+    /// `connections.max.idle.ms`: a connection idle this long is closed (`None`: never,
+    /// from a negative value).
+    pub connections_max_idle: Option<Duration>,
+    /// `socket.keepalive.enable` (librdkafka): `SO_KEEPALIVE` on broker connections.
+    pub socket_keepalive: bool,
+    /// `TCP_NODELAY` on broker connections: on by default, as in Java; librdkafka's
+    /// `socket.nagle.disable=false` turns it off.
+    pub tcp_nodelay: bool,
+    /// `client.rack`: the rack this client runs in.
+    pub client_rack: String,
+    /// `queue.buffering.max.messages` (librdkafka): the most records queued at once.
+    pub queue_buffering_max_messages: Option<usize>,
+    /// `batch.num.messages` (librdkafka): the most records in one batch.
+    pub batch_num_messages: Option<usize>,
+    /// What was accepted but has no effect in Volley (Java classes, other clients' keys),
+    /// one line per key; also logged at WARN by [`ProducerConfigBuilder::build`].
+    pub warnings: Vec<String>,
 }
 
 impl Default for ProducerConfig {
@@ -266,11 +226,25 @@ impl Default for ProducerConfig {
             reconnect_backoff_max: Duration::from_millis(1000),
             connect_timeout: Duration::from_millis(10_000),
             gapless: false,
+            client_dns_lookup: ClientDnsLookup::UseAllDnsIps,
+            send_buffer_bytes: Some(131_072),
+            receive_buffer_bytes: Some(32_768),
+            connections_max_idle: Some(Duration::from_millis(540_000)),
+            socket_keepalive: false,
+            tcp_nodelay: true,
+            client_rack: String::new(),
+            queue_buffering_max_messages: None,
+            batch_num_messages: None,
+            warnings: Vec::new(),
         }
     }
 }
 
 impl ProducerConfig {
+    /// The delivery timeout `message.timeout.ms=0` (librdkafka's "no limit") stands for: a
+    /// century, far enough that no record waits it out and small enough for `Instant` sums.
+    pub const NO_DELIVERY_TIMEOUT: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
     /// A builder with every property at its default.
     #[must_use]
     pub fn builder() -> ProducerConfigBuilder {
@@ -297,6 +271,10 @@ impl ProducerConfig {
 #[derive(Clone, Default)]
 pub struct ProducerConfigBuilder {
     props: BTreeMap<&'static str, String>,
+    /// The name the user typed for each canonical key, for errors.
+    typed: BTreeMap<&'static str, String>,
+    /// Keys of other clients ignored by [`ProducerConfigBuilder::set_shared`], with their warning.
+    ignored: BTreeMap<String, String>,
 }
 
 impl fmt::Debug for ProducerConfigBuilder {
@@ -310,73 +288,6 @@ impl fmt::Debug for ProducerConfigBuilder {
         f.debug_struct("ProducerConfigBuilder").field("props", &shown).finish()
     }
 }
-
-/// Canonical keys, with aliases mapped onto them.
-fn canonical(key: &str) -> Option<&'static str> {
-    Some(match key {
-        "bootstrap.servers" | "metadata.broker.list" => "bootstrap.servers",
-        "client.id" => "client.id",
-        "acks" | "request.required.acks" => "acks",
-        "enable.idempotence" => "enable.idempotence",
-        "retries" | "message.send.max.retries" => "retries",
-        "retry.backoff.ms" => "retry.backoff.ms",
-        "retry.backoff.max.ms" => "retry.backoff.max.ms",
-        "linger.ms" | "queue.buffering.max.ms" => "linger.ms",
-        "batch.size" => "batch.size",
-        "buffer.memory" => "buffer.memory",
-        "max.block.ms" => "max.block.ms",
-        "delivery.timeout.ms" | "message.timeout.ms" => "delivery.timeout.ms",
-        "request.timeout.ms" => "request.timeout.ms",
-        "max.in.flight.requests.per.connection" | "max.in.flight" => "max.in.flight.requests.per.connection",
-        "max.request.size" | "message.max.bytes" => "max.request.size",
-        "compression.type" | "compression.codec" => "compression.type",
-        "compression.gzip.level" => "compression.gzip.level",
-        "compression.lz4.level" => "compression.lz4.level",
-        "compression.zstd.level" => "compression.zstd.level",
-        "compression.level" => "compression.level",
-        "partitioner" => "partitioner",
-        "partitioner.ignore.keys" => "partitioner.ignore.keys",
-        "allow.auto.create.topics" => "allow.auto.create.topics",
-        "metadata.max.age.ms" | "topic.metadata.refresh.interval.ms" => "metadata.max.age.ms",
-        "metadata.max.idle.ms" => "metadata.max.idle.ms",
-        "metadata.recovery.strategy" => "metadata.recovery.strategy",
-        "metadata.recovery.rebootstrap.trigger.ms" => "metadata.recovery.rebootstrap.trigger.ms",
-        "security.protocol" => "security.protocol",
-        "reconnect.backoff.ms" => "reconnect.backoff.ms",
-        "reconnect.backoff.max.ms" => "reconnect.backoff.max.ms",
-        "socket.connection.setup.timeout.ms" => "socket.connection.setup.timeout.ms",
-        "enable.gapless.guarantee" => "enable.gapless.guarantee",
-        _ => return crate::security::settings::canonical(key),
-    })
-}
-
-/// Prefixes of features designed for but not built yet.
-const NOT_YET: &[(&str, &str)] = &[
-    (
-        "sasl.oauthbearer.",
-        "OAUTHBEARER comes in a later release; PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512 are supported",
-    ),
-    (
-        "enable.sasl.oauthbearer.",
-        "OAUTHBEARER comes in a later release; PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512 are supported",
-    ),
-    (
-        "sasl.kerberos.",
-        "GSSAPI (Kerberos) is not supported; PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512 are",
-    ),
-    (
-        "sasl.login.",
-        "login callbacks are not supported; set sasl.username/sasl.password or sasl.jaas.config",
-    ),
-    (
-        "transactional.id",
-        "transactions come in a later release; the idempotent producer is supported",
-    ),
-    (
-        "transaction.timeout.ms",
-        "transactions come in a later release; the idempotent producer is supported",
-    ),
-];
 
 fn invalid(key: &str, value: &str, allowed: impl Into<String>) -> ConfigError {
     ConfigError::InvalidValue {
@@ -420,9 +331,41 @@ impl ProducerConfigBuilder {
                 detail: (*detail).to_owned(),
             });
         }
-        let canon = canonical(key).ok_or_else(|| ConfigError::UnknownKey { key: key.to_owned() })?;
+        if key.starts_with("metrics.") && canonical(key).is_none() {
+            self.ignored.insert(
+                key.to_owned(),
+                format!(
+                    "{key}={} is accepted and has no effect: Volley keeps no Java metrics",
+                    value.trim()
+                ),
+            );
+            return Ok(self);
+        }
+        let canon = canonical(key).ok_or_else(|| ConfigError::UnknownKey {
+            key: key.to_owned(),
+            suggestion: aliases::near_miss(key).map(str::to_owned),
+        })?;
         self.props.insert(canon, value.trim().to_owned());
+        self.typed.insert(canon, key.to_owned());
         Ok(self)
+    }
+
+    /// Sets one property read from a properties file shared between Kafka clients: a key
+    /// that belongs to another client (consumer, admin, Streams, Schema Registry) is ignored
+    /// with a warning, as Java does; a key no Kafka client knows is still an error.
+    ///
+    /// # Errors
+    /// As [`ProducerConfigBuilder::set`].
+    pub fn set_shared(mut self, key: &str, value: &str) -> Result<Self, ConfigError> {
+        let key = key.trim();
+        if canonical(key).is_none() && aliases::other_client(key) {
+            self.ignored.insert(
+                key.to_owned(),
+                format!("'{key}' is not a producer property (another Kafka client's); ignored"),
+            );
+            return Ok(self);
+        }
+        self.set(key, value)
     }
 
     fn put(mut self, key: &'static str, value: impl ToString) -> Self {
@@ -491,11 +434,30 @@ impl ProducerConfigBuilder {
         self.put("partitioner", kind.name())
     }
 
-    /// Validates and builds.
+    /// Validates and builds. Errors name the key as the user typed it (an alias, a
+    /// `topic.` prefix). Warnings go to [`ProducerConfig::warnings`] and the log.
     ///
     /// # Errors
     /// A bad value or a contradiction.
     pub fn build(self) -> Result<ProducerConfig, ConfigError> {
+        let typed = |k: &mut String| {
+            if let Some(t) = self.typed.get(k.as_str()) {
+                k.clone_from(t);
+            }
+        };
+        let c = self.build_inner().map_err(|mut e| {
+            if let ConfigError::InvalidValue { key, .. } | ConfigError::NotSupported { key, .. } = &mut e {
+                typed(key);
+            }
+            e
+        })?;
+        for w in &c.warnings {
+            tracing::warn!("{w}");
+        }
+        Ok(c)
+    }
+
+    fn build_inner(&self) -> Result<ProducerConfig, ConfigError> {
         let mut c = ProducerConfig::default();
         let p = &self.props;
         let get = |k: &str| p.get(k).map(String::as_str);
@@ -514,6 +476,7 @@ impl ProducerConfigBuilder {
                 .filter(|s| !s.is_empty())
                 .map(String::from)
                 .collect();
+            let servers: Vec<String> = servers.into_iter().map(habits::default_port).collect();
             for s in &servers {
                 let ok = s
                     .rsplit_once(':')
@@ -569,7 +532,16 @@ impl ProducerConfigBuilder {
             c.max_block = ms(n);
         }
         if let Some(n) = int("delivery.timeout.ms", 0, I32)? {
-            c.delivery_timeout = ms(n);
+            // librdkafka's message.timeout.ms=0 means no limit.
+            let rdkafka = self
+                .typed
+                .get("delivery.timeout.ms")
+                .is_some_and(|t| t.ends_with("message.timeout.ms"));
+            c.delivery_timeout = if n == 0 && rdkafka {
+                ProducerConfig::NO_DELIVERY_TIMEOUT
+            } else {
+                ms(n)
+            };
         }
         if let Some(n) = int("request.timeout.ms", 0, I32)? {
             c.request_timeout = ms(n);
@@ -690,6 +662,7 @@ impl ProducerConfigBuilder {
                 }
             }
         }
+        habits::apply(&mut c, p, &self.ignored)?;
         c.security = crate::security::settings::build(&|k| get(k).map(str::to_owned), c.security_protocol)?;
 
         // Idempotence, as the Java producer decides it.
@@ -755,6 +728,11 @@ impl ProducerConfigBuilder {
     }
 }
 
+mod aliases;
+mod habits;
+#[cfg(test)]
+mod habits_tests;
+mod kinds;
 mod setters;
 #[cfg(test)]
 mod tests;

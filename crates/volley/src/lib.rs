@@ -73,7 +73,8 @@ mod producer;
 mod sender;
 
 pub use config::{
-    Acks, Compression, ConfigError, MetadataRecovery, PartitionerKind, ProducerConfig, ProducerConfigBuilder,
+    Acks, ClientDnsLookup, Compression, ConfigError, MetadataRecovery, PartitionerKind, ProducerConfig,
+    ProducerConfigBuilder,
 };
 pub use error::{BatchId, DeliveryError, Error, Persistence, SendError};
 pub use interceptor::{Acknowledgement, Interceptor};

@@ -171,8 +171,11 @@ const TABLE: &[(&str, Expect, Props)] = &[
     ),
     ("bootstrap.servers missing", Expect::Same, &[]),
     ("bootstrap.servers empty", Expect::Same, &[("bootstrap.servers", "")]),
-    // The habits issue will give a missing port 9092: then this row becomes Deliberate.
-    ("bootstrap.servers without a port", Expect::Same, &[("bootstrap.servers", "127.0.0.1")]),
+    (
+        "bootstrap.servers without a port",
+        Expect::Deliberate("a missing port means 9092 in Volley (as kcat and kafka-python); Java requires one"),
+        &[("bootstrap.servers", "127.0.0.1")],
+    ),
     ("bootstrap.servers port 99999", Expect::Same, &[("bootstrap.servers", "127.0.0.1:99999")]),
     ("retries=-1", Expect::Same, &[B, ("retries", "-1")]),
     ("retries=2147483648 (over int)", Expect::Same, &[B, ("retries", "2147483648")]),
@@ -190,11 +193,11 @@ const TABLE: &[(&str, Expect, Props)] = &[
         &[B, ("lingr.ms", "5")],
     ),
     (
-        "message.timeout.ms=0 (librdkafka)",
+        "key group.id (a consumer's) given as a producer property",
         Expect::Deliberate(
-            "Volley reads librdkafka's alias of delivery.timeout.ms (0 is too small today; the habits issue makes it 'no limit'); Java ignores the unknown key",
+            "strict in from_properties and -X (it catches typos); set_shared, which --producer-config files use, ignores other clients' keys with a warning as Java does",
         ),
-        &[B, ("message.timeout.ms", "0")],
+        &[B, ("group.id", "g")],
     ),
     (
         "socket.connection.setup.timeout.ms=-1",
@@ -238,11 +241,31 @@ const TABLE: &[(&str, Expect, Props)] = &[
         Expect::Gap("a Java property Volley does not have (its sticky partitioner is not adaptive)"),
         &[B, ("partitioner.adaptive.partitioning.enable", "false")],
     ),
+    // Java keys users bring (issue 14); message.timeout.ms=0 is librdkafka's "no limit" in
+    // Volley, an unknown key Java ignores: both accept.
+    ("message.timeout.ms=0 (librdkafka)", Expect::Same, &[B, ("message.timeout.ms", "0")]),
+    ("send.buffer.bytes", Expect::Same, &[B, ("send.buffer.bytes", "131072")]),
+    ("receive.buffer.bytes=-1 (OS default)", Expect::Same, &[B, ("receive.buffer.bytes", "-1")]),
+    ("send.buffer.bytes=-2", Expect::Same, &[B, ("send.buffer.bytes", "-2")]),
+    ("connections.max.idle.ms=60000", Expect::Same, &[B, ("connections.max.idle.ms", "60000")]),
     (
-        "send.buffer.bytes",
-        Expect::Gap("a Java property Volley does not have"),
-        &[B, ("send.buffer.bytes", "131072")],
+        "client.dns.lookup=resolve_canonical_bootstrap_servers_only",
+        Expect::Same,
+        &[B, ("client.dns.lookup", "resolve_canonical_bootstrap_servers_only")],
     ),
+    ("client.dns.lookup=default (removed in 3.0)", Expect::Same, &[B, ("client.dns.lookup", "default")]),
+    (
+        "partitioner.class=RoundRobinPartitioner",
+        Expect::Same,
+        &[B, ("partitioner.class", "org.apache.kafka.clients.producer.RoundRobinPartitioner")],
+    ),
+    (
+        "key.serializer=StringSerializer",
+        Expect::Same,
+        &[B, ("key.serializer", "org.apache.kafka.common.serialization.StringSerializer")],
+    ),
+    ("metrics.num.samples=3", Expect::Same, &[B, ("metrics.num.samples", "3")]),
+
 ];
 
 /// Partition counts each key is placed among (i32::MAX shows `& 0x7fffffff`, not `abs`).
