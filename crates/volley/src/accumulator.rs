@@ -171,7 +171,7 @@ struct TopicQueues {
     estimate: RatioEstimate,
 }
 
-type TopicTable = HashMap<String, Arc<TopicQueues>>;
+type TopicTable = HashMap<Arc<str>, Arc<TopicQueues>>;
 
 /// What an append did, for the caller's bookkeeping.
 #[derive(Debug)]
@@ -253,7 +253,7 @@ impl Accumulator {
                     sticky: Mutex::new(StickyPartition::default()),
                     estimate: RatioEstimate::new(self.limits),
                 });
-                table.insert(topic.to_owned(), Arc::clone(&t));
+                table.insert(Arc::from(topic), Arc::clone(&t));
                 t
             },
         )
@@ -272,7 +272,7 @@ impl Accumulator {
     }
 
     /// Every partition queue with its topic's name, partition number and estimate.
-    fn each_queue(&self, mut f: impl FnMut(&str, i32, &TopicQueues, &PartitionQueue)) {
+    fn each_queue(&self, mut f: impl FnMut(&Arc<str>, i32, &TopicQueues, &PartitionQueue)) {
         let topics = self.topics.load();
         for (name, tq) in topics.iter() {
             let parts = tq.partitions.load();
@@ -416,7 +416,8 @@ impl Accumulator {
     }
 
     /// Partitions whose first batch is ready to send.
-    pub(crate) fn ready(&self, now: Instant, flushing: bool) -> Vec<(String, i32)> {
+    /// The topic names are the table's own (a reference count, not a copy per pass).
+    pub(crate) fn ready(&self, now: Instant, flushing: bool) -> Vec<(Arc<str>, i32)> {
         let (linger, limits) = (self.linger, self.limits);
         let mut out = Vec::new();
         self.each_queue(|t, p, tq, q| {
@@ -424,7 +425,7 @@ impl Accumulator {
                 .front_mut()
                 .is_some_and(|b| Self::is_ready(b, now, linger, flushing) && b.body.settled(&tq.estimate, limits))
             {
-                out.push((t.to_owned(), p));
+                out.push((Arc::clone(t), p));
             }
         });
         out

@@ -58,13 +58,7 @@ impl Sender {
             .filter(|(_, p)| p.retries.front().is_some_and(|b| b.retry_at <= now))
             .map(|(k, _)| k.clone())
             .collect();
-        candidates.extend(
-            self.shared
-                .accumulator
-                .ready(now, flushing)
-                .into_iter()
-                .map(|(t, p)| (Arc::<str>::from(t), p)),
-        );
+        candidates.extend(self.shared.accumulator.ready(now, flushing));
         if candidates.is_empty() {
             return;
         }
