@@ -10,7 +10,7 @@ use std::io::Write as _;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use volley_testkit::drive::produce;
+use volley_testkit::drive::{produce, Run};
 use volley_testkit::kafka::KafkaCluster;
 use volley_testkit::oracle::{check, Outcome, Report};
 use volley_testkit::tansu::Tools;
@@ -364,6 +364,27 @@ fn judge_weak(name: &str, seed: u64, t: &str, run: &volley_testkit::drive::Run) 
     (lost, duplicated)
 }
 
+/// Produces 8,000 records with `acks` (idempotence off, as Java turns it off for acks 0
+/// and 1) while the leader of partition 0 is SIGKILLed once at record 3,000 and restarted
+/// 2 s later.
+async fn with_one_leader_kill(c: &KafkaCluster, t: &str, acks: &str, seed: u64) -> Run {
+    let mut p = props(c.bootstrap());
+    p.retain(|(k, _)| *k != "acks" && *k != "enable.idempotence");
+    p.push(("acks", acks.into()));
+    let mut restarts = Vec::new();
+    let run = produce(&p, t, 8_000, 60, seed, |i| {
+        pace(i);
+        if i == 3000 {
+            let l = leader(t);
+            c.kill(l).unwrap_or_else(|e| panic!("{e}"));
+            restarts.push(restart_later(l, Duration::from_secs(2)));
+        }
+    })
+    .await;
+    join_all(&mut restarts);
+    run
+}
+
 /// acks=1 (idempotence off, as Java turns it off) with the leader of partition 0 SIGKILLed
 /// once and restarted: every record resolved within its bound, nothing reported
 /// `NotPersisted` in the log, nothing corrupt; losses and duplicates counted.
@@ -373,20 +394,7 @@ async fn k06_acks_1_leader_sigkill() {
         let _turn = turn().await;
         let c = cluster();
         let t = topic("k06", seed);
-        let mut p = props(c.bootstrap());
-        p.retain(|(k, _)| *k != "acks" && *k != "enable.idempotence");
-        p.push(("acks", "1".into()));
-        let mut restarts = Vec::new();
-        let run = produce(&p, &t, 8_000, 60, seed + 500, |i| {
-            pace(i);
-            if i == 3000 {
-                let l = leader(&t);
-                c.kill(l).unwrap_or_else(|e| panic!("{e}"));
-                restarts.push(restart_later(l, Duration::from_secs(2)));
-            }
-        })
-        .await;
-        join_all(&mut restarts);
+        let run = with_one_leader_kill(c, &t, "1", seed + 500).await;
         judge_weak("k06 acks=1 leader SIGKILL", seed + 500, &t, &run);
         c.elect_preferred_leaders(&t).unwrap_or_else(|e| panic!("{e}"));
     }
@@ -400,20 +408,7 @@ async fn k07_acks_0_leader_sigkill() {
         let _turn = turn().await;
         let c = cluster();
         let t = topic("k07", seed);
-        let mut p = props(c.bootstrap());
-        p.retain(|(k, _)| *k != "acks" && *k != "enable.idempotence");
-        p.push(("acks", "0".into()));
-        let mut restarts = Vec::new();
-        let run = produce(&p, &t, 8_000, 60, seed + 600, |i| {
-            pace(i);
-            if i == 3000 {
-                let l = leader(&t);
-                c.kill(l).unwrap_or_else(|e| panic!("{e}"));
-                restarts.push(restart_later(l, Duration::from_secs(2)));
-            }
-        })
-        .await;
-        join_all(&mut restarts);
+        let run = with_one_leader_kill(c, &t, "0", seed + 600).await;
         let unacked = run.sent.iter().filter(|s| s.outcome == Outcome::Unacknowledged).count();
         let failed: Vec<&Outcome> = run
             .sent
