@@ -521,7 +521,7 @@ mod tests {
         let r = a.append("t", 0, 1, None, Some(b"v"), &[], 10, || t0).unwrap();
         assert!(r.wake);
         assert!(a.ready(t0 + Duration::from_millis(49), false).is_empty());
-        assert_eq!(a.ready(t0, true), vec![("t".to_string(), 0)]);
+        assert_eq!(a.ready(t0, true), vec![(Arc::<str>::from("t"), 0)]);
         assert_eq!(a.next_linger_deadline(t0), Some(t0 + Duration::from_millis(50)));
         assert_eq!(a.ready(t0 + Duration::from_millis(50), false).len(), 1);
         let b = a.pop_ready("t", 0, t0 + Duration::from_millis(50), false).unwrap();
@@ -544,7 +544,7 @@ mod tests {
         }
         // 61-byte header + records of 47 bytes: two fit in 200 bytes.
         assert_eq!(&deltas[..4], &[0, 1, 0, 1]);
-        assert_eq!(a.ready(t0, false), vec![("t".to_string(), 2)]);
+        assert_eq!(a.ready(t0, false), vec![(Arc::<str>::from("t"), 2)]);
         let first = a.pop_ready("t", 2, t0, false).unwrap();
         assert_eq!(open(&first).record_count(), 2);
         assert!(open(&first).size() <= 200);
@@ -734,7 +734,7 @@ mod tests {
                                 .unwrap();
                             let d = volley_protocol::record_batch::decode_batches(sealed, 1 << 20).unwrap();
                             let values = d[0].records.iter().map(|r| r.value.clone().unwrap().to_vec()).collect();
-                            seen.push((t.clone(), p, values));
+                            seen.push((t.to_string(), p, values));
                         }
                     }
                     if finished && a.is_empty() {
