@@ -10,6 +10,15 @@ use volley::{Persistence, Producer, ProducerConfig, ProducerRecord};
 
 use crate::oracle::{value, Outcome, Sent};
 
+/// Logs the producer's decisions to the test's output when `VOLLEY_LOG` asks for them
+/// (`VOLLEY_LOG=volley=debug`), once per test process; off otherwise.
+pub fn test_logging() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("VOLLEY_LOG").unwrap_or_else(|_| "off".into()))
+        .with_test_writer()
+        .try_init();
+}
+
 /// Maps a delivery result to the oracle's outcome.
 #[must_use]
 pub fn outcome(r: Result<volley::RecordMetadata, volley::DeliveryError>) -> Outcome {

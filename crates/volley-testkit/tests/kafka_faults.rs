@@ -45,11 +45,7 @@ fn seeds() -> u64 {
 }
 
 fn props(bootstrap: &str) -> Vec<(&'static str, String)> {
-    // VOLLEY_LOG=volley=debug shows the producer's decisions when a scenario fails.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("VOLLEY_LOG").unwrap_or_else(|_| "off".into()))
-        .with_test_writer()
-        .try_init();
+    volley_testkit::drive::test_logging();
     vec![
         ("bootstrap.servers", bootstrap.to_owned()),
         ("acks", "all".into()),

@@ -13,11 +13,7 @@ use volley_testkit::stamps::known;
 use volley_testkit::tansu::{free_addr, Tansu, Tools};
 
 fn fast(bootstrap: &str) -> Vec<(&'static str, String)> {
-    // VOLLEY_LOG=volley=debug shows the producer's decisions when a scenario fails.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("VOLLEY_LOG").unwrap_or_else(|_| "off".into()))
-        .with_test_writer()
-        .try_init();
+    volley_testkit::drive::test_logging();
     vec![
         ("bootstrap.servers", bootstrap.to_owned()),
         ("linger.ms", "5".into()),
