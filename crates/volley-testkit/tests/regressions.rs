@@ -308,16 +308,28 @@ async fn max_in_flight_one_keeps_order_across_a_leader_move() {
 async fn a_fatal_init_producer_id_error_fails_every_record_at_once() {
     let c = FakeCluster::start(1).await;
     c.create_topic("auth", 1);
-    c.set_hook(|r| {
-        if r.api_key == INIT_PRODUCER_ID {
+    // InitProducerId goes unanswered (connection closed, a retriable failure) until the
+    // first record is queued, so that the fatal answer meets a record already waiting;
+    // without the gate the answer could come first and `send` fail before queueing.
+    let queued = Arc::new(AtomicBool::new(false));
+    let q = Arc::clone(&queued);
+    c.set_hook(move |r| {
+        if r.api_key != INIT_PRODUCER_ID {
+            Action::Respond
+        } else if q.load(Ordering::SeqCst) {
             Action::Error(ErrorCode::CLUSTER_AUTHORIZATION_FAILED)
         } else {
-            Action::Respond
+            Action::CloseBeforeHandling
         }
     });
     let p = producer(&c, &[("delivery.timeout.ms", "60000")]);
     let start = Instant::now();
-    let first = deliver(&p, "auth", "k", "v").await.expect_err("fails");
+    let pending = p
+        .send(ProducerRecord::new("auth", "v").key("k"))
+        .await
+        .expect("queued while the producer id is still being asked for");
+    queued.store(true, Ordering::SeqCst);
+    let first = pending.await.expect_err("fails");
     assert!(first.to_string().contains("CLUSTER_AUTHORIZATION_FAILED"), "{first}");
     let later = match p.send(ProducerRecord::new("auth", "w")).await {
         Err(e) => e.to_string(),
