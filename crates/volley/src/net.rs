@@ -473,3 +473,7 @@ async fn write_all_chunks<'a, W: AsyncWriteExt + Unpin>(
     }
     w.flush().await
 }
+
+#[cfg(test)]
+#[path = "net_tests.rs"]
+mod tests;
