@@ -4,6 +4,11 @@ interleaved run by run, against tansu (a fresh broker per measurement) and librd
 mock cluster. Prints markdown tables of medians and ranges.
 
     bench/run [--runs N] [--brokers tansu,mock] [--records N] [--quick]
+
+The client `volley-base` is another build of Volley, named by VOLLEY_BASE (a path to its
+`volley` binary), measured in the same run to tell a regression from noise:
+
+    VOLLEY_BASE=/path/to/old/volley bench/run --clients volley,volley-base,librdkafka
 """
 import argparse
 import json
@@ -97,8 +102,11 @@ def run_client(client, bootstrap, topic, n, size, workload, throughput=-1):
     args = ["--bootstrap-servers", bootstrap, "--topic", topic, "--num-records", str(n), "--record-size", str(size), "--keys", "1000",
             "--throughput", str(throughput)]
     xs = sum((["-X", p] for p in props(workload)), [])
-    if client == "volley":
-        cmd = [VOLLEY, "perf", *args, *xs, "--json"]
+    if client in ("volley", "volley-base"):
+        binary = VOLLEY if client == "volley" else os.environ.get("VOLLEY_BASE")
+        if not binary:
+            raise SystemExit("the client volley-base needs VOLLEY_BASE=<path to a volley binary>")
+        cmd = [binary, "perf", *args, *xs, "--json"]
     elif client in ("librdkafka", "confluent", "krafka", "rskafka"):
         cmd = [COMPARE, "--client", client, *args, *xs]
     elif client == "kafka-python":

@@ -15,6 +15,7 @@ pub mod drive;
 pub mod fake;
 pub mod kafka;
 pub mod kafka_admin;
+pub mod kafka_chaos;
 pub mod kafka_secure;
 pub mod oracle;
 pub mod proxy;

@@ -1,16 +1,20 @@
-//! `volley-soak`: the chaos soak of RELIABILITY.md, against the fake cluster or a tansu
-//! broker behind the fault proxy, checked by the oracle. Prints the invariant table.
+//! `volley-soak`: the chaos soak of RELIABILITY.md, against the fake cluster, a tansu
+//! broker behind the fault proxy, or an Apache Kafka cluster (three brokers and a
+//! controller) whose brokers are killed, shut down and frozen in turn; checked by the
+//! oracle against librdkafka's read of the log. Prints the invariant table.
 //!
 //! ```text
 //! volley-soak --target fake --seconds 1800
 //! volley-soak --target tansu --seconds 600 --tansu .volley/bin/tansu --python .volley/venv/bin/python
 //! volley-soak --target tansu --seconds 120 --drop-answers 0.05 --no-chaos
 //! volley-soak --target fake --seconds 90 --black-hole-at 10 --black-hole-for 60
+//! volley-soak --target kafka --seconds 600 --fault-every 20 --down-for 5
 //! ```
 
 use std::collections::VecDeque;
 use std::future::Future;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
@@ -20,6 +24,8 @@ use volley::{DeliveryFuture, Error, Producer, ProducerConfig, ProducerRecord};
 use volley_protocol::ErrorCode;
 use volley_testkit::drive::outcome;
 use volley_testkit::fake::{Action, FakeCluster};
+use volley_testkit::kafka::KafkaCluster;
+use volley_testkit::kafka_chaos::BrokerChaos;
 use volley_testkit::oracle::{check, value, Outcome, Sent};
 use volley_testkit::proxy::{FaultProxy, Faults};
 use volley_testkit::tansu::{free_addr, Tansu, Tools};
@@ -27,7 +33,9 @@ use volley_testkit::tansu::{free_addr, Tansu, Tools};
 #[derive(Debug, Parser)]
 #[command(about = "Chaos soak for the Volley producer, checked by the oracle")]
 struct Args {
-    /// `fake` (in-process fake cluster) or `tansu` (a tansu broker behind the fault proxy).
+    /// `fake` (in-process fake cluster), `tansu` (a tansu broker behind the fault proxy) or
+    /// `kafka` (Apache Kafka: three brokers and a controller, replication factor 3,
+    /// `min.insync.replicas=2`; chaos means broker faults, see `--fault-every`).
     #[arg(long, default_value = "fake")]
     target: String,
     /// How long to produce.
@@ -42,9 +50,17 @@ struct Args {
     /// Fraction of Produce requests answered with a random retriable error (fake only).
     #[arg(long, default_value_t = 0.05)]
     error_rate: f64,
-    /// Do not kill connections every 0.5-1.5 s.
+    /// Do not kill connections every 0.5-1.5 s (with `--target kafka`: no broker faults).
     #[arg(long)]
     no_chaos: bool,
+    /// With `--target kafka`: seconds between broker faults (a random broker SIGKILLed,
+    /// SIGTERMed or SIGSTOPped, then brought back).
+    #[arg(long, default_value_t = 20)]
+    fault_every: u64,
+    /// With `--target kafka`: seconds a faulted broker stays down or frozen (longer than the
+    /// soak's 3 s request timeout and the brokers' 3 s session).
+    #[arg(long, default_value_t = 5)]
+    down_for: u64,
     /// With `--target tansu`: only run tansu behind the proxy for `--seconds` (printing the
     /// proxy's address first) and apply the black-hole schedule, so that a producer in its
     /// own process (e.g. `volley produce`) can be measured against it.
@@ -107,7 +123,24 @@ async fn main() {
         reader: args.reader.clone(),
     };
     let mut fake = None;
-    let (proxy, bootstrap) = if args.target == "fake" {
+    let mut kafka: Option<(Arc<KafkaCluster>, Option<BrokerChaos>)> = None;
+    let (proxy, bootstrap) = if args.target == "kafka" {
+        let c = Arc::new(KafkaCluster::cluster(3, &[]).unwrap_or_else(|e| panic!("{e}")));
+        c.create_topic(&topic, PARTITIONS, None, &[])
+            .unwrap_or_else(|e| panic!("{e}"));
+        wait_for_full_isr(&c, &topic);
+        let chaos = (!args.no_chaos).then(|| {
+            BrokerChaos::start(
+                Arc::clone(&c),
+                Duration::from_secs(args.fault_every),
+                Duration::from_secs(args.down_for),
+                args.seed,
+            )
+        });
+        let b = c.bootstrap().to_owned();
+        kafka = Some((c, chaos));
+        (None, b)
+    } else if args.target == "fake" {
         let c = FakeCluster::start(3).await;
         c.create_topic(&topic, PARTITIONS);
         c.connection_lifetime(chaos);
@@ -190,6 +223,12 @@ async fn main() {
         ("reconnect.backoff.ms".into(), "20".into()),
         ("max.block.ms".into(), "5000".into()),
     ];
+    if kafka.is_some() {
+        // A killed leader is fenced after the brokers' 3 s session and its partitions move;
+        // a restarted broker takes a while to rejoin the ISR: records may wait longer.
+        props.push(("delivery.timeout.ms".into(), "40000".into()));
+        props.push(("metadata.max.age.ms".into(), "5000".into()));
+    }
     for x in &args.props {
         if let Some((k, v)) = x.split_once('=') {
             props.push((k.into(), v.into()));
@@ -197,6 +236,7 @@ async fn main() {
     }
     let config = ProducerConfig::from_properties(props).expect("config");
     let buffer_memory = config.buffer_memory;
+    let bound = config.delivery_timeout + config.request_timeout + Duration::from_secs(1);
     let producer = Producer::new(config).expect("producer");
     let mut rng = StdRng::seed_from_u64(args.seed);
     let keys = 200usize;
@@ -320,7 +360,11 @@ async fn main() {
         "soak: producing done after {} records; waiting for outcomes",
         sent.len()
     );
-    let bound = Duration::from_secs(20 + 3 + 1);
+    let chaos_summary = kafka.as_mut().and_then(|(_, chaos)| {
+        let ch = chaos.as_mut()?;
+        ch.stop();
+        Some(ch.counts().summary())
+    });
     for (idx, f) in pending {
         sent[idx].outcome = match tokio::time::timeout(bound, f).await {
             Ok(r) => outcome(r),
@@ -336,21 +380,37 @@ async fn main() {
     }
     producer.close(Duration::from_secs(10)).await;
     let rss = peak_rss_kib();
-    let log = match &fake {
-        Some(c) => c.records(&topic),
-        None => tools.read_back_stamped(&bootstrap, &topic, sent.len(), PARTITIONS),
+    let log = match (&fake, &kafka) {
+        (Some(c), _) => c.records(&topic),
+        // The stamps come from one broker; Kafka's partitions have three leaders, so its
+        // log is read without them and every order fault counts against the producer.
+        (None, Some(_)) => tools.read_back(&bootstrap, &topic, sent.len()),
+        (None, None) => tools.read_back_stamped(&bootstrap, &topic, sent.len(), PARTITIONS),
     };
     let report = check(args.seed, &sent, &log);
     let count = |p: &str| report.violations.iter().filter(|v| v.starts_with(p)).count();
-    println!(
-        "target: {}  seconds: {}  seed: {}  chaos: {}  error rate: {}  dropped-answer rate: {}",
-        args.target,
-        args.seconds,
-        args.seed,
-        chaos.is_some(),
-        args.error_rate,
-        args.drop_answers
-    );
+    if kafka.is_some() {
+        println!(
+            "target: kafka  seconds: {}  seed: {}  broker faults: {}",
+            args.seconds,
+            args.seed,
+            if args.no_chaos {
+                "none".to_owned()
+            } else {
+                format!("one every {} s, {} s down", args.fault_every, args.down_for)
+            }
+        );
+    } else {
+        println!(
+            "target: {}  seconds: {}  seed: {}  chaos: {}  error rate: {}  dropped-answer rate: {}",
+            args.target,
+            args.seconds,
+            args.seed,
+            chaos.is_some(),
+            args.error_rate,
+            args.drop_answers
+        );
+    }
     println!(
         "records sent: {}  persisted: {}  not persisted: {}  possibly persisted: {} (in log: {})  log records: {}",
         report.sent,
@@ -360,6 +420,9 @@ async fn main() {
         report.possibly_persisted_found,
         log.len()
     );
+    if let Some(s) = &chaos_summary {
+        println!("broker faults: {s}");
+    }
     if let Some(p) = &proxy {
         let s = p.stats();
         println!(
@@ -407,13 +470,34 @@ async fn main() {
     for f in report.broker_faults.iter().take(5) {
         println!("  {f}");
     }
-    let clean = if fake.is_some() {
+    let clean = if fake.is_some() || kafka.is_some() {
         report.ok()
     } else {
         report.ok_for_producer()
     };
     drop(tansu_child);
+    drop(kafka);
     std::process::exit(i32::from(!clean));
+}
+
+/// Waits (up to 60 s) until every partition of `topic` has a leader and all three replicas
+/// in sync, so the first fault meets a healthy topic.
+fn wait_for_full_isr(c: &KafkaCluster, topic: &str) {
+    let start = Instant::now();
+    loop {
+        let healthy = c
+            .describe(topic)
+            .map(|d| d.len() == PARTITIONS as usize && d.values().all(|s| s.isr.len() == 3 && s.leader > 0))
+            .unwrap_or(false);
+        if healthy {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{topic}: no full ISR within 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 fn p_black(p: &FaultProxy) -> bool {
