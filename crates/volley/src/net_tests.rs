@@ -60,13 +60,22 @@ async fn until(what: &str, f: impl Fn() -> bool) {
 async fn requests_queued_behind_a_stalled_write_are_not_written() {
     let (mut conn, _peer) = stalled_connection();
     let first = conn.send(frame(64 * 1024, 1)).expect("queued");
-    until("the writer took the first request", || conn.started.load(Ordering::Acquire) == 1).await;
+    until("the writer took the first request", || {
+        conn.started.load(Ordering::Acquire) == 1
+    })
+    .await;
     let second = conn.send(frame(100, 2)).expect("queued");
     let third = conn.send(frame(100, 3)).expect("queued");
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(conn.maybe_written(first), "the request being written may be in the log");
-    assert!(!conn.maybe_written(second), "queued behind a stalled write: never written");
-    assert!(!conn.maybe_written(third), "queued behind a stalled write: never written");
+    assert!(
+        !conn.maybe_written(second),
+        "queued behind a stalled write: never written"
+    );
+    assert!(
+        !conn.maybe_written(third),
+        "queued behind a stalled write: never written"
+    );
 }
 
 /// Once the peer reads, the writer goes on and every request counts as (possibly) written.
@@ -74,7 +83,10 @@ async fn requests_queued_behind_a_stalled_write_are_not_written() {
 async fn requests_count_as_written_once_the_writer_reaches_them() {
     let (mut conn, mut peer) = stalled_connection();
     let first = conn.send(frame(64 * 1024, 1)).expect("queued");
-    until("the writer took the first request", || conn.started.load(Ordering::Acquire) == 1).await;
+    until("the writer took the first request", || {
+        conn.started.load(Ordering::Acquire) == 1
+    })
+    .await;
     let second = conn.send(frame(100, 2)).expect("queued");
     let drain = tokio::spawn(async move {
         let mut sink = tokio::io::sink();
