@@ -165,6 +165,38 @@ impl KafkaCluster {
         Ok(parts)
     }
 
+    /// Waits (polling every 200 ms, up to `bound`) until `topic` has `partitions`
+    /// partitions, each with a leader and all `replicas` replicas in sync: a healthy topic
+    /// before a fault scenario starts.
+    ///
+    /// # Errors
+    /// When that does not happen within `bound`.
+    pub fn wait_fully_replicated(
+        &self,
+        topic: &str,
+        partitions: u32,
+        replicas: usize,
+        bound: std::time::Duration,
+    ) -> Result<(), KafkaError> {
+        let start = std::time::Instant::now();
+        loop {
+            let healthy = self
+                .describe(topic)
+                .map(|d| d.len() == partitions as usize && d.values().all(|s| s.isr.len() == replicas && s.leader > 0))
+                .unwrap_or(false);
+            if healthy {
+                return Ok(());
+            }
+            if start.elapsed() >= bound {
+                return Err(KafkaError::Tool {
+                    what: format!("waiting for {topic} to be fully replicated"),
+                    output: format!("not within {bound:?}: {partitions} partitions, each with a leader and {replicas} replicas in sync"),
+                });
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
+
     /// The leader of `topic`'s `partition` (-1 when it has none).
     ///
     /// # Errors

@@ -11,7 +11,53 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::kafka::KafkaCluster;
+use crate::kafka::{KafkaCluster, KafkaError};
+
+/// One kind of broker fault, and how it is undone.
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    /// SIGKILL, then a restart.
+    Kill,
+    /// SIGTERM (controlled shutdown), then a restart.
+    Term,
+    /// SIGSTOP, then SIGCONT.
+    Stop,
+}
+
+impl Fault {
+    const ALL: [Self; 3] = [Self::Kill, Self::Term, Self::Stop];
+
+    fn signal(self) -> &'static str {
+        match self {
+            Self::Kill => "SIGKILL",
+            Self::Term => "SIGTERM",
+            Self::Stop => "SIGSTOP",
+        }
+    }
+
+    fn counter(self, c: &ChaosCounts) -> &AtomicU64 {
+        match self {
+            Self::Kill => &c.killed,
+            Self::Term => &c.stopped,
+            Self::Stop => &c.paused,
+        }
+    }
+
+    fn apply(self, cluster: &KafkaCluster, id: i32) -> Result<(), KafkaError> {
+        match self {
+            Self::Kill => cluster.kill(id),
+            Self::Term => cluster.stop(id),
+            Self::Stop => cluster.pause(id),
+        }
+    }
+
+    fn undo(self, cluster: &KafkaCluster, id: i32) -> Result<(), KafkaError> {
+        match self {
+            Self::Stop => cluster.resume(id),
+            Self::Kill | Self::Term => cluster.restart(id).map(drop),
+        }
+    }
+}
 
 /// How many faults of each kind were applied.
 #[derive(Debug, Default)]
@@ -62,23 +108,14 @@ impl BrokerChaos {
             let ids = cluster.broker_ids();
             while sleep_unless(&s, every) {
                 let id = ids[rng.gen_range(0..ids.len())];
-                let kind = rng.gen_range(0..3u8);
+                let fault = Fault::ALL[usize::from(rng.gen_range(0..3u8))];
                 let at = Instant::now();
-                let r = match kind {
-                    0 => cluster.kill(id).map(|()| &c.killed),
-                    1 => cluster.stop(id).map(|()| &c.stopped),
-                    _ => cluster.pause(id).map(|()| &c.paused),
-                };
-                let r = r.and_then(|counter| {
-                    counter.fetch_add(1, Ordering::Relaxed);
+                let r = fault.apply(&cluster, id).and_then(|()| {
+                    fault.counter(&c).fetch_add(1, Ordering::Relaxed);
                     std::thread::sleep(down.saturating_sub(at.elapsed()));
-                    if kind == 2 {
-                        cluster.resume(id)
-                    } else {
-                        cluster.restart(id).map(drop)
-                    }
+                    fault.undo(&cluster, id)
                 });
-                let name = ["SIGKILL", "SIGTERM", "SIGSTOP"][usize::from(kind)];
+                let name = fault.signal();
                 match r {
                     Ok(()) => eprintln!("chaos: broker {id} {name}, back after {:?}", at.elapsed()),
                     Err(e) => {

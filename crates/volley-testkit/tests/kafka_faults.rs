@@ -67,11 +67,8 @@ fn topic(name: &str, seed: u64) -> String {
     let t = format!("{name}-{seed}-{}", std::process::id());
     c.create_topic(&t, PARTITIONS, None, &[])
         .unwrap_or_else(|e| panic!("{e}"));
-    wait_for(Duration::from_secs(20), "a full ISR on every partition", || {
-        c.describe(&t)
-            .map(|d| d.len() == PARTITIONS as usize && d.values().all(|s| s.isr.len() == 3 && s.leader > 0))
-            .unwrap_or(false)
-    });
+    c.wait_fully_replicated(&t, PARTITIONS, 3, Duration::from_secs(20))
+        .unwrap_or_else(|e| panic!("{e}"));
     t
 }
 
@@ -295,11 +292,8 @@ async fn k05_topic_operations_and_log_append_time() {
     c.alter_topic_config(&t, &[("min.insync.replicas", "2"), ("cleanup.policy", "delete")])
         .unwrap_or_else(|e| panic!("{e}"));
     c.add_partitions(&t, 3).unwrap_or_else(|e| panic!("{e}"));
-    wait_for(Duration::from_secs(20), "3 partitions with full ISRs", || {
-        c.describe(&t)
-            .map(|d| d.len() == 3 && d.values().all(|s| s.isr.len() == 3 && s.leader > 0))
-            .unwrap_or(false)
-    });
+    c.wait_fully_replicated(&t, 3, 3, Duration::from_secs(20))
+        .unwrap_or_else(|e| panic!("{e}"));
     c.elect_preferred_leaders(&t).unwrap_or_else(|e| panic!("{e}"));
     for (p, s) in c.describe(&t).unwrap_or_else(|e| panic!("{e}")) {
         assert_eq!(s.leader, s.replicas[0], "partition {p}: the preferred replica leads");

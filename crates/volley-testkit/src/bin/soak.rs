@@ -128,7 +128,8 @@ async fn main() {
         let c = Arc::new(KafkaCluster::cluster(3, &[]).unwrap_or_else(|e| panic!("{e}")));
         c.create_topic(&topic, PARTITIONS, None, &[])
             .unwrap_or_else(|e| panic!("{e}"));
-        wait_for_full_isr(&c, &topic);
+        c.wait_fully_replicated(&topic, PARTITIONS, 3, Duration::from_secs(60))
+            .unwrap_or_else(|e| panic!("{e}"));
         let chaos = (!args.no_chaos).then(|| {
             BrokerChaos::start(
                 Arc::clone(&c),
@@ -478,26 +479,6 @@ async fn main() {
     drop(tansu_child);
     drop(kafka);
     std::process::exit(i32::from(!clean));
-}
-
-/// Waits (up to 60 s) until every partition of `topic` has a leader and all three replicas
-/// in sync, so the first fault meets a healthy topic.
-fn wait_for_full_isr(c: &KafkaCluster, topic: &str) {
-    let start = Instant::now();
-    loop {
-        let healthy = c
-            .describe(topic)
-            .map(|d| d.len() == PARTITIONS as usize && d.values().all(|s| s.isr.len() == 3 && s.leader > 0))
-            .unwrap_or(false);
-        if healthy {
-            return;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "{topic}: no full ISR within 60 s"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 fn p_black(p: &FaultProxy) -> bool {
