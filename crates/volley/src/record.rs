@@ -109,6 +109,16 @@ pub(crate) enum BatchOutcome {
         first: Box<BatchOutcome>,
         second: Box<BatchOutcome>,
     },
+    /// The broker rejected the records at these indexes one by one (INVALID_RECORD with
+    /// `record_errors`); the others were sent again as a batch of their own, in order.
+    Filtered {
+        /// The rejected records' error (not persisted); each gets its own message.
+        error: DeliveryError,
+        /// Ascending indexes with the broker's message for each.
+        rejected: Vec<(i32, Option<String>)>,
+        /// What the rest came to.
+        rest: Box<BatchOutcome>,
+    },
 }
 
 impl BatchOutcome {
@@ -141,6 +151,21 @@ impl BatchOutcome {
                     second.resolve(c, index - first_len, timestamp)
                 }
             }
+            BatchOutcome::Filtered { error, rejected, rest } => match rejected.binary_search_by_key(&index, |r| r.0) {
+                Ok(at) => {
+                    let mut e = error.for_record(&c.topic, index, c.kept.get());
+                    if let crate::Error::Broker { message, .. } = &mut e.error {
+                        *message = Some(
+                            rejected[at]
+                                .1
+                                .clone()
+                                .unwrap_or_else(|| "this record was rejected".into()),
+                        );
+                    }
+                    Err(e)
+                }
+                Err(before) => rest.resolve(c, index - i32::try_from(before).unwrap_or(0), timestamp),
+            },
             BatchOutcome::Failed { error, record_errors } => {
                 let mut e = error.for_record(&c.topic, index, c.kept.get());
                 if record_errors.is_empty() {

@@ -268,8 +268,11 @@ impl Sender {
                         code,
                         message: p.error_message.clone(),
                     };
-                    let record_errors = p.record_errors.clone();
-                    self.fail_sealed(b, err, record_errors);
+                    if code == ErrorCode::INVALID_RECORD && !b.maybe_written && !p.record_errors.is_empty() {
+                        self.reject_records(b, err, &p.record_errors, now);
+                    } else {
+                        self.fail_sealed(b, err, p.record_errors.clone());
+                    }
                 }
             }
         }
@@ -401,6 +404,26 @@ impl Sender {
                 part.requeue(second);
             }
             Err(e) => self.fail_sealed(b, e, Vec::new()),
+        }
+    }
+
+    /// INVALID_RECORD naming some of a batch's records, which was not written (the broker
+    /// validates records before it appends anything): beyond Java, which fails the whole
+    /// batch, only the named records fail, each with the broker's message, and the others
+    /// go again at the head of the partition as a new batch, numbered when resent (rule 2).
+    /// The sequences the batch held leave a gap, as after a split.
+    fn reject_records(&mut self, b: SentBatch, error: Error, rejected: &[(i32, Option<String>)], now: Instant) {
+        let id = self.next_batch_id();
+        let not_persisted = DeliveryError::not_persisted(error.clone()).with_batch_bytes(&b.bytes);
+        match batch::without_rejected(&b, rejected, not_persisted, &self.shared.config, id, now) {
+            Some(rest) => {
+                tracing::debug!(topic = %b.topic, partition = b.partition, rejected = rejected.len(), "resending the records the broker did not reject");
+                let rules = self.rules;
+                let part = self.part(&b);
+                part.on_failed(&b, rules);
+                part.requeue(rest);
+            }
+            None => self.fail_sealed(b, error, rejected.to_vec()),
         }
     }
 

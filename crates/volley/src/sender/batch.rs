@@ -9,7 +9,7 @@ use volley_protocol::record_batch::{decode_batches, BatchBuilder, DecodedRecord,
 
 use crate::accumulator::{Body, QueuedBatch};
 use crate::config::ProducerConfig;
-use crate::error::Error;
+use crate::error::{DeliveryError, Error};
 use crate::record::{BatchCompletion, BatchOutcome};
 
 use super::partitions::{Identity, NO_IDENTITY};
@@ -52,11 +52,23 @@ impl SentBatch {
     }
 }
 
-/// Where a batch's outcome goes: its own completion, or one half of a split batch.
+/// Where a batch's outcome goes: its own completion, one half of a split batch, or what is
+/// left of a batch after the broker rejected some of its records.
 #[derive(Debug, Clone)]
 pub(super) enum CompletionRef {
     Whole(Arc<BatchCompletion>),
     Half { join: Arc<SplitJoin>, second: bool },
+    Rest(Arc<Rejected>),
+}
+
+/// The records the broker rejected one by one (INVALID_RECORD with `record_errors`): they
+/// fail with their own messages when the rest of their batch has its outcome.
+#[derive(Debug)]
+pub(super) struct Rejected {
+    parent: CompletionRef,
+    error: DeliveryError,
+    /// Indexes within the parent batch, ascending, with the broker's message for each.
+    records: Vec<(i32, Option<String>)>,
 }
 
 /// Joins the outcomes of the two halves of a split batch into the original's completion.
@@ -73,6 +85,7 @@ impl CompletionRef {
         match self {
             CompletionRef::Whole(c) => Arc::clone(c),
             CompletionRef::Half { join, .. } => join.parent.root(),
+            CompletionRef::Rest(r) => r.parent.root(),
         }
     }
 
@@ -102,6 +115,11 @@ impl CompletionRef {
                     });
                 }
             }
+            CompletionRef::Rest(r) => r.parent.complete(BatchOutcome::Filtered {
+                error: r.error.clone(),
+                rejected: r.records.clone(),
+                rest: Box::new(outcome),
+            }),
         }
     }
 }
@@ -171,6 +189,95 @@ pub(super) fn seal(
     }
 }
 
+/// The records of a sealed batch, decoded (only on the rare paths that rebuild a batch).
+fn records_of(b: &SentBatch) -> Result<Vec<DecodedRecord>, Error> {
+    Ok(decode_batches(b.bytes.clone(), usize::MAX >> 1)
+        .map_err(|e| Error::Internal(format!("cannot rebuild a batch: {e}")))?
+        .into_iter()
+        .flat_map(|x| x.records)
+        .collect())
+}
+
+/// A new unstamped batch of `records`, compressed as configured.
+fn rebuild<'a>(
+    records: impl Iterator<Item = &'a DecodedRecord>,
+    capacity: usize,
+    cfg: &ProducerConfig,
+) -> Result<Bytes, Error> {
+    let mut builder = BatchBuilder::with_capacity(capacity);
+    for r in records {
+        builder.append(r.timestamp, r.key.as_deref(), r.value.as_deref(), &r.headers);
+    }
+    let params = SealParams {
+        compression: cfg.compression,
+        level: cfg.compression_level,
+        ..SealParams::default()
+    };
+    builder
+        .seal(&params)
+        .map_err(|e| Error::Internal(format!("cannot rebuild a batch: {e}")))
+}
+
+/// Drops the records the broker rejected one by one from a batch it did not write
+/// (INVALID_RECORD with `record_errors`, e.g. keyless records on a compacted topic): the
+/// rest becomes a new unstamped batch, sent again, and the rejected records fail with their
+/// own messages once it has an outcome. `None` when the answer does not name a proper
+/// subset of the batch's records (then the whole batch fails, as in Java). Only for a
+/// batch that was certainly not written (rule 2): the caller checks.
+pub(super) fn without_rejected(
+    b: &SentBatch,
+    rejected: &[(i32, Option<String>)],
+    error: DeliveryError,
+    cfg: &ProducerConfig,
+    id: u64,
+    now: Instant,
+) -> Option<SentBatch> {
+    let mut records: Vec<(i32, Option<String>)> = rejected.to_vec();
+    records.sort_by_key(|r| r.0);
+    records.dedup_by_key(|r| r.0);
+    let in_range = records.iter().all(|(i, _)| (0..b.record_count).contains(i));
+    let count = i32::try_from(records.len()).unwrap_or(i32::MAX);
+    if records.is_empty() || !in_range || count >= b.record_count {
+        return None;
+    }
+    let all = records_of(b).ok()?;
+    if i32::try_from(all.len()).ok()? != b.record_count {
+        return None;
+    }
+    let kept = all
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| {
+            records
+                .binary_search_by_key(&i32::try_from(*i).unwrap_or(-1), |r| r.0)
+                .is_err()
+        })
+        .map(|(_, r)| r);
+    let bytes = rebuild(kept, b.bytes.len() + 64, cfg).ok()?;
+    Some(SentBatch {
+        id,
+        order: b.order.clone(),
+        topic: Arc::clone(&b.topic),
+        partition: b.partition,
+        bytes,
+        completion: CompletionRef::Rest(Arc::new(Rejected {
+            parent: b.completion.clone(),
+            error,
+            records,
+        })),
+        created: b.created,
+        reserved: b.reserved,
+        stamp: NO_IDENTITY,
+        base_sequence: NO_SEQUENCE,
+        record_count: b.record_count - count,
+        attempts: 0,
+        unknown_server_errors: 0,
+        retry_at: now,
+        maybe_written: false,
+        last_error: b.last_error.clone(),
+    })
+}
+
 /// Splits a batch the broker found too large into two halves, each unstamped (they get a
 /// producer id, epoch and sequence when drained). Only for a batch that was certainly not
 /// written (rule 2): the caller checks.
@@ -180,28 +287,10 @@ pub(super) fn split(
     ids: (u64, u64),
     now: Instant,
 ) -> Result<(SentBatch, SentBatch), Error> {
-    let records = decode_batches(b.bytes.clone(), usize::MAX >> 1)
-        .map_err(|e| Error::Internal(format!("cannot split a batch: {e}")))?
-        .into_iter()
-        .flat_map(|x| x.records)
-        .collect::<Vec<_>>();
+    let records = records_of(b)?;
     let mid = records.len() / 2;
-    let seal_half = |rs: &[DecodedRecord]| {
-        let mut builder = BatchBuilder::with_capacity(b.bytes.len() / 2 + 64);
-        for r in rs {
-            builder.append(r.timestamp, r.key.as_deref(), r.value.as_deref(), &r.headers);
-        }
-        let params = SealParams {
-            compression: cfg.compression,
-            level: cfg.compression_level,
-            ..SealParams::default()
-        };
-        builder
-            .seal(&params)
-            .map_err(|e| Error::Internal(format!("cannot split a batch: {e}")))
-    };
-    let first = seal_half(&records[..mid])?;
-    let second = seal_half(&records[mid..])?;
+    let first = rebuild(records[..mid].iter(), b.bytes.len() / 2 + 64, cfg)?;
+    let second = rebuild(records[mid..].iter(), b.bytes.len() / 2 + 64, cfg)?;
     let join = Arc::new(SplitJoin {
         parent: b.completion.clone(),
         first_len: i32::try_from(mid).unwrap_or(i32::MAX),
@@ -255,6 +344,62 @@ pub(super) fn unacknowledged() -> BatchOutcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 11, beyond Java: the records the broker names in INVALID_RECORD fail alone with
+    /// their own messages; the others go as a new unstamped batch, in order, and each
+    /// record's future maps to its own offset in it.
+    #[test]
+    fn rejected_records_fail_alone_and_the_rest_keeps_its_order() {
+        use crate::record::DeliveryFuture;
+        let cfg = ProducerConfig::default();
+        let mut builder = BatchBuilder::with_capacity(256);
+        for v in ["a", "b", "c", "d"] {
+            builder.append(7, None, Some(v.as_bytes()), &[]);
+        }
+        let bytes = builder.seal(&SealParams::default()).expect("sealed");
+        let root = BatchCompletion::new_in(Arc::from("t"), 0);
+        let mut b = super::super::answer::test_batch(4, 1, false);
+        b.bytes = bytes.clone();
+        b.completion = CompletionRef::Whole(Arc::clone(&root));
+        let broker = Error::Broker {
+            code: volley_protocol::ErrorCode::INVALID_RECORD,
+            message: Some("batch message".into()),
+        };
+        let error = DeliveryError::not_persisted(broker).with_batch_bytes(&bytes);
+        let named = [(2, Some("no key for c".to_owned())), (0, None)];
+        let now = Instant::now();
+        // A record index outside the batch, or every record named: the whole batch fails.
+        assert!(without_rejected(&b, &[(4, None)], error.clone(), &cfg, 9, now).is_none());
+        let all = [(0, None), (1, None), (2, None), (3, None)];
+        assert!(without_rejected(&b, &all, error.clone(), &cfg, 9, now).is_none());
+
+        let rest = without_rejected(&b, &named, error, &cfg, 9, now).expect("a rest");
+        assert_eq!(rest.record_count, 2);
+        assert_eq!(
+            (rest.stamp, rest.base_sequence),
+            (NO_IDENTITY, NO_SEQUENCE),
+            "numbered when resent"
+        );
+        let values: Vec<_> = records_of(&rest)
+            .expect("decodes")
+            .into_iter()
+            .map(|r| r.value.expect("value"))
+            .collect();
+        assert_eq!(values, [&b"b"[..], &b"d"[..]]);
+        rest.completion.complete(BatchOutcome::Delivered {
+            base_offset: Some(100),
+            log_append_time: -1,
+            acknowledged: true,
+        });
+        let result = |i| DeliveryFuture::new(Arc::clone(&root), i, 7).try_result().expect("done");
+        let a = result(0).expect_err("a is rejected");
+        assert!(a.to_string().contains("this record was rejected"), "{a}");
+        assert_eq!(a.into_record().expect("given back").value.as_deref(), Some(&b"a"[..]));
+        let c = result(2).expect_err("c is rejected");
+        assert!(c.to_string().contains("no key for c"), "{c}");
+        assert_eq!(result(1).expect("b delivered").offset, Some(100));
+        assert_eq!(result(3).expect("d delivered").offset, Some(101));
+    }
 
     #[test]
     fn sequences_wrap_to_zero() {
