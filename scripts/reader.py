@@ -116,6 +116,17 @@ def admin_command(cmd, bootstrap, topic, *rest):
         res = ConfigResource(ResourceType.TOPIC, topic, incremental_configs=entries)
         for f in admin.incremental_alter_configs([res]).values():
             f.result(timeout=30)
+    elif cmd == "alter-cluster-config":
+        # Dynamic broker configs on every broker of the cluster: KEY=VALUE sets, KEY= deletes
+        # the override. (librdkafka's ConfigResource needs a broker id: no cluster default.)
+        entries = [ConfigEntry(k, v or None, incremental_operation=AlterConfigOpType.SET if v
+                               else AlterConfigOpType.DELETE)
+                   for k, v in (c.split("=", 1) for c in rest)]
+        brokers = admin.list_topics(timeout=30).brokers
+        for b in brokers:  # one BROKER resource per call
+            res = ConfigResource(ResourceType.BROKER, str(b), incremental_configs=entries)
+            for f in admin.incremental_alter_configs([res]).values():
+                f.result(timeout=30)
     elif cmd in ("describe", "elect-preferred"):
         desc = admin.describe_topics(TopicCollection([topic]))[topic].result(timeout=30)
         if cmd == "describe":
@@ -292,7 +303,8 @@ def main(argv):
             res = placement(bootstrap, topic, partitions, keys)
             for k in keys:
                 print(json.dumps({"k": b64(k), "p": res[k]}))
-        elif cmd in ("add-partitions", "delete", "alter-config", "describe", "elect-preferred"):
+        elif cmd in ("add-partitions", "delete", "alter-config", "alter-cluster-config", "describe",
+                     "elect-preferred"):
             admin_command(cmd, *args)
         elif cmd == "check-placement":
             check_placement(*args)

@@ -116,6 +116,60 @@ impl KafkaCluster {
         reader("alter-config", self.bootstrap(), &args).map(drop)
     }
 
+    /// Sets dynamic broker configs on every broker (e.g.
+    /// `producer.id.expiration.ms`); an empty value removes the override.
+    ///
+    /// # Errors
+    /// When the admin client fails (a static config is refused by the broker).
+    pub fn alter_cluster_config(&self, configs: &[(&str, &str)]) -> Result<(), KafkaError> {
+        let mut args = vec![String::new()];
+        args.extend(pairs(configs));
+        reader("alter-cluster-config", self.bootstrap(), &args).map(drop)
+    }
+
+    /// The producer ids whose state the leader of `topic`'s `partition` keeps (Kafka's own
+    /// `TransactionsCommand describe-producers`, one JVM).
+    ///
+    /// # Errors
+    /// When the tool fails or its table cannot be read.
+    pub fn active_producers(&self, topic: &str, partition: i32) -> Result<Vec<i64>, KafkaError> {
+        let out = crate::kafka::KafkaInstall::find()?
+            .java("org.apache.kafka.tools.TransactionsCommand")
+            .args([
+                "--bootstrap-server",
+                self.bootstrap(),
+                "describe-producers",
+                "--topic",
+                topic,
+            ])
+            .args(["--partition", &partition.to_string()])
+            .output()
+            .map_err(|e| KafkaError::Tool {
+                what: "TransactionsCommand describe-producers".into(),
+                output: e.to_string(),
+            })?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let bad = || KafkaError::Tool {
+            what: "TransactionsCommand describe-producers".into(),
+            output: format!("{text}{}", String::from_utf8_lossy(&out.stderr)),
+        };
+        if !out.status.success() {
+            return Err(bad());
+        }
+        let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+        if !lines.next().is_some_and(|h| h.trim_start().starts_with("ProducerId")) {
+            return Err(bad());
+        }
+        lines
+            .map(|l| {
+                l.split_whitespace()
+                    .next()
+                    .and_then(|id| id.parse().ok())
+                    .ok_or_else(bad)
+            })
+            .collect()
+    }
+
     /// Moves the leadership of each partition of `topic` back to its preferred replica
     /// (what `LeaderElectionCommand --election-type PREFERRED` does).
     ///

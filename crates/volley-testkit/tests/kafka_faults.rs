@@ -19,7 +19,12 @@ const PARTITIONS: u32 = 3;
 
 fn cluster() -> &'static KafkaCluster {
     static CLUSTER: OnceLock<KafkaCluster> = OnceLock::new();
-    CLUSTER.get_or_init(|| KafkaCluster::cluster(3, &[]).unwrap_or_else(|e| panic!("{e}")))
+    // The expiry check runs every second (static), so k12's short dynamic
+    // `producer.id.expiration.ms` takes effect within its idle gap.
+    CLUSTER.get_or_init(|| {
+        KafkaCluster::cluster(3, &[("producer.id.expiration.check.interval.ms", "1000")])
+            .unwrap_or_else(|e| panic!("{e}"))
+    })
 }
 
 /// One scenario at a time (each test has its own runtime: an async mutex across them);
@@ -98,6 +103,11 @@ fn judge(name: &str, seed: u64, t: &str, run: &volley_testkit::drive::Run, fence
     r
 }
 
+/// Records of the runs with five faults (one every [`FAULT_EVERY`] records, the last well
+/// before the end).
+const FAULTED_RECORDS: usize = 18_000;
+const FAULT_EVERY: usize = 3000;
+
 /// Paces the producer (about 2,000 records a second, so faults land mid-run). Restarts run
 /// in their own threads: the producer goes on meanwhile.
 fn pace(i: usize) {
@@ -127,19 +137,19 @@ fn leader(t: &str) -> i32 {
     l
 }
 
-/// Leader of partition 0 SIGKILLed three times during a run, each restarted 2 s later
+/// Leader of partition 0 SIGKILLed five times during a run, each restarted 2 s later
 /// (after the 3 s session timeout the controller fences it and moves leadership).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn k01_leader_sigkill_three_times_with_restarts() {
+async fn k01_leader_sigkill_five_times_with_restarts() {
     for seed in 1..=seeds() {
         let _turn = turn().await;
         let c = cluster();
         let t = topic("k01", seed);
         let fenced = c.count_in_log(0, "Fencing broker").unwrap_or(0);
         let mut restarts = Vec::new();
-        let run = produce(&props(c.bootstrap()), &t, 12_000, 60, seed, |i| {
+        let run = produce(&props(c.bootstrap()), &t, FAULTED_RECORDS, 60, seed, |i| {
             pace(i);
-            if i > 0 && i.is_multiple_of(3000) {
+            if i > 0 && i.is_multiple_of(FAULT_EVERY) {
                 join_all(&mut restarts);
                 let l = leader(&t);
                 c.kill(l).unwrap_or_else(|e| panic!("{e}"));
@@ -148,25 +158,25 @@ async fn k01_leader_sigkill_three_times_with_restarts() {
         })
         .await;
         join_all(&mut restarts);
-        let r = judge("k01 leader SIGKILL x3", seed, &t, &run, fenced);
-        assert_eq!(r.persisted, 12_000, "{}", r.summary());
+        let r = judge("k01 leader SIGKILL x5", seed, &t, &run, fenced);
+        assert_eq!(r.persisted, FAULTED_RECORDS, "{}", r.summary());
         c.elect_preferred_leaders(&t).unwrap_or_else(|e| panic!("{e}"));
     }
 }
 
 /// Leader of partition 0 stopped with SIGTERM (controlled shutdown: leaders move first)
-/// three times, each restarted after.
+/// five times, each restarted after.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn k02_leader_sigterm_three_times_with_restarts() {
+async fn k02_leader_sigterm_five_times_with_restarts() {
     for seed in 1..=seeds() {
         let _turn = turn().await;
         let c = cluster();
         let t = topic("k02", seed);
         let fenced = c.count_in_log(0, "Fencing broker").unwrap_or(0);
         let mut restarts = Vec::new();
-        let run = produce(&props(c.bootstrap()), &t, 12_000, 60, seed + 100, |i| {
+        let run = produce(&props(c.bootstrap()), &t, FAULTED_RECORDS, 60, seed + 100, |i| {
             pace(i);
-            if i > 0 && i.is_multiple_of(3000) {
+            if i > 0 && i.is_multiple_of(FAULT_EVERY) {
                 join_all(&mut restarts);
                 let l = leader(&t);
                 c.stop(l).unwrap_or_else(|e| panic!("{e}"));
@@ -175,30 +185,35 @@ async fn k02_leader_sigterm_three_times_with_restarts() {
         })
         .await;
         join_all(&mut restarts);
-        let r = judge("k02 leader SIGTERM x3", seed + 100, &t, &run, fenced);
-        assert_eq!(r.persisted, 12_000, "{}", r.summary());
+        let r = judge("k02 leader SIGTERM x5", seed + 100, &t, &run, fenced);
+        assert_eq!(r.persisted, FAULTED_RECORDS, "{}", r.summary());
         c.elect_preferred_leaders(&t).unwrap_or_else(|e| panic!("{e}"));
     }
 }
 
 /// Leader of partition 0 SIGSTOPped for 5 s (request timeout 3 s; the controller fences it
-/// after 3 s and another replica leads), then SIGCONT: the old requests it still reads meet
-/// the new leader epoch; nothing lost or duplicated.
+/// after 3 s and another replica leads), then SIGCONT, five times in a run (each once every
+/// replica is back in the ISR): the old requests a resumed broker still reads meet the new
+/// leader epoch; nothing lost or duplicated.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn k03_leader_paused_longer_than_the_request_timeout() {
+async fn k03_leader_paused_longer_than_the_request_timeout_five_times() {
     for seed in 1..=seeds() {
         let _turn = turn().await;
         let c = cluster();
         let t = topic("k03", seed);
         let fenced = c.count_in_log(0, "Fencing broker").unwrap_or(0);
-        let mut paused = None;
-        let mut resumer = None;
-        let run = produce(&props(c.bootstrap()), &t, 10_000, 60, seed + 200, |i| {
+        let mut pauses = 0;
+        let mut resumer: Option<std::thread::JoinHandle<()>> = None;
+        let run = produce(&props(c.bootstrap()), &t, FAULTED_RECORDS, 60, seed + 200, |i| {
             pace(i);
-            if i == 3000 {
+            if i > 0 && i.is_multiple_of(FAULT_EVERY) {
+                if let Some(r) = resumer.take() {
+                    r.join().expect("resume");
+                }
+                wait_for_full_isr(&t);
                 let l = leader(&t);
                 c.pause(l).unwrap_or_else(|e| panic!("{e}"));
-                paused = Some(l);
+                pauses += 1;
                 resumer = Some(std::thread::spawn(move || {
                     std::thread::sleep(Duration::from_secs(5));
                     cluster().resume(l).unwrap_or_else(|e| panic!("{e}"));
@@ -209,17 +224,23 @@ async fn k03_leader_paused_longer_than_the_request_timeout() {
         if let Some(r) = resumer {
             r.join().expect("resume");
         }
-        let r = judge("k03 leader SIGSTOP 5 s", seed + 200, &t, &run, fenced);
-        assert_eq!(r.persisted, 10_000, "{}", r.summary());
-        assert!(paused.is_some());
+        let r = judge("k03 leader SIGSTOP 5 s x5", seed + 200, &t, &run, fenced);
+        assert_eq!(r.persisted, FAULTED_RECORDS, "{}", r.summary());
+        assert_eq!(pauses, 5);
         // The paused broker was fenced; wait until it is back in every ISR.
-        wait_for(Duration::from_secs(30), "the paused broker back in the ISR", || {
-            c.describe(&t)
-                .map(|d| d.values().all(|s| s.isr.len() == 3))
-                .unwrap_or(false)
-        });
+        wait_for_full_isr(&t);
         c.elect_preferred_leaders(&t).unwrap_or_else(|e| panic!("{e}"));
     }
+}
+
+/// Waits (30 s at most) until every partition of `t` has all three replicas in its ISR.
+fn wait_for_full_isr(t: &str) {
+    wait_for(Duration::from_secs(30), "every replica back in the ISR", || {
+        cluster()
+            .describe(t)
+            .map(|d| d.values().all(|s| s.isr.len() == 3))
+            .unwrap_or(false)
+    });
 }
 
 /// `min.insync.replicas=2` not met: two of three brokers SIGKILLed for 6 s. Records wait
@@ -578,4 +599,164 @@ async fn k10_partitions_added_mid_run() {
             }
         }
     }
+}
+
+/// The topic deleted mid-run (the brokers do not auto-create topics, nor does the producer:
+/// `allow.auto.create.topics=false`) and recreated 12 s later. While it is gone, records
+/// fail with an error that names the topic or the broker's UNKNOWN_TOPIC_OR_PARTITION, each
+/// within its bound (`max.block.ms` 2 s for a `send`, `delivery.timeout.ms` 6 s for a queued
+/// record): nothing hangs. Once it is back, production resumes: every record sent after the
+/// re-creation is acknowledged, and the new log holds no record reported `NotPersisted`, none
+/// twice, each key's records in send order, every acknowledged record at its offset.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn k11_topic_deleted_then_recreated() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let _turn = turn().await;
+    let c = cluster();
+    let t = topic("k11", 1);
+    let mut p = props(c.bootstrap());
+    p.retain(|(k, _)| *k != "delivery.timeout.ms");
+    p.extend([
+        ("allow.auto.create.topics", "false".into()),
+        ("max.block.ms", "2000".into()),
+        ("delivery.timeout.ms", "6000".into()),
+    ]);
+    let back = Arc::new(AtomicBool::new(false));
+    let mut back_from = None;
+    let mut recreator = None;
+    let records = 8_000;
+    let run = produce(&p, &t, records, 60, 1100, |i| {
+        pace(i);
+        if i == 2000 {
+            let (t, back) = (t.clone(), Arc::clone(&back));
+            recreator = Some(std::thread::spawn(move || {
+                let c = cluster();
+                c.delete_topic(&t).unwrap_or_else(|e| panic!("{e}"));
+                std::thread::sleep(Duration::from_secs(12));
+                c.create_topic(&t, PARTITIONS, None, &[])
+                    .unwrap_or_else(|e| panic!("{e}"));
+                c.wait_fully_replicated(&t, PARTITIONS, 3, Duration::from_secs(20))
+                    .unwrap_or_else(|e| panic!("{e}"));
+                back.store(true, Ordering::SeqCst);
+            }));
+        }
+        if back_from.is_none() && back.load(Ordering::SeqCst) {
+            back_from = Some(i);
+        }
+        if i > 2000 && back_from.is_none() {
+            // While the topic is gone, one record every 100 ms is enough to show each fails.
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    })
+    .await;
+    recreator.expect("started").join().expect("recreated");
+    let back_from = back_from.expect("the topic came back during the run");
+    let failed: Vec<&volley_testkit::oracle::Sent> = run
+        .sent
+        .iter()
+        .filter(|s| matches!(s.outcome, Outcome::NotPersisted(_) | Outcome::PossiblyPersisted(_)))
+        .collect();
+    let _ = writeln!(
+        std::io::stderr(),
+        "k11: {} of {records} failed while the topic was gone (the topic back from record {back_from}); first: {:?}",
+        failed.len(),
+        failed.first().map(|s| &s.outcome)
+    );
+    assert!(!failed.is_empty(), "records sent while the topic was gone fail");
+    for s in &failed {
+        let (Outcome::NotPersisted(m) | Outcome::PossiblyPersisted(m)) = &s.outcome else {
+            continue;
+        };
+        assert!(
+            m.contains(&t) || m.contains("UNKNOWN_TOPIC_OR_PARTITION"),
+            "a clear error: {m}"
+        );
+    }
+    assert!(
+        run.sent.iter().all(|s| !matches!(s.outcome, Outcome::Unresolved)),
+        "every record resolved within its bound"
+    );
+    assert!(
+        run.sent[back_from..]
+            .iter()
+            .all(|s| matches!(s.outcome, Outcome::Persisted { .. })),
+        "production resumes once the topic is back"
+    );
+    let log = Tools::find().read_back(c.bootstrap(), &t, records - back_from);
+    let by_value: std::collections::HashMap<&[u8], &volley_testkit::oracle::Sent> =
+        run.sent.iter().map(|s| (&s.value[..], s)).collect();
+    let mut seen = std::collections::HashSet::new();
+    let mut last_seq: std::collections::HashMap<(i32, String), u64> = std::collections::HashMap::new();
+    for r in &log {
+        let v = r.value.as_deref().unwrap_or_default();
+        let s = by_value
+            .get(v)
+            .unwrap_or_else(|| panic!("a record nobody sent at offset {}", r.offset));
+        assert!(seen.insert(v), "{} seq {} twice in the log", s.key, s.seq);
+        assert!(
+            !matches!(s.outcome, Outcome::NotPersisted(_)),
+            "{} seq {} reported not persisted but in the log",
+            s.key,
+            s.seq
+        );
+        if let Outcome::Persisted { partition, offset } = s.outcome {
+            assert_eq!(
+                (partition, offset),
+                (r.partition, Some(r.offset)),
+                "{} seq {}",
+                s.key,
+                s.seq
+            );
+        }
+        let prev = last_seq.insert((r.partition, s.key.clone()), s.seq);
+        assert!(prev.is_none_or(|p| p < s.seq), "{} out of order", s.key);
+    }
+    let missing = run.sent[back_from..]
+        .iter()
+        .filter(|s| !seen.contains(&s.value[..]))
+        .count();
+    assert_eq!(missing, 0, "acknowledged records sent after the re-creation missing");
+}
+
+/// Producer-id expiry across an idle gap: the brokers forget the producer's state
+/// (`producer.id.expiration.ms` lowered to 2 s, checked every second) while it is idle for
+/// 6 s; the same producer then goes on, and the full oracle holds over both halves: nothing
+/// lost, duplicated or reordered. (Kafka 4.x accepts any sequence from a producer it has
+/// forgotten; UNKNOWN_PRODUCER_ID is a fake-cluster scenario.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn k12_producer_id_expiry_across_an_idle_gap() {
+    struct Restore;
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let _ = cluster().alter_cluster_config(&[("producer.id.expiration.ms", "")]);
+        }
+    }
+    let _turn = turn().await;
+    let c = cluster();
+    let t = topic("k12", 1);
+    c.alter_cluster_config(&[("producer.id.expiration.ms", "2000")])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let _restore = Restore;
+    let fenced = c.count_in_log(0, "Fencing broker").unwrap_or(0);
+    let mut states = Vec::new();
+    let run = produce(&props(c.bootstrap()), &t, 6_000, 60, 1200, |i| {
+        pace(i);
+        if i == 3000 {
+            // Let the first half's batches be acknowledged, then idle until it is forgotten.
+            std::thread::sleep(Duration::from_secs(1));
+            states.push(c.active_producers(&t, 0).unwrap_or_else(|e| panic!("{e}")));
+            std::thread::sleep(Duration::from_secs(5));
+            states.push(c.active_producers(&t, 0).unwrap_or_else(|e| panic!("{e}")));
+        }
+    })
+    .await;
+    assert_eq!(
+        states[0].len(),
+        1,
+        "the leader knew the producer before the gap: {states:?}"
+    );
+    assert!(states[1].is_empty(), "and had forgotten it after: {states:?}");
+    let r = judge("k12 producer id expired while idle", 1200, &t, &run, fenced);
+    assert_eq!(r.persisted, 6_000, "{}", r.summary());
 }
