@@ -42,7 +42,7 @@ pub fn run(w: &Workload, recorder: &Arc<Recorder>, start: Instant) {
             let callback = move |_: Option<&RecordMetadata>, e: Option<&confluent_kafka::common::Error>| {
                 r.done(at, e.map(|e| e.to_string()));
             };
-            let record = ProducerRecord::with_key(w.topic.clone(), w.key(i).map(str::as_bytes), Some(&w.payload[..]));
+            let record = ProducerRecord::with_key(w.topic.clone(), w.key(i).map(str::as_bytes), Some(w.payload(i)));
             if let Err(e) = producer.send(record, Some(Box::new(callback))).await {
                 recorder.done(at, Some(e.to_string()));
             }

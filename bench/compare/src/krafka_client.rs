@@ -51,13 +51,13 @@ pub fn run(w: &Workload, recorder: &Arc<Recorder>, start: Instant) {
             .await
             .unwrap_or_else(|e| cannot(&format!("producer: {e}")));
         let (tx, task) = collector(Arc::clone(recorder));
-        let payload = bytes_of(&w.payload);
+        let payloads: Vec<_> = w.payloads.iter().map(|p| bytes_of(p)).collect();
         for i in 0..w.records {
             if let Some(due) = w.due(start, i) {
                 tokio::time::sleep_until(due.into()).await;
             }
             let at = Instant::now();
-            let mut record = Record::new(w.topic.clone(), payload.clone());
+            let mut record = Record::new(w.topic.clone(), payloads[(i % payloads.len() as u64) as usize].clone());
             if let Some(k) = w.key(i) {
                 record = record.key(bytes_of(k.as_bytes()));
             }

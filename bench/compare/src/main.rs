@@ -38,8 +38,11 @@ pub struct Args {
     topic: String,
     #[arg(long)]
     num_records: u64,
-    #[arg(long)]
+    #[arg(long, default_value_t = 0)]
     record_size: usize,
+    /// Values: record i takes line i mod N of this file (as `volley perf --payload-file`).
+    #[arg(long)]
+    payload_file: Option<std::path::PathBuf>,
     #[arg(long, default_value_t = 0)]
     keys: u64,
     /// Records per second cap; -1 for none.
@@ -58,8 +61,9 @@ pub struct Workload {
     pub topic: String,
     /// Records to send.
     pub records: u64,
-    /// Random uppercase letters from seed 0.
-    pub payload: Vec<u8>,
+    /// Random uppercase letters from seed 0 (one value for every record), or the lines of
+    /// `--payload-file`, record i taking line i mod N.
+    pub payloads: Vec<Vec<u8>>,
     /// `key-0` … `key-(N-1)`, empty for no keys.
     pub keys: Vec<String>,
     /// Records per second cap, or none.
@@ -82,11 +86,35 @@ impl Workload {
             bootstrap: a.bootstrap_servers.clone(),
             topic: a.topic.clone(),
             records: a.num_records,
-            payload: (0..a.record_size).map(|_| b'A' + rng.gen_range(0..26u8)).collect(),
+            payloads: match &a.payload_file {
+                Some(f) => {
+                    let text = std::fs::read(f).unwrap_or_else(|e| cannot(&format!("{}: {e}", f.display())));
+                    let lines: Vec<Vec<u8>> = text
+                        .split(|b| *b == b'\n')
+                        .filter(|l| !l.is_empty())
+                        .map(<[u8]>::to_vec)
+                        .collect();
+                    if lines.is_empty() {
+                        cannot("the payload file has no lines");
+                    }
+                    lines
+                }
+                None => vec![(0..a.record_size).map(|_| b'A' + rng.gen_range(0..26u8)).collect()],
+            },
             keys: (0..a.keys).map(|i| format!("key-{i}")).collect(),
             throughput: (a.throughput > 0).then_some(a.throughput as f64),
             props,
         }
+    }
+
+    /// The value of record `i`.
+    pub fn payload(&self, i: u64) -> &[u8] {
+        &self.payloads[(i % self.payloads.len() as u64) as usize]
+    }
+
+    /// Mean value size in bytes.
+    pub fn mean_size(&self) -> f64 {
+        self.payloads.iter().map(Vec::len).sum::<usize>() as f64 / self.payloads.len() as f64
     }
 
     /// The key of record `i`, if the workload has keys.
@@ -239,7 +267,7 @@ fn main() {
     println!(
         "{{\"records\":{acked},\"failed\":{failed},\"seconds\":{elapsed:.3},\"records_per_sec\":{:.1},\"mb_per_sec\":{:.3},\"latency_ms\":{{\"avg\":{:.3},\"p50\":{:.3},\"p95\":{:.3},\"p99\":{:.3},\"p999\":{:.3},\"max\":{:.3}}},\"peak_rss_bytes\":{},\"cpu_seconds\":{cpu:.3},\"cpu_seconds_per_million\":{:.3}}}",
         acked as f64 / elapsed,
-        (acked * w.payload.len() as u64) as f64 / elapsed / (1024.0 * 1024.0),
+        acked as f64 * w.mean_size() / elapsed / (1024.0 * 1024.0),
         h.mean() / 1000.0,
         ms(h.value_at_quantile(0.5)),
         ms(h.value_at_quantile(0.95)),

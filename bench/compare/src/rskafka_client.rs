@@ -63,7 +63,9 @@ pub fn run(w: &Workload, recorder: &Arc<Recorder>, start: Instant) {
                     .build(RecordAggregator::new(batch)),
             ));
         }
-        let in_flight = Arc::new(tokio::sync::Semaphore::new((buffer / w.payload.len().max(1)).max(1)));
+        let in_flight = Arc::new(tokio::sync::Semaphore::new(
+            (buffer / (w.mean_size() as usize).max(1)).max(1),
+        ));
         let (tx, task) = collector(Arc::clone(recorder));
         let mut sticky = 0usize;
         for i in 0..w.records {
@@ -82,7 +84,7 @@ pub fn run(w: &Workload, recorder: &Arc<Recorder>, start: Instant) {
             };
             let record = Record {
                 key: key.map(|k| k.as_bytes().to_vec()),
-                value: Some(w.payload.clone()),
+                value: Some(w.payload(i).to_vec()),
                 headers: BTreeMap::new(),
                 timestamp: chrono::Utc::now(),
             };

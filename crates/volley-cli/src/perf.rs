@@ -35,7 +35,7 @@ pub(crate) struct PerfArgs {
     /// Value size in bytes (random uppercase letters from a fixed seed).
     #[arg(long, conflicts_with = "payload_file")]
     record_size: Option<usize>,
-    /// Values taken at random from this file's lines.
+    /// Values: record i takes line i mod N of this file (distinct, realistic values).
     #[arg(long)]
     payload_file: Option<PathBuf>,
     /// Keys key-0..key-(N-1) in turn; 0 = no keys.
@@ -211,7 +211,6 @@ pub(crate) async fn run(a: PerfArgs) -> ExitCode {
     let start = Instant::now();
     let mut last = start;
     let mut last_count = 0u64;
-    let mut rng = StdRng::seed_from_u64(1);
     for i in 0..a.num_records {
         if a.throughput > 0 {
             let due = start + Duration::from_secs_f64(i as f64 / a.throughput as f64);
@@ -220,11 +219,9 @@ pub(crate) async fn run(a: PerfArgs) -> ExitCode {
                 tokio::time::sleep(due - now).await;
             }
         }
-        let value = if payloads.len() == 1 {
-            payloads[0].clone()
-        } else {
-            payloads[rng.gen_range(0..payloads.len())].clone()
-        };
+        // Line i mod N: the sequence every benchmark driver sends (bench/compare, the Java
+        // and franz-go drivers), so clients compress the same data.
+        let value = payloads[(i % payloads.len() as u64) as usize].clone();
         let size = value.len();
         let mut rec = ProducerRecord::new(a.topic.clone(), value);
         if !keys.is_empty() {
