@@ -106,6 +106,9 @@ pub enum Action {
     /// Produce: append, then answer this error for every partition (an uncertain failure
     /// such as REQUEST_TIMED_OUT or NOT_ENOUGH_REPLICAS_AFTER_APPEND).
     AppendThenError(ErrorCode),
+    /// Produce: append, then answer this error after waiting (without holding the broker or
+    /// a runtime thread: a hook must not sleep, see the regression of the settle test).
+    AppendThenErrorAfter(Duration, ErrorCode),
     /// Close the connection without handling the request.
     CloseBeforeHandling,
     /// Wait, then handle normally.
@@ -553,7 +556,7 @@ fn handle(broker: i32, mut frame: Bytes, state: &Mutex<State>) -> Reply {
         Action::CloseBeforeHandling => return Reply::Close,
         Action::TruncatedFrame => return Reply::Raw(Bytes::from_static(&[0, 0, 1, 0, 0, 0, 0, 1, 2, 3])),
         Action::HugeLength => return Reply::Raw(Bytes::from_static(&[0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 1])),
-        Action::Delay(d) | Action::ErrorAfter(d, _) => delay = Some(*d),
+        Action::Delay(d) | Action::ErrorAfter(d, _) | Action::AppendThenErrorAfter(d, _) => delay = Some(*d),
         Action::Throttle(d) => throttle = i32::try_from(d.as_millis()).unwrap_or(i32::MAX),
         _ => {}
     }

@@ -493,12 +493,14 @@ async fn unknown_server_error_is_retried_twice_only_when_idempotent() {
 
 /// Issue 10, beyond Java: a batch that ended possibly persisted is announced as persisted
 /// (event, count) once a later batch of the same partition and epoch is acknowledged.
-/// Timeline (request = delivery timeout = 4 s): b is appended but answered with an
-/// uncertain error after 3 s; c, sent at 2 s behind it (pipelined), is answered at 5 s,
-/// after b expired (4 s) and before c's own request timeout (6 s): a second of margin on
-/// each side for a loaded machine.
+/// Timeline (request = delivery timeout = 8 s): b is appended but answered with an
+/// uncertain error at 7 s; c, sent at 3 s behind it (pipelined: 4 s before b's answer), is
+/// answered at 9.5 s, after b expired (8 s) and before c's own request timeout (11 s): at
+/// least 1.5 s of margin on every side for a loaded machine (with 1 s, a CI run under the
+/// whole suite's load sent c only after b's answer, and b was delivered by its retry).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_later_acknowledgement_settles_a_possibly_persisted_batch() {
+    volley_testkit::drive::test_logging();
     let c = FakeCluster::start(1).await;
     c.create_topic("settle", 1);
     let t0: Arc<Mutex<Option<Instant>>> = Arc::new(Mutex::new(None));
@@ -512,14 +514,14 @@ async fn a_later_acknowledgement_settles_a_possibly_persisted_batch() {
             return Action::Respond;
         }
         match n.fetch_add(1, Ordering::SeqCst) {
-            0 => {
-                std::thread::sleep(Duration::from_millis(3000));
-                Action::AppendThenError(ErrorCode::REQUEST_TIMED_OUT)
-            }
-            1 => {
-                std::thread::sleep((t0 + Duration::from_millis(5000)).saturating_duration_since(Instant::now()));
-                Action::Respond
-            }
+            // The waits are the broker's (after the hook returns), never a sleep in the hook:
+            // that held the fake's lock and a runtime thread, and the sender, stuck behind
+            // it, sent c only after b's answer (CI failure, then 1 in 2 local runs).
+            0 => Action::AppendThenErrorAfter(
+                (t0 + Duration::from_millis(7000)).saturating_duration_since(Instant::now()),
+                ErrorCode::REQUEST_TIMED_OUT,
+            ),
+            1 => Action::Delay((t0 + Duration::from_millis(9500)).saturating_duration_since(Instant::now())),
             _ => Action::Respond,
         }
     });
@@ -527,8 +529,8 @@ async fn a_later_acknowledgement_settles_a_possibly_persisted_batch() {
         &c,
         &[
             ("linger.ms", "0"),
-            ("request.timeout.ms", "4000"),
-            ("delivery.timeout.ms", "4000"),
+            ("request.timeout.ms", "8000"),
+            ("delivery.timeout.ms", "8000"),
         ],
     );
     let events = Arc::new(Mutex::new(Vec::new()));
@@ -540,7 +542,7 @@ async fn a_later_acknowledgement_settles_a_possibly_persisted_batch() {
         .send(ProducerRecord::new("settle", "b").key("k"))
         .await
         .expect("queued");
-    tokio::time::sleep(Duration::from_millis(2000)).await;
+    tokio::time::sleep(Duration::from_millis(3000)).await;
     let c2 = p
         .send(ProducerRecord::new("settle", "c").key("k"))
         .await

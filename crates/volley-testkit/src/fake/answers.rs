@@ -112,7 +112,7 @@ pub(super) fn produce_response(broker: i32, s: &mut State, p: &ProduceRequest, a
                 append(broker, s, &topic, pd.index, pd.records.clone().unwrap_or_default())
             };
             match (res, action) {
-                (Ok(_), Action::AppendThenError(e)) => pr.error_code = e.0,
+                (Ok(_), Action::AppendThenError(e) | Action::AppendThenErrorAfter(_, e)) => pr.error_code = e.0,
                 (Ok(base), _) => pr.base_offset = base,
                 (Err(e), _) => pr.error_code = e.0,
             }
