@@ -1,5 +1,9 @@
-//! Runs every example of `examples/` against the fake cluster (each example's `run` is
-//! included here; its `main` only reads the bootstrap address).
+//! Runs every example of `examples/` against the fake cluster (exact counts, and a rejected
+//! request for the resend example), then all of them against Apache Kafka, the test broker,
+//! read back by librdkafka (each example's `run` is included here; its `main` only reads the
+//! bootstrap address).
+
+mod common;
 
 use volley::protocol::ErrorCode;
 use volley_testkit::fake::{Action, FakeCluster};
@@ -87,4 +91,40 @@ async fn resend_example_resends_what_was_not_persisted() {
     values.dedup();
     assert_eq!(values.len(), 10);
     assert_eq!(c.records("volley-example").len(), 10, "nothing twice");
+}
+
+/// Every example against Apache Kafka (the binary's own KRaft node): what they sent is what
+/// librdkafka reads back, each record once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_example_runs_against_apache_kafka() {
+    let bootstrap = common::bootstrap();
+    common::create_topic("volley-example", 3);
+    async_producer::run(&bootstrap).await.expect("async example");
+    let b = bootstrap.clone();
+    tokio::task::spawn_blocking(move || blocking::run(&b))
+        .await
+        .expect("thread")
+        .expect("blocking example");
+    typed_json::run(&bootstrap).await.expect("typed example");
+    assert_eq!(callbacks::run(&bootstrap).await.expect("callbacks example"), 100);
+    assert_eq!(
+        resend::run(&bootstrap).await.expect("resend example"),
+        0,
+        "nothing to resend"
+    );
+    let log = tokio::task::spawn_blocking(|| common::read_back("volley-example", 138))
+        .await
+        .expect("reader");
+    let values: std::collections::HashSet<Vec<u8>> = log.iter().filter_map(|r| r.value.clone()).collect();
+    assert_eq!(log.len(), 4 + 21 + 3 + 100 + 10, "every example's records, once");
+    assert_eq!(values.len(), log.len(), "no value twice");
+    for v in [
+        "done",
+        "last",
+        "record 99",
+        "payment 9",
+        r#"{"user":"bob","page":"/cart"}"#,
+    ] {
+        assert!(values.contains(v.as_bytes()), "{v} read back");
+    }
 }
