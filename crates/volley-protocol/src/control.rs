@@ -172,6 +172,9 @@ pub struct TopicInfo {
     pub name: String,
     /// Error for the topic (e.g. `UNKNOWN_TOPIC_OR_PARTITION`).
     pub error: ErrorCode,
+    /// The topic's id (Metadata v10+; all zeros when not sent). A topic deleted and created
+    /// again under the same name has a new id.
+    pub topic_id: [u8; 16],
     /// Partitions, sorted by index.
     pub partitions: Vec<PartitionInfo>,
 }
@@ -234,8 +237,9 @@ pub fn decode_metadata(version: i16, body: Bytes) -> Result<MetadataAnswer, Deco
     for _ in 0..n {
         let error = ErrorCode(r.i16("topic error code")?);
         let name = r.nullable_string(flexible, "topic name")?;
+        let mut topic_id = [0u8; 16];
         if version >= 10 {
-            r.bytes(16, "topic id")?;
+            topic_id.copy_from_slice(&r.bytes(16, "topic id")?);
         }
         let _internal = r.i8("is internal")?;
         let np = r.array_len(flexible, 14, "partitions")?.unwrap_or(0);
@@ -284,6 +288,7 @@ pub fn decode_metadata(version: i16, body: Bytes) -> Result<MetadataAnswer, Deco
         topics.push(TopicInfo {
             name,
             error,
+            topic_id,
             partitions,
         });
     }

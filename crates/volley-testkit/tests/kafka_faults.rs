@@ -720,8 +720,8 @@ async fn k11_topic_deleted_then_recreated() {
 }
 
 /// Producer-id expiry across an idle gap: the brokers forget the producer's state
-/// (`producer.id.expiration.ms` lowered to 2 s, checked every second) while it is idle for
-/// 6 s; the same producer then goes on, and the full oracle holds over both halves: nothing
+/// (`producer.id.expiration.ms` lowered to 6 s, checked every second) while it is idle for
+/// 10 s; the same producer then goes on, and the full oracle holds over both halves: nothing
 /// lost, duplicated or reordered. (Kafka 4.x accepts any sequence from a producer it has
 /// forgotten; UNKNOWN_PRODUCER_ID is a fake-cluster scenario.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -735,7 +735,7 @@ async fn k12_producer_id_expiry_across_an_idle_gap() {
     let _turn = turn().await;
     let c = cluster();
     let t = topic("k12", 1);
-    c.alter_cluster_config(&[("producer.id.expiration.ms", "2000")])
+    c.alter_cluster_config(&[("producer.id.expiration.ms", "6000")])
         .unwrap_or_else(|e| panic!("{e}"));
     let _restore = Restore;
     let fenced = c.count_in_log(0, "Fencing broker").unwrap_or(0);
@@ -743,10 +743,13 @@ async fn k12_producer_id_expiry_across_an_idle_gap() {
     let run = produce(&props(c.bootstrap()), &t, 6_000, 60, 1200, |i| {
         pace(i);
         if i == 3000 {
-            // Let the first half's batches be acknowledged, then idle until it is forgotten.
-            std::thread::sleep(Duration::from_secs(1));
+            // Read the leader's producer state at once (a JVM start: well within the 6 s
+            // expiry even on busy cores), then idle until the producer is surely forgotten
+            // (6 s after its last batch, checked every second) and read again.
+            let idle = Instant::now();
             states.push(c.active_producers(&t, 0).unwrap_or_else(|e| panic!("{e}")));
-            std::thread::sleep(Duration::from_secs(5));
+            assert!(idle.elapsed() < Duration::from_secs(5), "the first read came too late");
+            std::thread::sleep(Duration::from_secs(10).saturating_sub(idle.elapsed()));
             states.push(c.active_producers(&t, 0).unwrap_or_else(|e| panic!("{e}")));
         }
     })

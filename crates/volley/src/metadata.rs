@@ -22,6 +22,8 @@ pub(crate) struct TopicMeta {
     /// Replicas per partition, as the last Metadata answer had them (for
     /// `Producer::partitions_for`; shared, so that copying a snapshot does not copy them).
     pub(crate) replicas: Arc<[Replicas]>,
+    /// The topic's id (zeros when the broker does not send one).
+    pub(crate) id: [u8; 16],
 }
 
 /// One partition's replica sets.
@@ -63,8 +65,15 @@ impl Cluster {
         for t in &answer.topics {
             if t.error.is_ok() && !t.partitions.is_empty() {
                 next.topic_errors.remove(&t.name);
-                let known = self.topics.get(&t.name);
+                // A topic deleted and created again has a new id and starts its leader epochs
+                // afresh: the old topic's epochs say nothing about it (without this, KIP-320's
+                // check kept the deleted topic's leaders for good).
+                let known = self
+                    .topics
+                    .get(&t.name)
+                    .filter(|k| k.id == t.topic_id || k.id == [0; 16] || t.topic_id == [0; 16]);
                 let mut meta = TopicMeta {
+                    id: t.topic_id,
                     available: Vec::new(),
                     leaders: Vec::with_capacity(t.partitions.len()),
                     epochs: Vec::with_capacity(t.partitions.len()),
@@ -188,6 +197,7 @@ mod tests {
                 .map(|(name, parts)| TopicInfo {
                     name: (*name).to_owned(),
                     error: ErrorCode::NONE,
+                    topic_id: [0; 16],
                     partitions: parts
                         .iter()
                         .enumerate()
@@ -205,6 +215,31 @@ mod tests {
                 .collect(),
             controller_id: 1,
         }
+    }
+
+    /// KIP-320 keeps a partition's leader when an answer carries an older leader epoch; a
+    /// topic deleted and created again (a new topic id) starts at epoch 0 and must not be
+    /// taken for stale metadata (issue 11 review: production stalled for good after a
+    /// re-creation whose old partitions had moved leaders).
+    #[test]
+    fn a_recreated_topic_is_not_stale_metadata() {
+        let ok = ErrorCode::NONE;
+        let with = |id: u8, leader: i32, epoch: i32| {
+            let mut a = answer(&[1, 2], &[("t", &[(leader, ok)][..])]);
+            a.topics[0].topic_id = [id; 16];
+            a.topics[0].partitions[0].leader_epoch = epoch;
+            a
+        };
+        let old = Cluster::default().updated(&with(1, 1, 7));
+        let stale = old.updated(&with(1, 2, 3));
+        assert_eq!(
+            stale.leader("t", 0),
+            Some(1),
+            "an older epoch of the same topic is stale"
+        );
+        let recreated = old.updated(&with(2, 2, 0));
+        assert_eq!(recreated.leader("t", 0), Some(2), "a new topic id starts afresh");
+        assert_eq!(recreated.topics["t"].epochs, vec![0]);
     }
 
     #[test]
