@@ -188,6 +188,9 @@ pub struct MetadataAnswer {
     pub topics: Vec<TopicInfo>,
     /// Controller id.
     pub controller_id: i32,
+    /// The answer's top-level error (Metadata v13+, KIP-1102: REBOOTSTRAP_REQUIRED);
+    /// `NONE` for earlier versions.
+    pub error: ErrorCode,
 }
 
 /// The most partitions a topic may claim in a Metadata answer before it is rejected as
@@ -205,7 +208,7 @@ fn node_ids(r: &mut Reader, flexible: bool, what: &'static str) -> Result<Vec<i3
     Ok(ids)
 }
 
-/// Decodes a Metadata answer (versions 4 to 12).
+/// Decodes a Metadata answer (versions 4 to 13).
 ///
 /// # Errors
 /// Malformed input, or values out of range (ports, partition indexes).
@@ -295,6 +298,11 @@ pub fn decode_metadata(version: i16, body: Bytes) -> Result<MetadataAnswer, Deco
     if (8..=10).contains(&version) {
         let _ops = r.i32("cluster authorized operations")?;
     }
+    let error = if version >= 13 {
+        ErrorCode(r.i16("error code")?)
+    } else {
+        ErrorCode::NONE
+    };
     if flexible {
         r.tagged_fields("metadata response")?;
     }
@@ -302,6 +310,7 @@ pub fn decode_metadata(version: i16, body: Bytes) -> Result<MetadataAnswer, Deco
         brokers,
         topics,
         controller_id,
+        error,
     })
 }
 
@@ -414,7 +423,7 @@ mod tests {
     /// Our decoder against the `kafka-protocol` crate's encoder, every version we speak.
     #[test]
     fn metadata_every_version() {
-        for v in 4..=12 {
+        for v in 4..=13 {
             let a = decode_metadata(v, with_header(v >= 9, sample_metadata(), v)).unwrap();
             assert_eq!(a.controller_id, 111);
             assert_eq!(
@@ -434,7 +443,18 @@ mod tests {
             let offline: Vec<i32> = if v >= 5 { vec![112] } else { Vec::new() };
             assert_eq!(a.topics[0].partitions[2].offline_replicas, offline);
             assert_eq!(a.topics[1].error, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+            assert_eq!(a.error, ErrorCode::NONE);
         }
+    }
+
+    /// KIP-1102: a v13 answer's top-level error reaches the caller (the broker asking for a
+    /// rebootstrap); earlier versions have no such field.
+    #[test]
+    fn metadata_v13_top_level_error() {
+        let m = sample_metadata().with_error_code(ErrorCode::REBOOTSTRAP_REQUIRED.0);
+        let a = decode_metadata(13, with_header(true, m, 13)).unwrap();
+        assert_eq!(a.error, ErrorCode::REBOOTSTRAP_REQUIRED);
+        assert_eq!(a.topics[0].name, "clicks");
     }
 
     #[test]

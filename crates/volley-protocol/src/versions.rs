@@ -49,7 +49,7 @@ impl Api {
     pub fn supported(self) -> (i16, i16) {
         match self {
             Api::Produce => (3, 11),
-            Api::Metadata => (4, 12),
+            Api::Metadata => (4, 13),
             Api::ApiVersions => (0, 3),
             Api::InitProducerId => (3, 4),
         }

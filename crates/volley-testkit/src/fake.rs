@@ -88,6 +88,8 @@ pub struct Request {
     pub batches: Vec<ProducedBatch>,
     /// For Produce: acks.
     pub acks: i16,
+    /// For Metadata: the topics named (`None`: all topics).
+    pub metadata_topics: Option<Vec<String>>,
 }
 
 /// What the fake broker does with a request.
@@ -128,6 +130,9 @@ pub enum Action {
     /// Produce: wait, then answer this error for every partition without appending (a slow
     /// rejection, so that the client pipelines more requests behind it).
     ErrorAfter(Duration, ErrorCode),
+    /// Metadata v13+: answer normally with this top-level error (KIP-1102's
+    /// REBOOTSTRAP_REQUIRED).
+    MetadataTopLevelError(ErrorCode),
 }
 
 /// How a duplicate batch is answered.
@@ -179,6 +184,8 @@ struct State {
     leader_hints: bool,
     connections: u64,
     brokers: Vec<(i32, SocketAddr)>,
+    /// ApiVersions ranges advertised instead of the defaults, by API key.
+    api_ranges: HashMap<i16, (i16, i16)>,
 }
 
 /// A fake cluster of brokers on 127.0.0.1.
@@ -240,6 +247,12 @@ impl FakeCluster {
             tasks,
             brokers: addrs,
         }
+    }
+
+    /// Advertises `min..=max` for the API `api_key` in ApiVersions answers from now on
+    /// (a broker of an older or newer Kafka version).
+    pub fn advertise_api(&self, api_key: i16, min: i16, max: i16) {
+        lock(&self.state).api_ranges.insert(api_key, (min, max));
     }
 
     /// `host:port,host:port` of every broker.
@@ -516,6 +529,7 @@ fn handle(broker: i32, mut frame: Bytes, state: &Mutex<State>) -> Reply {
         version,
         batches: Vec::new(),
         acks: -1,
+        metadata_topics: None,
     };
     let produce = if key == ApiKey::Produce {
         let Ok(p) = ProduceRequest::decode(&mut frame, version) else {
@@ -542,6 +556,19 @@ fn handle(broker: i32, mut frame: Bytes, state: &Mutex<State>) -> Reply {
             }
         }
         Some(p)
+    } else {
+        None
+    };
+    let metadata_request = if key == ApiKey::Metadata {
+        let Ok(m) = MetadataRequest::decode(&mut frame, version) else {
+            return Reply::Close;
+        };
+        req.metadata_topics = m.topics.as_ref().map(|ts| {
+            ts.iter()
+                .filter_map(|t| t.name.as_ref().map(|n| n.0.to_string()))
+                .collect()
+        });
+        Some(m)
     } else {
         None
     };
@@ -576,7 +603,8 @@ fn handle(broker: i32, mut frame: Bytes, state: &Mutex<State>) -> Reply {
         ApiKey::ApiVersions => {
             let _ = ApiVersionsRequest::decode(&mut frame, version);
             let mut r = ApiVersionsResponse::default();
-            for (k, lo, hi) in [(0i16, 3i16, 11i16), (3, 4, 12), (18, 0, 3), (22, 0, 4)] {
+            for (k, lo, hi) in [(0i16, 3i16, 11i16), (3, 4, 13), (18, 0, 3), (22, 0, 4)] {
+                let (lo, hi) = s.api_ranges.get(&k).copied().unwrap_or((lo, hi));
                 r.api_keys.push(
                     ApiVersion::default()
                         .with_api_key(k)
@@ -591,11 +619,13 @@ fn handle(broker: i32, mut frame: Bytes, state: &Mutex<State>) -> Reply {
             Some(respond(corr, version, &r))
         }
         ApiKey::Metadata => {
-            let Ok(m) = MetadataRequest::decode(&mut frame, version) else {
-                return Reply::Close;
-            };
+            let m = metadata_request.expect("decoded above");
             s.answering = broker;
-            Some(respond(corr, version, &metadata(&mut s, &m, &action)))
+            let mut r = metadata(&mut s, &m, &action);
+            if let Action::MetadataTopLevelError(e) = action {
+                r.error_code = e.0;
+            }
+            Some(respond(corr, version, &r))
         }
         ApiKey::InitProducerId => {
             let Ok(r) = InitProducerIdRequest::decode(&mut frame, version) else {

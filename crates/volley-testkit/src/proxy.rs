@@ -43,6 +43,8 @@ pub struct ProxyStats {
     pub dropped_answers: u64,
     /// Connections killed by chaos or reset.
     pub killed: u64,
+    /// Requests forwarded to the broker.
+    pub requests: u64,
 }
 
 /// A running proxy.
@@ -167,7 +169,14 @@ async fn relay(
         let r = lock(&rng).next();
         Duration::from_millis(lo + r % (hi.saturating_sub(lo) + 1))
     });
-    let up = pump_requests(cr, sw, faults.clone(), Arc::clone(&plan), Arc::clone(&rng));
+    let up = pump_requests(
+        cr,
+        sw,
+        faults.clone(),
+        Arc::clone(&plan),
+        Arc::clone(&rng),
+        Arc::clone(&stats),
+    );
     let down = pump_answers(sr, cw, faults, plan, Arc::clone(&stats));
     let killed = async {
         match lifetime {
@@ -219,12 +228,14 @@ async fn pump_requests(
     mut faults: watch::Receiver<Faults>,
     plan: Arc<Mutex<VecDeque<bool>>>,
     rng: Arc<Mutex<Rng>>,
+    stats: Arc<Mutex<ProxyStats>>,
 ) {
     let mut buf = BytesMut::with_capacity(64 * 1024);
     let mut sent = 0usize;
     let reset_after = faults.borrow().reset_after_bytes;
     while let Some(frame) = read_frame(&mut r, &mut buf).await {
         let f = gate(&mut faults).await;
+        lock(&stats).requests += 1;
         let mut body = &frame[4..];
         let api_key = if body.len() >= 2 { body.get_i16() } else { -1 };
         // acks is at a fixed place only for non-flexible versions; a Produce request with

@@ -6,45 +6,16 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use support::{deliver, producer, values};
 use volley::{Persistence, Producer, ProducerConfig, ProducerRecord};
 use volley_protocol::ErrorCode;
 use volley_testkit::fake::{Action, FakeCluster};
 
+mod support;
+
 const PRODUCE: i16 = 0;
 const METADATA: i16 = 3;
 const INIT_PRODUCER_ID: i16 = 22;
-
-fn producer(c: &FakeCluster, props: &[(&str, &str)]) -> Producer {
-    let bootstrap = c.bootstrap();
-    let mut all: Vec<(&str, &str)> = vec![
-        ("bootstrap.servers", bootstrap.as_str()),
-        ("retry.backoff.ms", "20"),
-        ("retry.backoff.max.ms", "200"),
-        ("reconnect.backoff.ms", "10"),
-        ("reconnect.backoff.max.ms", "100"),
-    ];
-    all.extend_from_slice(props);
-    Producer::new(ProducerConfig::from_properties(all).expect("config")).expect("producer")
-}
-
-async fn deliver(
-    p: &Producer,
-    topic: &str,
-    key: &str,
-    value: &str,
-) -> Result<volley::RecordMetadata, volley::DeliveryError> {
-    p.send(ProducerRecord::new(topic.to_owned(), value.to_owned()).key(key.to_owned()))
-        .await
-        .expect("queued")
-        .await
-}
-
-fn values(c: &FakeCluster, topic: &str) -> Vec<String> {
-    c.records(topic)
-        .iter()
-        .filter_map(|r| r.value.as_ref().map(|v| String::from_utf8_lossy(v).into_owned()))
-        .collect()
-}
 
 /// Issue 10, defect 1: a batch that has a sequence and then expires (or runs out of
 /// `retries`) must not leave a hole: the next record of the partition is delivered, and no

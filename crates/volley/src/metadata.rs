@@ -214,6 +214,7 @@ mod tests {
                 })
                 .collect(),
             controller_id: 1,
+            error: ErrorCode::NONE,
         }
     }
 
