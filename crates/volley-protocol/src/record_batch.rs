@@ -126,6 +126,12 @@ impl BatchBuilder {
         self.buf.len()
     }
 
+    /// Bytes the buffer holds before it must grow.
+    #[must_use]
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
     /// The base timestamp (the first record's), valid once a record was appended.
     #[must_use]
     pub fn base_timestamp(&self) -> i64 {

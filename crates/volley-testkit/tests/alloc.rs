@@ -11,7 +11,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use volley::{Producer, ProducerConfig, ProducerRecord};
+use volley::{Producer, ProducerConfig, ProducerRecord, RecordRef};
 use volley_testkit::fake::FakeCluster;
 
 struct Counting;
@@ -86,14 +86,19 @@ async fn count(batch_size: &str) -> (u64, usize) {
     }
     p.flush().await;
     let n = 20_000;
-    let records: Vec<ProducerRecord> = (0..n)
-        .map(|i| ProducerRecord::new("alloc", vec![b'A'; 100]).key(format!("key-{}", i % 1000)))
-        .collect();
+    // The caller's side is counted too: records are borrowed from data the caller already
+    // has (`send_ref`), so building one allocates nothing either.
+    let value = vec![b'A'; 100];
+    let keys: Vec<String> = (0..1000).map(|i| format!("key-{i}")).collect();
     let mut futures = Vec::with_capacity(n);
     let before = ALLOCS.load(Ordering::Relaxed);
-    for r in records {
-        futures.push(Counted(Box::pin(p.send(r))).await.expect("send"));
-    }
+    Counted(Box::pin(async {
+        for i in 0..n {
+            let r = RecordRef::new("alloc", &value).key(keys[i % keys.len()].as_bytes());
+            futures.push(p.send_ref(r).await.expect("send"));
+        }
+    }))
+    .await;
     let during = ALLOCS.load(Ordering::Relaxed) - before;
     p.flush().await;
     for f in futures {
@@ -120,9 +125,12 @@ async fn the_counter_counts() {
 
 #[tokio::test]
 async fn send_does_not_allocate_per_record() {
-    // Large batches: the records fit the open batches' buffers, so nothing is allocated.
+    // Large batches: one open batch per partition (6) takes all the records. Its buffer
+    // starts near what the partition's batches usually hold and doubles as it grows
+    // (issue 18: not `batch.size` up front), so each costs a buffer, a completion and at
+    // most log2(1 MiB / 1 KiB) = 10 doublings: at most 72 in all, never one per record.
     let (big, _) = count("1048576").await;
-    assert!(big <= 20, "{big} allocations for 20,000 records");
+    assert!(big <= 6 * 12, "{big} allocations for 20,000 records");
     // 16 KiB batches: about 160 batches fill up while queueing; allocations are per batch
     // (a new buffer and its completion), never per record.
     let (small, batches) = count("16384").await;

@@ -4,6 +4,12 @@
 //! pops batches that are ready: full, lingered `linger.ms`, or asked for by `flush`/`close`.
 //! The accumulator knows nothing of brokers, sequences or sockets.
 //!
+//! Readiness (`ready.rs`): the sender's work per pass follows what is ready, not the number
+//! of partitions. Each new batch files its linger deadline in a heap, and a batch that
+//! fills up files its partition at once; the sender moves what came due into a ready list
+//! and looks only at the partitions on it (as librdkafka wakes per partition, where Java's
+//! `ready` walks every partition).
+//!
 //! Concurrency: an append takes no lock shared by all partitions. The topic table and each
 //! topic's partition list are immutable snapshots read without a lock (`arc-swap`) and
 //! replaced, copy on write, when a topic or partition is added; each partition's queue has
@@ -12,7 +18,8 @@
 //! and a caller meets the sender only on the partition it drains (as in the Java producer,
 //! librdkafka and franz-go, which also lock a partition's queue per record).
 
-use std::collections::{HashMap, VecDeque};
+use rustc_hash::FxHashMap;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -22,6 +29,9 @@ use volley_protocol::compression::CompressionError;
 use volley_protocol::record_batch::{BatchBuilder, ClosedBatch, Header, BATCH_HEADER_LEN};
 
 mod failed;
+mod ready;
+
+use ready::Readiness;
 
 use crate::partitioner::StickyPartition;
 use crate::record::BatchCompletion;
@@ -158,20 +168,64 @@ impl QueuedBatch {
     }
 }
 
-/// One partition's batches, oldest first.
-type PartitionQueue = Mutex<VecDeque<QueuedBatch>>;
+/// One partition's batches, oldest first, and what readiness tracking needs of it.
+#[derive(Debug)]
+pub(crate) struct PartitionQueue {
+    /// The topic, shared by its batches' completions (a reference count per batch).
+    topic: Arc<str>,
+    partition: i32,
+    batches: Mutex<VecDeque<QueuedBatch>>,
+    /// The topic's compression estimate.
+    estimate: Arc<RatioEstimate>,
+    /// On the sender's ready list (changed only under that list's lock).
+    listed: AtomicBool,
+    /// About how many bytes this partition's batches held when they closed (a moving
+    /// average): a new batch's buffer starts that large, not at `batch.size`, so that a
+    /// thousand partitions lingering on small batches do not each allocate `batch.size`.
+    typical: AtomicUsize,
+}
+
+impl PartitionQueue {
+    fn new(topic: &Arc<str>, partition: usize, estimate: &Arc<RatioEstimate>) -> Self {
+        Self {
+            topic: Arc::clone(topic),
+            partition: i32::try_from(partition).unwrap_or(i32::MAX),
+            batches: Mutex::new(VecDeque::new()),
+            estimate: Arc::clone(estimate),
+            listed: AtomicBool::new(false),
+            typical: AtomicUsize::new(0),
+        }
+    }
+
+    /// A batch of `size` bytes stopped taking records.
+    fn observe_size(&self, size: usize) {
+        let t = self.typical.load(Ordering::Relaxed);
+        let next = if t == 0 { size } else { (t * 3 + size) / 4 };
+        self.typical.store(next, Ordering::Relaxed);
+    }
+
+    /// The capacity a new batch starts with: a little above what batches here usually
+    /// hold, between 1 KiB and `max` (it grows if it must).
+    fn capacity(&self, max: usize) -> usize {
+        let t = self.typical.load(Ordering::Relaxed);
+        if t == 0 {
+            return max.min(16 << 10);
+        }
+        (t + t / 4).clamp(1 << 10, max.max(1 << 10))
+    }
+}
 
 #[derive(Debug)]
 struct TopicQueues {
-    /// The topic, shared by its batches' completions (a reference count per batch).
+    /// The topic, shared by its partitions.
     name: Arc<str>,
     /// Replaced (longer) when partitions are added; read without a lock.
     partitions: ArcSwap<Vec<Arc<PartitionQueue>>>,
     sticky: Mutex<StickyPartition>,
-    estimate: RatioEstimate,
+    estimate: Arc<RatioEstimate>,
 }
 
-type TopicTable = HashMap<Arc<str>, Arc<TopicQueues>>;
+type TopicTable = FxHashMap<Arc<str>, Arc<TopicQueues>>;
 
 /// What an append did, for the caller's bookkeeping.
 #[derive(Debug)]
@@ -198,6 +252,10 @@ pub(crate) struct Accumulator {
     queued_batches: AtomicUsize,
     /// Set once by [`Accumulator::close`]; read by every append under its partition's lock.
     closed: AtomicBool,
+    /// Linger deadlines and filled batches, filed by appends for the sender.
+    readiness: Mutex<Readiness>,
+    /// The partitions the sender looks at (only the sender takes this lock).
+    listed: Mutex<Vec<Arc<PartitionQueue>>>,
 }
 
 impl Accumulator {
@@ -212,10 +270,12 @@ impl Accumulator {
                 max_uncompressed: max_uncompressed.max(batch_size),
             },
             linger,
-            topics: ArcSwap::from_pointee(HashMap::new()),
+            topics: ArcSwap::from_pointee(FxHashMap::default()),
             grow: Mutex::new(()),
             queued_batches: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
+            readiness: Mutex::new(Readiness::default()),
+            listed: Mutex::new(Vec::new()),
         }
     }
 
@@ -251,7 +311,7 @@ impl Accumulator {
                     name: Arc::from(topic),
                     partitions: ArcSwap::from_pointee(Vec::new()),
                     sticky: Mutex::new(StickyPartition::default()),
-                    estimate: RatioEstimate::new(self.limits),
+                    estimate: Arc::new(RatioEstimate::new(self.limits)),
                 });
                 table.insert(Arc::from(topic), Arc::clone(&t));
                 t
@@ -265,19 +325,21 @@ impl Accumulator {
             &tq.partitions,
             |parts| parts.get(idx),
             |parts| {
-                parts.resize_with(idx + 1, Default::default);
+                while parts.len() <= idx {
+                    let q = PartitionQueue::new(&tq.name, parts.len(), &tq.estimate);
+                    parts.push(Arc::new(q));
+                }
                 Arc::clone(&parts[idx])
             },
         )
     }
 
-    /// Every partition queue with its topic's name, partition number and estimate.
-    fn each_queue(&self, mut f: impl FnMut(&Arc<str>, i32, &TopicQueues, &PartitionQueue)) {
+    /// Every partition queue (for the rare passes over all of them: flush, close).
+    fn each_queue(&self, mut f: impl FnMut(&PartitionQueue)) {
         let topics = self.topics.load();
-        for (name, tq) in topics.iter() {
-            let parts = tq.partitions.load();
-            for (p, q) in parts.iter().enumerate() {
-                f(name, i32::try_from(p).unwrap_or(i32::MAX), tq, q);
+        for tq in topics.values() {
+            for q in tq.partitions.load().iter() {
+                f(q);
             }
         }
     }
@@ -317,7 +379,6 @@ impl Accumulator {
         now: impl FnOnce() -> Instant,
     ) -> Option<Appended> {
         let idx = usize::try_from(partition).unwrap_or(0);
-        let capacity = self.limits.batch_size.min(1 << 20);
         // The common case reads the snapshots in place (no reference count is touched).
         let topics = self.topics.load();
         let tq_owned;
@@ -329,14 +390,14 @@ impl Accumulator {
         };
         let parts = tq.partitions.load();
         let q_owned;
-        let q: &PartitionQueue = if let Some(q) = parts.get(idx) {
+        let queue: &Arc<PartitionQueue> = if let Some(q) = parts.get(idx) {
             q
         } else {
             q_owned = self.partition(tq, idx);
             &q_owned
         };
         let batch_size = tq.estimate.limit();
-        let mut q = lock(q);
+        let mut q = lock(&queue.batches);
         // Race-free with `close` followed by `drain_all`, because the flag is read under this
         // queue's lock. Either this queue was created before `close` (under `grow`, which
         // `close` also takes): then `drain_all`, which runs after `close`, finds it in the
@@ -358,29 +419,37 @@ impl Accumulator {
         });
         let mut wake = false;
         if offset_delta.is_none() {
-            if let Some(b) = q.back_mut() {
+            if let Some(b) = q.back_mut().filter(|b| !b.closed) {
                 b.closed = true;
+                if let Body::Open(builder) = &b.body {
+                    queue.observe_size(builder.size());
+                }
+                wake |= self.file_full(queue);
             }
-            // Capacity for `batch.size` bytes: a batch that holds more because it compresses
-            // well grows its buffer (a few times per batch), idle partitions stay small.
-            let mut builder = BatchBuilder::with_capacity(capacity);
+            // Capacity for what this partition's batches usually hold: a batch that holds
+            // more grows its buffer (a few times per batch), idle partitions stay small.
+            let mut builder = BatchBuilder::with_capacity(queue.capacity(self.limits.batch_size.min(1 << 20)));
             offset_delta = Some(builder.append(timestamp, key, value, headers));
+            let created = now();
             q.push_back(QueuedBatch {
                 body: Body::Open(builder),
                 completion: BatchCompletion::new_in(Arc::clone(&tq.name), partition),
-                created: now(),
+                created,
                 reserved: 0,
                 closed: false,
             });
             self.queued_batches.fetch_add(1, Ordering::AcqRel);
-            wake = true;
+            wake |= self.file_deadline(created + self.linger, queue);
         }
         let offset_delta = offset_delta.unwrap_or(0);
         let b = q.back_mut().expect("a batch was just ensured");
         b.reserved += reserved;
         if matches!(&b.body, Body::Open(builder) if builder.size() >= batch_size) {
             b.closed = true;
-            wake = true;
+            if let Body::Open(builder) = &b.body {
+                queue.observe_size(builder.size());
+            }
+            wake |= self.file_full(queue);
         }
         Some(Appended {
             completion: Arc::clone(&b.completion),
@@ -389,99 +458,10 @@ impl Accumulator {
         })
     }
 
-    fn is_ready(b: &QueuedBatch, now: Instant, linger: Duration, flushing: bool) -> bool {
-        flushing || b.closed || now.saturating_duration_since(b.created) >= linger
-    }
-
-    /// Takes out, for compressing elsewhere, the builder of every batch that is ready to send
-    /// but not yet closed (all of them, not only each partition's first, so that a queue of
-    /// full batches is compressed in parallel). The batch stays queued, in its place, and
-    /// cannot be drained until its slot is filled.
-    pub(crate) fn take_to_close(&self, now: Instant, flushing: bool) -> Vec<(BatchBuilder, Arc<ClosingSlot>)> {
-        let linger = self.linger;
-        let mut out = Vec::new();
-        self.each_queue(|_, _, _, q| {
-            for b in lock(q).iter_mut() {
-                if !matches!(b.body, Body::Open(_)) || !Self::is_ready(b, now, linger, flushing) {
-                    continue;
-                }
-                let slot = Arc::new(ClosingSlot::default());
-                if let Body::Open(builder) = std::mem::replace(&mut b.body, Body::Closing(Arc::clone(&slot))) {
-                    b.closed = true;
-                    out.push((builder, slot));
-                }
-            }
-        });
-        out
-    }
-
-    /// Partitions whose first batch is ready to send.
-    /// The topic names are the table's own (a reference count, not a copy per pass).
-    pub(crate) fn ready(&self, now: Instant, flushing: bool) -> Vec<(Arc<str>, i32)> {
-        let (linger, limits) = (self.linger, self.limits);
-        let mut out = Vec::new();
-        self.each_queue(|t, p, tq, q| {
-            if lock(q)
-                .front_mut()
-                .is_some_and(|b| Self::is_ready(b, now, linger, flushing) && b.body.settled(&tq.estimate, limits))
-            {
-                out.push((Arc::clone(t), p));
-            }
-        });
-        out
-    }
-
-    /// Removes the first batch of a partition if it is ready.
-    pub(crate) fn pop_ready(&self, topic: &str, partition: i32, now: Instant, flushing: bool) -> Option<QueuedBatch> {
-        let (linger, limits) = (self.linger, self.limits);
-        let topics = self.topics.load();
-        let tq = topics.get(topic)?;
-        let parts = tq.partitions.load();
-        let mut q = lock(parts.get(usize::try_from(partition).ok()?)?);
-        if q.front_mut()
-            .is_some_and(|b| Self::is_ready(b, now, linger, flushing) && b.body.settled(&tq.estimate, limits))
-        {
-            let b = q.pop_front();
-            if b.is_some() {
-                self.queued_batches.fetch_sub(1, Ordering::AcqRel);
-            }
-            b
-        } else {
-            None
-        }
-    }
-
-    /// The earliest time after `now` at which a batch becomes ready by lingering.
-    pub(crate) fn next_linger_deadline(&self, now: Instant) -> Option<Instant> {
-        let mut min: Option<Instant> = None;
-        self.each_queue(|_, _, _, q| {
-            if let Some(b) = lock(q).front().filter(|b| !b.closed) {
-                let d = b.created + self.linger;
-                if d > now && min.is_none_or(|m| d < m) {
-                    min = Some(d);
-                }
-            }
-        });
-        min
-    }
-
-    /// The earliest creation time of a queued batch (for delivery timeouts).
-    pub(crate) fn oldest(&self) -> Option<Instant> {
-        let mut min: Option<Instant> = None;
-        self.each_queue(|_, _, _, q| {
-            if let Some(b) = lock(q).front() {
-                if min.is_none_or(|m| b.created < m) {
-                    min = Some(b.created);
-                }
-            }
-        });
-        min
-    }
-
     /// Completions of every queued batch (for `flush`).
     pub(crate) fn completions(&self) -> Vec<Arc<BatchCompletion>> {
         let mut out = Vec::new();
-        self.each_queue(|_, _, _, q| out.extend(lock(q).iter().map(|b| Arc::clone(&b.completion))));
+        self.each_queue(|q| out.extend(lock(&q.batches).iter().map(|b| Arc::clone(&b.completion))));
         out
     }
 
@@ -490,7 +470,7 @@ impl Accumulator {
         self.topics
             .load()
             .get(topic)
-            .is_some_and(|tq| tq.partitions.load().iter().any(|q| !lock(q).is_empty()))
+            .is_some_and(|tq| tq.partitions.load().iter().any(|q| !lock(&q.batches).is_empty()))
     }
 
     /// Whether no batch is queued.
@@ -500,282 +480,4 @@ impl Accumulator {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn acc(batch: usize, linger_ms: u64) -> Accumulator {
-        Accumulator::new(batch, Duration::from_millis(linger_ms), false, batch)
-    }
-
-    fn open(b: &QueuedBatch) -> &BatchBuilder {
-        match &b.body {
-            Body::Open(builder) => builder,
-            other => panic!("not open: {other:?}"),
-        }
-    }
-
-    #[test]
-    fn a_batch_waits_for_linger_unless_full_or_flushing() {
-        let t0 = Instant::now();
-        let a = acc(1000, 50);
-        let r = a.append("t", 0, 1, None, Some(b"v"), &[], 10, || t0).unwrap();
-        assert!(r.wake);
-        assert!(a.ready(t0 + Duration::from_millis(49), false).is_empty());
-        assert_eq!(a.ready(t0, true), vec![(Arc::<str>::from("t"), 0)]);
-        assert_eq!(a.next_linger_deadline(t0), Some(t0 + Duration::from_millis(50)));
-        assert_eq!(a.ready(t0 + Duration::from_millis(50), false).len(), 1);
-        let b = a.pop_ready("t", 0, t0 + Duration::from_millis(50), false).unwrap();
-        assert_eq!(open(&b).record_count(), 1);
-        assert_eq!(b.reserved, 10);
-        assert!(a.is_empty());
-    }
-
-    #[test]
-    fn a_full_batch_is_ready_at_once_and_a_new_one_starts() {
-        let t0 = Instant::now();
-        let a = acc(200, 1000);
-        let mut deltas = Vec::new();
-        for _ in 0..10 {
-            deltas.push(
-                a.append("t", 2, 1, None, Some(&[0u8; 40]), &[], 1, || t0)
-                    .unwrap()
-                    .offset_delta,
-            );
-        }
-        // 61-byte header + records of 47 bytes: two fit in 200 bytes.
-        assert_eq!(&deltas[..4], &[0, 1, 0, 1]);
-        assert_eq!(a.ready(t0, false), vec![(Arc::<str>::from("t"), 2)]);
-        let first = a.pop_ready("t", 2, t0, false).unwrap();
-        assert_eq!(open(&first).record_count(), 2);
-        assert!(open(&first).size() <= 200);
-    }
-
-    #[test]
-    fn an_oversized_record_gets_a_batch_of_its_own() {
-        let t0 = Instant::now();
-        let a = acc(100, 1000);
-        a.append("t", 0, 1, None, Some(&[1u8; 10]), &[], 1, || t0);
-        a.append("t", 0, 1, None, Some(&[1u8; 500]), &[], 1, || t0);
-        a.append("t", 0, 1, None, Some(&[1u8; 10]), &[], 1, || t0);
-        let counts: Vec<i32> = std::iter::from_fn(|| a.pop_ready("t", 0, t0, true))
-            .map(|b| open(&b).record_count())
-            .collect();
-        assert_eq!(counts, vec![1, 1, 1]);
-    }
-
-    #[test]
-    fn expiry_takes_only_old_batches() {
-        let t0 = Instant::now();
-        let a = acc(100, 1000);
-        a.append("t", 0, 1, None, Some(b"x"), &[], 1, || t0);
-        a.append("u", 1, 1, None, Some(b"x"), &[], 1, || t0 + Duration::from_secs(5));
-        assert_eq!(a.oldest(), Some(t0));
-        assert_eq!(a.expire(t0 + Duration::from_secs(1)).len(), 1);
-        assert_eq!(a.completions().len(), 1);
-        assert_eq!(a.drain_all().len(), 1);
-        assert!(a.is_empty());
-    }
-
-    #[test]
-    fn a_batch_being_closed_elsewhere_is_drained_only_when_its_slot_is_filled() {
-        use volley_protocol::compression::Compression;
-        let t0 = Instant::now();
-        let a = acc(200, 1000);
-        for _ in 0..5 {
-            a.append("t", 0, 1, None, Some(&[7u8; 40]), &[], 1, || t0);
-        }
-        // Two full batches and an open one that has not lingered yet.
-        let mut taken = a.take_to_close(t0, false);
-        assert_eq!(taken.len(), 2);
-        assert!(a.take_to_close(t0, false).is_empty(), "taken only once");
-        assert!(
-            a.ready(t0, false).is_empty(),
-            "nothing drains before the first slot is filled"
-        );
-        // The second finishes first: still nothing, the first is at the head.
-        let (second, slot2) = taken.pop().unwrap();
-        *slot2.lock().unwrap() = Some(second.close(Compression::Lz4, None, false));
-        assert!(a.pop_ready("t", 0, t0, false).is_none());
-        let (first, slot1) = taken.pop().unwrap();
-        *slot1.lock().unwrap() = Some(first.close(Compression::Lz4, None, false));
-        let counts: Vec<i32> = std::iter::from_fn(|| a.pop_ready("t", 0, t0, false))
-            .map(|b| match b.body {
-                Body::Closed(Ok(c)) => c.record_count(),
-                other => panic!("not closed: {other:?}"),
-            })
-            .collect();
-        assert_eq!(counts, vec![2, 2]);
-        // The open batch is closed once it lingered, and new records start another.
-        assert_eq!(a.take_to_close(t0 + Duration::from_secs(1), false).len(), 1);
-        a.append("t", 0, 1, None, Some(&[7u8; 40]), &[], 1, || t0);
-        assert_eq!(a.completions().len(), 2);
-    }
-
-    #[test]
-    fn with_compression_batch_size_bounds_the_estimated_compressed_size() {
-        let limits = Limits {
-            batch_size: 1061,
-            compressed: true,
-            max_uncompressed: 100_000,
-        };
-        let e = RatioEstimate::new(limits);
-        // Java's start: ratio 1.0 with a 5 % margin.
-        assert_eq!(e.limit(), 61 + (1000.0 / 1.05) as usize);
-        // Batches that compress to a tenth lower the estimate slowly.
-        e.observe(0.1, limits);
-        assert!((e.ratio() - 0.995).abs() < 1e-6);
-        for _ in 0..1000 {
-            e.observe(0.1, limits);
-        }
-        // Java's sawtooth: down by 0.005 below the observed ratio, then up by 0.05.
-        assert!(e.ratio() > 0.09 && e.ratio() < 0.151, "{}", e.ratio());
-        assert!(e.limit() > 6_000 && e.limit() < 10_100, "{}", e.limit());
-        // One that compresses worse raises it at once.
-        e.observe(0.5, limits);
-        assert!((e.ratio() - 0.5).abs() < 1e-6);
-        // The uncompressed bound holds whatever the estimate.
-        for _ in 0..1000 {
-            e.observe(0.0, limits);
-        }
-        assert_eq!(e.limit(), 100_000);
-        // Without compression, batch.size is the plain bound.
-        let plain = RatioEstimate::new(Limits {
-            compressed: false,
-            ..limits
-        });
-        assert_eq!(plain.limit(), 1061);
-    }
-
-    #[test]
-    fn a_compressed_topics_batches_grow_as_the_estimate_falls() {
-        use volley_protocol::compression::Compression;
-        let t0 = Instant::now();
-        let a = Accumulator::new(1061, Duration::from_secs(1), true, 1 << 20);
-        let mut sizes = Vec::new();
-        for _ in 0..200 {
-            a.append("t", 0, 1, None, Some(&[b'x'; 100]), &[], 1, || t0);
-            for (builder, slot) in a.take_to_close(t0, false) {
-                *slot.lock().unwrap() = Some(builder.close(Compression::Lz4, None, false));
-            }
-            while let Some(b) = a.pop_ready("t", 0, t0, false) {
-                let Body::Closed(Ok(c)) = b.body else {
-                    panic!("not closed")
-                };
-                sizes.push((c.record_count(), c.size()));
-            }
-        }
-        let (first, last) = (sizes[0], sizes[sizes.len() - 1]);
-        // 107-byte records; 1000 bytes with the 5 % margin is room for 952.
-        assert_eq!(first.0, 8);
-        assert!(last.0 > first.0, "{sizes:?}");
-    }
-
-    #[test]
-    fn after_close_appends_are_refused_and_drain_all_sees_every_accepted_record() {
-        let t0 = Instant::now();
-        let a = acc(1000, 1000);
-        assert!(a.append("t", 0, 1, None, Some(b"x"), &[], 1, || t0).is_some());
-        a.close();
-        assert!(a.append("t", 0, 1, None, Some(b"x"), &[], 1, || t0).is_none());
-        assert!(a.append("new", 3, 1, None, Some(b"x"), &[], 1, || t0).is_none());
-        assert_eq!(a.drain_all().len(), 1);
-
-        // Appends racing with close + drain_all, onto existing and new partitions and topics:
-        // every record an append accepted is in what drain_all took, none is left behind.
-        for round in 0..20 {
-            let a = Arc::new(acc(300, 1000));
-            let callers: Vec<_> = (0..4)
-                .map(|c| {
-                    let a = Arc::clone(&a);
-                    std::thread::spawn(move || {
-                        let mut accepted = 0u32;
-                        for i in 0.. {
-                            let topic = format!("t{}", (i / 50) % 7);
-                            let p = (i + c) % 9;
-                            if a.append(&topic, p, 1, None, Some(b"v"), &[], 1, || t0).is_none() {
-                                return accepted;
-                            }
-                            accepted += 1;
-                        }
-                        accepted
-                    })
-                })
-                .collect();
-            std::thread::sleep(Duration::from_micros(200 * round));
-            a.close();
-            let drained: i32 = a.drain_all().iter().map(|b| open(b).record_count()).sum();
-            let accepted: u32 = callers.into_iter().map(|c| c.join().unwrap()).sum();
-            assert_eq!(u32::try_from(drained).unwrap(), accepted, "round {round}");
-            assert!(a.drain_all().is_empty() && a.is_empty(), "round {round}: left behind");
-        }
-    }
-
-    #[test]
-    fn concurrent_appends_and_drains_lose_nothing_and_keep_each_callers_order() {
-        use std::sync::atomic::AtomicBool;
-        const CALLERS: u8 = 4;
-        const PER_CALLER: u32 = 20_000;
-        let t0 = Instant::now();
-        let a = Arc::new(acc(300, 0));
-        let done = Arc::new(AtomicBool::new(false));
-        let drainer = {
-            let (a, done) = (Arc::clone(&a), Arc::clone(&done));
-            std::thread::spawn(move || {
-                let mut seen: Vec<(String, i32, Vec<Vec<u8>>)> = Vec::new();
-                loop {
-                    let finished = done.load(Ordering::Acquire);
-                    for (t, p) in a.ready(t0, finished) {
-                        while let Some(b) = a.pop_ready(&t, p, t0, finished) {
-                            let Body::Open(builder) = b.body else {
-                                panic!("not open")
-                            };
-                            let sealed = builder
-                                .seal(&volley_protocol::record_batch::SealParams::default())
-                                .unwrap();
-                            let d = volley_protocol::record_batch::decode_batches(sealed, 1 << 20).unwrap();
-                            let values = d[0].records.iter().map(|r| r.value.clone().unwrap().to_vec()).collect();
-                            seen.push((t.to_string(), p, values));
-                        }
-                    }
-                    if finished && a.is_empty() {
-                        return seen;
-                    }
-                }
-            })
-        };
-        let callers: Vec<_> = (0..CALLERS)
-            .map(|c| {
-                let a = Arc::clone(&a);
-                std::thread::spawn(move || {
-                    for i in 0..PER_CALLER {
-                        // Each caller spreads over two topics and three partitions each.
-                        let topic = if i % 2 == 0 { "even" } else { "odd" };
-                        let mut v = vec![c];
-                        v.extend_from_slice(&i.to_be_bytes());
-                        a.append(topic, i32::try_from(i % 3).unwrap(), 1, None, Some(&v), &[], 1, || t0);
-                    }
-                })
-            })
-            .collect();
-        for c in callers {
-            c.join().unwrap();
-        }
-        done.store(true, Ordering::Release);
-        let seen = drainer.join().unwrap();
-        let mut last: HashMap<(String, i32, u8), u32> = HashMap::new();
-        let mut total = 0;
-        for (t, p, values) in seen {
-            for v in values {
-                let (c, i) = (v[0], u32::from_be_bytes(v[1..5].try_into().unwrap()));
-                if let Some(prev) = last.insert((t.clone(), p, c), i) {
-                    assert!(
-                        i > prev,
-                        "caller {c}'s records on {t}/{p} out of order: {prev} then {i}"
-                    );
-                }
-                total += 1;
-            }
-        }
-        assert_eq!(total, u32::from(CALLERS) * PER_CALLER);
-    }
-}
+mod tests;

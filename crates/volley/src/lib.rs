@@ -83,6 +83,6 @@ pub use producer::callback::Callback;
 pub use producer::typed::{TypedProducer, TypedRecord};
 pub use producer::wait::{Node, PartitionMetadata};
 pub use producer::{Producer, ProducerBuilder};
-pub use record::{DeliveryFuture, Header, ProducerRecord, RecordMetadata, Settled};
+pub use record::{DeliveryFuture, Header, ProducerRecord, RecordMetadata, RecordRef, Settled};
 pub use serializer::{BytesSerializer, JsonSerializer, Serializer, StringSerializer};
 pub use volley_protocol as protocol;

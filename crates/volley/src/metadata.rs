@@ -3,6 +3,7 @@
 //! The sender owns updates; `send` reads the latest snapshot (an `Arc`) without waiting for
 //! the sender, and waits on the watch channel only when its topic is not known yet.
 
+use rustc_hash::FxHashMap;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -40,7 +41,7 @@ pub(crate) struct Cluster {
     /// Broker node id to `host:port`.
     pub(crate) brokers: HashMap<i32, String>,
     /// Known topics.
-    pub(crate) topics: HashMap<String, TopicMeta>,
+    pub(crate) topics: FxHashMap<String, TopicMeta>,
     /// Why wanted topics are not known: last broker error per topic.
     pub(crate) topic_errors: HashMap<String, ErrorCode>,
     /// The last connection problem, shown when a topic never appears.

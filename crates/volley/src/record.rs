@@ -75,6 +75,97 @@ impl ProducerRecord {
     }
 }
 
+impl ProducerRecord {
+    /// The record as a borrowed [`RecordRef`].
+    #[must_use]
+    pub fn as_record_ref(&self) -> RecordRef<'_> {
+        RecordRef {
+            topic: &self.topic,
+            partition: self.partition,
+            key: self.key.as_deref(),
+            value: self.value.as_deref(),
+            headers: &self.headers,
+            timestamp: self.timestamp,
+        }
+    }
+}
+
+/// A record borrowed from the caller, for [`crate::Producer::send_ref`]. The producer copies
+/// its bytes into the open batch when it is appended, so neither the caller nor the
+/// producer needs an owned copy (no allocation per record on either side).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordRef<'a> {
+    /// Topic.
+    pub topic: &'a str,
+    /// Explicit partition, or `None` to let the partitioner choose.
+    pub partition: Option<i32>,
+    /// Key (`Some(&[])` is a key; only `None` is keyless).
+    pub key: Option<&'a [u8]>,
+    /// Value (`None` is a null value, a tombstone).
+    pub value: Option<&'a [u8]>,
+    /// Headers, in order.
+    pub headers: &'a [Header],
+    /// CreateTime in milliseconds since the epoch, or `None` for now.
+    pub timestamp: Option<i64>,
+}
+
+impl<'a> RecordRef<'a> {
+    /// A keyless record with a value.
+    #[must_use]
+    pub fn new(topic: &'a str, value: &'a [u8]) -> Self {
+        Self {
+            topic,
+            partition: None,
+            key: None,
+            value: Some(value),
+            headers: &[],
+            timestamp: None,
+        }
+    }
+    /// Sets the key.
+    #[must_use]
+    pub fn key(mut self, key: &'a [u8]) -> Self {
+        self.key = Some(key);
+        self
+    }
+    /// Sets an explicit partition.
+    #[must_use]
+    pub fn partition(mut self, p: i32) -> Self {
+        self.partition = Some(p);
+        self
+    }
+    /// Sets the headers.
+    #[must_use]
+    pub fn headers(mut self, headers: &'a [Header]) -> Self {
+        self.headers = headers;
+        self
+    }
+    /// Sets the timestamp (ms since the epoch).
+    #[must_use]
+    pub fn timestamp(mut self, ms: i64) -> Self {
+        self.timestamp = Some(ms);
+        self
+    }
+    /// Makes the value null.
+    #[must_use]
+    pub fn tombstone(mut self) -> Self {
+        self.value = None;
+        self
+    }
+    /// An owned copy (what interceptors, which may change a record, are given).
+    #[must_use]
+    pub fn to_owned_record(&self) -> ProducerRecord {
+        ProducerRecord {
+            topic: self.topic.to_owned(),
+            partition: self.partition,
+            key: self.key.map(Bytes::copy_from_slice),
+            value: self.value.map(Bytes::copy_from_slice),
+            headers: self.headers.to_vec(),
+            timestamp: self.timestamp,
+        }
+    }
+}
+
 /// Where a delivered record went.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordMetadata {

@@ -2,7 +2,6 @@
 //! their records, kept for a not-persisted outcome.
 
 use std::sync::atomic::Ordering;
-use std::time::Instant;
 
 use volley_protocol::compression::Compression;
 use volley_protocol::record_batch::{NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE};
@@ -28,24 +27,10 @@ impl QueuedBatch {
 }
 
 impl Accumulator {
-    /// Removes batches created at or before `cutoff` (their delivery timeout passed).
-    pub(crate) fn expire(&self, cutoff: Instant) -> Vec<QueuedBatch> {
-        let mut out = Vec::new();
-        self.each_queue(|_, _, _, q| {
-            let mut q = lock(q);
-            while q.front().is_some_and(|b| b.created <= cutoff) {
-                out.extend(q.pop_front());
-            }
-        });
-        self.queued_batches.fetch_sub(out.len(), Ordering::AcqRel);
-        out.iter().for_each(QueuedBatch::keep_records);
-        out
-    }
-
     /// Removes every batch (closing without waiting).
     pub(crate) fn drain_all(&self) -> Vec<QueuedBatch> {
         let mut out = Vec::new();
-        self.each_queue(|_, _, _, q| out.extend(lock(q).drain(..)));
+        self.each_queue(|q| out.extend(lock(&q.batches).drain(..)));
         self.queued_batches.fetch_sub(out.len(), Ordering::AcqRel);
         out.iter().for_each(QueuedBatch::keep_records);
         out

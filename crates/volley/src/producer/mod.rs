@@ -20,7 +20,7 @@ use crate::error::{DeliveryError, Error, SendError};
 use crate::interceptor::{Acknowledgement, Interceptor, Interceptors};
 use crate::metadata::Cluster;
 use crate::partitioner::{BuiltinPartitioner, Partitioner};
-use crate::record::{BatchOutcome, DeliveryFuture, ProducerRecord};
+use crate::record::{BatchOutcome, DeliveryFuture, ProducerRecord, RecordRef};
 use crate::sender::{Command, Sender, Shared};
 
 use self::callback::{Dispatcher, Listener};
@@ -261,17 +261,38 @@ impl Producer {
         self.send_inner(record, false).await
     }
 
+    /// Like [`Producer::send`], for a record borrowed from the caller: its bytes are copied
+    /// into the open batch, so nothing is allocated per record on either side (the way to
+    /// send from a buffer the caller reuses). The caller keeps its data, so a failure is the
+    /// plain [`Error`].
+    ///
+    /// # Errors
+    /// As [`Producer::send`].
+    pub async fn send_ref(&self, record: RecordRef<'_>) -> Result<DeliveryFuture, Error> {
+        if self.interceptors.is_some() {
+            // Interceptors may change the record: they get an owned copy.
+            return self
+                .send_inner(record.to_owned_record(), true)
+                .await
+                .map_err(|e| e.error);
+        }
+        self.enqueue(record, true).await
+    }
+
     /// `send` with interceptors around it (nothing to do without them).
     async fn send_inner(&self, mut record: ProducerRecord, wait: bool) -> Result<DeliveryFuture, SendError> {
         let Some(interceptors) = &self.interceptors else {
-            return match self.enqueue(&record, wait).await {
+            return match self.enqueue(record.as_record_ref(), wait).await {
                 Ok(f) => Ok(f),
                 Err(e) => Err(SendError::new(e, record)),
             };
         };
         interceptors.on_send(&mut record);
         let result = match self.dispatcher() {
-            Ok(d) => self.enqueue(&record, wait).await.map(|f| (f, Arc::clone(d))),
+            Ok(d) => self
+                .enqueue(record.as_record_ref(), wait)
+                .await
+                .map(|f| (f, Arc::clone(d))),
             Err(e) => Err(e),
         };
         match result {
@@ -296,7 +317,7 @@ impl Producer {
         }
     }
 
-    async fn enqueue(&self, record: &ProducerRecord, wait: bool) -> Result<DeliveryFuture, Error> {
+    async fn enqueue(&self, record: RecordRef<'_>, wait: bool) -> Result<DeliveryFuture, Error> {
         // The clock is read only when `send` has to wait (max.block.ms): clock reads were a
         // measurable share of the per-record cost.
         let mut started: Option<Instant> = None;
@@ -307,8 +328,8 @@ impl Producer {
         if let Some(reason) = self.shared.fatal.get() {
             return Err(Error::Fatal(reason.clone()));
         }
-        validate_topic(&record.topic)?;
-        let size = single_record_batch_size(record.key.as_deref(), record.value.as_deref(), &record.headers);
+        validate_topic(record.topic)?;
+        let size = single_record_batch_size(record.key, record.value, record.headers);
         if size > cfg.max_request_size {
             return Err(Error::RecordTooLarge {
                 size,
@@ -328,19 +349,19 @@ impl Producer {
             .cluster
             .load()
             .topics
-            .get(&record.topic)
+            .get(record.topic)
             .map(|t| t.leaders.len());
         let partitions = match known {
             Some(n) => n,
             None => {
                 let start = *started.get_or_insert_with(Instant::now);
-                self.partitions_of(&record.topic, start + cfg.max_block).await?
+                self.partitions_of(record.topic, start + cfg.max_block).await?
             }
         };
         let explicit = match record.partition {
             Some(p) if p < 0 => {
                 return Err(Error::UnknownPartition {
-                    topic: record.topic.clone(),
+                    topic: record.topic.to_owned(),
                     partition: p,
                     count: partitions,
                 })
@@ -349,14 +370,14 @@ impl Producer {
                 // Java: partitions may just have been added; refresh and wait (within
                 // max.block.ms) before calling the partition unknown.
                 let start = *started.get_or_insert_with(Instant::now);
-                self.wait_for_partition(&record.topic, p, start + cfg.max_block).await?;
+                self.wait_for_partition(record.topic, p, start + cfg.max_block).await?;
                 Some(p)
             }
             Some(p) => Some(p),
             None => {
                 let n = u32::try_from(partitions).unwrap_or(u32::MAX);
                 self.partitioner
-                    .partition(&record.topic, record.key.as_deref(), n)
+                    .partition(record.topic, record.key, n)
                     .map(|p| i32::try_from(p % n).unwrap_or(0))
             }
         };
@@ -395,18 +416,18 @@ impl Producer {
                     // these records. Keyed records keep their hash partition whatever its
                     // leader (they were placed above).
                     let cluster = self.shared.cluster.load();
-                    let available = cluster.topics.get(&record.topic).map_or(&[][..], |t| &t.available[..]);
+                    let available = cluster.topics.get(record.topic).map_or(&[][..], |t| &t.available[..]);
                     let n = u32::try_from(partitions).unwrap_or(1);
-                    i32::try_from(acc.sticky_partition(&record.topic, n, available, size)).unwrap_or(0)
+                    i32::try_from(acc.sticky_partition(record.topic, n, available, size)).unwrap_or(0)
                 }
             };
             acc.append(
-                &record.topic,
+                record.topic,
                 partition,
                 timestamp,
-                record.key.as_deref(),
-                record.value.as_deref(),
-                &record.headers,
+                record.key,
+                record.value,
+                record.headers,
                 size,
                 Instant::now,
             )

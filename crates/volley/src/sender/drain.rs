@@ -22,17 +22,40 @@ impl Sender {
     /// Hands every batch that is ready but not yet compressed to a task of its own, so
     /// compression runs on every core instead of in the sender (the records section does not
     /// depend on the producer id or sequence, which are stamped when the batch is drained).
+    ///
+    /// A batch that lingered out waits, open, while its leader has no room for a request (see
+    /// `Accumulator::take_to_close`). The batches taken in one pass are compressed in a few
+    /// tasks (one per core), not one task each: a thousand partitions make a thousand small
+    /// batches per pass, and a task and a wakeup per batch cost more than compressing them.
     fn start_compressing(&mut self, now: Instant, flushing: bool) {
-        let cfg = &self.shared.config;
+        let shared = Arc::clone(&self.shared);
+        let cfg = &shared.config;
         if cfg.compression == Compression::None {
             return;
         }
-        for (builder, slot) in self.shared.accumulator.take_to_close(now, flushing) {
+        let (cluster, nodes, max_in_flight) = (&self.cluster, &self.nodes, self.rules.max_in_flight);
+        let may_send = |topic: &str, partition: i32| {
+            cluster
+                .leader(topic, partition)
+                .and_then(|l| nodes.map.get(&l))
+                .and_then(|n| n.ready_for(max_in_flight, now))
+                == Some(true)
+        };
+        let mut taken = shared.accumulator.take_to_close(now, flushing, may_send);
+        if taken.is_empty() {
+            return;
+        }
+        let tasks = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+        let per_task = taken.len().div_ceil(tasks).max(1);
+        while !taken.is_empty() {
+            let chunk: Vec<_> = taken.drain(..per_task.min(taken.len())).collect();
             let (codec, level) = (cfg.compression, cfg.compression_level);
             let shared = Arc::clone(&self.shared);
             tokio::spawn(async move {
-                let closed = builder.close(codec, level, false);
-                *slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(closed);
+                for (builder, slot) in chunk {
+                    let closed = builder.close(codec, level, false);
+                    *slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(closed);
+                }
                 shared.wake.notify_one();
             });
         }

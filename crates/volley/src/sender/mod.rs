@@ -23,7 +23,7 @@ mod nodes;
 mod partitions;
 mod producer_id;
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -117,7 +117,7 @@ pub(crate) struct Sender {
     correlation: i32,
     meta: MetadataPolicy,
     pid: ProducerIdState,
-    parts: HashMap<(Arc<str>, i32), PartState>,
+    parts: FxHashMap<(Arc<str>, i32), PartState>,
     rules: Rules,
     next_batch_id: u64,
 }
@@ -166,7 +166,7 @@ impl Sender {
             correlation: 0,
             meta,
             pid,
-            parts: HashMap::new(),
+            parts: FxHashMap::default(),
             rules,
             next_batch_id: 0,
             shared,
@@ -276,7 +276,11 @@ impl Sender {
             }
         };
         let acc = &self.shared.accumulator;
-        if let Some(d) = acc.next_linger_deadline(now) {
+        if let Some(d) = acc.next_linger_deadline() {
+            if d <= now {
+                // Filed after this pass collected: look again at once.
+                return now;
+            }
             consider(d);
         }
         if let Some(o) = acc.oldest() {
