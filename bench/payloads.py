@@ -15,9 +15,9 @@ PAGES = ["/", "/search", "/cart", "/checkout", "/product", "/account", "/help", 
 EVENTS = ["view", "click", "add_to_cart", "purchase", "scroll", "search"]
 
 
-def line(rng, size):
+def line(rng, size, users=10**7):
     e = {
-        "user_id": f"u{rng.randrange(10**7):07d}",
+        "user_id": f"u{rng.randrange(users):07d}",
         "event": rng.choice(EVENTS),
         "ts": 1764900000000 + rng.randrange(10**9),
         "page": rng.choice(PAGES) + "/" + "".join(rng.choices(string.ascii_lowercase, k=rng.randrange(3, 9))),
@@ -43,6 +43,15 @@ def write(size, n, out):
     with open(out, "w") as f:
         for _ in range(n):
             f.write(line(rng, size) + "\n")
+
+
+def write_events(size, n, users, out):
+    """`n` distinct event lines of `size` bytes whose `user_id` takes `users` values (the
+    CLI benchmark's input: `volley produce --key-field user_id`)."""
+    rng = random.Random(f"events-{size}-{n}-{users}")
+    with open(out, "w") as f:
+        for _ in range(n):
+            f.write(line(rng, size, users) + "\n")
 
 
 if __name__ == "__main__":

@@ -180,8 +180,8 @@ def props(workload):
     return [f"{k}={v}" for k, v in d.items()]
 
 
-def run_client(client, bootstrap, topic, n, size, workload, throughput=-1, payloads=None):
-    args = ["--bootstrap-servers", bootstrap, "--topic", topic, "--num-records", str(n), "--keys", "1000",
+def run_client(client, bootstrap, topic, n, size, workload, throughput=-1, payloads=None, keys=1000):
+    args = ["--bootstrap-servers", bootstrap, "--topic", topic, "--num-records", str(n), "--keys", str(keys),
             "--throughput", str(throughput)]
     args += ["--payload-file", payloads] if payloads else ["--record-size", str(size)]
     xs = sum((["-X", p] for p in props(workload)), [])

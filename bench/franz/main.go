@@ -85,7 +85,6 @@ func main() {
 	}
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(strings.Split(*bootstrap, ",")...),
-		kgo.DefaultProduceTopic(*topic),
 		kgo.MaxBufferedRecords(1 << 20),
 	}
 	for k, v := range p {
@@ -145,10 +144,11 @@ func main() {
 	var bytes int64
 	var wg sync.WaitGroup
 	wg.Add(*n)
+	topics := strings.Split(*topic, ",")
 	ctx := context.Background()
 	start := time.Now()
 	for i := 0; i < *n; i++ {
-		r := &kgo.Record{Value: values[i%len(values)]}
+		r := &kgo.Record{Topic: topics[i%len(topics)], Value: values[i%len(values)]}
 		if *keys > 0 {
 			r.Key = keyNames[i%*keys]
 		}

@@ -110,6 +110,7 @@ public final class VolleyJavaPerf {
         CountDownLatch done = new CountDownLatch((int) n);
         long bytes = 0;
         long start = System.nanoTime();
+        String[] topics = topic.split(",");
         try (KafkaProducer<byte[], byte[]> p = new KafkaProducer<>(props)) {
             for (int i = 0; i < n; i++) {
                 byte[] value = values.get(i % values.size());
@@ -117,7 +118,7 @@ public final class VolleyJavaPerf {
                 bytes += value.length;
                 final int idx = i;
                 final long sent = System.nanoTime();
-                p.send(new ProducerRecord<>(topic, key, value), (meta, e) -> {
+                p.send(new ProducerRecord<>(topics[i % topics.length], key, value), (meta, e) -> {
                     lat[idx] = System.nanoTime() - sent;
                     if (e != null) {
                         failed.incrementAndGet();

@@ -43,7 +43,7 @@ pub fn run(w: &Workload, recorder: &Arc<Recorder>, start: Instant) {
         }
         let mut opaque = Box::new(Instant::now());
         loop {
-            let mut rec = BaseRecord::with_opaque_to(&w.topic, opaque).payload(w.payload(i));
+            let mut rec = BaseRecord::with_opaque_to(w.topic(i), opaque).payload(w.payload(i));
             if let Some(k) = w.key(i) {
                 rec = rec.key(k);
             }

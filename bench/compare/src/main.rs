@@ -57,8 +57,10 @@ pub struct Args {
 pub struct Workload {
     /// Bootstrap servers.
     pub bootstrap: String,
-    /// Topic.
+    /// Topic (as given: several, comma-separated, for the librdkafka driver).
     pub topic: String,
+    /// The topics `topic` names.
+    pub topics: Vec<String>,
     /// Records to send.
     pub records: u64,
     /// Random uppercase letters from seed 0 (one value for every record), or the lines of
@@ -85,6 +87,7 @@ impl Workload {
         Workload {
             bootstrap: a.bootstrap_servers.clone(),
             topic: a.topic.clone(),
+            topics: a.topic.split(',').map(str::to_owned).collect(),
             records: a.num_records,
             payloads: match &a.payload_file {
                 Some(f) => {
@@ -105,6 +108,11 @@ impl Workload {
             throughput: (a.throughput > 0).then_some(a.throughput as f64),
             props,
         }
+    }
+
+    /// The topic of record `i`: `--topic` may name several, comma-separated (i mod T).
+    pub fn topic(&self, i: u64) -> &str {
+        &self.topics[(i % self.topics.len() as u64) as usize]
     }
 
     /// The value of record `i`.

@@ -26,7 +26,8 @@ pub(crate) struct PerfArgs {
     /// Brokers to bootstrap from: HOST:PORT[,HOST:PORT...].
     #[arg(long)]
     bootstrap_servers: String,
-    /// Topic to produce to.
+    /// Topic to produce to; several, comma-separated, take records in turn (record i goes
+    /// to topic i mod T).
     #[arg(long)]
     topic: String,
     /// Records to send.
@@ -206,6 +207,11 @@ pub(crate) async fn run(a: PerfArgs) -> ExitCode {
         Err(e) => return fail(e.to_string()),
     };
     let keys: Vec<Bytes> = (0..a.keys).map(|i| Bytes::from(format!("key-{i}"))).collect();
+    // Several topics, comma-separated: record i goes to topic i mod T (as every driver does).
+    let topics: Vec<&str> = a.topic.split(',').filter(|t| !t.is_empty()).collect();
+    if topics.is_empty() {
+        return fail("--topic names no topic".into());
+    }
     let mut hist = Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).expect("valid histogram bounds");
     let mut stats = Stats::default();
     let mut outstanding = Outstanding::default();
@@ -227,7 +233,7 @@ pub(crate) async fn run(a: PerfArgs) -> ExitCode {
         // bytes into the batch).
         let value = &payloads[(i % payloads.len() as u64) as usize];
         let size = value.len();
-        let mut rec = RecordRef::new(&a.topic, value);
+        let mut rec = RecordRef::new(&topics[(i % topics.len() as u64) as usize], value);
         if !keys.is_empty() {
             rec = rec.key(&keys[(i % keys.len() as u64) as usize]);
         }

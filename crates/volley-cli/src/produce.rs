@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::sync::mpsc;
-use volley::{Error, Header, Producer, ProducerConfig, ProducerRecord};
+use volley::{Error, Header, Producer, ProducerConfig, RecordRef};
 
 /// Arguments of `volley produce`.
 #[derive(Debug, clap::Args)]
@@ -301,7 +301,12 @@ pub(crate) async fn run(mut a: ProduceArgs) -> ExitCode {
         );
         pb
     });
-    let (tx, rx) = mpsc::channel::<Entry>(65_536);
+    // Outcomes go to the collector in chunks (one channel message per CHUNK lines, not one
+    // per line); record keys are kept only for the report, which is the only reader.
+    const CHUNK: usize = 1024;
+    let (tx, rx) = mpsc::channel::<Vec<Entry>>(64);
+    let mut chunk: Vec<Entry> = Vec::with_capacity(CHUNK);
+    let keep_keys = a.report.is_some();
     let (settled_tx, settled_rx) = mpsc::unbounded_channel();
     producer.on_settled(move |s| {
         tracing::info!(topic = %s.topic, partition = s.partition, records = s.records, "records reported possibly persisted are persisted");
@@ -367,19 +372,20 @@ pub(crate) async fn run(mut a: ProduceArgs) -> ExitCode {
                 if key.is_none() {
                     keyless += 1;
                 }
-                let bytes = value.len() + key.as_ref().map_or(0, Bytes::len);
-                let record = ProducerRecord {
-                    topic: a.topic.clone(),
+                let bytes = value.len() + key.as_ref().map_or(0, |k| k.len());
+                // Borrowed from the line: the producer copies the bytes into the batch.
+                let record = RecordRef {
+                    topic: &a.topic,
                     partition,
-                    key: key.clone(),
-                    value: (!(a.null_empty && value.is_empty())).then_some(value),
-                    headers: headers.clone(),
+                    key: key.as_deref(),
+                    value: (!(a.null_empty && value.is_empty())).then_some(&value[..]),
+                    headers: &headers,
                     timestamp: None,
                 };
-                match producer.send(record).await.map_err(Error::from) {
+                match producer.send_ref(record).await {
                     Ok(delivery) => Entry::Sent {
                         line: line_no,
-                        key,
+                        key: key.filter(|_| keep_keys).map(|k| Bytes::copy_from_slice(&k)),
                         bytes,
                         delivery,
                     },
@@ -390,13 +396,11 @@ pub(crate) async fn run(mut a: ProduceArgs) -> ExitCode {
                         | Error::InvalidTopic { .. }),
                     ) => {
                         fatal = Some(e.to_string());
-                        let _ = tx
-                            .send(Entry::Bad {
-                                line: line_no,
-                                cause: cause_of(&e),
-                                error: e.to_string(),
-                            })
-                            .await;
+                        chunk.push(Entry::Bad {
+                            line: line_no,
+                            cause: cause_of(&e),
+                            error: e.to_string(),
+                        });
                         break;
                     }
                     Err(e) => Entry::Bad {
@@ -407,7 +411,13 @@ pub(crate) async fn run(mut a: ProduceArgs) -> ExitCode {
                 }
             }
         };
-        if tx.send(entry).await.is_err() {
+        chunk.push(entry);
+        if chunk.len() >= CHUNK
+            && tx
+                .send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)))
+                .await
+                .is_err()
+        {
             break;
         }
         if let Some(pb) = &progress {
@@ -416,6 +426,9 @@ pub(crate) async fn run(mut a: ProduceArgs) -> ExitCode {
                 pb.set_message(format!("{line_no} lines"));
             }
         }
+    }
+    if !chunk.is_empty() {
+        let _ = tx.send(chunk).await;
     }
     drop(tx);
     let stopped_early = stop.load(Ordering::Acquire);

@@ -1,10 +1,10 @@
 //! Turning one input record into a key and a value: `--key-field`, the key separators, a
 //! fixed key, and the `--key-format`/`--value-format` encoders.
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use volley_schema::{
     parse_registry_settings, Format, JsonEncoder, MappingOptions, RegistryClient, RegistryOptions, Resolved, Role,
 };
@@ -153,7 +153,7 @@ pub(super) fn encode_side(
     enc: &(Arc<JsonEncoder>, Arc<Resolved>),
     json: Option<&serde_json::Value>,
     raw: &[u8],
-) -> Result<Bytes, String> {
+) -> Result<Vec<u8>, String> {
     let parsed;
     let value = match json {
         Some(v) => v,
@@ -167,16 +167,19 @@ pub(super) fn encode_side(
     enc.0
         .encode(&enc.1, value, raw, &mut out)
         .map_err(|e| format!("{side} does not fit its schema: {e}"))?;
-    Ok(Bytes::from(out))
+    Ok(out)
 }
 
+/// A record's key and value, borrowed from the input line where they are its bytes.
+pub(super) type KeyValue<'a> = (Option<Cow<'a, [u8]>>, Cow<'a, [u8]>);
+
 /// Splits a line into key and value and applies the encoders.
-pub(super) fn make_record(a: &ProduceArgs, enc: &Encoders, line: &[u8]) -> Result<(Option<Bytes>, Bytes), String> {
+pub(super) fn make_record<'a>(a: &'a ProduceArgs, enc: &Encoders, line: &'a [u8]) -> Result<KeyValue<'a>, String> {
     if enc.key.is_none() && enc.value.is_none() {
         return split_record(a, line);
     }
     let (key_raw, key_json, value_raw, value_json): (
-        Option<Bytes>,
+        Option<Cow<'a, [u8]>>,
         Option<serde_json::Value>,
         &[u8],
         Option<serde_json::Value>,
@@ -187,7 +190,7 @@ pub(super) fn make_record(a: &ProduceArgs, enc: &Encoders, line: &[u8]) -> Resul
             .as_ref()
             .map(|(_, text)| serde_json::from_str(text).map_err(|e| e.to_string()))
             .transpose()?;
-        (found.map(|(b, _)| Bytes::from(b)), k, line, Some(v))
+        (found.map(|(b, _)| b), k, line, Some(v))
     } else {
         let (k, v) = split_record(a, line)?;
         let vlen = v.len();
@@ -198,21 +201,23 @@ pub(super) fn make_record(a: &ProduceArgs, enc: &Encoders, line: &[u8]) -> Resul
             // A JSON key's text is re-written; a separated key is JSON text.
             let text = key_json.as_ref().map(serde_json::Value::to_string);
             let raw_bytes: &[u8] = text.as_deref().map_or(&raw[..], str::as_bytes);
-            Some(encode_side("the key", e, key_json.as_ref(), raw_bytes)?)
+            Some(Cow::Owned(encode_side("the key", e, key_json.as_ref(), raw_bytes)?))
         }
         (_, raw) => raw,
     };
     let value = match &enc.value {
-        Some(e) => encode_side("the value", e, value_json.as_ref(), value_raw)?,
-        None => Bytes::copy_from_slice(value_raw),
+        Some(e) => Cow::Owned(encode_side("the value", e, value_json.as_ref(), value_raw)?),
+        None => Cow::Borrowed(value_raw),
     };
     Ok((key, value))
 }
 
-pub(super) fn split_record(a: &ProduceArgs, line: &[u8]) -> Result<(Option<Bytes>, Bytes), String> {
+/// Key and value as slices of the line (the key unescaped if it is a JSON string with
+/// escapes): nothing is copied per line.
+pub(super) fn split_record<'a>(a: &'a ProduceArgs, line: &'a [u8]) -> Result<KeyValue<'a>, String> {
     if let Some(tokens) = &a.key_pointer {
-        let key = json_key::key_at(line, tokens)?.map(|(b, _)| Bytes::from(b));
-        return Ok((key, Bytes::copy_from_slice(line)));
+        let key = json_key::key_at(line, tokens)?.map(|(b, _)| b);
+        return Ok((key, Cow::Borrowed(line)));
     }
     if let Some(sep) = &a.key_split {
         if sep.is_empty() {
@@ -223,14 +228,14 @@ pub(super) fn split_record(a: &ProduceArgs, line: &[u8]) -> Result<(Option<Bytes
             .position(|w| w == &sep[..])
             .ok_or("no key separator found")?;
         return Ok((
-            Some(Bytes::copy_from_slice(&line[..pos])),
-            Bytes::copy_from_slice(&line[pos + sep.len()..]),
+            Some(Cow::Borrowed(&line[..pos])),
+            Cow::Borrowed(&line[pos + sep.len()..]),
         ));
     }
     if let Some(k) = &a.key {
-        return Ok((Some(Bytes::copy_from_slice(k.as_bytes())), Bytes::copy_from_slice(line)));
+        return Ok((Some(Cow::Borrowed(k.as_bytes())), Cow::Borrowed(line)));
     }
-    Ok((None, Bytes::copy_from_slice(line)))
+    Ok((None, Cow::Borrowed(line)))
 }
 
 /// kcat's escapes in `-K`/`-D`: `\n`, `\t`, `\0`, `\r`, `\xNN` and `\\`; other text as is.

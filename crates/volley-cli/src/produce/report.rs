@@ -75,7 +75,7 @@ pub(super) fn persisted_later(line: u64, partition: i32) -> String {
 }
 
 pub(super) async fn collect(
-    mut rx: mpsc::Receiver<Entry>,
+    mut rx: mpsc::Receiver<Vec<Entry>>,
     mut settled_rx: mpsc::UnboundedReceiver<BatchId>,
     report: Option<PathBuf>,
 ) -> Result<Summary, String> {
@@ -89,65 +89,75 @@ pub(super) async fn collect(
         None => None,
     };
     let mut s = Summary::default();
-    while let Some(e) = rx.recv().await {
-        let line_json = match e {
-            Entry::Bad { line, cause, error } => {
-                eprintln!("line {line}: {error}");
-                s.failed += 1;
-                *s.failures.entry(cause).or_default() += 1;
-                format!("{{\"line\":{line},\"error\":{}}}", json_str(error.as_bytes()))
-            }
-            Entry::Sent {
-                line,
-                key,
-                bytes,
-                delivery,
-            } => {
-                let key_json = key
-                    .as_ref()
-                    .map(|k| format!(",\"key\":{}", json_str(k)))
-                    .unwrap_or_default();
-                let partition = delivery.partition();
-                match delivery.await {
-                    Ok(m) => {
-                        s.delivered += 1;
-                        s.bytes += bytes as u64;
-                        *s.per_partition.entry(m.partition).or_default() += 1;
-                        let off = m.offset.map_or("null".to_owned(), |o| o.to_string());
-                        format!(
-                            "{{\"line\":{line}{key_json},\"partition\":{},\"offset\":{off},\"timestamp\":{}}}",
-                            m.partition, m.timestamp
-                        )
-                    }
-                    Err(e) => {
-                        s.failed += 1;
-                        let cause = cause_of(&e.error);
-                        *s.failures.entry(cause).or_default() += 1;
-                        let p = match e.persistence {
-                            Persistence::NotPersisted => "not_persisted",
-                            Persistence::PossiblyPersisted => "possibly_persisted",
-                        };
-                        let mut text = format!(
-                            "{{\"line\":{line}{key_json},\"error\":{},\"persistence\":\"{p}\"}}",
-                            json_str(e.error.to_string().as_bytes())
-                        );
-                        if let Some(later) = e.batch.and_then(|id| settling.failed(id, line, partition)) {
-                            text.push('\n');
-                            text.push_str(&later);
+    // Report lines are formatted only when there is a report to write.
+    let reporting = out.is_some();
+    let mut lines: Vec<String> = Vec::new();
+    while let Some(entries) = rx.recv().await {
+        for e in entries {
+            let line_json = match e {
+                Entry::Bad { line, cause, error } => {
+                    eprintln!("line {line}: {error}");
+                    s.failed += 1;
+                    *s.failures.entry(cause).or_default() += 1;
+                    format!("{{\"line\":{line},\"error\":{}}}", json_str(error.as_bytes()))
+                }
+                Entry::Sent {
+                    line,
+                    key,
+                    bytes,
+                    delivery,
+                } => {
+                    let key_json = key
+                        .as_ref()
+                        .filter(|_| reporting)
+                        .map(|k| format!(",\"key\":{}", json_str(k)))
+                        .unwrap_or_default();
+                    let partition = delivery.partition();
+                    match delivery.await {
+                        Ok(m) => {
+                            s.delivered += 1;
+                            s.bytes += bytes as u64;
+                            *s.per_partition.entry(m.partition).or_default() += 1;
+                            if !reporting {
+                                continue;
+                            }
+                            let off = m.offset.map_or("null".to_owned(), |o| o.to_string());
+                            format!(
+                                "{{\"line\":{line}{key_json},\"partition\":{},\"offset\":{off},\"timestamp\":{}}}",
+                                m.partition, m.timestamp
+                            )
                         }
-                        text
+                        Err(e) => {
+                            s.failed += 1;
+                            let cause = cause_of(&e.error);
+                            *s.failures.entry(cause).or_default() += 1;
+                            let p = match e.persistence {
+                                Persistence::NotPersisted => "not_persisted",
+                                Persistence::PossiblyPersisted => "possibly_persisted",
+                            };
+                            let mut text = format!(
+                                "{{\"line\":{line}{key_json},\"error\":{},\"persistence\":\"{p}\"}}",
+                                json_str(e.error.to_string().as_bytes())
+                            );
+                            if let Some(later) = e.batch.and_then(|id| settling.failed(id, line, partition)) {
+                                text.push('\n');
+                                text.push_str(&later);
+                            }
+                            text
+                        }
                     }
                 }
-            }
-        };
-        let mut lines = vec![line_json];
+            };
+            lines.push(line_json);
+        }
         lines.extend(settling.poll(&mut settled_rx));
         if let Some(o) = out.as_mut() {
-            for l in lines {
+            for l in lines.drain(..) {
                 o.write_all(l.as_bytes()).await.map_err(|e| e.to_string())?;
                 o.write_all(b"\n").await.map_err(|e| e.to_string())?;
             }
         }
+        lines.clear();
     }
     // Every outcome is in; an event for a batch always comes before the acknowledgement
     // that proved it, so the last ones are in the channel now.
