@@ -233,7 +233,7 @@ pub(crate) async fn run(a: PerfArgs) -> ExitCode {
         // bytes into the batch).
         let value = &payloads[(i % payloads.len() as u64) as usize];
         let size = value.len();
-        let mut rec = RecordRef::new(&topics[(i % topics.len() as u64) as usize], value);
+        let mut rec = RecordRef::new(topics[(i % topics.len() as u64) as usize], value);
         if !keys.is_empty() {
             rec = rec.key(&keys[(i % keys.len() as u64) as usize]);
         }

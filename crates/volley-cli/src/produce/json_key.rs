@@ -47,6 +47,9 @@ pub(super) fn field_pointer(name: &str) -> Vec<String> {
     vec![name.to_owned()]
 }
 
+/// A key found in a line: its bytes (borrowed unless unescaped) and its JSON text.
+pub(super) type FoundKey<'a> = (Cow<'a, [u8]>, &'a str);
+
 /// The key at `tokens` in the JSON object `line`: the key's bytes and its JSON text as written,
 /// or `None` when the member is missing or `null`.
 ///
@@ -57,7 +60,7 @@ pub(super) fn field_pointer(name: &str) -> Vec<String> {
 ///
 /// # Errors
 /// The line is not JSON or not an object.
-pub(super) fn key_at<'a>(line: &'a [u8], tokens: &[String]) -> Result<Option<(Cow<'a, [u8]>, &'a str)>, String> {
+pub(super) fn key_at<'a>(line: &'a [u8], tokens: &[String]) -> Result<Option<FoundKey<'a>>, String> {
     let mut de = serde_json::Deserializer::from_slice(line);
     let first = Step {
         token: tokens.first().map(String::as_str),

@@ -178,12 +178,13 @@ pub(super) fn make_record<'a>(a: &'a ProduceArgs, enc: &Encoders, line: &'a [u8]
     if enc.key.is_none() && enc.value.is_none() {
         return split_record(a, line);
     }
-    let (key_raw, key_json, value_raw, value_json): (
+    type Sides<'a> = (
         Option<Cow<'a, [u8]>>,
         Option<serde_json::Value>,
-        &[u8],
+        &'a [u8],
         Option<serde_json::Value>,
-    ) = if let Some(tokens) = &a.key_pointer {
+    );
+    let (key_raw, key_json, value_raw, value_json): Sides<'a> = if let Some(tokens) = &a.key_pointer {
         let found = json_key::key_at(line, tokens)?;
         let v: serde_json::Value = serde_json::from_slice(line).map_err(|e| format!("not valid JSON: {e}"))?;
         let k = found
