@@ -47,32 +47,41 @@ async fn topics_idle_for_max_idle_are_no_longer_asked_for() {
             ("allow.auto.create.topics", "false"),
         ],
     );
+    let t0 = Instant::now();
     deliver(&p, "once", "k", "a").await.expect("once");
     let e = p
         .send(ProducerRecord::new("mistyped", "v"))
         .await
         .expect_err("no such topic");
     assert!(matches!(e.error, volley::Error::TopicNotAvailable { .. }), "{e}");
-    let busy_for = |d: Duration| {
+    // Busy until `until` after t0 (the last use of both topics), then the counts.
+    let busy_until = |until: Duration| {
         let p = &p;
         async move {
-            let start = Instant::now();
-            while start.elapsed() < d {
+            while t0.elapsed() < until {
                 deliver(p, "busy", "k", "x").await.expect("busy");
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
     };
-    busy_for(Duration::from_millis(1200)).await;
-    // While not idle yet, the periodic refresh names both (so the check below can fail).
-    let (once, mistyped) = (asked_for(&c, "once"), asked_for(&c, "mistyped"));
-    assert!(once >= 3 && mistyped >= 3, "refreshed while in use: {once} {mistyped}");
-    busy_for(Duration::from_millis(4500)).await;
-    let (once, mistyped, busy) = (asked_for(&c, "once"), asked_for(&c, "mistyped"), asked_for(&c, "busy"));
-    busy_for(Duration::from_millis(1500)).await;
-    assert_eq!(asked_for(&c, "once"), once, "an idle topic is dropped");
-    assert_eq!(asked_for(&c, "mistyped"), mistyped, "a mistyped topic is dropped");
-    assert!(asked_for(&c, "busy") >= busy + 3, "a topic in use is still refreshed");
+    let counts = || (asked_for(&c, "once"), asked_for(&c, "mistyped"), asked_for(&c, "busy"));
+    // Still asked for shortly before the 5 s are up (so neither is dropped too early).
+    busy_until(Duration::from_millis(3300)).await;
+    let before = counts();
+    busy_until(Duration::from_millis(4500)).await;
+    let late = counts();
+    assert!(
+        late.0 > before.0 && late.1 > before.1,
+        "refreshed until idle: {before:?} then {late:?}"
+    );
+    // Dropped once idle for 5 s; the topic in use is still refreshed.
+    busy_until(Duration::from_millis(6500)).await;
+    let after = counts();
+    busy_until(Duration::from_millis(8000)).await;
+    let last = counts();
+    assert_eq!(last.0, after.0, "an idle topic is dropped");
+    assert_eq!(last.1, after.1, "a mistyped topic is dropped");
+    assert!(last.2 >= after.2 + 3, "a topic in use is still refreshed");
     p.close(Duration::from_secs(2)).await;
 }
 

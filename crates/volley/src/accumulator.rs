@@ -183,6 +183,8 @@ pub(crate) struct PartitionQueue {
     /// average): a new batch's buffer starts that large, not at `batch.size`, so that a
     /// thousand partitions lingering on small batches do not each allocate `batch.size`.
     typical: AtomicUsize,
+    /// Batches queued (KIP-794's load: adaptive partitioning reads it without a lock).
+    queued: AtomicUsize,
 }
 
 impl PartitionQueue {
@@ -194,6 +196,7 @@ impl PartitionQueue {
             estimate: Arc::clone(estimate),
             listed: AtomicBool::new(false),
             typical: AtomicUsize::new(0),
+            queued: AtomicUsize::new(0),
         }
     }
 
@@ -344,12 +347,38 @@ impl Accumulator {
         }
     }
 
-    /// The partition for a keyless record (uniform sticky), among `available` (those with a
-    /// leader, ascending) if any of them is below `partitions`.
-    pub(crate) fn sticky_partition(&self, topic: &str, partitions: u32, available: &[u32], size: usize) -> u32 {
+    /// The partition for a keyless record (sticky), among `available` (those with a leader,
+    /// ascending) if any of them is below `partitions`. `adaptive`: KIP-794's choice by
+    /// queued batches, with `partitioner.availability.timeout.ms` (zero: off).
+    pub(crate) fn sticky_partition(
+        &self,
+        topic: &str,
+        partitions: u32,
+        available: &[u32],
+        size: usize,
+        adaptive: Option<Duration>,
+    ) -> u32 {
         let tq = self.topic(topic);
+        let parts = tq.partitions.load();
+        let linger = self.linger;
+        let load = |p: u32| -> Option<usize> {
+            let Some(q) = usize::try_from(p).ok().and_then(|i| parts.get(i)) else {
+                return Some(0);
+            };
+            let timeout = adaptive.unwrap_or(Duration::ZERO);
+            if !timeout.is_zero() {
+                let stuck = lock(&q.batches)
+                    .front()
+                    .is_some_and(|b| b.created.elapsed() >= linger + timeout);
+                if stuck {
+                    return None;
+                }
+            }
+            Some(q.queued.load(Ordering::Relaxed))
+        };
         let mut sticky = lock(&tq.sticky);
-        sticky.next_among(partitions, available, size, self.limits.batch_size)
+        let load: Option<&dyn Fn(u32) -> Option<usize>> = adaptive.is_some().then_some(&load);
+        sticky.next_adaptive(partitions, available, size, self.limits.batch_size, load)
     }
 
     /// Refuses every later append. What is queued stays for [`Accumulator::drain_all`],
@@ -439,6 +468,7 @@ impl Accumulator {
                 closed: false,
             });
             self.queued_batches.fetch_add(1, Ordering::AcqRel);
+            queue.queued.fetch_add(1, Ordering::Relaxed);
             wake |= self.file_deadline(created + self.linger, queue);
         }
         let offset_delta = offset_delta.unwrap_or(0);

@@ -143,6 +143,13 @@ pub struct ProducerConfig {
     pub partitioner: PartitionerKind,
     /// `partitioner.ignore.keys`.
     pub partitioner_ignore_keys: bool,
+    /// `partitioner.adaptive.partitioning.enable` (KIP-794): keyless records go less to
+    /// partitions with more batches queued.
+    pub partitioner_adaptive: bool,
+    /// `partitioner.availability.timeout.ms` (KIP-794): with adaptive partitioning, a
+    /// partition whose oldest ready batch has waited this long past `linger.ms` takes no
+    /// keyless records; zero turns the check off.
+    pub partitioner_availability_timeout: Duration,
     /// `allow.auto.create.topics`.
     pub allow_auto_create_topics: bool,
     /// `metadata.max.age.ms`.
@@ -215,6 +222,8 @@ impl Default for ProducerConfig {
             compression_level: None,
             partitioner: PartitionerKind::Default,
             partitioner_ignore_keys: false,
+            partitioner_adaptive: true,
+            partitioner_availability_timeout: Duration::ZERO,
             allow_auto_create_topics: true,
             metadata_max_age: Duration::from_millis(300_000),
             metadata_max_idle: Duration::from_millis(300_000),
@@ -640,6 +649,12 @@ impl ProducerConfigBuilder {
         }
         if let Some(v) = get("partitioner.ignore.keys") {
             c.partitioner_ignore_keys = parse_bool("partitioner.ignore.keys", v)?;
+        }
+        if let Some(v) = get("partitioner.adaptive.partitioning.enable") {
+            c.partitioner_adaptive = parse_bool("partitioner.adaptive.partitioning.enable", v)?;
+        }
+        if let Some(n) = int("partitioner.availability.timeout.ms", 0, I64)? {
+            c.partitioner_availability_timeout = ms(n);
         }
         if let Some(v) = get("enable.gapless.guarantee") {
             c.gapless = parse_bool("enable.gapless.guarantee", v)?;

@@ -105,7 +105,8 @@ impl Partitioner for BuiltinPartitioner {
     }
 }
 
-/// KIP-794 uniform sticky choice for one topic's keyless records.
+/// KIP-794 sticky choice for one topic's keyless records (uniform, or adaptive to how much
+/// each partition has queued).
 #[derive(Debug, Clone, Default)]
 pub struct StickyPartition {
     current: Option<u32>,
@@ -124,6 +125,24 @@ impl StickyPartition {
     /// is below `partitions`; among all partitions otherwise. A current partition that is no
     /// longer available is left at once.
     pub fn next_among(&mut self, partitions: u32, available: &[u32], size: usize, batch_size: usize) -> u32 {
+        self.next_adaptive(partitions, available, size, batch_size, None)
+    }
+
+    /// Like [`StickyPartition::next_among`], with KIP-794's adaptive choice when `load` is
+    /// given: `load(p)` is the number of batches queued for partition `p`, or `None` when
+    /// `p` is unavailable (its oldest ready batch waited past `partitioner.availability.
+    /// timeout.ms`). A switch skips unavailable partitions (unless all are) and picks
+    /// partition `p` with a weight of `max_queued + 1 - queued(p)`, as Java's built-in
+    /// partitioner does, so a partition whose broker drains slowly gets fewer records. With
+    /// equal queues the choice is uniform among the others, as without `load`.
+    pub fn next_adaptive(
+        &mut self,
+        partitions: u32,
+        available: &[u32],
+        size: usize,
+        batch_size: usize,
+        load: Option<&dyn Fn(u32) -> Option<usize>>,
+    ) -> u32 {
         let n = partitions.max(1);
         let usable = &available[..available.partition_point(|&p| p < n)];
         let switch = match self.current {
@@ -133,39 +152,75 @@ impl StickyPartition {
             }
         };
         if switch {
-            // The candidates: the usable partitions, or all of them if none is usable.
-            let count = if usable.is_empty() {
-                n
-            } else {
-                u32::try_from(usable.len()).unwrap_or(u32::MAX)
-            };
-            let nth = |i: u32| if usable.is_empty() { i } else { usable[i as usize] };
-            let prev = self.current.and_then(|p| {
-                if usable.is_empty() {
-                    (p < n).then_some(p)
-                } else {
-                    usable.binary_search(&p).ok().and_then(|i| u32::try_from(i).ok())
-                }
-            });
-            let mut rng = rand::thread_rng();
-            let index = match prev {
-                // Another candidate than the previous one, uniformly.
-                Some(prev) if count > 1 => {
-                    let r = rng.gen_range(0..count - 1);
-                    if r >= prev {
-                        r + 1
-                    } else {
-                        r
-                    }
-                }
-                _ => rng.gen_range(0..count),
-            };
-            self.current = Some(nth(index));
+            let weighted = load.and_then(|load| weighted_choice(n, usable, load));
+            self.current = Some(weighted.unwrap_or_else(|| self.uniform_choice(n, usable)));
             self.bytes = 0;
         }
         self.bytes += size;
         self.current.unwrap_or(0)
     }
+
+    /// Another candidate than the current one, uniformly (the usable partitions, or all of
+    /// them if none is usable).
+    fn uniform_choice(&self, n: u32, usable: &[u32]) -> u32 {
+        let count = if usable.is_empty() {
+            n
+        } else {
+            u32::try_from(usable.len()).unwrap_or(u32::MAX)
+        };
+        let nth = |i: u32| if usable.is_empty() { i } else { usable[i as usize] };
+        let prev = self.current.and_then(|p| {
+            if usable.is_empty() {
+                (p < n).then_some(p)
+            } else {
+                usable.binary_search(&p).ok().and_then(|i| u32::try_from(i).ok())
+            }
+        });
+        let mut rng = rand::thread_rng();
+        let index = match prev {
+            Some(prev) if count > 1 => {
+                let r = rng.gen_range(0..count - 1);
+                if r >= prev {
+                    r + 1
+                } else {
+                    r
+                }
+            }
+            _ => rng.gen_range(0..count),
+        };
+        nth(index)
+    }
+}
+
+/// KIP-794's weighted pick, or `None` when the queues give no preference (all equal).
+fn weighted_choice(n: u32, usable: &[u32], load: &dyn Fn(u32) -> Option<usize>) -> Option<u32> {
+    let all: Vec<u32>;
+    let candidates: &[u32] = if usable.is_empty() {
+        all = (0..n).collect();
+        &all
+    } else {
+        usable
+    };
+    let loads: Vec<(u32, Option<usize>)> = candidates.iter().map(|&p| (p, load(p))).collect();
+    let live: Vec<(u32, usize)> = loads.iter().filter_map(|&(p, q)| q.map(|q| (p, q))).collect();
+    if live.is_empty() {
+        return None;
+    }
+    let max = live.iter().map(|&(_, q)| q).max().unwrap_or(0);
+    let min = live.iter().map(|&(_, q)| q).min().unwrap_or(0);
+    if min == max && live.len() == loads.len() {
+        return None;
+    }
+    let total: usize = live.iter().map(|&(_, q)| max + 1 - q).sum();
+    let mut r = rand::thread_rng().gen_range(0..total.max(1));
+    for &(p, q) in &live {
+        let w = max + 1 - q;
+        if r < w {
+            return Some(p);
+        }
+        r -= w;
+    }
+    live.last().map(|&(p, _)| p)
 }
 
 #[cfg(test)]
@@ -271,5 +326,40 @@ mod tests {
         let p = BuiltinPartitioner::new(PartitionerKind::RoundRobin, false);
         let v: Vec<_> = (0..6).map(|_| p.partition("t", Some(b"k"), 3).unwrap()).collect();
         assert_eq!(v, vec![0, 1, 2, 0, 1, 2]);
+    }
+
+    /// KIP-794: a switch weighs partitions by `max_queued + 1 - queued`, skips unavailable
+    /// ones, and falls back to the uniform choice when the queues are equal.
+    #[test]
+    fn adaptive_choice_follows_the_queues() {
+        let mut s = StickyPartition::default();
+        let queues = [0usize, 10, 10, 10];
+        let load = |p: u32| Some(queues[p as usize]);
+        let mut counts = [0u32; 4];
+        for _ in 0..4000 {
+            counts[s.next_adaptive(4, &[], 10, 1, Some(&load)) as usize] += 1;
+        }
+        // Weights 11, 1, 1, 1: partition 0 takes about 11/14 of the switches.
+        assert!(counts[0] > 2800 && counts[0] < 3500, "{counts:?}");
+        assert!(counts[1] > 100 && counts[1] < 450, "{counts:?}");
+        // An unavailable partition takes nothing, however short its queue.
+        let load = |p: u32| if p == 0 { None } else { Some(queues[p as usize]) };
+        for _ in 0..500 {
+            assert_ne!(s.next_adaptive(4, &[], 10, 1, Some(&load)), 0);
+        }
+        // Equal queues: uniform, and never the same partition twice in a row.
+        let load = |_: u32| Some(3);
+        let mut prev = s.next_adaptive(4, &[], 10, 1, Some(&load));
+        for _ in 0..200 {
+            let p = s.next_adaptive(4, &[], 10, 1, Some(&load));
+            assert_ne!(p, prev);
+            prev = p;
+        }
+        // Only available partitions are weighed.
+        let load = |p: u32| Some(if p == 1 { 0 } else { 50 });
+        for _ in 0..200 {
+            let p = s.next_adaptive(4, &[2, 3], 10, 1, Some(&load));
+            assert!(p == 2 || p == 3, "{p}");
+        }
     }
 }

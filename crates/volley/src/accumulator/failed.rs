@@ -30,7 +30,10 @@ impl Accumulator {
     /// Removes every batch (closing without waiting).
     pub(crate) fn drain_all(&self) -> Vec<QueuedBatch> {
         let mut out = Vec::new();
-        self.each_queue(|q| out.extend(lock(&q.batches).drain(..)));
+        self.each_queue(|q| {
+            out.extend(lock(&q.batches).drain(..));
+            q.queued.store(0, Ordering::Relaxed);
+        });
         self.queued_batches.fetch_sub(out.len(), Ordering::AcqRel);
         out.iter().for_each(QueuedBatch::keep_records);
         out

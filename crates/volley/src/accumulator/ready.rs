@@ -188,6 +188,7 @@ impl Accumulator {
         let b = batches.pop_front();
         if b.is_some() {
             self.queued_batches.fetch_sub(1, Ordering::AcqRel);
+            q.queued.fetch_sub(1, Ordering::Relaxed);
         }
         b
     }
@@ -224,6 +225,7 @@ impl Accumulator {
             let mut batches = lock(&q.batches);
             while batches.front().is_some_and(|b| b.created <= cutoff) {
                 out.extend(batches.pop_front());
+                q.queued.fetch_sub(1, Ordering::Relaxed);
             }
         }
         self.queued_batches.fetch_sub(out.len(), Ordering::AcqRel);

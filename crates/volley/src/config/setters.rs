@@ -85,6 +85,16 @@ impl ProducerConfigBuilder {
     pub fn partitioner_ignore_keys(self, on: bool) -> Self {
         self.put("partitioner.ignore.keys", on)
     }
+    /// `partitioner.adaptive.partitioning.enable`.
+    #[must_use]
+    pub fn partitioner_adaptive(self, on: bool) -> Self {
+        self.put("partitioner.adaptive.partitioning.enable", on)
+    }
+    /// `partitioner.availability.timeout.ms`.
+    #[must_use]
+    pub fn partitioner_availability_timeout(self, d: Duration) -> Self {
+        self.put("partitioner.availability.timeout.ms", d.as_millis())
+    }
     /// `allow.auto.create.topics`.
     #[must_use]
     pub fn allow_auto_create_topics(self, on: bool) -> Self {
@@ -162,6 +172,8 @@ mod tests {
             .max_request_size(500_000)
             .partitioner(PartitionerKind::RoundRobin)
             .partitioner_ignore_keys(true)
+            .partitioner_adaptive(false)
+            .partitioner_availability_timeout(s(250))
             .allow_auto_create_topics(false)
             .metadata_max_age(s(60_000))
             .metadata_max_idle(s(70_000))
@@ -193,6 +205,8 @@ mod tests {
             ("max.request.size", "500000"),
             ("partitioner", "round_robin"),
             ("partitioner.ignore.keys", "true"),
+            ("partitioner.adaptive.partitioning.enable", "false"),
+            ("partitioner.availability.timeout.ms", "250"),
             ("allow.auto.create.topics", "false"),
             ("metadata.max.age.ms", "60000"),
             ("metadata.max.idle.ms", "70000"),

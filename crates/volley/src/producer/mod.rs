@@ -418,7 +418,8 @@ impl Producer {
                     let cluster = self.shared.cluster.load();
                     let available = cluster.topics.get(record.topic).map_or(&[][..], |t| &t.available[..]);
                     let n = u32::try_from(partitions).unwrap_or(1);
-                    i32::try_from(acc.sticky_partition(record.topic, n, available, size)).unwrap_or(0)
+                    let adaptive = cfg.partitioner_adaptive.then_some(cfg.partitioner_availability_timeout);
+                    i32::try_from(acc.sticky_partition(record.topic, n, available, size, adaptive)).unwrap_or(0)
                 }
             };
             acc.append(

@@ -38,6 +38,9 @@ pub(super) struct MetadataPolicy {
     topics: HashMap<Arc<str>, Instant>,
     /// The last metadata answer (or the start).
     last_answer: Instant,
+    /// A broker asked for a rebootstrap: due at once, whatever the time trigger says (a
+    /// flag, not a back-dated `last_answer`: `Instant` cannot go before the host's boot).
+    forced: bool,
 }
 
 impl MetadataPolicy {
@@ -51,6 +54,7 @@ impl MetadataPolicy {
             failures: 0,
             topics: HashMap::new(),
             last_answer: now,
+            forced: false,
         }
     }
 
@@ -103,6 +107,7 @@ impl MetadataPolicy {
     pub(super) fn answered(&mut self, now: Instant, unresolved: bool) {
         self.in_flight = false;
         self.last_answer = now;
+        self.forced = false;
         self.next_periodic = now + self.settings.max_age;
         if unresolved {
             self.failures = self.failures.saturating_add(1);
@@ -142,14 +147,23 @@ impl MetadataPolicy {
     pub(super) fn rebootstrap_due(&self, now: Instant) -> bool {
         self.settings
             .rebootstrap_after
-            .is_some_and(|after| self.need && now.saturating_duration_since(self.last_answer) >= after)
+            .is_some_and(|after| self.need && (self.forced || now.saturating_duration_since(self.last_answer) >= after))
     }
 
-    /// A broker asked for a rebootstrap (REBOOTSTRAP_REQUIRED).
+    /// Whether `metadata.recovery.strategy` is `rebootstrap`.
+    pub(super) fn rebootstraps(&self) -> bool {
+        self.settings.rebootstrap_after.is_some()
+    }
+
+    /// A broker asked for a rebootstrap (REBOOTSTRAP_REQUIRED): with the `rebootstrap`
+    /// strategy the next metadata request goes to the bootstrap servers at once (as Java,
+    /// without a backoff); with `none` nothing changes.
     pub(super) fn force_rebootstrap(&mut self, now: Instant) {
-        if let Some(after) = self.settings.rebootstrap_after {
+        if self.rebootstraps() {
+            self.in_flight = false;
             self.need = true;
-            self.last_answer = now.checked_sub(after).unwrap_or(self.last_answer);
+            self.forced = true;
+            self.not_before = now;
         }
     }
 
@@ -282,5 +296,31 @@ mod tests {
         m.answered(t + Duration::from_secs(31), false);
         m.force_rebootstrap(t + Duration::from_secs(32));
         assert!(m.rebootstrap_due(t + Duration::from_secs(32)));
+        assert!(m.due(t + Duration::from_secs(32)), "at once, no backoff");
+        m.sent();
+        m.answered(t + Duration::from_secs(33), false);
+        m.request_refresh();
+        assert!(!m.rebootstrap_due(t + Duration::from_secs(34)), "an answer ends it");
+    }
+
+    /// Review of issue 10: a REBOOTSTRAP_REQUIRED must be obeyed even when the trigger is
+    /// longer than the host has been up (the first version back-dated `last_answer` by the
+    /// trigger, which `Instant` cannot do on a host booted less than 5 minutes ago: the
+    /// request was silently dropped).
+    #[test]
+    fn a_forced_rebootstrap_does_not_depend_on_uptime() {
+        let t = Instant::now();
+        let mut m = MetadataPolicy::new(
+            MetadataSettings {
+                rebootstrap_after: Some(Duration::from_secs(1 << 40)),
+                ..settings()
+            },
+            t,
+        );
+        m.want_topic("a", t);
+        m.sent();
+        m.answered(t, false);
+        m.force_rebootstrap(t);
+        assert!(m.rebootstrap_due(t));
     }
 }

@@ -453,14 +453,13 @@ impl Sender {
                 return Err(e.to_string());
             }
         };
-        // KIP-1102: a v13 answer names REBOOTSTRAP_REQUIRED at the top level (and as Java
-        // does, such an answer is not applied); any other top-level error fails the request.
-        if answer.error != volley_protocol::ErrorCode::NONE {
-            tracing::warn!(error = %answer.error, "a Metadata answer failed as a whole");
-            self.meta.failed(now);
-            if answer.error == volley_protocol::ErrorCode::REBOOTSTRAP_REQUIRED {
-                self.meta.force_rebootstrap(now);
-            }
+        // KIP-1102: a v13 answer names REBOOTSTRAP_REQUIRED at the top level. As Java's
+        // DefaultMetadataUpdater: with the rebootstrap strategy such an answer is not applied
+        // and the bootstrap servers are dialled at once; otherwise (strategy `none`, or any
+        // other top-level code) the answer is applied as usual.
+        if answer.error == volley_protocol::ErrorCode::REBOOTSTRAP_REQUIRED && self.meta.rebootstraps() {
+            tracing::warn!("a broker asked for a rebootstrap: dialling the bootstrap servers again");
+            self.meta.force_rebootstrap(now);
             return Ok(());
         }
         if answer
