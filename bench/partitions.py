@@ -24,10 +24,15 @@ LAYOUTS = "6x1,1000x1,100x10,10000x1"
 
 
 def create_topics(bootstrap, base, partitions, count):
+    """KRaft refuses a topic of more than about 10,000 records in one creation: larger
+    topics are created at 5,000 partitions and grown."""
     names = [base if count == 1 else f"{base}-{k}" for k in range(count)]
     for t in names:
-        subprocess.run([bench.PY, bench.READER, "create", bootstrap, t, str(partitions), "1"],
+        subprocess.run([bench.PY, bench.READER, "create", bootstrap, t, str(min(partitions, 5000)), "1"],
                        check=True, capture_output=True)
+        if partitions > 5000:
+            subprocess.run([bench.PY, bench.READER, "add-partitions", bootstrap, t, str(partitions)],
+                           check=True, capture_output=True)
     return names
 
 
@@ -47,12 +52,16 @@ def main():
     ap.add_argument("--clients", default="volley,librdkafka")
     ap.add_argument("--layouts", default=LAYOUTS, help="PARTITIONSxTOPICS, comma-separated")
     ap.add_argument("--latency-records", type=int, default=500_000)
+    ap.add_argument("--latency-rate", type=int, default=0,
+                    help="records/s of the latency part (default: half of Volley's 1,000-partition median here)")
+    ap.add_argument("--records-10k", type=int, default=200_000,
+                    help="records of the layouts with 10,000 partitions or more (Kafka takes ~0.2 ms per batch)")
     a = ap.parse_args()
     clients = a.clients.split(",")
     if any(c in clients for c in ("java", "franz-go")):
         bench.build_peers()
     values = bench.payload_file(100, "distinct")
-    layouts = [tuple(int(x) for x in l.split("x")) for l in a.layouts.split(",")]
+    layouts = [tuple(int(x) for x in l.split("x")) for l in a.layouts.split(",") if l]
     results = {}
     kafka = bench.Kafka(0)
     print(f"kafka: {kafka.addr}", file=sys.stderr, flush=True)
@@ -67,18 +76,19 @@ def main():
                 serial += 1
                 names = create_topics(kafka.addr, f"parts-{parts}x{count}-{serial}", parts, count)
                 cpu0 = kafka.cpu()
-                r = bench.run_client(client, kafka.addr, ",".join(names), a.records, 100, WORKLOAD, payloads=values,
+                n = a.records_10k if parts * count >= 10_000 else a.records
+                r = bench.run_client(client, kafka.addr, ",".join(names), n, 100, WORKLOAD, payloads=values,
                                      keys=10_000)
                 r["broker_cpu_per_million"] = (kafka.cpu() - cpu0) / max(r.get("records", 0), 1) * 1e6
                 delete_topics(kafka.addr, names)
                 results.setdefault((parts, count, client), []).append(r)
                 status = r.get("cannot") or (f"{r['records_per_sec']:,.0f} rec/s, {r['cpu_seconds_per_million']:.2f} "
-                                             f"CPU s/M, p99 {r['latency_ms']['p99']:.0f} ms, failed {r['failed']}")
+                                             f"CPU s/M, p99 {r['latency_ms']['p99']:.0f} ms, failed {r.get('failed', 0)}")
                 print(f"{parts}x{count} run {run + 1} {client}: {status}", file=sys.stderr, flush=True)
     # Latency at half of Volley's median rate on the 1,000-partition topic.
     latency = {}
     vol = [r["records_per_sec"] for r in results.get((1000, 1, "volley"), []) if "cannot" not in r]
-    half = int(statistics.median(vol) / 2) if vol else 0
+    half = a.latency_rate or (int(statistics.median(vol) / 2) if vol else 0)
     if half:
         for run in range(a.runs):
             for client in clients[run % len(clients):] + clients[:run % len(clients)]:
@@ -109,7 +119,7 @@ def main():
                   f"{cell([r['cpu_seconds_per_million'] for r in ok], 2)} | "
                   f"{cell([r['latency_ms']['p99'] for r in ok])} | "
                   f"{cell([r['peak_rss_bytes'] / 2**20 for r in ok])} | "
-                  f"{cell([r['broker_cpu_per_million'] for r in ok], 2)} | {sum(r['failed'] for r in ok)} |")
+                  f"{cell([r['broker_cpu_per_million'] for r in ok], 2)} | {sum(r.get('failed', 0) for r in ok)} |")
     if latency:
         print(f"\n**Latency at half of Volley's median 1,000-partition rate** ({half:,} records/s, "
               f"{a.latency_records:,} records, same settings)\n")

@@ -245,7 +245,13 @@ def main():
     ap.add_argument("--payloads", default="repeated", help="repeated, distinct, or both (comma-separated)")
     ap.add_argument("--records-1k", type=int, default=None,
                     help="records of the 1024-byte workloads (default: --records)")
+    ap.add_argument("--cli", action="store_true",
+                    help="only the CLI rows: volley produce --key-field beside volley perf and librdkafka (issue 18)")
     a = ap.parse_args()
+    if a.cli:
+        import cli_rows
+        cli_rows.cli_rows(a.runs)
+        return
     brokers = a.brokers.split(",")
     all_clients = (a.clients or (KAFKA_CLIENTS if all(b.startswith("kafka") for b in brokers) else CLIENTS)).split(",")
     if any(c in all_clients for c in ("java", "franz-go")):

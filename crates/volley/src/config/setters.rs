@@ -1,9 +1,11 @@
 //! Typed setters for the properties the builder in `config.rs` has none for, so that every
 //! key can be set without spelling its name.
 
+use std::path::Path;
 use std::time::Duration;
 
-use super::{MetadataRecovery, PartitionerKind, ProducerConfigBuilder};
+use super::{MetadataRecovery, PartitionerKind, ProducerConfigBuilder, SecurityProtocol};
+use crate::security::SaslMechanism;
 
 impl PartitionerKind {
     /// The name `partitioner` takes for this kind.
@@ -140,6 +142,146 @@ impl ProducerConfigBuilder {
     pub fn gapless_guarantee(self, on: bool) -> Self {
         self.put("enable.gapless.guarantee", on)
     }
+    /// `security.protocol`.
+    #[must_use]
+    pub fn security_protocol(self, p: SecurityProtocol) -> Self {
+        self.put("security.protocol", p.name())
+    }
+    /// `sasl.mechanism`.
+    #[must_use]
+    pub fn sasl_mechanism(self, m: SaslMechanism) -> Self {
+        self.put("sasl.mechanism", m.name())
+    }
+    /// `sasl.jaas.config` (a secret: never shown in errors or logs).
+    #[must_use]
+    pub fn sasl_jaas_config(self, jaas: &str) -> Self {
+        self.put("sasl.jaas.config", jaas)
+    }
+    /// `sasl.username` (librdkafka's way to give the SASL user without JAAS).
+    #[must_use]
+    pub fn sasl_username(self, user: &str) -> Self {
+        self.put("sasl.username", user)
+    }
+    /// `sasl.password` (a secret).
+    #[must_use]
+    pub fn sasl_password(self, password: &str) -> Self {
+        self.put("sasl.password", password)
+    }
+    /// `ssl.truststore.location`: a PEM file of CA certificates (or a JKS/PKCS12 store,
+    /// with `ssl.truststore.type`).
+    #[must_use]
+    pub fn ssl_truststore_location(self, path: impl AsRef<Path>) -> Self {
+        self.put("ssl.truststore.location", path.as_ref().display())
+    }
+    /// `ssl.truststore.type` (`PEM`, ...).
+    #[must_use]
+    pub fn ssl_truststore_type(self, kind: &str) -> Self {
+        self.put("ssl.truststore.type", kind)
+    }
+    /// `ssl.truststore.password` (a secret).
+    #[must_use]
+    pub fn ssl_truststore_password(self, password: &str) -> Self {
+        self.put("ssl.truststore.password", password)
+    }
+    /// `ssl.truststore.certificates`: CA certificates as PEM text.
+    #[must_use]
+    pub fn ssl_truststore_certificates(self, pem: &str) -> Self {
+        self.put("ssl.truststore.certificates", pem)
+    }
+    /// `ssl.keystore.location`: the client's certificate and key (mutual TLS).
+    #[must_use]
+    pub fn ssl_keystore_location(self, path: impl AsRef<Path>) -> Self {
+        self.put("ssl.keystore.location", path.as_ref().display())
+    }
+    /// `ssl.keystore.type` (`PEM`, ...).
+    #[must_use]
+    pub fn ssl_keystore_type(self, kind: &str) -> Self {
+        self.put("ssl.keystore.type", kind)
+    }
+    /// `ssl.keystore.password` (a secret).
+    #[must_use]
+    pub fn ssl_keystore_password(self, password: &str) -> Self {
+        self.put("ssl.keystore.password", password)
+    }
+    /// `ssl.keystore.key`: the client's private key as PEM text (a secret).
+    #[must_use]
+    pub fn ssl_keystore_key(self, pem: &str) -> Self {
+        self.put("ssl.keystore.key", pem)
+    }
+    /// `ssl.keystore.certificate.chain`: the client's certificate chain as PEM text.
+    #[must_use]
+    pub fn ssl_keystore_certificate_chain(self, pem: &str) -> Self {
+        self.put("ssl.keystore.certificate.chain", pem)
+    }
+    /// `ssl.key.password` (a secret).
+    #[must_use]
+    pub fn ssl_key_password(self, password: &str) -> Self {
+        self.put("ssl.key.password", password)
+    }
+    /// `ssl.endpoint.identification.algorithm`: `https` (the default) checks the broker's
+    /// host name against its certificate; empty turns the check off.
+    #[must_use]
+    pub fn ssl_endpoint_identification_algorithm(self, algorithm: &str) -> Self {
+        self.put("ssl.endpoint.identification.algorithm", algorithm)
+    }
+    /// `ssl.protocol`.
+    #[must_use]
+    pub fn ssl_protocol(self, protocol: &str) -> Self {
+        self.put("ssl.protocol", protocol)
+    }
+    /// `ssl.enabled.protocols` (comma-separated, e.g. `TLSv1.3,TLSv1.2`).
+    #[must_use]
+    pub fn ssl_enabled_protocols(self, protocols: &str) -> Self {
+        self.put("ssl.enabled.protocols", protocols)
+    }
+    /// `client.rack`.
+    #[must_use]
+    pub fn client_rack(self, rack: &str) -> Self {
+        self.put("client.rack", rack)
+    }
+    /// `client.dns.lookup` (`use_all_dns_ips` or `resolve_canonical_bootstrap_servers_only`).
+    #[must_use]
+    pub fn client_dns_lookup(self, how: &str) -> Self {
+        self.put("client.dns.lookup", how)
+    }
+    /// `connections.max.idle.ms`.
+    #[must_use]
+    pub fn connections_max_idle(self, d: Duration) -> Self {
+        self.put("connections.max.idle.ms", millis(d))
+    }
+    /// `send.buffer.bytes` (-1: the system's default).
+    #[must_use]
+    pub fn send_buffer_bytes(self, bytes: i32) -> Self {
+        self.put("send.buffer.bytes", bytes)
+    }
+    /// `receive.buffer.bytes` (-1: the system's default).
+    #[must_use]
+    pub fn receive_buffer_bytes(self, bytes: i32) -> Self {
+        self.put("receive.buffer.bytes", bytes)
+    }
+    /// `socket.keepalive.enable` (librdkafka's name).
+    #[must_use]
+    pub fn socket_keepalive(self, on: bool) -> Self {
+        self.put("socket.keepalive.enable", on)
+    }
+    /// `socket.nagle.disable` (librdkafka's name).
+    #[must_use]
+    pub fn socket_nagle_disable(self, on: bool) -> Self {
+        self.put("socket.nagle.disable", on)
+    }
+}
+
+impl SecurityProtocol {
+    /// The name `security.protocol` takes for this protocol.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Plaintext => "PLAINTEXT",
+            Self::Ssl => "SSL",
+            Self::SaslPlaintext => "SASL_PLAINTEXT",
+            Self::SaslSsl => "SASL_SSL",
+        }
+    }
 }
 
 #[cfg(test)]
@@ -230,5 +372,104 @@ mod tests {
             assert_eq!(k.name(), name);
             assert_eq!(k.to_string(), name);
         }
+    }
+
+    /// Issue 15: the connection keys have typed setters too (security, TLS, SASL, rack, DNS,
+    /// idle close, socket options); each lands on its key.
+    #[test]
+    fn connection_setters_match_properties() {
+        use crate::security::SaslMechanism;
+        let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        let typed = ProducerConfig::builder()
+            .bootstrap_servers("h:1")
+            .security_protocol(SecurityProtocol::SaslSsl)
+            .sasl_mechanism(SaslMechanism::ScramSha512)
+            .sasl_username("u")
+            .sasl_password("p")
+            .ssl_endpoint_identification_algorithm("")
+            .ssl_enabled_protocols("TLSv1.3")
+            .client_rack("r1")
+            .client_dns_lookup("use_all_dns_ips")
+            .connections_max_idle(Duration::from_millis(60_000))
+            .send_buffer_bytes(131_072)
+            .receive_buffer_bytes(-1)
+            .socket_keepalive(true)
+            .socket_nagle_disable(true);
+        let expected = [
+            ("bootstrap.servers", "h:1"),
+            ("security.protocol", "SASL_SSL"),
+            ("sasl.mechanism", "SCRAM-SHA-512"),
+            ("sasl.username", "u"),
+            ("sasl.password", "p"),
+            ("ssl.endpoint.identification.algorithm", ""),
+            ("ssl.enabled.protocols", "TLSv1.3"),
+            ("client.rack", "r1"),
+            ("client.dns.lookup", "use_all_dns_ips"),
+            ("connections.max.idle.ms", "60000"),
+            ("send.buffer.bytes", "131072"),
+            ("receive.buffer.bytes", "-1"),
+            ("socket.keepalive.enable", "true"),
+            ("socket.nagle.disable", "true"),
+        ];
+        // The TLS settings hold a rustls config (compared by identity), so the typed builder's
+        // properties are compared, and both must build the same settings.
+        let mut got: Vec<(&str, &str)> = typed.props.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        got.sort_unstable();
+        let mut want = expected.to_vec();
+        want.sort_unstable();
+        assert_eq!(got, want);
+        let (a, b) = (typed.build(), ProducerConfig::from_properties(expected));
+        assert_eq!(format!("{a:?}"), format!("{b:?}"));
+        assert!(a.is_ok(), "{a:?}");
+        // The keystore and truststore setters spell their keys right: a wrong key would be
+        // refused as unknown, a right one reaches the TLS settings (here: unreadable file).
+        for b in [
+            ProducerConfig::builder().ssl_truststore_location("/nonexistent/ca.pem"),
+            ProducerConfig::builder().ssl_keystore_location("/nonexistent/client.pem"),
+        ] {
+            let e = b
+                .bootstrap_servers("h:1")
+                .security_protocol(SecurityProtocol::Ssl)
+                .build()
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("/nonexistent/"), "{e}");
+        }
+        let with_pem = ProducerConfig::builder()
+            .bootstrap_servers("h:1")
+            .security_protocol(SecurityProtocol::Ssl)
+            .ssl_truststore_type("PEM")
+            .ssl_truststore_certificates(pem)
+            .build()
+            .map_err(|e| e.to_string());
+        let with_pem_props = ProducerConfig::from_properties([
+            ("bootstrap.servers", "h:1"),
+            ("security.protocol", "SSL"),
+            ("ssl.truststore.type", "PEM"),
+            ("ssl.truststore.certificates", pem),
+        ])
+        .map_err(|e| e.to_string());
+        // The same answer both ways; the (not a real) certificate reached the TLS settings.
+        assert_eq!(format!("{with_pem:?}"), format!("{with_pem_props:?}"));
+        assert!(with_pem.unwrap_err().contains("CA certificate"));
+        let names: Vec<&str> = [
+            SecurityProtocol::Plaintext,
+            SecurityProtocol::Ssl,
+            SecurityProtocol::SaslPlaintext,
+            SecurityProtocol::SaslSsl,
+        ]
+        .iter()
+        .map(|p| p.name())
+        .collect();
+        assert_eq!(names, ["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]);
+        let _ = (ProducerConfig::builder()
+            .ssl_keystore_type("PEM")
+            .ssl_keystore_password("x")
+            .ssl_keystore_key(pem))
+        .ssl_keystore_certificate_chain(pem)
+        .ssl_key_password("x")
+        .ssl_truststore_password("x")
+        .ssl_protocol("TLSv1.3")
+        .sasl_jaas_config("x");
     }
 }
