@@ -186,6 +186,8 @@ struct State {
     brokers: Vec<(i32, SocketAddr)>,
     /// ApiVersions ranges advertised instead of the defaults, by API key.
     api_ranges: HashMap<i16, (i16, i16)>,
+    /// Replicas and in-sync replicas shown per partition (default: the leader alone).
+    replica_sets: HashMap<(String, i32), (Vec<i32>, Vec<i32>)>,
 }
 
 /// A fake cluster of brokers on 127.0.0.1.
@@ -247,6 +249,14 @@ impl FakeCluster {
             tasks,
             brokers: addrs,
         }
+    }
+
+    /// Shows `replicas` and `isr` for a partition in Metadata answers (the log stays on its
+    /// leader: replication is not simulated).
+    pub fn set_replicas(&self, topic: &str, partition: i32, replicas: &[i32], isr: &[i32]) {
+        lock(&self.state)
+            .replica_sets
+            .insert((topic.to_owned(), partition), (replicas.to_vec(), isr.to_vec()));
     }
 
     /// Advertises `min..=max` for the API `api_key` in ApiVersions answers from now on

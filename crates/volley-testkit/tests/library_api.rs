@@ -353,6 +353,59 @@ async fn interceptors_run_in_javas_order_and_their_failures_do_not_fail_sends() 
     p.close(LIVENESS).await;
 }
 
+/// The reverse faults of the test above: `on_send` returning an error, `on_acknowledgement`
+/// panicking. Neither fails the send or loses the callback, and the callback thread survives
+/// the panic (a second record is acknowledged and called back too).
+struct ErringThenPanicking(Arc<Audit>);
+
+impl Interceptor for ErringThenPanicking {
+    fn on_send(&self, _record: &mut ProducerRecord) -> Result<(), InterceptorError> {
+        self.0.events.lock().expect("lock").push("send err".into());
+        Err("cannot trace this".into())
+    }
+    fn on_acknowledgement(&self, _ack: &Acknowledgement<'_>) -> Result<(), InterceptorError> {
+        self.0.events.lock().expect("lock").push("ack panic".into());
+        panic!("an acknowledgement bug");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_erring_on_send_and_a_panicking_on_acknowledgement_fail_nothing() {
+    let c = FakeCluster::start(1).await;
+    c.create_topic("icp2", 1);
+    let audit = Arc::new(Audit::default());
+    let p = Producer::builder(config(&c, &[]))
+        .interceptor(ErringThenPanicking(Arc::clone(&audit)))
+        .interceptor(Tagging(Arc::clone(&audit)))
+        .build()
+        .expect("producer");
+    for round in 0..2 {
+        audit.events.lock().expect("lock").clear();
+        let a = Arc::clone(&audit);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        p.send_with_callback(ProducerRecord::new("icp2", "v"), move |r| {
+            a.events.lock().expect("lock").push("callback".into());
+            let _ = tx.send(r.is_ok());
+        })
+        .await
+        .expect("queued despite the erring interceptor");
+        assert!(
+            tokio::time::timeout(LIVENESS, rx)
+                .await
+                .expect("callback")
+                .expect("sent"),
+            "round {round}: delivered"
+        );
+        assert_eq!(
+            *audit.events.lock().expect("lock"),
+            ["send err", "send1 icp2", "ack panic", "ack1 icp2 ok", "callback"],
+            "round {round}: the next interceptor and the callback still run"
+        );
+    }
+    assert_eq!(c.records("icp2").len(), 2);
+    p.close(LIVENESS).await;
+}
+
 #[derive(serde::Serialize)]
 struct Click {
     user: String,
@@ -402,7 +455,13 @@ async fn typed_producer_serializes_keys_and_values() {
 async fn partitions_for_names_leader_replicas_and_isr() {
     let c = FakeCluster::start(3).await;
     c.create_topic("layout", 3);
-    let p = Producer::new(config(&c, &[])).expect("producer");
+    // Replication factor 3 with one replica out of sync, so replicas and ISR differ.
+    for p in 0..3 {
+        let leader = p % 3 + 1;
+        let others = [leader % 3 + 1, (leader + 1) % 3 + 1];
+        c.set_replicas("layout", p, &[leader, others[0], others[1]], &[leader, others[0]]);
+    }
+    let p = Producer::new(config(&c, &[("metadata.max.age.ms", "200")])).expect("producer");
     let parts = p.partitions_for("layout").await.expect("metadata");
     assert_eq!(parts.len(), 3);
     for (i, part) in parts.iter().enumerate() {
@@ -413,9 +472,24 @@ async fn partitions_for_names_leader_replicas_and_isr() {
             Some(leader.address.clone()),
             c.address(leader.id).map(|a| a.to_string())
         );
-        assert_eq!(part.replicas, vec![leader.id]);
-        assert_eq!(part.isr, vec![leader.id]);
+        let l = leader.id;
+        assert_eq!(part.replicas, vec![l, l % 3 + 1, (l + 1) % 3 + 1]);
+        assert_eq!(part.isr, vec![l, l % 3 + 1], "the ISR, not the replica list");
     }
+    // A leader move and an ISR change show after the next refresh (metadata.max.age.ms).
+    c.set_leader("layout", 0, 2);
+    c.set_replicas("layout", 0, &[2, 1, 3], &[2]);
+    let deadline = std::time::Instant::now() + LIVENESS;
+    let moved = loop {
+        let parts = p.partitions_for("layout").await.expect("metadata");
+        if parts[0].leader.as_ref().map(|l| l.id) == Some(2) || std::time::Instant::now() > deadline {
+            break parts;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(moved[0].leader.as_ref().map(|l| l.id), Some(2), "refreshed");
+    assert_eq!(moved[0].replicas, vec![2, 1, 3]);
+    assert_eq!(moved[0].isr, vec![2]);
     let e = Producer::new(config(&c, &[("max.block.ms", "300")]))
         .expect("producer")
         .partitions_for("absent")
@@ -445,4 +519,11 @@ async fn dropping_a_delivery_future_does_not_cancel_the_delivery() {
     .expect("queued");
     p.close(LIVENESS).await;
     assert_eq!(c.records("dropped").len(), 2);
+    // The callback of a record whose future the caller never held still runs, once.
+    let start = std::time::Instant::now();
+    while counted.load(Ordering::SeqCst) == 0 && start.elapsed() < LIVENESS {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(counted.load(Ordering::SeqCst), 1, "the callback ran exactly once");
 }

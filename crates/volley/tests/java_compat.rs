@@ -238,8 +238,18 @@ const TABLE: &[(&str, Expect, Props)] = &[
     ),
     (
         "partitioner.adaptive.partitioning.enable=false",
-        Expect::Gap("a Java property Volley does not have (its sticky partitioner is not adaptive)"),
+        Expect::Same,
         &[B, ("partitioner.adaptive.partitioning.enable", "false")],
+    ),
+    (
+        "partitioner.availability.timeout.ms=250",
+        Expect::Same,
+        &[B, ("partitioner.availability.timeout.ms", "250")],
+    ),
+    (
+        "partitioner.availability.timeout.ms=-1",
+        Expect::Same,
+        &[B, ("partitioner.availability.timeout.ms", "-1")],
     ),
     // Java keys users bring (issue 14); message.timeout.ms=0 is librdkafka's "no limit" in
     // Volley, an unknown key Java ignores: both accept.

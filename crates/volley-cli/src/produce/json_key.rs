@@ -61,7 +61,10 @@ pub(super) type FoundKey<'a> = (Cow<'a, [u8]>, &'a str);
 /// # Errors
 /// The line is not JSON or not an object.
 pub(super) fn key_at<'a>(line: &'a [u8], tokens: &[String]) -> Result<Option<FoundKey<'a>>, String> {
-    let mut de = serde_json::Deserializer::from_slice(line);
+    // UTF-8 checked once for the whole line (a fast pass), so that the parser borrows
+    // strings without checking each again.
+    let text = std::str::from_utf8(line).map_err(|e| format!("not valid JSON: {e}"))?;
+    let mut de = serde_json::Deserializer::from_str(text);
     let first = Step {
         token: tokens.first().map(String::as_str),
         object_only: true,
@@ -75,10 +78,7 @@ pub(super) fn key_at<'a>(line: &'a [u8], tokens: &[String]) -> Result<Option<Fou
     })?;
     de.end().map_err(|e| format!("not valid JSON: {e}"))?;
     let mut cur = match (found, tokens.is_empty()) {
-        (Found::Whole, _) => match std::str::from_utf8(line) {
-            Ok(t) => t.trim(),
-            Err(e) => return Err(format!("not valid JSON: {e}")),
-        },
+        (Found::Whole, _) => text.trim(),
         (Found::Member(v), false) => v.get(),
         (Found::Missing, _) | (Found::Member(_), true) => return Ok(None),
     };

@@ -66,13 +66,18 @@ pub(super) fn metadata(s: &mut State, m: &MetadataRequest, action: &Action) -> M
                     .get(&s.answering)
                     .and_then(|view| view.get(&key).copied())
                     .unwrap_or(current);
+                let (replicas, isr) = s
+                    .replica_sets
+                    .get(&key)
+                    .cloned()
+                    .unwrap_or_else(|| (vec![leader], vec![leader]));
                 t.partitions.push(
                     MetadataResponsePartition::default()
                         .with_partition_index(p)
                         .with_leader_id(BrokerId(leader))
                         .with_leader_epoch(epoch)
-                        .with_replica_nodes(vec![BrokerId(leader)])
-                        .with_isr_nodes(vec![BrokerId(leader)]),
+                        .with_replica_nodes(replicas.into_iter().map(BrokerId).collect())
+                        .with_isr_nodes(isr.into_iter().map(BrokerId).collect()),
                 );
             }
         }
