@@ -330,9 +330,21 @@ pub(crate) async fn run(mut a: ProduceArgs) -> ExitCode {
         // already in the buffer is read without arming that wait (a `Notified` per line was
         // a few per cent of the CLI's CPU).
         let delim = delimiter.as_deref().unwrap_or(b"\n");
-        let read = if reader.buffer().contains(&delim[delim.len() - 1]) {
+        let buffered = reader.buffer();
+        let whole_record_buffered = if delim.len() == 1 {
+            buffered.contains(&delim[0])
+        } else {
+            buffered.windows(delim.len()).any(|w| w == delim)
+        };
+        let read = if whole_record_buffered {
             read_record(&mut reader, delim, &mut buf).await
         } else {
+            // The next read may wait for input (a pipe from a live process): what was sent
+            // so far goes to the collector first, so that its outcomes and report lines do
+            // not wait for 1,024 more lines.
+            if !chunk.is_empty() && tx.send(std::mem::take(&mut chunk)).await.is_err() {
+                break;
+            }
             tokio::select! {
                 r = read_record(&mut reader, delim, &mut buf) => r,
                 () = interrupted.notified() => break,

@@ -498,3 +498,83 @@ fn several_input_files_are_one_stream() {
     let out = volley(&["produce", "-b", &bs, "-t", &t, p1, "no-such-file"], b"");
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// Review of issue 18: outcomes go to the collector in chunks, but a chunk is handed over
+/// before a read that may wait: from a live pipe, report lines come without 1,024 more
+/// lines (or the end of input).
+#[test]
+fn report_lines_do_not_wait_for_more_input() {
+    let t = topic("cli-live");
+    create_topic(&t, 1);
+    let bs = bootstrap();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let report = dir.path().join("report.jsonl");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_volley"))
+        .args([
+            "produce",
+            "--bootstrap-servers",
+            &bs,
+            "--topic",
+            &t,
+            "-X",
+            "linger.ms=0",
+        ])
+        .args(["--report", report.to_str().expect("utf-8 path")])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run volley");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(b"one\ntwo\nthree\n").expect("write");
+    stdin.flush().expect("flush");
+    let start = std::time::Instant::now();
+    let mut lines = 0;
+    while start.elapsed() < std::time::Duration::from_secs(15) {
+        lines = std::fs::read_to_string(&report).map_or(0, |r| r.lines().count());
+        if lines == 3 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    drop(stdin);
+    let out = child.wait_with_output().expect("output");
+    assert_eq!(lines, 3, "report lines while the input stays open");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+/// Review of issue 18: with a delimiter of several bytes, a buffer that ends in part of it
+/// is not a whole record: the wait for the rest still yields to Ctrl-C.
+#[test]
+fn ctrl_c_interrupts_a_wait_with_a_multi_byte_delimiter() {
+    let t = topic("cli-delim");
+    create_topic(&t, 1);
+    let bs = bootstrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_volley"))
+        .args(["produce", "--bootstrap-servers", &bs, "--topic", &t, "-D", "||"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run volley");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(b"a||b|").expect("write");
+    stdin.flush().expect("flush");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let out = rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("volley stopped on Ctrl-C")
+        .expect("output");
+    drop(stdin);
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("records: 1 delivered, 0 failed, 1 read"), "{stdout}");
+}

@@ -70,10 +70,15 @@ pub(super) fn key_at<'a>(line: &'a [u8], tokens: &[String]) -> Result<Option<Fou
         object_only: true,
     };
     let found = de.deserialize_any(first).map_err(|e| {
-        if e.classify() == Category::Data {
+        // A line that is not an object may also not be JSON at all: say which.
+        let valid = e.classify() == Category::Data && serde_json::from_str::<IgnoredAny>(text).is_ok();
+        if valid {
             "not a JSON object (--key-field and --key-path need one)".to_owned()
         } else {
-            format!("not valid JSON: {e}")
+            match serde_json::from_str::<IgnoredAny>(text) {
+                Err(syntax) => format!("not valid JSON: {syntax}"),
+                Ok(_) => format!("not valid JSON: {e}"),
+            }
         }
     })?;
     de.end().map_err(|e| format!("not valid JSON: {e}"))?;
@@ -285,6 +290,11 @@ mod tests {
         for not_object in [&b"[1, 2]"[..], b"\"s\"", b"12", b"null"] {
             let e = key_at(not_object, &tokens).unwrap_err();
             assert!(e.starts_with("not a JSON object"), "{e}");
+        }
+        // Review of issue 18: malformed lines that are not objects either are called malformed.
+        for neither in [&b"[1, 2"[..], b"123abc", b"\"open"] {
+            let e = key_at(neither, &tokens).unwrap_err();
+            assert!(e.starts_with("not valid JSON"), "{e}");
         }
         assert_eq!(key(r#"{"a": 5}"#, "/a/b"), None, "a scalar has no members");
     }

@@ -156,6 +156,11 @@ pub(super) async fn collect(
                 o.write_all(l.as_bytes()).await.map_err(|e| e.to_string())?;
                 o.write_all(b"\n").await.map_err(|e| e.to_string())?;
             }
+            // Once per chunk (up to 1,024 lines): a reader of the report sees each chunk's
+            // lines when they are known, not at the end of the input.
+            if rx.is_empty() {
+                o.flush().await.map_err(|e| e.to_string())?;
+            }
         }
         lines.clear();
     }

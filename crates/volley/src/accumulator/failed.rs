@@ -31,9 +31,12 @@ impl Accumulator {
     pub(crate) fn drain_all(&self) -> Vec<QueuedBatch> {
         let mut out = Vec::new();
         self.each_queue(|q| {
-            out.extend(lock(&q.batches).drain(..));
-            q.queued.store(0, Ordering::Relaxed);
+            // Under the queue's lock, so an append racing with this counts after it.
+            let mut batches = lock(&q.batches);
+            q.queued.fetch_sub(batches.len(), Ordering::Relaxed);
+            out.extend(batches.drain(..));
         });
+        self.forget_readiness();
         self.queued_batches.fetch_sub(out.len(), Ordering::AcqRel);
         out.iter().for_each(QueuedBatch::keep_records);
         out

@@ -75,6 +75,25 @@ impl Accumulator {
         true
     }
 
+    /// Moves what came due by `now` onto the ready list. The sender calls it first in every
+    /// pass, whatever else the pass does: a deadline left in the heap after it came due
+    /// would make the sender look again at once, for ever (review of issue 18: a producer
+    /// waiting for its producer id, without compression, spun).
+    pub(crate) fn collect_due(&self, now: Instant, flushing: bool) {
+        drop(self.collect(now, flushing));
+    }
+
+    /// Forgets every deadline and the ready list (every batch left the queues).
+    pub(super) fn forget_readiness(&self) {
+        let mut listed = lock(&self.listed);
+        for q in listed.drain(..) {
+            q.listed.store(false, Ordering::Relaxed);
+        }
+        let mut r = lock(&self.readiness);
+        r.due.clear();
+        r.full.clear();
+    }
+
     /// The ready list, with what came due by `now` (everything when `flushing`) added.
     fn collect(&self, now: Instant, flushing: bool) -> MutexGuard<'_, Vec<Arc<PartitionQueue>>> {
         let mut listed = lock(&self.listed);

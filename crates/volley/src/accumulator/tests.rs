@@ -333,3 +333,48 @@ fn new_batches_start_near_the_size_their_partition_usually_sends() {
         builder.capacity()
     );
 }
+
+/// Review of issue 18: after a pass has collected, no deadline that came due is left in the
+/// heap (the sender would look again at once, for ever, while it could not drain: no
+/// producer id yet, or stopped), and `drain_all` leaves no deadline behind.
+#[test]
+fn no_due_deadline_outlives_a_collecting_pass_or_drain_all() {
+    let t0 = Instant::now();
+    let a = acc(1000, 5);
+    for p in 0..3 {
+        a.append("t", p, 1, None, Some(b"v"), &[], 1, || t0);
+    }
+    let later = t0 + Duration::from_millis(10);
+    a.collect_due(later, false);
+    assert_eq!(a.next_linger_deadline(), None, "nothing due is left in the heap");
+    a.append("t", 0, 1, None, Some(b"v"), &[], 1, || later);
+    a.append("u", 0, 1, None, Some(b"v"), &[], 1, || later);
+    assert_eq!(a.drain_all().len(), 4);
+    assert_eq!(a.next_linger_deadline(), None, "drain_all forgets the deadlines");
+    assert!(a.ready(later + Duration::from_secs(1), true).is_empty());
+}
+
+/// KIP-794's per-partition batch count stays balanced through every way a batch leaves.
+#[test]
+fn queued_batch_counts_stay_balanced() {
+    let t0 = Instant::now();
+    let a = acc(100, 0);
+    let count = |a: &Accumulator| {
+        let tq = a.topic("t");
+        let parts = tq.partitions.load();
+        parts[0].queued.load(Ordering::Relaxed)
+    };
+    for _ in 0..4 {
+        a.append("t", 0, 1, None, Some(&[1u8; 60]), &[], 1, || t0);
+    }
+    assert_eq!(count(&a), 4);
+    assert!(a.pop_ready("t", 0, t0, false).is_some());
+    assert_eq!(count(&a), 3);
+    assert_eq!(a.expire(t0).len(), 3);
+    assert_eq!(count(&a), 0);
+    a.append("t", 0, 1, None, Some(&[1u8; 60]), &[], 1, || t0);
+    assert_eq!(a.drain_all().len(), 1);
+    assert_eq!(count(&a), 0);
+    a.append("t", 0, 1, None, Some(&[1u8; 60]), &[], 1, || t0);
+    assert_eq!(count(&a), 1);
+}

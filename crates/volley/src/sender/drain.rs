@@ -70,6 +70,8 @@ impl Sender {
 
     pub(super) fn drain(&mut self, now: Instant) {
         let flushing = self.flushing();
+        // First, whatever the rest of the pass does (see `Accumulator::collect_due`).
+        self.shared.accumulator.collect_due(now, flushing);
         self.start_compressing(now, flushing);
         let Some(current) = self.pid.current() else { return };
         if self.shared.fatal.get().is_some() {
