@@ -32,6 +32,26 @@ fn produce(bootstrap: &str, topic: &str, extra: &[&str], stdin: &[u8]) -> Output
     volley(&args, stdin)
 }
 
+/// `volley ARGS...` started with piped standard streams (for tests that keep its input open).
+fn spawn(args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_volley"))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run volley")
+}
+
+/// Ctrl-C for `child` (SIGINT).
+fn interrupt(child: &std::process::Child) {
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -323,33 +343,23 @@ fn ctrl_c_stops_reading_flushes_and_reports() {
     let t = topic("cli-ctrlc");
     create_topic(&t, 2);
     let bs = bootstrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_volley"))
-        .args([
-            "produce",
-            "--bootstrap-servers",
-            &bs,
-            "--topic",
-            &t,
-            "-X",
-            "linger.ms=100000",
-            "-X",
-            "delivery.timeout.ms=200000",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run volley");
+    let mut child = spawn(&[
+        "produce",
+        "--bootstrap-servers",
+        &bs,
+        "--topic",
+        &t,
+        "-X",
+        "linger.ms=100000",
+        "-X",
+        "delivery.timeout.ms=200000",
+    ]);
     let mut stdin = child.stdin.take().expect("stdin");
     stdin.write_all(b"one\ntwo\nthree\n").expect("write");
     stdin.flush().expect("flush");
     // The input stays open, as a terminal or a pipe from a live process would.
     std::thread::sleep(std::time::Duration::from_millis(1500));
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
+    interrupt(&child);
     let start = std::time::Instant::now();
     let out = child.wait_with_output().expect("output");
     drop(stdin);
@@ -509,22 +519,17 @@ fn report_lines_do_not_wait_for_more_input() {
     let bs = bootstrap();
     let dir = tempfile::tempdir().expect("tempdir");
     let report = dir.path().join("report.jsonl");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_volley"))
-        .args([
-            "produce",
-            "--bootstrap-servers",
-            &bs,
-            "--topic",
-            &t,
-            "-X",
-            "linger.ms=0",
-        ])
-        .args(["--report", report.to_str().expect("utf-8 path")])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run volley");
+    let mut child = spawn(&[
+        "produce",
+        "--bootstrap-servers",
+        &bs,
+        "--topic",
+        &t,
+        "-X",
+        "linger.ms=0",
+        "--report",
+        report.to_str().expect("utf-8 path"),
+    ]);
     let mut stdin = child.stdin.take().expect("stdin");
     stdin.write_all(b"one\ntwo\nthree\n").expect("write");
     stdin.flush().expect("flush");
@@ -550,22 +555,12 @@ fn ctrl_c_interrupts_a_wait_with_a_multi_byte_delimiter() {
     let t = topic("cli-delim");
     create_topic(&t, 1);
     let bs = bootstrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_volley"))
-        .args(["produce", "--bootstrap-servers", &bs, "--topic", &t, "-D", "||"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run volley");
+    let mut child = spawn(&["produce", "--bootstrap-servers", &bs, "--topic", &t, "-D", "||"]);
     let mut stdin = child.stdin.take().expect("stdin");
     stdin.write_all(b"a||b|").expect("write");
     stdin.flush().expect("flush");
     std::thread::sleep(std::time::Duration::from_millis(1500));
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
+    interrupt(&child);
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let _ = tx.send(child.wait_with_output());
