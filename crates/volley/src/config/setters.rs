@@ -234,6 +234,42 @@ impl ProducerConfigBuilder {
     pub fn ssl_enabled_protocols(self, protocols: &str) -> Self {
         self.put("ssl.enabled.protocols", protocols)
     }
+    /// `ssl.ca.location` (librdkafka's name): a PEM file of CA certificates.
+    #[must_use]
+    pub fn ssl_ca_location(self, path: impl AsRef<Path>) -> Self {
+        self.put("ssl.ca.location", path.as_ref().display())
+    }
+    /// `ssl.ca.pem` (librdkafka's name): CA certificates as PEM text.
+    #[must_use]
+    pub fn ssl_ca_pem(self, pem: &str) -> Self {
+        self.put("ssl.ca.pem", pem)
+    }
+    /// `ssl.certificate.location` (librdkafka's name): the client's certificate chain file.
+    #[must_use]
+    pub fn ssl_certificate_location(self, path: impl AsRef<Path>) -> Self {
+        self.put("ssl.certificate.location", path.as_ref().display())
+    }
+    /// `ssl.certificate.pem` (librdkafka's name): the client's certificate chain as PEM text.
+    #[must_use]
+    pub fn ssl_certificate_pem(self, pem: &str) -> Self {
+        self.put("ssl.certificate.pem", pem)
+    }
+    /// `ssl.key.location` (librdkafka's name): the client's private key file.
+    #[must_use]
+    pub fn ssl_key_location(self, path: impl AsRef<Path>) -> Self {
+        self.put("ssl.key.location", path.as_ref().display())
+    }
+    /// `ssl.key.pem` (librdkafka's name): the client's private key as PEM text (a secret).
+    #[must_use]
+    pub fn ssl_key_pem(self, pem: &str) -> Self {
+        self.put("ssl.key.pem", pem)
+    }
+    /// `enable.ssl.certificate.verification` (librdkafka's name; `false` trusts any
+    /// certificate: for tests only).
+    #[must_use]
+    pub fn enable_ssl_certificate_verification(self, on: bool) -> Self {
+        self.put("enable.ssl.certificate.verification", on)
+    }
     /// `client.rack`.
     #[must_use]
     pub fn client_rack(self, rack: &str) -> Self {
@@ -426,6 +462,10 @@ mod tests {
         for b in [
             ProducerConfig::builder().ssl_truststore_location("/nonexistent/ca.pem"),
             ProducerConfig::builder().ssl_keystore_location("/nonexistent/client.pem"),
+            ProducerConfig::builder().ssl_ca_location("/nonexistent/ca.pem"),
+            ProducerConfig::builder()
+                .ssl_certificate_location("/nonexistent/c.pem")
+                .ssl_key_location("/nonexistent/k.pem"),
         ] {
             let e = b
                 .bootstrap_servers("h:1")
@@ -471,5 +511,26 @@ mod tests {
         .ssl_truststore_password("x")
         .ssl_protocol("TLSv1.3")
         .sasl_jaas_config("x");
+        // The librdkafka PEM keys land on their own names.
+        let b = ProducerConfig::builder()
+            .bootstrap_servers("h:1")
+            .security_protocol(SecurityProtocol::Ssl)
+            .ssl_ca_pem(pem)
+            .ssl_certificate_pem(pem)
+            .ssl_key_pem("k")
+            .enable_ssl_certificate_verification(true);
+        let mut got: Vec<(&str, &str)> = b.props.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        got.sort_unstable();
+        assert_eq!(
+            got,
+            [
+                ("bootstrap.servers", "h:1"),
+                ("enable.ssl.certificate.verification", "true"),
+                ("security.protocol", "SSL"),
+                ("ssl.ca.pem", pem),
+                ("ssl.certificate.pem", pem),
+                ("ssl.key.pem", "k"),
+            ]
+        );
     }
 }
