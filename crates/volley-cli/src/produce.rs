@@ -3,7 +3,6 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -112,7 +111,7 @@ pub(crate) struct ProduceArgs {
     /// Skip JSON members the Avro record schema does not know (default: reject the line).
     #[arg(long)]
     ignore_unknown_fields: bool,
-    /// How long Ctrl-C (or the end of input) may wait for outstanding records, in ms.
+    /// How long a stopping signal (or the end of input) may wait for outstanding records, in ms.
     #[arg(long, default_value_t = 30_000)]
     close_timeout_ms: u64,
 }
@@ -120,6 +119,7 @@ pub(crate) struct ProduceArgs {
 mod json_key;
 mod record;
 mod report;
+mod signals;
 
 use record::{build_encoders, make_record};
 use report::{cause_of, collect, Entry};
@@ -277,19 +277,10 @@ pub(crate) async fn run(mut a: ProduceArgs) -> ExitCode {
         Ok(p) => Arc::new(p),
         Err(e) => return usage(e),
     };
-    let stop = Arc::new(AtomicBool::new(false));
-    let interrupted = Arc::new(tokio::sync::Notify::new());
-    {
-        let stop = Arc::clone(&stop);
-        let interrupted = Arc::clone(&interrupted);
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("interrupted: no more input is read; flushing what was sent");
-                stop.store(true, Ordering::Release);
-                interrupted.notify_one();
-            }
-        });
-    }
+    let mut stopped = match signals::install() {
+        Ok(rx) => rx,
+        Err(e) => return usage(format!("cannot listen for signals: {e}")),
+    };
     let progress = (std::io::stderr().is_terminal()).then(|| {
         let pb = match total_bytes {
             Some(n) => indicatif::ProgressBar::new(n),
@@ -322,11 +313,11 @@ pub(crate) async fn run(mut a: ProduceArgs) -> ExitCode {
     let mut fatal: Option<String> = None;
     let mut keyless = 0u64;
     loop {
-        if stop.load(Ordering::Acquire) || a.count.is_some_and(|c| line_no >= c) {
+        if stopped.borrow().count > 0 || a.count.is_some_and(|c| line_no >= c) {
             break;
         }
         buf.clear();
-        // Ctrl-C must also stop a read that waits for input that may never come; a line
+        // A signal must also stop a read that waits for input that may never come; a line
         // already in the buffer is read without arming that wait (a `Notified` per line was
         // a few per cent of the CLI's CPU).
         let delim = delimiter.as_deref().unwrap_or(b"\n");
@@ -347,7 +338,7 @@ pub(crate) async fn run(mut a: ProduceArgs) -> ExitCode {
             }
             tokio::select! {
                 r = read_record(&mut reader, delim, &mut buf) => r,
-                () = interrupted.notified() => break,
+                () = signals::wait(&mut stopped, 1) => break,
             }
         };
         let n = match read {
@@ -401,7 +392,22 @@ pub(crate) async fn run(mut a: ProduceArgs) -> ExitCode {
                     headers: &headers,
                     timestamp: None,
                 };
-                match producer.send_ref(record).await {
+                // A send that waits (metadata, buffer memory) yields to a signal; the line
+                // it carried is reported as not sent.
+                let sent = tokio::select! {
+                    biased;
+                    r = producer.send_ref(record) => Some(r),
+                    () = signals::wait(&mut stopped, 1) => None,
+                };
+                let Some(sent) = sent else {
+                    chunk.push(Entry::Bad {
+                        line: line_no,
+                        cause: "stopped by a signal before it was sent".into(),
+                        error: "a signal stopped the run while this record waited to be queued: not sent".into(),
+                    });
+                    break;
+                };
+                match sent {
                     Ok(delivery) => Entry::Sent {
                         line: line_no,
                         key: key.filter(|_| keep_keys).map(|k| Bytes::copy_from_slice(&k)),
@@ -450,8 +456,13 @@ pub(crate) async fn run(mut a: ProduceArgs) -> ExitCode {
         let _ = tx.send(chunk).await;
     }
     drop(tx);
-    let stopped_early = stop.load(Ordering::Acquire);
-    producer.close(Duration::from_millis(a.close_timeout_ms)).await;
+    // A second signal stops waiting: the producer closes at once and what is unresolved is
+    // failed (reported by the collector like any failure).
+    tokio::select! {
+        () = producer.close(Duration::from_millis(a.close_timeout_ms)) => {}
+        () = signals::wait(&mut stopped, 2) => producer.close(Duration::ZERO).await,
+    }
+    let stop = *stopped.borrow();
     if let Some(pb) = progress {
         pb.finish_and_clear();
     }
@@ -479,8 +490,11 @@ pub(crate) async fn run(mut a: ProduceArgs) -> ExitCode {
     for (c, n) in &summary.failures {
         println!("failed ({c}): {n}");
     }
-    if stopped_early {
-        println!("stopped by Ctrl-C after line {line_no}; lines after it were not read");
+    if stop.count > 0 {
+        println!(
+            "stopped by {} after line {line_no}; lines after it were not read",
+            stop.name
+        );
     }
     println!(
         "throughput: {:.0} records/s, {:.2} MB/s over {:.2} s",
@@ -488,7 +502,9 @@ pub(crate) async fn run(mut a: ProduceArgs) -> ExitCode {
         summary.bytes as f64 / elapsed / 1e6,
         elapsed
     );
-    if summary.failed > 0 || fatal.is_some() {
+    if stop.count > 0 {
+        ExitCode::from(stop.exit_code)
+    } else if summary.failed > 0 || fatal.is_some() {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

@@ -45,8 +45,13 @@ fn spawn(args: &[&str]) -> std::process::Child {
 
 /// Ctrl-C for `child` (SIGINT).
 fn interrupt(child: &std::process::Child) {
+    send_signal(child, "-INT");
+}
+
+/// `kill SIGNAL child`.
+fn send_signal(child: &std::process::Child, sig: &str) {
     let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([sig, &child.id().to_string()])
         .status()
         .expect("kill");
     assert!(status.success());
@@ -340,35 +345,92 @@ fn partition_of_matches_java_murmur2() {
 
 #[test]
 fn ctrl_c_stops_reading_flushes_and_reports() {
-    let t = topic("cli-ctrlc");
-    create_topic(&t, 2);
-    let bs = bootstrap();
+    // Issue 13 changed the contract: a run stopped by a signal exits with the signal's code
+    // (130 for SIGINT, 143 for SIGTERM, as shells report), not 0, so that a script can tell
+    // a stopped run from a finished one; the summary and the report are still complete.
+    for (sig, code, name) in [("-INT", 130, "SIGINT"), ("-TERM", 143, "SIGTERM")] {
+        let t = topic("cli-signal");
+        create_topic(&t, 2);
+        let bs = bootstrap();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let report = dir.path().join("report.jsonl");
+        let mut child = spawn(&[
+            "produce",
+            "--bootstrap-servers",
+            &bs,
+            "--topic",
+            &t,
+            "-X",
+            "linger.ms=100000",
+            "-X",
+            "delivery.timeout.ms=200000",
+            "--report",
+            report.to_str().expect("utf-8 path"),
+        ]);
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(b"one\ntwo\nthree\n").expect("write");
+        stdin.flush().expect("flush");
+        // The input stays open, as a terminal or a pipe from a live process would.
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        send_signal(&child, sig);
+        let start = std::time::Instant::now();
+        let out = child.wait_with_output().expect("output");
+        drop(stdin);
+        assert!(start.elapsed() < std::time::Duration::from_secs(10), "flush is bounded");
+        let stdout = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(code), "{name}: {stdout}{}", text(&out.stderr));
+        assert!(stdout.contains("records: 3 delivered, 0 failed, 3 read"), "{stdout}");
+        assert!(stdout.contains(&format!("stopped by {name} after line 3")), "{stdout}");
+        let lines = std::fs::read_to_string(&report).expect("report");
+        assert_eq!(lines.lines().count(), 3, "{name}: the whole report: {lines}");
+        assert_eq!(read_back(&t, 3).len(), 3);
+    }
+}
+
+/// Issue 13: a signal also interrupts a `send` that waits (here for metadata of a topic
+/// that never appears, with max.block.ms 60 s): the run ends at once, the waiting line is
+/// reported as not sent, and the exit code is 130.
+#[test]
+fn a_signal_interrupts_a_send_blocked_on_metadata() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let cluster = rt.block_on(volley_testkit::fake::FakeCluster::start(1));
+    cluster.auto_create(None);
+    let bs = cluster.bootstrap();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let report = dir.path().join("report.jsonl");
     let mut child = spawn(&[
         "produce",
         "--bootstrap-servers",
         &bs,
         "--topic",
-        &t,
+        "never-created",
         "-X",
-        "linger.ms=100000",
+        "allow.auto.create.topics=false",
         "-X",
-        "delivery.timeout.ms=200000",
+        "max.block.ms=60000",
+        "--report",
+        report.to_str().expect("utf-8 path"),
     ]);
     let mut stdin = child.stdin.take().expect("stdin");
-    stdin.write_all(b"one\ntwo\nthree\n").expect("write");
+    stdin.write_all(b"waits\n").expect("write");
     stdin.flush().expect("flush");
-    // The input stays open, as a terminal or a pipe from a live process would.
     std::thread::sleep(std::time::Duration::from_millis(1500));
     interrupt(&child);
-    let start = std::time::Instant::now();
-    let out = child.wait_with_output().expect("output");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let out = rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("stopped at once, not after max.block.ms")
+        .expect("output");
     drop(stdin);
-    assert!(start.elapsed() < std::time::Duration::from_secs(10), "flush is bounded");
     let stdout = text(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
-    assert!(stdout.contains("records: 3 delivered, 0 failed, 3 read"), "{stdout}");
-    assert!(stdout.contains("stopped by Ctrl-C after line 3"), "{stdout}");
-    assert_eq!(read_back(&t, 3).len(), 3);
+    assert_eq!(out.status.code(), Some(130), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("records: 0 delivered, 1 failed, 1 read"), "{stdout}");
+    let lines = std::fs::read_to_string(&report).expect("report");
+    assert!(lines.contains("\"line\":1") && lines.contains("not sent"), "{lines}");
+    drop(rt);
 }
 
 /// A topic that never appears in metadata (the fake cluster, auto-create off): `volley
