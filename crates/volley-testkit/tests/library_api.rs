@@ -490,12 +490,18 @@ async fn partitions_for_names_leader_replicas_and_isr() {
     assert_eq!(moved[0].leader.as_ref().map(|l| l.id), Some(2), "refreshed");
     assert_eq!(moved[0].replicas, vec![2, 1, 3]);
     assert_eq!(moved[0].isr, vec![2]);
+    let asked = std::time::Instant::now();
     let e = Producer::new(config(&c, &[("max.block.ms", "300")]))
         .expect("producer")
         .partitions_for("absent")
         .await
         .expect_err("no such topic");
     assert!(matches!(e, Error::TopicNotAvailable { .. }), "{e}");
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "within max.block.ms (300 ms), not much later: {:?}",
+        asked.elapsed()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

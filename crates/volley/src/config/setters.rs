@@ -270,6 +270,16 @@ impl ProducerConfigBuilder {
     pub fn enable_ssl_certificate_verification(self, on: bool) -> Self {
         self.put("enable.ssl.certificate.verification", on)
     }
+    /// `queue.buffering.max.messages` (librdkafka's cap on queued records).
+    #[must_use]
+    pub fn queue_buffering_max_messages(self, n: u32) -> Self {
+        self.put("queue.buffering.max.messages", n)
+    }
+    /// `batch.num.messages` (librdkafka's cap on records per batch).
+    #[must_use]
+    pub fn batch_num_messages(self, n: u32) -> Self {
+        self.put("batch.num.messages", n)
+    }
     /// `client.rack`.
     #[must_use]
     pub fn client_rack(self, rack: &str) -> Self {
@@ -502,15 +512,35 @@ mod tests {
         .map(|p| p.name())
         .collect();
         assert_eq!(names, ["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]);
-        let _ = (ProducerConfig::builder()
+        // The remaining security setters land on their keys (secrets included).
+        let b = ProducerConfig::builder()
             .ssl_keystore_type("PEM")
-            .ssl_keystore_password("x")
-            .ssl_keystore_key(pem))
-        .ssl_keystore_certificate_chain(pem)
-        .ssl_key_password("x")
-        .ssl_truststore_password("x")
-        .ssl_protocol("TLSv1.3")
-        .sasl_jaas_config("x");
+            .ssl_keystore_password("x1")
+            .ssl_keystore_key("k")
+            .ssl_keystore_certificate_chain(pem)
+            .ssl_key_password("x2")
+            .ssl_truststore_password("x3")
+            .ssl_protocol("TLSv1.3")
+            .sasl_jaas_config("j")
+            .queue_buffering_max_messages(7)
+            .batch_num_messages(9);
+        let mut got: Vec<(&str, &str)> = b.props.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        got.sort_unstable();
+        assert_eq!(
+            got,
+            [
+                ("batch.num.messages", "9"),
+                ("queue.buffering.max.messages", "7"),
+                ("sasl.jaas.config", "j"),
+                ("ssl.key.password", "x2"),
+                ("ssl.keystore.certificate.chain", pem),
+                ("ssl.keystore.key", "k"),
+                ("ssl.keystore.password", "x1"),
+                ("ssl.keystore.type", "PEM"),
+                ("ssl.protocol", "TLSv1.3"),
+                ("ssl.truststore.password", "x3"),
+            ]
+        );
         // The librdkafka PEM keys land on their own names.
         let b = ProducerConfig::builder()
             .bootstrap_servers("h:1")
