@@ -57,6 +57,26 @@ fn send_signal(child: &std::process::Child, sig: &str) {
     assert!(status.success());
 }
 
+/// Writes `input` to `child` and leaves its input open, sends Ctrl-C 1.5 s later, and
+/// waits at most 10 s for it to end (`why` names what the wait proves).
+fn interrupted_after_input(mut child: std::process::Child, input: &[u8], why: &str) -> Output {
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(input).expect("write");
+    stdin.flush().expect("flush");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    interrupt(&child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let out = rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect(why)
+        .expect("output");
+    drop(stdin);
+    out
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -398,7 +418,7 @@ fn a_signal_interrupts_a_send_blocked_on_metadata() {
     let bs = cluster.bootstrap();
     let dir = tempfile::tempdir().expect("tempdir");
     let report = dir.path().join("report.jsonl");
-    let mut child = spawn(&[
+    let child = spawn(&[
         "produce",
         "--bootstrap-servers",
         &bs,
@@ -411,20 +431,7 @@ fn a_signal_interrupts_a_send_blocked_on_metadata() {
         "--report",
         report.to_str().expect("utf-8 path"),
     ]);
-    let mut stdin = child.stdin.take().expect("stdin");
-    stdin.write_all(b"waits\n").expect("write");
-    stdin.flush().expect("flush");
-    std::thread::sleep(std::time::Duration::from_millis(1500));
-    interrupt(&child);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    let out = rx
-        .recv_timeout(std::time::Duration::from_secs(10))
-        .expect("stopped at once, not after max.block.ms")
-        .expect("output");
-    drop(stdin);
+    let out = interrupted_after_input(child, b"waits\n", "stopped at once, not after max.block.ms");
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(130), "{stdout}{}", text(&out.stderr));
     assert!(stdout.contains("records: 0 delivered, 1 failed, 1 read"), "{stdout}");
@@ -617,21 +624,8 @@ fn ctrl_c_interrupts_a_wait_with_a_multi_byte_delimiter() {
     let t = topic("cli-delim");
     create_topic(&t, 1);
     let bs = bootstrap();
-    let mut child = spawn(&["produce", "--bootstrap-servers", &bs, "--topic", &t, "-D", "||"]);
-    let mut stdin = child.stdin.take().expect("stdin");
-    stdin.write_all(b"a||b|").expect("write");
-    stdin.flush().expect("flush");
-    std::thread::sleep(std::time::Duration::from_millis(1500));
-    interrupt(&child);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    let out = rx
-        .recv_timeout(std::time::Duration::from_secs(10))
-        .expect("volley stopped on Ctrl-C")
-        .expect("output");
-    drop(stdin);
+    let child = spawn(&["produce", "--bootstrap-servers", &bs, "--topic", &t, "-D", "||"]);
+    let out = interrupted_after_input(child, b"a||b|", "volley stopped on Ctrl-C");
     let stdout = text(&out.stdout);
     assert!(stdout.contains("records: 1 delivered, 0 failed, 1 read"), "{stdout}");
 }
