@@ -93,6 +93,22 @@ async fn resend_example_resends_what_was_not_persisted() {
     assert_eq!(c.records("volley-example").len(), 10, "nothing twice");
 }
 
+/// Review of issue 15: records the example cannot resend (possibly persisted) are not
+/// reported as delivered: the run ends with an error that counts them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resend_example_does_not_call_possibly_persisted_records_delivered() {
+    let c = cluster().await;
+    c.set_hook(|req| {
+        if req.api_key == 0 {
+            Action::AppendThenError(ErrorCode::UNKNOWN_SERVER_ERROR)
+        } else {
+            Action::Respond
+        }
+    });
+    let e = resend::run(&c.bootstrap()).await.expect_err("not all delivered");
+    assert!(e.to_string().contains("10 record(s) not known to be delivered"), "{e}");
+}
+
 /// Every example against Apache Kafka (the binary's own KRaft node): what they sent is what
 /// librdkafka reads back, each record once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
