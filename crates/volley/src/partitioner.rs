@@ -163,12 +163,7 @@ impl StickyPartition {
     /// Another candidate than the current one, uniformly (the usable partitions, or all of
     /// them if none is usable).
     fn uniform_choice(&self, n: u32, usable: &[u32]) -> u32 {
-        let count = if usable.is_empty() {
-            n
-        } else {
-            u32::try_from(usable.len()).unwrap_or(u32::MAX)
-        };
-        let nth = |i: u32| if usable.is_empty() { i } else { usable[i as usize] };
+        let count = candidate_count(n, usable);
         let prev = self.current.and_then(|p| {
             if usable.is_empty() {
                 (p < n).then_some(p)
@@ -188,27 +183,40 @@ impl StickyPartition {
             }
             _ => rng.gen_range(0..count),
         };
-        nth(index)
+        candidate(usable, index)
+    }
+}
+
+/// How many partitions a switch chooses among: the usable ones, or all `n` if none is.
+fn candidate_count(n: u32, usable: &[u32]) -> u32 {
+    if usable.is_empty() {
+        n
+    } else {
+        u32::try_from(usable.len()).unwrap_or(u32::MAX)
+    }
+}
+
+/// The `i`-th candidate of [`candidate_count`]'s.
+fn candidate(usable: &[u32], i: u32) -> u32 {
+    if usable.is_empty() {
+        i
+    } else {
+        usable[i as usize]
     }
 }
 
 /// KIP-794's weighted pick, or `None` when the queues give no preference (all equal).
 fn weighted_choice(n: u32, usable: &[u32], load: &dyn Fn(u32) -> Option<usize>) -> Option<u32> {
-    let all: Vec<u32>;
-    let candidates: &[u32] = if usable.is_empty() {
-        all = (0..n).collect();
-        &all
-    } else {
-        usable
-    };
-    let loads: Vec<(u32, Option<usize>)> = candidates.iter().map(|&p| (p, load(p))).collect();
-    let live: Vec<(u32, usize)> = loads.iter().filter_map(|&(p, q)| q.map(|q| (p, q))).collect();
-    if live.is_empty() {
-        return None;
-    }
-    let max = live.iter().map(|&(_, q)| q).max().unwrap_or(0);
-    let min = live.iter().map(|&(_, q)| q).min().unwrap_or(0);
-    if min == max && live.len() == loads.len() {
+    let count = candidate_count(n, usable);
+    let live: Vec<(u32, usize)> = (0..count)
+        .filter_map(|i| {
+            let p = candidate(usable, i);
+            load(p).map(|q| (p, q))
+        })
+        .collect();
+    let max = live.iter().map(|&(_, q)| q).max()?;
+    let min = live.iter().map(|&(_, q)| q).min().unwrap_or(max);
+    if min == max && live.len() == count as usize {
         return None;
     }
     let total: usize = live.iter().map(|&(_, q)| max + 1 - q).sum();

@@ -71,14 +71,12 @@ pub(super) fn key_at<'a>(line: &'a [u8], tokens: &[String]) -> Result<Option<Fou
     };
     let found = de.deserialize_any(first).map_err(|e| {
         // A line that is not an object may also not be JSON at all: say which.
-        let valid = e.classify() == Category::Data && serde_json::from_str::<IgnoredAny>(text).is_ok();
-        if valid {
-            "not a JSON object (--key-field and --key-path need one)".to_owned()
-        } else {
-            match serde_json::from_str::<IgnoredAny>(text) {
-                Err(syntax) => format!("not valid JSON: {syntax}"),
-                Ok(_) => format!("not valid JSON: {e}"),
-            }
+        if e.classify() != Category::Data {
+            return format!("not valid JSON: {e}");
+        }
+        match serde_json::from_str::<IgnoredAny>(text) {
+            Ok(_) => "not a JSON object (--key-field and --key-path need one)".to_owned(),
+            Err(syntax) => format!("not valid JSON: {syntax}"),
         }
     })?;
     de.end().map_err(|e| format!("not valid JSON: {e}"))?;

@@ -45,7 +45,9 @@ impl Sender {
         if taken.is_empty() {
             return;
         }
-        let tasks = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+        // Read once: `available_parallelism` reads cgroup files on Linux, too dear per pass.
+        static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+        let tasks = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get));
         let per_task = taken.len().div_ceil(tasks).max(1);
         while !taken.is_empty() {
             let chunk: Vec<_> = taken.drain(..per_task.min(taken.len())).collect();
