@@ -24,6 +24,8 @@ Commands (BOOTSTRAP is host:port):
                                         on librdkafka's murmur2_random partition
   add-scram BOOTSTRAP USER PASSWORD    add SCRAM-SHA-256 and SCRAM-SHA-512 credentials (4096
                                         iterations) for USER
+  allow BOOTSTRAP PRINCIPAL TOPIC OP...  add ALLOW ACLs (e.g. WRITE, DESCRIBE) for PRINCIPAL
+                                        (User:bob) on TOPIC, from any host
 Batch CRCs are checked (check.crcs=true). Exit status 0 = success.
 VOLLEY_READER_CONFIG (a JSON object) is added to every client's configuration: the
 connection options of a secured listener (security.protocol, ssl.*, sasl.*).
@@ -61,6 +63,17 @@ def add_scram(bootstrap, user, password):
         up = UserScramCredentialUpsertion(user, ScramCredentialInfo(m, 4096), password.encode())
         for f in admin.alter_user_scram_credentials([up]).values():
             f.result(timeout=30)
+
+
+def allow(bootstrap, principal, topic, *ops):
+    from confluent_kafka.admin import (AclBinding, AclOperation, AclPermissionType, ResourcePatternType,
+                                       ResourceType)
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    bindings = [AclBinding(ResourceType.TOPIC, topic, ResourcePatternType.LITERAL, principal, "*",
+                           AclOperation[op.upper()], AclPermissionType.ALLOW) for op in ops]
+    for f in admin.create_acls(bindings).values():
+        f.result(timeout=30)
+
 
 IDLE_SECONDS = 10.0
 
@@ -312,6 +325,8 @@ def main(argv):
             verify(*args)
         elif cmd == "add-scram":
             add_scram(*args)
+        elif cmd == "allow":
+            allow(*args)
         else:
             raise SystemExit(__doc__)
     except KafkaException as e:

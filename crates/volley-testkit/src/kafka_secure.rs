@@ -4,10 +4,15 @@
 //! `ssl.truststore.certificates`), and SCRAM users are added through the PLAINTEXT listener.
 //!
 //! Listeners (all on 127.0.0.1): `PLAINTEXT` (inter-broker, no authentication), `SASLP`
-//! (SASL_PLAINTEXT: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512), `SSL`, `SASLSSL` (SASL_SSL, same
-//! mechanisms), `MTLS` (SSL, client certificate required) and `EXPIRED` (SSL with an expired
-//! server certificate). The extra settings replace the launcher's `listeners` line, so the
-//! ports here are the ones in use (the launcher's own PLAINTEXT port is not).
+//! (SASL_PLAINTEXT: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER with Kafka's unsecured
+//! validator), `SSL`, `SASLSSL` (SASL_SSL, same mechanisms), `MTLS` (SSL, client certificate
+//! required), `EXPIRED` (SSL with an expired server certificate) and `REAUTH` (as `SASLP`, with
+//! `connections.max.reauth.ms=10000`: sessions last at most 10 s, KIP-368). The extra
+//! settings replace the launcher's `listeners` line, so the ports here are the ones in use
+//! (the launcher's own PLAINTEXT port is not).
+//!
+//! Authorization is on (`StandardAuthorizer`): the principals in [`SUPER_USERS`] may do
+//! anything; every other principal (`bob` among [`USERS`]) only what ACLs allow.
 
 use std::path::PathBuf;
 
@@ -18,6 +23,11 @@ use crate::kafka_admin::reader;
 
 /// Users the broker knows (PLAIN through JAAS, SCRAM through the admin API).
 pub const USERS: &[(&str, &str)] = &[("alice", "alice-secret-7f3a"), ("bob", "bob-secret-91c2")];
+
+/// Principals allowed everything: the admin and listener principals of the tests (`ANONYMOUS`
+/// is PLAINTEXT and SSL without a client certificate), `alice` over SASL, `CN=alice` over
+/// mTLS, and `volley-oidc`, the client of the token endpoint stand-in. `bob` is not one.
+pub const SUPER_USERS: &str = "User:ANONYMOUS;User:admin;User:alice;User:CN=alice;User:volley-oidc";
 
 /// A running secured broker and the files a client needs.
 #[derive(Debug)]
@@ -36,6 +46,8 @@ pub struct SecureKafka {
     pub mtls: String,
     /// SSL with an expired server certificate.
     pub expired: String,
+    /// SASL_PLAINTEXT with sessions of at most 10 s (re-authentication).
+    pub reauth: String,
     /// The CA that signed the broker's and the client's certificates (PEM file).
     pub ca: PathBuf,
     /// Another CA, which signed nothing the broker presents.
@@ -135,8 +147,16 @@ impl SecureKafka {
         let client_cert_path = write("client.pem", &client_cert)?;
         let client_key_path = write("client.key", &client_key)?;
 
-        let names = ["PLAINTEXT", "SASLP", "SSL", "SASLSSL", "MTLS", "EXPIRED"];
-        let protos = ["PLAINTEXT", "SASL_PLAINTEXT", "SSL", "SASL_SSL", "SSL", "SSL"];
+        let names = ["PLAINTEXT", "SASLP", "SSL", "SASLSSL", "MTLS", "EXPIRED", "REAUTH"];
+        let protos = [
+            "PLAINTEXT",
+            "SASL_PLAINTEXT",
+            "SSL",
+            "SASL_SSL",
+            "SSL",
+            "SSL",
+            "SASL_PLAINTEXT",
+        ];
         let ports: Vec<u16> = names.iter().map(|_| port()).collect::<Result<_, _>>()?;
         let controller = port()?;
         let addr = |i: usize| format!("127.0.0.1:{}", ports[i]);
@@ -160,6 +180,8 @@ impl SecureKafka {
                 .join(" ")
         );
         let scram_jaas = "org.apache.kafka.common.security.scram.ScramLoginModule required;";
+        // Without a validator class, Kafka validates OAUTHBEARER tokens as unsecured JWTs.
+        let oauth_jaas = "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub=\"admin\";";
         let mut extra: Vec<(String, String)> = vec![
             (
                 "listeners".into(),
@@ -173,8 +195,14 @@ impl SecureKafka {
             ("listener.security.protocol.map".into(), map.join(",")),
             (
                 "sasl.enabled.mechanisms".into(),
-                "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512".into(),
+                "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER".into(),
             ),
+            (
+                "authorizer.class.name".into(),
+                "org.apache.kafka.metadata.authorizer.StandardAuthorizer".into(),
+            ),
+            ("super.users".into(), SUPER_USERS.into()),
+            ("allow.everyone.if.no.acl.found".into(), "false".into()),
             ("ssl.keystore.type".into(), "PEM".into()),
             ("ssl.keystore.key".into(), inline(&server_key)),
             ("ssl.keystore.certificate.chain".into(), inline(&server_cert)),
@@ -187,11 +215,21 @@ impl SecureKafka {
                 inline(&expired_cert),
             ),
         ];
-        for l in ["saslp", "saslssl"] {
+        for l in ["saslp", "saslssl", "reauth"] {
             extra.push((format!("listener.name.{l}.plain.sasl.jaas.config"), plain_jaas.clone()));
             for m in ["scram-sha-256", "scram-sha-512"] {
                 extra.push((format!("listener.name.{l}.{m}.sasl.jaas.config"), scram_jaas.into()));
             }
+            extra.push((
+                format!("listener.name.{l}.oauthbearer.sasl.jaas.config"),
+                oauth_jaas.into(),
+            ));
+        }
+        for m in ["plain", "scram-sha-256", "scram-sha-512", "oauthbearer"] {
+            extra.push((
+                format!("listener.name.reauth.{m}.connections.max.reauth.ms"),
+                "10000".into(),
+            ));
         }
         let cluster = KafkaCluster::start(&Layout { brokers: 0, extra })?;
         let plaintext = addr(0);
@@ -206,6 +244,7 @@ impl SecureKafka {
             sasl_ssl: addr(3),
             mtls: addr(4),
             expired: addr(5),
+            reauth: addr(6),
             ca: ca_path,
             wrong_ca,
             client_cert: client_cert_path,

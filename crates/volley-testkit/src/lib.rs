@@ -17,6 +17,7 @@ pub mod kafka;
 pub mod kafka_admin;
 pub mod kafka_chaos;
 pub mod kafka_secure;
+pub mod oidc;
 pub mod oracle;
 pub mod proxy;
 pub mod registry;

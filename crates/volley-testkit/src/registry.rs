@@ -132,15 +132,18 @@ fn lock(s: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
     s.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-struct Request {
-    method: String,
-    path: String,
-    content_type: Option<String>,
-    authorization: Option<String>,
-    body: Vec<u8>,
+/// One HTTP/1.1 request of the subset the test doubles speak (the token endpoint too).
+pub(crate) struct Request {
+    pub(crate) method: String,
+    pub(crate) path: String,
+    pub(crate) content_type: Option<String>,
+    pub(crate) authorization: Option<String>,
+    pub(crate) body: Vec<u8>,
 }
 
-async fn read_request<R: AsyncRead + Unpin>(r: &mut BufReader<R>) -> Option<Request> {
+/// Reads one request (Content-Length bodies only); `None` at the end of the stream or on
+/// anything outside the subset.
+pub(crate) async fn read_request<R: AsyncRead + Unpin>(r: &mut BufReader<R>) -> Option<Request> {
     let mut line = String::new();
     if r.read_line(&mut line).await.ok()? == 0 {
         return None;
@@ -232,7 +235,8 @@ fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-fn basic_auth_ok(expected: &str, header: Option<&str>) -> bool {
+/// Whether an `Authorization: Basic` header carries exactly `expected` (`user:password`).
+pub(crate) fn basic_auth_ok(expected: &str, header: Option<&str>) -> bool {
     use base64::Engine;
     header
         .and_then(|h| h.strip_prefix("Basic "))

@@ -284,6 +284,8 @@ pub struct ProducerConfigBuilder {
     typed: BTreeMap<&'static str, String>,
     /// Keys of other clients ignored by [`ProducerConfigBuilder::set_shared`], with their warning.
     ignored: BTreeMap<String, String>,
+    /// A library user's OAUTHBEARER token source (`setters.rs`).
+    token_provider: Option<std::sync::Arc<dyn crate::security::TokenProvider>>,
 }
 
 impl fmt::Debug for ProducerConfigBuilder {
@@ -333,7 +335,8 @@ impl ProducerConfigBuilder {
     /// An unknown or not-yet-supported key.
     pub fn set(mut self, key: &str, value: &str) -> Result<Self, ConfigError> {
         let key = key.trim();
-        if let Some((_, detail)) = NOT_YET.iter().find(|(p, _)| key.starts_with(p)) {
+        let not_yet = NOT_YET.iter().find(|(p, _)| key.starts_with(p));
+        if let Some((_, detail)) = not_yet.filter(|_| canonical(key).is_none()) {
             return Err(ConfigError::NotSupported {
                 key: key.to_owned(),
                 value: crate::security::secret::shown(key, value),
@@ -678,7 +681,11 @@ impl ProducerConfigBuilder {
             }
         }
         habits::apply(&mut c, p, &self.ignored)?;
-        c.security = crate::security::settings::build(&|k| get(k).map(str::to_owned), c.security_protocol)?;
+        c.security = crate::security::settings::build(
+            &|k| get(k).map(str::to_owned),
+            c.security_protocol,
+            self.token_provider.clone(),
+        )?;
 
         // Idempotence, as the Java producer decides it.
         let explicit = get("enable.idempotence")

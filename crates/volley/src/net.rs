@@ -23,6 +23,8 @@ use volley_protocol::frame::{split_frame, DEFAULT_MAX_FRAME};
 use volley_protocol::versions::{Api, BrokerVersions};
 
 use crate::error::Error;
+use crate::security::reauth::Reauth;
+use crate::security::sasl::Transport;
 use crate::security::Security;
 
 /// Something a connection reports to the sender.
@@ -176,7 +178,7 @@ async fn read_one_frame<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut BytesMut
 }
 
 /// Writes one request during setup and reads its answer: the body after the correlation id.
-pub(crate) async fn round_trip<S: AsyncRead + AsyncWrite + Unpin>(
+async fn round_trip<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
     buf: &mut BytesMut,
     frame: &[u8],
@@ -245,27 +247,57 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     })
 }
 
+/// The SASL exchange over the fresh stream at connect time.
+struct Setup<'a, S> {
+    stream: &'a mut S,
+    buf: &'a mut BytesMut,
+    addr: &'a str,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Transport for Setup<'_, S> {
+    async fn round_trip(&mut self, frame: &[u8], corr: i32) -> Result<Bytes, Error> {
+        round_trip(self.stream, self.buf, frame, corr, self.addr).await
+    }
+}
+
 /// ApiVersions, then SASL when configured: what every connection does before its first
-/// request, on whatever stream (TCP or TLS) it runs.
+/// request, on whatever stream (TCP or TLS) it runs. Returns the versions and, when the broker
+/// announced a session lifetime, the plan to re-authenticate before it ends.
 async fn negotiate<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
     addr: &str,
     client_id: Option<&str>,
     security: &Security,
-) -> Result<BrokerVersions, Error> {
+    timeout: Duration,
+) -> Result<(BrokerVersions, Option<Reauth>), Error> {
     let mut buf = BytesMut::with_capacity(4096);
     let versions = handshake(stream, &mut buf, addr, client_id).await?;
+    let mut reauth = None;
     if let Some(sasl) = &security.sasl {
-        let session =
-            crate::security::sasl::authenticate(stream, &mut buf, addr, client_id, &versions, sasl, 2).await?;
+        let start = tokio::time::Instant::now();
+        let mut t = Setup {
+            stream,
+            buf: &mut buf,
+            addr,
+        };
+        let session = crate::security::sasl::authenticate(&mut t, addr, client_id, &versions, sasl, 2).await?;
         tracing::debug!(
             broker = addr,
             mechanism = sasl.mechanism.name(),
             session_lifetime_ms = session.lifetime_ms,
             "authenticated"
         );
+        reauth = Reauth::plan(
+            start,
+            session.lifetime_ms,
+            addr,
+            client_id,
+            versions.clone(),
+            sasl,
+            timeout,
+        );
     }
-    Ok(versions)
+    Ok((versions, reauth))
 }
 
 /// Dials `addr` (TLS and SASL as `security` says), negotiates versions, and starts the
@@ -284,8 +316,9 @@ pub(crate) async fn connect(
         match &security.tls {
             None => {
                 let mut stream = stream;
-                let versions = negotiate(&mut stream, &addr, client_id.as_deref(), &security).await?;
-                Ok::<_, Error>((Stream::Tcp(stream), versions))
+                let (versions, reauth) =
+                    negotiate(&mut stream, &addr, client_id.as_deref(), &security, timeout).await?;
+                Ok::<_, Error>((Stream::Tcp(stream), versions, reauth))
             }
             Some(tls) => {
                 let name = ServerName::try_from(host_of(&addr).to_owned()).map_err(|e| {
@@ -304,12 +337,13 @@ pub(crate) async fn connect(
                         setup_io_err(&addr, &e)
                     }
                 })?;
-                let versions = negotiate(&mut stream, &addr, client_id.as_deref(), &security).await?;
-                Ok((Stream::Tls(Box::new(stream)), versions))
+                let (versions, reauth) =
+                    negotiate(&mut stream, &addr, client_id.as_deref(), &security, timeout).await?;
+                Ok((Stream::Tls(Box::new(stream)), versions, reauth))
             }
         }
     };
-    let (stream, versions) = tokio::time::timeout(timeout, setup).await.map_err(|_| {
+    let (stream, versions, reauth) = tokio::time::timeout(timeout, setup).await.map_err(|_| {
         conn_err(
             &addr,
             format!(
@@ -332,11 +366,11 @@ pub(crate) async fn connect(
     let (writer, reader) = match stream {
         Stream::Tcp(s) => {
             let (rd, wr) = s.into_split();
-            spawn_io(id, rd, wr, rx, events, Arc::clone(&started))
+            spawn_io(id, rd, wr, rx, events, Arc::clone(&started), reauth)
         }
         Stream::Tls(s) => {
             let (rd, wr) = tokio::io::split(*s);
-            spawn_io(id, rd, wr, rx, events, Arc::clone(&started))
+            spawn_io(id, rd, wr, rx, events, Arc::clone(&started), reauth)
         }
     };
     Ok(Connection {
@@ -363,6 +397,7 @@ fn spawn_io<R, W>(
     mut rx: mpsc::UnboundedReceiver<Outbound>,
     events: mpsc::UnboundedSender<(u64, ConnEvent)>,
     started: Arc<AtomicU64>,
+    mut reauth: Option<Reauth>,
 ) -> (JoinHandle<()>, JoinHandle<()>)
 where
     R: AsyncRead + Unpin + Send + 'static,
@@ -370,9 +405,41 @@ where
 {
     let ev_w = events.clone();
     let started_w = started;
+    // Answers to re-authentication requests (negative correlation ids), reader to writer.
+    let (auth_tx, mut auth_rx) = mpsc::unbounded_channel::<(i32, Bytes)>();
     let writer = tokio::spawn(async move {
         let mut batch: Vec<Outbound> = Vec::new();
-        while let Some(first) = rx.recv().await {
+        loop {
+            let first = match reauth.as_ref().map(|r| r.due) {
+                None => rx.recv().await,
+                Some(due) => tokio::select! {
+                    o = rx.recv() => o,
+                    () = tokio::time::sleep_until(due) => None,
+                },
+            };
+            // Re-authenticate when due, before writing anything more (KIP-368).
+            if let Some(r) = reauth.as_mut().filter(|r| tokio::time::Instant::now() >= r.due) {
+                match r.run(&mut wr, &mut auth_rx).await {
+                    Ok(true) => {}
+                    Ok(false) => reauth = None,
+                    Err(e) => {
+                        let _ = ev_w.send((
+                            id,
+                            ConnEvent::Closed {
+                                conn: id,
+                                error: e.to_string(),
+                            },
+                        ));
+                        return;
+                    }
+                }
+            }
+            let Some(first) = first.or_else(|| rx.try_recv().ok()) else {
+                if rx.is_closed() && rx.is_empty() {
+                    break;
+                }
+                continue;
+            };
             batch.push(first);
             // Coalesce whatever else is queued into one vectored write.
             while batch.len() < 64 {
@@ -420,6 +487,11 @@ where
                             return closed("response shorter than its header".into());
                         }
                         let correlation_id = f.get_i32();
+                        if correlation_id < 0 {
+                            // A re-authentication answer, for the writer.
+                            let _ = auth_tx.send((correlation_id, f));
+                            continue;
+                        }
                         let ev = ConnEvent::Response {
                             conn: id,
                             correlation_id,

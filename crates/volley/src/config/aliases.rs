@@ -86,15 +86,13 @@ fn direct(key: &str) -> Option<&'static str> {
 pub(super) const NOT_YET: &[(&str, &str)] = &[
     (
         "sasl.oauthbearer.",
-        "OAUTHBEARER comes in a later release; PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512 are supported",
-    ),
-    (
-        "enable.sasl.oauthbearer.",
-        "OAUTHBEARER comes in a later release; PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512 are supported",
+        "this OAUTHBEARER setting is not supported: Volley fetches tokens by OIDC client credentials \
+         (sasl.oauthbearer.method=oidc, .token.endpoint.url, .client.id, .client.secret, .scope, .extensions), \
+         from unsecured test JWTs, or from a TokenProvider",
     ),
     (
         "sasl.kerberos.",
-        "GSSAPI (Kerberos) is not supported; PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512 are",
+        "GSSAPI (Kerberos) is not supported; PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 and OAUTHBEARER are",
     ),
     (
         "sasl.login.",

@@ -152,6 +152,53 @@ impl ProducerConfigBuilder {
     pub fn sasl_mechanism(self, m: SaslMechanism) -> Self {
         self.put("sasl.mechanism", m.name())
     }
+    /// The OAUTHBEARER token source of a library user (a cloud IAM token, say): it wins over
+    /// the `sasl.oauthbearer.*` keys. Set `sasl.mechanism=OAUTHBEARER` too.
+    #[must_use]
+    pub fn oauth_token_provider(mut self, provider: std::sync::Arc<dyn crate::security::TokenProvider>) -> Self {
+        self.token_provider = Some(provider);
+        self
+    }
+    /// `sasl.oauthbearer.method`: `default` or `oidc` (client credentials).
+    #[must_use]
+    pub fn sasl_oauthbearer_method(self, method: &str) -> Self {
+        self.put("sasl.oauthbearer.method", method)
+    }
+    /// `sasl.oauthbearer.token.endpoint.url`.
+    #[must_use]
+    pub fn sasl_oauthbearer_token_endpoint_url(self, url: &str) -> Self {
+        self.put("sasl.oauthbearer.token.endpoint.url", url)
+    }
+    /// `sasl.oauthbearer.client.id`.
+    #[must_use]
+    pub fn sasl_oauthbearer_client_id(self, id: &str) -> Self {
+        self.put("sasl.oauthbearer.client.id", id)
+    }
+    /// `sasl.oauthbearer.client.secret` (a secret: never shown).
+    #[must_use]
+    pub fn sasl_oauthbearer_client_secret(self, secret: &str) -> Self {
+        self.put("sasl.oauthbearer.client.secret", secret)
+    }
+    /// `sasl.oauthbearer.scope`.
+    #[must_use]
+    pub fn sasl_oauthbearer_scope(self, scope: &str) -> Self {
+        self.put("sasl.oauthbearer.scope", scope)
+    }
+    /// `sasl.oauthbearer.extensions`: `key=value` pairs separated by commas.
+    #[must_use]
+    pub fn sasl_oauthbearer_extensions(self, extensions: &str) -> Self {
+        self.put("sasl.oauthbearer.extensions", extensions)
+    }
+    /// `enable.sasl.oauthbearer.unsecure.jwt` (tests only).
+    #[must_use]
+    pub fn enable_sasl_oauthbearer_unsecure_jwt(self, on: bool) -> Self {
+        self.put("enable.sasl.oauthbearer.unsecure.jwt", on)
+    }
+    /// `sasl.oauthbearer.config` (librdkafka's unsecured JWT: `principal=… lifeSeconds=…`).
+    #[must_use]
+    pub fn sasl_oauthbearer_config(self, config: &str) -> Self {
+        self.put("sasl.oauthbearer.config", config)
+    }
     /// `sasl.jaas.config` (a secret: never shown in errors or logs).
     #[must_use]
     pub fn sasl_jaas_config(self, jaas: &str) -> Self {
@@ -522,6 +569,14 @@ mod tests {
             .ssl_truststore_password("x3")
             .ssl_protocol("TLSv1.3")
             .sasl_jaas_config("j")
+            .sasl_oauthbearer_method("oidc")
+            .sasl_oauthbearer_token_endpoint_url("https://idp/t")
+            .sasl_oauthbearer_client_id("id")
+            .sasl_oauthbearer_client_secret("x4")
+            .sasl_oauthbearer_scope("s")
+            .sasl_oauthbearer_extensions("k=v")
+            .enable_sasl_oauthbearer_unsecure_jwt(false)
+            .sasl_oauthbearer_config("principal=p")
             .queue_buffering_max_messages(7)
             .batch_num_messages(9);
         let mut got: Vec<(&str, &str)> = b.props.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -530,8 +585,16 @@ mod tests {
             got,
             [
                 ("batch.num.messages", "9"),
+                ("enable.sasl.oauthbearer.unsecure.jwt", "false"),
                 ("queue.buffering.max.messages", "7"),
                 ("sasl.jaas.config", "j"),
+                ("sasl.oauthbearer.client.id", "id"),
+                ("sasl.oauthbearer.client.secret", "x4"),
+                ("sasl.oauthbearer.config", "principal=p"),
+                ("sasl.oauthbearer.extensions", "k=v"),
+                ("sasl.oauthbearer.method", "oidc"),
+                ("sasl.oauthbearer.scope", "s"),
+                ("sasl.oauthbearer.token.endpoint.url", "https://idp/t"),
                 ("ssl.key.password", "x2"),
                 ("ssl.keystore.certificate.chain", pem),
                 ("ssl.keystore.key", "k"),

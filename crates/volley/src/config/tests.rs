@@ -79,7 +79,9 @@ fn errors_name_key_value_and_allowed() {
         .build()
         .unwrap_err();
     assert!(e.to_string().contains("GSSAPI is not supported"), "{e}");
-    let e = base().set("sasl.oauthbearer.client.secret", "hunter2").unwrap_err();
+    let e = base()
+        .set("sasl.oauthbearer.assertion.private.key.passphrase", "hunter2")
+        .unwrap_err();
     assert!(matches!(e, ConfigError::NotSupported { .. }));
     assert!(!e.to_string().contains("hunter2"), "{e}");
     let e = base().set("transactional.id", "t").unwrap_err();

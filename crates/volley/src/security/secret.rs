@@ -54,12 +54,13 @@ impl From<&str> for Secret {
 pub fn is_secret_key(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
     k.contains("password")
+        || k.contains("passphrase")
         || k.contains("secret")
         || k.ends_with("jaas.config")
         || k.ends_with("ssl.key.pem")
         || k.ends_with("ssl.keystore.key")
         || k.ends_with("basic.auth.user.info")
-        || k.contains("token")
+        || (k.contains("token") && !k.ends_with("endpoint.url"))
 }
 
 /// What a configuration error shows for `value` of `key`.

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use super::oauth::{TokenProvider, TokenSource};
 use super::secret::{shown, Secret};
 use super::tls::{self, TlsInputs};
 use crate::config::{ConfigError, SecurityProtocol};
@@ -46,6 +47,8 @@ pub enum SaslMechanism {
     ScramSha256,
     /// `SCRAM-SHA-512`.
     ScramSha512,
+    /// `OAUTHBEARER` (RFC 7628, KIP-255): a bearer token from a [`TokenProvider`].
+    OAuthBearer,
 }
 
 impl SaslMechanism {
@@ -56,6 +59,7 @@ impl SaslMechanism {
             SaslMechanism::Plain => "PLAIN",
             SaslMechanism::ScramSha256 => "SCRAM-SHA-256",
             SaslMechanism::ScramSha512 => "SCRAM-SHA-512",
+            SaslMechanism::OAuthBearer => "OAUTHBEARER",
         }
     }
 }
@@ -66,11 +70,24 @@ impl SaslMechanism {
 pub struct SaslSettings {
     /// The mechanism.
     pub mechanism: SaslMechanism,
-    /// The user name.
+    /// The user name (PLAIN and SCRAM).
     pub username: String,
-    /// The password (never printed).
+    /// The password (never printed; PLAIN and SCRAM).
     pub password: Secret,
+    /// Where OAUTHBEARER tokens come from.
+    pub(crate) oauth: Option<OAuth>,
 }
+
+/// The token source of an OAUTHBEARER producer; equal only to itself.
+#[derive(Debug, Clone)]
+pub(crate) struct OAuth(pub(crate) Arc<TokenSource>);
+
+impl PartialEq for OAuth {
+    fn eq(&self, o: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &o.0)
+    }
+}
+impl Eq for OAuth {}
 
 /// Everything about how connections are secured; applies to every connection, bootstrap
 /// included.
@@ -110,6 +127,16 @@ pub(crate) fn canonical(key: &str) -> Option<&'static str> {
         "sasl.username" => "sasl.username",
         "sasl.password" => "sasl.password",
         "sasl.jaas.config" => "sasl.jaas.config",
+        "sasl.oauthbearer.method" => "sasl.oauthbearer.method",
+        "sasl.oauthbearer.token.endpoint.url" => "sasl.oauthbearer.token.endpoint.url",
+        "sasl.oauthbearer.client.id" | "sasl.oauthbearer.client.credentials.client.id" => "sasl.oauthbearer.client.id",
+        "sasl.oauthbearer.client.secret" | "sasl.oauthbearer.client.credentials.client.secret" => {
+            "sasl.oauthbearer.client.secret"
+        }
+        "sasl.oauthbearer.scope" => "sasl.oauthbearer.scope",
+        "sasl.oauthbearer.extensions" => "sasl.oauthbearer.extensions",
+        "enable.sasl.oauthbearer.unsecure.jwt" => "enable.sasl.oauthbearer.unsecure.jwt",
+        "sasl.oauthbearer.config" => "sasl.oauthbearer.config",
         _ => return None,
     })
 }
@@ -175,7 +202,12 @@ fn parse_bool(key: &str, v: &str) -> Result<bool, ConfigError> {
 
 /// Builds the security settings for `protocol` from the canonical keys. TLS files are read
 /// and parsed here, so a missing file or a bad key fails at configuration time.
-pub(crate) fn build(get: &dyn Fn(&str) -> Option<String>, protocol: SecurityProtocol) -> Result<Security, ConfigError> {
+/// A library user's [`TokenProvider`] serves OAUTHBEARER instead of the configured one.
+pub(crate) fn build(
+    get: &dyn Fn(&str) -> Option<String>,
+    protocol: SecurityProtocol,
+    provider: Option<Arc<dyn TokenProvider>>,
+) -> Result<Security, ConfigError> {
     let mut out = Security::default();
     let (uses_tls, uses_sasl) = match protocol {
         SecurityProtocol::Ssl => (true, false),
@@ -187,7 +219,7 @@ pub(crate) fn build(get: &dyn Fn(&str) -> Option<String>, protocol: SecurityProt
         out.tls = Some(build_tls(get)?);
     }
     if uses_sasl {
-        let sasl = build_sasl(get)?;
+        let sasl = build_sasl(get, provider)?;
         if sasl.mechanism == SaslMechanism::Plain && !uses_tls {
             tracing::warn!(
                 "sasl.mechanism=PLAIN over SASL_PLAINTEXT: the password travels in clear text; use SASL_SSL"
@@ -285,23 +317,29 @@ fn build_tls(get: &dyn Fn(&str) -> Option<String>) -> Result<TlsSettings, Config
     })
 }
 
-fn build_sasl(get: &dyn Fn(&str) -> Option<String>) -> Result<SaslSettings, ConfigError> {
+fn build_sasl(
+    get: &dyn Fn(&str) -> Option<String>,
+    provider: Option<Arc<dyn TokenProvider>>,
+) -> Result<SaslSettings, ConfigError> {
     // Java's and librdkafka's default is GSSAPI.
     let mech = get("sasl.mechanism").unwrap_or_else(|| "GSSAPI".to_owned());
     let mechanism = match mech.to_ascii_uppercase().as_str() {
         "PLAIN" => SaslMechanism::Plain,
         "SCRAM-SHA-256" => SaslMechanism::ScramSha256,
         "SCRAM-SHA-512" => SaslMechanism::ScramSha512,
-        "OAUTHBEARER" => return Err(unsupported("sasl.mechanism", &mech, "OAUTHBEARER is not built yet; PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512 are")),
-        _ => return Err(unsupported("sasl.mechanism", &mech, format!("the SASL mechanism {mech} is not supported (it is the default when sasl.mechanism is not set); use PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"))),
+        "OAUTHBEARER" => SaslMechanism::OAuthBearer,
+        _ => return Err(unsupported("sasl.mechanism", &mech, format!("the SASL mechanism {mech} is not supported (it is the default when sasl.mechanism is not set); use PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER"))),
     };
-    let (mut username, mut password) = (get("sasl.username"), get("sasl.password").map(Secret::new));
-    if let Some(line) = get("sasl.jaas.config") {
-        let j = super::jaas::parse(&line).map_err(|e| invalid("sasl.jaas.config", &line, e))?;
+    let jaas = get("sasl.jaas.config")
+        .map(|line| super::jaas::parse(&line).map_err(|e| invalid("sasl.jaas.config", &line, e)))
+        .transpose()?;
+    if let Some(j) = &jaas {
         let fits = match j.module {
             super::jaas::LoginModule::Plain => mechanism == SaslMechanism::Plain,
-            super::jaas::LoginModule::Scram => mechanism != SaslMechanism::Plain,
-            super::jaas::LoginModule::OAuthBearer => false,
+            super::jaas::LoginModule::Scram => {
+                matches!(mechanism, SaslMechanism::ScramSha256 | SaslMechanism::ScramSha512)
+            }
+            super::jaas::LoginModule::OAuthBearer => mechanism == SaslMechanism::OAuthBearer,
         };
         if !fits {
             return Err(ConfigError::Conflict(format!(
@@ -310,6 +348,18 @@ fn build_sasl(get: &dyn Fn(&str) -> Option<String>) -> Result<SaslSettings, Conf
                 mechanism.name()
             )));
         }
+    }
+    if mechanism == SaslMechanism::OAuthBearer {
+        let source = super::oauth_settings::build(get, jaas.as_ref(), provider)?;
+        return Ok(SaslSettings {
+            mechanism,
+            username: String::new(),
+            password: Secret::default(),
+            oauth: Some(OAuth(Arc::new(source))),
+        });
+    }
+    let (mut username, mut password) = (get("sasl.username"), get("sasl.password").map(Secret::new));
+    if let Some(j) = jaas {
         username = username.or_else(|| j.options.get("username").map(|u| u.expose().to_owned()));
         password = password.or_else(|| j.options.get("password").cloned());
     }
@@ -318,6 +368,7 @@ fn build_sasl(get: &dyn Fn(&str) -> Option<String>) -> Result<SaslSettings, Conf
             mechanism,
             username,
             password,
+            oauth: None,
         }),
         _ => Err(ConfigError::Conflict(format!(
             "sasl.mechanism={} needs a user name and password: set sasl.username and sasl.password, or sasl.jaas.config",
