@@ -6,6 +6,7 @@ pub(crate) mod sasl;
 pub mod scram;
 pub mod secret;
 pub mod settings;
+pub(crate) mod stores;
 pub(crate) mod tls;
 
 pub use secret::Secret;
@@ -13,3 +14,5 @@ pub use settings::{SaslMechanism, SaslSettings, Security, TlsSettings};
 
 #[cfg(test)]
 mod settings_tests;
+#[cfg(test)]
+mod stores_tests;
