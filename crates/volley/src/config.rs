@@ -95,6 +95,16 @@ pub enum ConfigError {
         /// What is supported.
         detail: String,
     },
+    /// A key or trust store, or a private key, cannot be read or opened.
+    #[error("{key}={value}: {detail}")]
+    Store {
+        /// The setting naming the file or holding the key.
+        key: String,
+        /// Its value (a path; an inline key shows as `***`).
+        value: String,
+        /// What is wrong; never a password or key material.
+        detail: String,
+    },
     /// Two settings contradict each other.
     #[error("conflicting configuration: {0}")]
     Conflict(String),

@@ -10,6 +10,7 @@ pub(crate) mod sasl;
 pub mod scram;
 pub mod secret;
 pub mod settings;
+pub(crate) mod stores;
 pub(crate) mod tls;
 
 pub use oauth::{ClientCredentials, OAuthToken, TokenFuture, TokenProvider, UnsecuredJwt};
@@ -18,3 +19,5 @@ pub use settings::{SaslMechanism, SaslSettings, Security, TlsSettings};
 
 #[cfg(test)]
 mod settings_tests;
+#[cfg(test)]
+mod stores_tests;

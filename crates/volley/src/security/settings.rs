@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use super::oauth::{TokenProvider, TokenSource};
 use super::secret::{shown, Secret};
+use super::stores;
 use super::tls::{self, TlsInputs};
 use crate::config::{ConfigError, SecurityProtocol};
 
@@ -157,28 +158,6 @@ fn unsupported(key: &str, value: &str, detail: impl Into<String>) -> ConfigError
     }
 }
 
-const JKS_MAGIC: [u8; 4] = [0xFE, 0xED, 0xFE, 0xED];
-
-/// Reads a Java store file as PEM, or explains why it cannot be used yet.
-fn store_pem(type_key: &str, ty: Option<&str>, key: &str, path: &str, keystore: bool) -> Result<Vec<u8>, ConfigError> {
-    let bytes = tls::read_pem_path(key, path).map_err(|e| invalid(key, path, e))?;
-    let detected = if bytes.starts_with(&JKS_MAGIC) {
-        "JKS"
-    } else if bytes.windows(11).any(|w| w == b"-----BEGIN ") {
-        "PEM"
-    } else {
-        "PKCS12"
-    };
-    let ty = ty.map_or(detected.to_owned(), str::to_ascii_uppercase);
-    match (ty.as_str(), detected) {
-        ("PEM", "PEM") => Ok(bytes),
-        (_, "JKS") if keystore => Err(unsupported(key, path, "this is a JKS keystore, which Volley cannot read: convert it with keytool to PKCS12 (keytool -importkeystore -deststoretype PKCS12), then to PEM (openssl pkcs12 -nodes), and set ssl.keystore.type=PEM")),
-        (_, "JKS") | ("JKS", _) => Err(unsupported(key, path, "JKS truststores are not supported yet: export the CA with `keytool -exportcert -rfc` and set ssl.truststore.type=PEM (or ssl.ca.location)")),
-        ("PKCS12", _) | (_, "PKCS12") => Err(unsupported(key, path, format!("PKCS12 stores are not supported yet: convert with `openssl pkcs12 -nodes` to PEM and set {type_key}=PEM"))),
-        (t, _) => Err(invalid(type_key, t, "PEM, JKS or PKCS12")),
-    }
-}
-
 fn pem_setting(
     get: &dyn Fn(&str) -> Option<String>,
     location: &str,
@@ -242,33 +221,36 @@ fn build_tls(get: &dyn Fn(&str) -> Option<String>) -> Result<TlsSettings, Config
     if let Some(pem) = get("ssl.truststore.certificates") {
         ca.get_or_insert_with(Vec::new).extend_from_slice(pem.as_bytes());
     }
-    if let Some(path) = get("ssl.truststore.location") {
-        let ty = get("ssl.truststore.type");
-        let pem = store_pem(
-            "ssl.truststore.type",
-            ty.as_deref(),
-            "ssl.truststore.location",
-            &path,
-            false,
-        )?;
+    if let Some(pem) = stores::truststore_pem(get)? {
         ca.get_or_insert_with(Vec::new).extend_from_slice(&pem);
     }
     inputs.ca_pem = ca;
     inputs.cert_pem = pem_setting(get, "ssl.certificate.location", "ssl.certificate.pem")?;
-    inputs.key_pem = pem_setting(get, "ssl.key.location", "ssl.key.pem")?
-        .map(|b| Secret::new(String::from_utf8_lossy(&b).into_owned()));
-    if let Some(path) = get("ssl.keystore.location") {
-        let ty = get("ssl.keystore.type");
-        let pem = store_pem("ssl.keystore.type", ty.as_deref(), "ssl.keystore.location", &path, true)?;
-        let text = String::from_utf8_lossy(&pem).into_owned();
-        inputs.cert_pem = Some(pem);
-        inputs.key_pem = Some(Secret::new(text));
+    let key_pem = pem_setting(get, "ssl.key.location", "ssl.key.pem")?;
+    // Where the key came from, for its errors: (setting, value as shown).
+    let mut key_source = match (get("ssl.key.pem"), get("ssl.key.location")) {
+        (Some(_), _) => ("ssl.key.pem", String::new()),
+        (None, location) => ("ssl.key.location", location.unwrap_or_default()),
+    };
+    inputs.key_pem = key_pem.map(|b| Secret::new(String::from_utf8_lossy(&b).into_owned()));
+    if let Some((chain, key)) = stores::keystore_pem(get)? {
+        inputs.cert_pem = Some(chain);
+        inputs.key_pem = Some(key);
+        key_source = (
+            "ssl.keystore.location",
+            get("ssl.keystore.location").unwrap_or_default(),
+        );
     }
     if let Some(chain) = get("ssl.keystore.certificate.chain") {
         inputs.cert_pem = Some(chain.into_bytes());
     }
     if let Some(key) = get("ssl.keystore.key") {
         inputs.key_pem = Some(Secret::new(key));
+        key_source = ("ssl.keystore.key", String::new());
+    }
+    if let Some(key) = &inputs.key_pem {
+        let password = get("ssl.key.password").map(Secret::new);
+        inputs.key_pem = Some(stores::plain_key(key, key_source.0, &key_source.1, password.as_ref())?);
     }
     if let Some(v) = get("ssl.endpoint.identification.algorithm") {
         inputs.verify_hostname = match v.to_ascii_lowercase().as_str() {

@@ -127,9 +127,6 @@ pub(crate) fn build(inputs: &TlsInputs) -> Result<Arc<ClientConfig>, String> {
                 return Err("no CERTIFICATE block in the client certificate".into());
             }
             let key_bytes = key.expose().as_bytes();
-            if key.expose().contains("ENCRYPTED PRIVATE KEY") || key.expose().contains("Proc-Type: 4,ENCRYPTED") {
-                return Err("the private key is encrypted; encrypted keys (ssl.key.password) are not supported yet: decrypt it with `openssl pkcs8 -topk8 -nocrypt`".into());
-            }
             // Only the kind of failure: the parser's message could echo key bytes.
             let key = PrivateKeyDer::from_pem_slice(key_bytes)
                 .map_err(|_| "the private key is not a PEM PRIVATE KEY (PKCS#8), RSA PRIVATE KEY or EC PRIVATE KEY block".to_owned())?;

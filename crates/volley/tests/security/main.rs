@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 use volley::{Error, Producer, ProducerConfig, ProducerRecord};
 use volley_testkit::kafka_secure::{SecureKafka, USERS};
 
+mod stores;
+
 const RECORDS: usize = 10_000;
 const KEYS: usize = 50;
 
@@ -109,9 +111,14 @@ fn producer(bs: &str, extra: &[(&str, String)]) -> Result<Producer, Error> {
 /// Produces keyed records over `pair` and reads them back with librdkafka over the same
 /// listener: each exactly once, in per-key order.
 async fn round_trip(pair: &str) {
+    round_trip_as(pair, &settings(pair).1).await;
+}
+
+/// [`round_trip`] with the producer's own security settings (the reader keeps the pair's).
+async fn round_trip_as(pair: &str, producer_conf: &[(&str, String)]) {
     let (bs, conf) = settings(pair);
     let t = topic(pair);
-    let p = producer(&bs, &conf).expect("producer");
+    let p = producer(&bs, producer_conf).expect("producer");
     let mut futs = Vec::with_capacity(RECORDS);
     for i in 0..RECORDS {
         let r = ProducerRecord::new(&t, format!("{i}")).key(format!("k{}", i % KEYS));
