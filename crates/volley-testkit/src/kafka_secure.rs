@@ -5,7 +5,8 @@
 //!
 //! Listeners (all on 127.0.0.1): `PLAINTEXT` (inter-broker, no authentication), `SASLP`
 //! (SASL_PLAINTEXT: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER with Kafka's unsecured
-//! validator), `SSL`, `SASLSSL` (SASL_SSL, same mechanisms), `MTLS` (SSL, client certificate
+//! validator), `SSL`, `SASLSSL` (SASL_SSL, the same but SCRAM-SHA-256, to test a mechanism
+//! a listener does not enable), `MTLS` (SSL, client certificate
 //! required), `EXPIRED` (SSL with an expired server certificate) and `REAUTH` (as `SASLP`, with
 //! `connections.max.reauth.ms=10000`: sessions last at most 10 s, KIP-368). The extra
 //! settings replace the launcher's `listeners` line, so the ports here are the ones in use
@@ -225,6 +226,10 @@ impl SecureKafka {
                 oauth_jaas.into(),
             ));
         }
+        extra.push((
+            "listener.name.saslssl.sasl.enabled.mechanisms".into(),
+            "PLAIN,SCRAM-SHA-512,OAUTHBEARER".into(),
+        ));
         for m in ["plain", "scram-sha-256", "scram-sha-512", "oauthbearer"] {
             extra.push((
                 format!("listener.name.reauth.{m}.connections.max.reauth.ms"),
