@@ -336,6 +336,11 @@ impl Sender {
     /// As Java: the bootstrap addresses until metadata names brokers, then only those, and the
     /// bootstrap addresses again when a re-bootstrap is due.
     fn pick_control_node(&mut self, now: Instant) -> Option<i32> {
+        if self.shared.fatal.get().is_some() {
+            // A stopped producer has nothing to ask for: dialling on (with backoff) after an
+            // authentication failure only knocks on the broker's door (issue 12).
+            return None;
+        }
         let bootstrap = !self.nodes.knows_brokers() || self.meta.rebootstrap_due(now);
         self.nodes.pick_control_node(self.rules.max_in_flight, bootstrap, now)
     }

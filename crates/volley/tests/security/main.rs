@@ -12,6 +12,13 @@ use volley::{Error, Producer, ProducerConfig, ProducerRecord};
 use volley_testkit::kafka_secure::{SecureKafka, USERS};
 
 mod oauth;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::Layer as _;
+
 mod stores;
 
 const RECORDS: usize = 10_000;
@@ -201,10 +208,55 @@ async fn mtls() {
     round_trip("mtls").await;
 }
 
+/// Counts the producer's connection attempts and re-authentications from its debug events,
+/// for the test whose thread installs it (`#[tokio::test]` runs the producer's tasks there).
+#[derive(Default, Clone)]
+pub(crate) struct Counts {
+    connected: Arc<AtomicU64>,
+    reauthenticated: Arc<AtomicU64>,
+}
+
+struct Message(Option<String>);
+
+impl tracing::field::Visit for Message {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.0 = Some(format!("{value:?}"));
+        }
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Counts {
+    fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+        let mut m = Message(None);
+        event.record(&mut m);
+        match m.0.as_deref() {
+            Some("connected" | "connect failed") => self.connected.fetch_add(1, Ordering::SeqCst),
+            Some("re-authenticated") => self.reauthenticated.fetch_add(1, Ordering::SeqCst),
+            _ => 0,
+        };
+    }
+}
+
+impl Counts {
+    pub(crate) fn install(&self) -> tracing::subscriber::DefaultGuard {
+        let filter = tracing_subscriber::filter::LevelFilter::DEBUG;
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(self.clone().with_filter(filter)))
+    }
+    pub(crate) fn get(&self) -> (u64, u64) {
+        (
+            self.connected.load(Ordering::SeqCst),
+            self.reauthenticated.load(Ordering::SeqCst),
+        )
+    }
+}
+
 /// A misconfigured producer: `send` fails within 10 s with a typed error naming the broker;
 /// a later send fails at once (the producer stopped instead of redialling).
 async fn fails(case: &str, bs: &str, conf: &[(&str, String)], want: &[&str]) -> String {
     let t = topic(case);
+    let counts = Counts::default();
+    let _guard = counts.install();
     let p = producer(bs, &[conf, &[("max.block.ms", "30000".to_owned())]].concat()).expect("producer");
     let start = Instant::now();
     let r = tokio::time::timeout(Duration::from_secs(10), p.send(ProducerRecord::new(&t, "x")))
@@ -226,6 +278,10 @@ async fn fails(case: &str, bs: &str, conf: &[(&str, String)], want: &[&str]) -> 
     };
     assert!(matches!(e2.error, Error::Fatal(_)), "{case}: {e2}");
     assert!(again.elapsed() < Duration::from_secs(1), "{case}: no second wait");
+    // No retry storm: the producer stopped dialling.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (attempts, _) = counts.get();
+    assert!(attempts <= 2, "{case}: {attempts} connection attempts");
     msg
 }
 

@@ -5,61 +5,14 @@
 //! captured by a subscriber that is the default on the test's thread only (`#[tokio::test]`
 //! runs every task of the test on that thread), so tests running beside it do not count.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tracing_subscriber::layer::{Context, SubscriberExt};
 use volley::{Error, ProducerRecord};
 use volley_protocol::ErrorCode;
 use volley_testkit::kafka_secure::USERS;
 use volley_testkit::oidc::TokenEndpoint;
 
-use super::{fails, kafka, producer, read_back, reader, topic};
-
-/// Counts the producer's `connected` and `re-authenticated` events.
-#[derive(Default, Clone)]
-struct Counts {
-    connected: Arc<AtomicU64>,
-    reauthenticated: Arc<AtomicU64>,
-}
-
-struct Message(Option<String>);
-
-impl tracing::field::Visit for Message {
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "message" {
-            self.0 = Some(format!("{value:?}"));
-        }
-    }
-}
-
-impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Counts {
-    fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
-        let mut m = Message(None);
-        event.record(&mut m);
-        match m.0.as_deref() {
-            Some("connected") => self.connected.fetch_add(1, Ordering::SeqCst),
-            Some("re-authenticated") => self.reauthenticated.fetch_add(1, Ordering::SeqCst),
-            _ => 0,
-        };
-    }
-}
-
-impl Counts {
-    fn install(&self) -> tracing::subscriber::DefaultGuard {
-        let filter = tracing_subscriber::filter::LevelFilter::DEBUG;
-        tracing::subscriber::set_default(tracing_subscriber::registry().with(self.clone().with_filter(filter)))
-    }
-    fn get(&self) -> (u64, u64) {
-        (
-            self.connected.load(Ordering::SeqCst),
-            self.reauthenticated.load(Ordering::SeqCst),
-        )
-    }
-}
-
-use tracing_subscriber::Layer as _;
+use super::{fails, kafka, producer, read_back, reader, topic, Counts};
 
 /// Sends keyed records `0..` for `secs` seconds at about `per_sec`, then waits for every
 /// delivery: how many were sent.
