@@ -194,3 +194,64 @@ async fn a_mechanism_the_listener_does_not_enable_names_the_offered_ones() {
     )
     .await;
 }
+
+/// A library user's own token source (a cloud IAM token, say) serves OAUTHBEARER through
+/// the builder; its tokens are the ones the broker sees (their subject is the principal, so
+/// a subject without rights would be refused).
+#[tokio::test]
+async fn a_token_provider_of_the_library_user_serves_oauthbearer() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+    use volley::security::{TokenFuture, TokenProvider, UnsecuredJwt};
+
+    struct Iam {
+        calls: AtomicU64,
+        subject: &'static str,
+    }
+    impl TokenProvider for Iam {
+        fn token(&self) -> TokenFuture<'_> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            let jwt = UnsecuredJwt {
+                subject: self.subject.to_owned(),
+                lifetime: Duration::from_secs(600),
+                scope: None,
+            };
+            Box::pin(async move { Ok(jwt.issue(std::time::SystemTime::now())) })
+        }
+    }
+    let k = kafka();
+    let t = topic("provider");
+    let build = |subject: &'static str| {
+        let iam = Arc::new(Iam {
+            calls: AtomicU64::new(0),
+            subject,
+        });
+        let config = volley::ProducerConfig::builder()
+            .bootstrap_servers(&k.sasl_plaintext)
+            .security_protocol(volley::config::SecurityProtocol::SaslPlaintext)
+            .sasl_mechanism(volley::security::SaslMechanism::OAuthBearer)
+            .oauth_token_provider(iam.clone())
+            .build()
+            .expect("config");
+        (volley::Producer::new(config).expect("producer"), iam)
+    };
+    let (p, iam) = build("alice");
+    let mut futs = Vec::new();
+    for i in 0..1000 {
+        let r = ProducerRecord::new(&t, format!("{i}")).key(format!("k{}", i % 10));
+        futs.push(p.send(r).await.expect("send"));
+    }
+    for f in futs {
+        f.await.expect("delivered");
+    }
+    p.close(Duration::from_secs(10)).await;
+    assert!(iam.calls.load(Ordering::SeqCst) >= 1, "the provider was asked");
+    read_back("provider", &k.plaintext, &[], &t, 1000);
+    // bob has no ACL on the topic: the broker took the provider's subject as the principal.
+    let (p, _) = build("bob");
+    let e = p.send(ProducerRecord::new(&t, "x")).await.err().expect("bob may not write");
+    assert!(
+        matches!(e.error, Error::Broker { code, .. } if code == ErrorCode::TOPIC_AUTHORIZATION_FAILED),
+        "{e}"
+    );
+}
