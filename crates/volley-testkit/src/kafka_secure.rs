@@ -23,11 +23,16 @@ use crate::kafka::{KafkaCluster, KafkaError, Layout};
 use crate::kafka_admin::reader;
 
 /// Users the broker knows (PLAIN through JAAS, SCRAM through the admin API).
-pub const USERS: &[(&str, &str)] = &[("alice", "alice-secret-7f3a"), ("bob", "bob-secret-91c2")];
+pub const USERS: &[(&str, &str)] = &[
+    ("alice", "alice-secret-7f3a"),
+    ("bob", "bob-secret-91c2"),
+    ("carol", "carol-secret-3e8b"),
+];
 
 /// Principals allowed everything: the admin and listener principals of the tests (`ANONYMOUS`
 /// is PLAINTEXT and SSL without a client certificate), `alice` over SASL, `CN=alice` over
-/// mTLS, and `volley-oidc`, the client of the token endpoint stand-in. `bob` is not one.
+/// mTLS, and `volley-oidc`, the client of the token endpoint stand-in. `bob` and `carol`
+/// are not.
 pub const SUPER_USERS: &str = "User:ANONYMOUS;User:admin;User:alice;User:CN=alice;User:volley-oidc";
 
 /// A running secured broker and the files a client needs.

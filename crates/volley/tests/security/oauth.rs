@@ -249,9 +249,46 @@ async fn a_token_provider_of_the_library_user_serves_oauthbearer() {
     read_back("provider", &k.plaintext, &[], &t, 1000);
     // bob has no ACL on the topic: the broker took the provider's subject as the principal.
     let (p, _) = build("bob");
-    let e = p.send(ProducerRecord::new(&t, "x")).await.err().expect("bob may not write");
+    let e = p
+        .send(ProducerRecord::new(&t, "x"))
+        .await
+        .err()
+        .expect("bob may not write");
     assert!(
         matches!(e.error, Error::Broker { code, .. } if code == ErrorCode::TOPIC_AUTHORIZATION_FAILED),
         "{e}"
     );
+}
+
+/// An idempotent producer whose principal may write no topic at all (carol may only describe
+/// one) gets CLUSTER_AUTHORIZATION_FAILED from InitProducerId: a fatal producer error naming
+/// the code, for the waiting record and every later send.
+#[tokio::test]
+async fn init_producer_id_refused_by_acls_stops_the_producer() {
+    let k = kafka();
+    let (carol, pw) = USERS[2];
+    let t = topic("acl-carol");
+    reader(&["allow", &k.plaintext, "User:carol", &t, "DESCRIBE"], &[]);
+    let conf = vec![
+        ("security.protocol", "SASL_PLAINTEXT".to_owned()),
+        ("sasl.mechanism", "SCRAM-SHA-256".to_owned()),
+        ("sasl.username", carol.to_owned()),
+        ("sasl.password", pw.to_owned()),
+    ];
+    let p = producer(&k.sasl_plaintext, &conf).expect("producer");
+    let start = Instant::now();
+    let outcome = match p.send(ProducerRecord::new(&t, "x")).await {
+        Ok(f) => f.await.err().map(|e| e.error),
+        Err(e) => Some(e.error),
+    };
+    let e = outcome.expect("carol's record is refused");
+    eprintln!("carol ({:.1} s): {e}", start.elapsed().as_secs_f64());
+    assert!(matches!(e, Error::Fatal(_)), "{e}");
+    assert!(e.to_string().contains("CLUSTER_AUTHORIZATION_FAILED"), "{e}");
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "at once, not after a timeout"
+    );
+    let later = p.send(ProducerRecord::new(&t, "y")).await.err().expect("stopped");
+    assert!(matches!(later.error, Error::Fatal(_)), "{later}");
 }
