@@ -205,6 +205,9 @@ pub struct ProducerConfig {
     pub queue_buffering_max_messages: Option<usize>,
     /// `batch.num.messages` (librdkafka): the most records in one batch.
     pub batch_num_messages: Option<usize>,
+    /// `metrics.sample.window.ms` (30 s) and `metrics.num.samples` (2): the window of the
+    /// rates, averages and maxima in [`Producer::metrics`](crate::Producer::metrics).
+    pub metrics_window: (Duration, usize),
     /// What was accepted but has no effect in Volley (Java classes, other clients' keys),
     /// one line per key; also logged at WARN by [`ProducerConfigBuilder::build`].
     pub warnings: Vec<String>,
@@ -252,6 +255,7 @@ impl Default for ProducerConfig {
             socket_keepalive: false,
             tcp_nodelay: true,
             client_rack: String::new(),
+            metrics_window: (Duration::from_secs(30), 2),
             queue_buffering_max_messages: None,
             batch_num_messages: None,
             warnings: Vec::new(),
@@ -357,7 +361,7 @@ impl ProducerConfigBuilder {
             self.ignored.insert(
                 key.to_owned(),
                 format!(
-                    "{key}={} is accepted and has no effect: Volley keeps no Java metrics",
+                    "{key}={} is accepted and has no effect: Volley has no such metrics setting",
                     value.trim()
                 ),
             );

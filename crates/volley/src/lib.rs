@@ -61,6 +61,7 @@ pub mod blocking;
 pub mod config;
 pub mod error;
 pub mod interceptor;
+pub mod metrics;
 pub mod partitioner;
 pub mod record;
 pub mod security;

@@ -73,6 +73,8 @@ fn direct(key: &str) -> Option<&'static str> {
         "socket.keepalive.enable" => "socket.keepalive.enable",
         "socket.nagle.disable" => "socket.nagle.disable",
         "client.rack" => "client.rack",
+        "metrics.sample.window.ms" => "metrics.sample.window.ms",
+        "metrics.num.samples" => "metrics.num.samples",
         "key.serializer" => "key.serializer",
         "value.serializer" => "value.serializer",
         "interceptor.classes" => "interceptor.classes",

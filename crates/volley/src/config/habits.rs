@@ -102,6 +102,12 @@ pub(super) fn apply(
     if let Some(v) = get("socket.nagle.disable") {
         c.tcp_nodelay = parse_bool("socket.nagle.disable", v)?;
     }
+    if let Some(v) = get("metrics.sample.window.ms") {
+        c.metrics_window.0 = ms(parse_int("metrics.sample.window.ms", v, 1, I32)?);
+    }
+    if let Some(v) = get("metrics.num.samples") {
+        c.metrics_window.1 = usize::try_from(parse_int("metrics.num.samples", v, 1, 1000)?).unwrap_or(2);
+    }
     if let Some(v) = get("client.rack") {
         c.client_rack = v.to_owned();
     }

@@ -19,7 +19,8 @@ fn a_java_producer_properties_file_builds_with_one_warning_per_foreign_key() {
         ("value.serializer", "io.confluent.kafka.serializers.KafkaAvroSerializer"),
         ("interceptor.classes", "com.example.TracingInterceptor"),
         ("metric.reporters", "com.example.Reporter"),
-        ("metrics.num.samples", "2"),
+        ("metrics.num.samples", "3"),
+        ("metrics.recording.level", "INFO"),
         ("metrics.whatever.new", "x"),
         ("group.id", "g"),
         ("session.timeout.ms", "45000"),
@@ -48,12 +49,13 @@ fn a_java_producer_properties_file_builds_with_one_warning_per_foreign_key() {
         ClientDnsLookup::ResolveCanonicalBootstrapServersOnly
     );
     assert_eq!(c.partitioner, PartitionerKind::RoundRobin);
+    assert_eq!(c.metrics_window, (Duration::from_secs(30), 3), "metrics.num.samples is kept");
     let w = c.warnings.join("\n");
     for key in [
         "value.serializer",
         "interceptor.classes",
         "metric.reporters",
-        "metrics.num.samples",
+        "metrics.recording.level",
         "metrics.whatever.new",
         "'group.id'",
         "'session.timeout.ms'",

@@ -199,6 +199,16 @@ impl ProducerConfigBuilder {
     pub fn sasl_oauthbearer_config(self, config: &str) -> Self {
         self.put("sasl.oauthbearer.config", config)
     }
+    /// `metrics.sample.window.ms`: the length of one metrics sample.
+    #[must_use]
+    pub fn metrics_sample_window(self, d: Duration) -> Self {
+        self.put("metrics.sample.window.ms", d.as_millis())
+    }
+    /// `metrics.num.samples`: how many samples the metrics window keeps.
+    #[must_use]
+    pub fn metrics_num_samples(self, n: usize) -> Self {
+        self.put("metrics.num.samples", n)
+    }
     /// `sasl.jaas.config` (a secret: never shown in errors or logs).
     #[must_use]
     pub fn sasl_jaas_config(self, jaas: &str) -> Self {

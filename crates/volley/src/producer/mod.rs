@@ -203,6 +203,17 @@ impl Producer {
             sequence_gaps: 0.into(),
             settled: 0.into(),
             settle_listeners: std::sync::RwLock::new(Vec::new()),
+            metrics: crate::metrics::Metrics::new(crate::metrics::Window {
+                length: config.metrics_window.0,
+                samples: config.metrics_window.1,
+            }),
+            client_name: if config.client_id.is_empty() {
+                // Java names a producer without client.id producer-1, producer-2, ...
+                static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+                format!("producer-{}", N.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+            } else {
+                config.client_id.clone()
+            },
             config,
         });
         let (tx, rx) = mpsc::unbounded_channel();
@@ -218,6 +229,21 @@ impl Producer {
             interceptors: None,
             dispatcher: OnceLock::new(),
         })
+    }
+
+    /// The producer's metrics now, under the Java producer's names (`producer-metrics`,
+    /// `producer-topic-metrics`, `producer-node-metrics`; see [`MetricsSnapshot`]).
+    ///
+    /// [`MetricsSnapshot`]: crate::metrics::MetricsSnapshot
+    #[must_use]
+    pub fn metrics(&self) -> crate::metrics::MetricsSnapshot {
+        let s = &self.shared;
+        let gauges = crate::metrics::Gauges {
+            buffer_total: s.config.buffer_memory,
+            buffer_available: s.memory.available_permits(),
+            sequence_gaps: s.sequence_gaps.load(std::sync::atomic::Ordering::Relaxed),
+        };
+        s.metrics.snapshot(&s.client_name, &gauges, Instant::now())
     }
 
     /// A builder: custom partitioner, interceptors, typed or blocking producers.
@@ -390,7 +416,14 @@ impl Producer {
             Err(TryAcquireError::NoPermits) if wait => {
                 let start = *started.get_or_insert_with(Instant::now);
                 let remaining = (start + cfg.max_block).saturating_duration_since(Instant::now());
-                match tokio::time::timeout(remaining, self.shared.memory.acquire_many(permits)).await {
+                let waiting = Instant::now();
+                let got = tokio::time::timeout(remaining, self.shared.memory.acquire_many(permits)).await;
+                let waited = u64::try_from(waiting.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                self.shared
+                    .metrics
+                    .buffer_wait_ns
+                    .fetch_add(waited, std::sync::atomic::Ordering::Relaxed);
+                match got {
                     Ok(Ok(p)) => p,
                     Ok(Err(_)) => return Err(Error::Closed { detail: None }),
                     Err(_) => {

@@ -116,6 +116,7 @@ impl Sender {
                     ..
                 }) = node.pending.remove(pos)
                 {
+                    self.shared.metrics.unanswered(1);
                     node.acks0_written.push_back(correlation_id);
                     if node.acks0_written.len() > ACKS0_REMEMBERED {
                         node.acks0_written.pop_front();
@@ -168,6 +169,9 @@ impl Sender {
             return;
         };
         let Some(p) = node.pending.remove(pos) else { return };
+        self.shared
+            .metrics
+            .response(node_id, body.len() + 4, now.saturating_duration_since(p.sent_at), now);
         let res = match p.kind {
             PendingKind::Metadata { topics } => self.on_metadata(p.version, body, &topics, now),
             PendingKind::InitProducerId { .. } => {
@@ -202,6 +206,7 @@ impl Sender {
                 return Err(e.to_string());
             }
         };
+        self.shared.metrics.throttle(resp.throttle_time_ms, now);
         if resp.throttle_time_ms > 0 {
             if let Some(n) = self.nodes.map.get_mut(&node_id) {
                 let ms = u64::try_from(resp.throttle_time_ms).unwrap_or(0);
@@ -396,6 +401,7 @@ impl Sender {
         let ids = (self.next_batch_id(), self.next_batch_id());
         match batch::split(&b, &self.shared.config, ids, now) {
             Ok((first, second)) => {
+                self.shared.metrics.split(now);
                 tracing::debug!(topic = %b.topic, partition = b.partition, records = b.record_count, "splitting a batch the broker found too large");
                 let rules = self.rules;
                 let part = self.part(&b);
@@ -454,6 +460,7 @@ impl Sender {
         }
         tracing::debug!(topic = %b.topic, partition = b.partition, attempts = b.attempts, %error, "retrying batch");
         b.retry_at = now + backoff(cfg.retry_backoff, cfg.retry_backoff_max, b.attempts);
+        self.shared.metrics.retry(&b.topic, b.record_count, now);
         self.part(&b).requeue(b);
     }
 
@@ -468,6 +475,9 @@ impl Sender {
 
     /// Fails a batch: possibly persisted if any send of it may have reached the log.
     pub(super) fn fail(&mut self, b: SentBatch, error: Error, record_errors: Vec<(i32, Option<String>)>) {
+        self.shared
+            .metrics
+            .failed(Some(&b.topic), b.record_count, b.maybe_written, Instant::now());
         let error = if b.maybe_written {
             let mut e = DeliveryError::possibly_persisted(error);
             e.batch = Some(BatchId(b.id));
@@ -490,6 +500,10 @@ impl Sender {
             return;
         };
         self.meta.request_refresh();
+        if closed.was_up {
+            self.shared.metrics.connection(false);
+        }
+        self.shared.metrics.unanswered(closed.pending.len());
         for (p, written) in closed.pending {
             match p.kind {
                 PendingKind::Metadata { .. } => self.meta.failed(now),

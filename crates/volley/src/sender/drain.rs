@@ -202,7 +202,11 @@ impl Sender {
             base_sequence,
         };
         match seal(q, &self.shared.config, &as_, now) {
-            Ok(b) => Some(b),
+            Ok(b) => {
+                let queued = now.saturating_duration_since(b.created);
+                self.shared.metrics.batch_drained(b.record_count, b.reserved, queued, now);
+                Some(b)
+            }
             Err(failed) => {
                 failed.completion.complete(BatchOutcome::Failed {
                     error: DeliveryError::not_persisted(failed.error),
@@ -254,6 +258,18 @@ impl Sender {
                 topics: &topics,
             },
         );
+        let sent: Vec<crate::metrics::BatchSent<'_>> = batches
+            .iter()
+            .map(|b| crate::metrics::BatchSent {
+                topic: &b.topic,
+                records: b.record_count,
+                bytes: b.bytes.len(),
+                compression: b.bytes.len() as f64 / b.reserved.max(1) as f64,
+            })
+            .collect();
+        let request_bytes: usize = frame.chunks.iter().map(bytes::Bytes::len).sum();
+        self.shared.metrics.produce_sent(node_id, &sent, request_bytes, now);
+        drop(sent);
         for b in &mut batches {
             b.attempts += 1;
             tracing::trace!(node = node_id, correlation_id = corr, topic = %b.topic, partition = b.partition,
@@ -266,6 +282,7 @@ impl Sender {
         };
         if let Err(kind) = node.write(out, version, PendingKind::Produce { batches, acks0 }, now) {
             // Never queued on the socket, so certainly not written.
+            self.shared.metrics.unanswered(1);
             if let PendingKind::Produce { batches, .. } = kind {
                 for b in batches {
                     self.answered(&b);

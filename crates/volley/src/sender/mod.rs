@@ -68,6 +68,10 @@ pub(crate) struct Shared {
     /// Possibly-persisted batches later proven persisted.
     pub(crate) settled: AtomicU64,
     pub(crate) settle_listeners: RwLock<Vec<SettleListener>>,
+    /// What `Producer::metrics` reports.
+    pub(crate) metrics: crate::metrics::Metrics,
+    /// `client.id`, or `producer-N` when it is empty.
+    pub(crate) client_name: String,
 }
 
 impl std::fmt::Debug for Shared {
@@ -315,6 +319,9 @@ impl Sender {
     // ----- connections and control requests -----
 
     fn on_connected(&mut self, node_id: i32, conn_id: u64, res: Result<Connection, Error>, now: Instant) {
+        if res.is_ok() {
+            self.shared.metrics.connection(true);
+        }
         if let Some(e) = self.nodes.connected(node_id, conn_id, res, now) {
             if e.is_authentication() {
                 // TLS or SASL refused: redialling cannot help (issue 12).
@@ -385,12 +392,17 @@ impl Sender {
                 return false;
             }
         };
+        let bytes = frame.len();
         let out = Outbound {
             chunks: vec![frame],
             correlation_id: corr,
             report_written: false,
         };
-        node.write(out, version, kind, now).is_ok()
+        let ok = node.write(out, version, kind, now).is_ok();
+        if ok {
+            self.shared.metrics.control_sent(node_id, bytes, now);
+        }
+        ok
     }
 
     // ----- metadata and producer id -----
@@ -497,7 +509,10 @@ impl Sender {
     fn on_init_producer_id(&mut self, version: i16, body: Bytes, now: Instant) {
         let answer = decode_init_producer_id(version, body).map_err(|e| e.to_string());
         match self.pid.on_answer(answer, now) {
-            IdEvent::NewIdentity(id) => tracing::debug!(producer_id = id.0, epoch = id.1, "producer id"),
+            IdEvent::NewIdentity(id) => {
+                tracing::debug!(producer_id = id.0, epoch = id.1, "producer id");
+                self.shared.metrics.identity(id);
+            }
             IdEvent::Retrying(why) => tracing::warn!(%why, "InitProducerId will be retried"),
             IdEvent::Fatal(msg) => {
                 tracing::error!(%msg, "the idempotent producer cannot get a producer id");
@@ -570,6 +585,7 @@ impl Sender {
     }
 
     fn fail_queued(&self, q: QueuedBatch, error: Error) {
+        self.shared.metrics.failed(None, q.record_count(), false, Instant::now());
         q.completion.complete(BatchOutcome::Failed {
             error: DeliveryError::not_persisted(error),
             record_errors: Vec::new(),

@@ -157,6 +157,8 @@ pub(super) struct Nodes {
 /// whether any of its bytes may have been written.
 pub(super) struct Closed {
     pub(super) addr: String,
+    /// A live connection ended (not a dial that never connected).
+    pub(super) was_up: bool,
     pub(super) pending: Vec<(Pending, bool)>,
 }
 
@@ -317,6 +319,7 @@ impl Nodes {
             })
             .collect();
         Some(Closed {
+            was_up: matches!(conn, ConnState::Up(_)),
             addr: node.addr.clone(),
             pending,
         })
