@@ -51,6 +51,9 @@ pub(crate) struct PerfArgs {
     /// Print the final result as one JSON object.
     #[arg(long)]
     json: bool,
+    /// Serve `/metrics` (Prometheus text format) on HOST:PORT while running.
+    #[arg(long, value_name = "HOST:PORT")]
+    metrics_addr: Option<String>,
 }
 
 /// CPU seconds (user + system) of this process so far.
@@ -205,6 +208,13 @@ pub(crate) async fn run(a: PerfArgs) -> ExitCode {
     let producer = match Producer::new(config) {
         Ok(p) => p,
         Err(e) => return fail(e.to_string()),
+    };
+    let _exporter = match &a.metrics_addr {
+        Some(addr) => match crate::metrics_server::serve(addr, producer.metrics_handle()).await {
+            Ok(task) => Some(crate::metrics_server::AbortOnDrop(task)),
+            Err(e) => return fail(e),
+        },
+        None => None,
     };
     let keys: Vec<Bytes> = (0..a.keys).map(|i| Bytes::from(format!("key-{i}"))).collect();
     // Several topics, comma-separated: record i goes to topic i mod T (as every driver does).

@@ -114,6 +114,9 @@ pub(crate) struct ProduceArgs {
     /// How long a stopping signal (or the end of input) may wait for outstanding records, in ms.
     #[arg(long, default_value_t = 30_000)]
     close_timeout_ms: u64,
+    /// Serve `/metrics` (Prometheus text format) on HOST:PORT while running.
+    #[arg(long, value_name = "HOST:PORT")]
+    metrics_addr: Option<String>,
 }
 
 mod json_key;
@@ -276,6 +279,13 @@ pub(crate) async fn run(mut a: ProduceArgs) -> ExitCode {
     let producer = match Producer::new(config) {
         Ok(p) => Arc::new(p),
         Err(e) => return usage(e),
+    };
+    let _exporter = match &a.metrics_addr {
+        Some(addr) => match crate::metrics_server::serve(addr, producer.metrics_handle()).await {
+            Ok(task) => Some(crate::metrics_server::AbortOnDrop(task)),
+            Err(e) => return usage(e),
+        },
+        None => None,
     };
     let mut stopped = match signals::install() {
         Ok(rx) => rx,

@@ -83,7 +83,7 @@ pub use partitioner::{murmur2, murmur2_partition, BuiltinPartitioner, Partitione
 pub use producer::callback::Callback;
 pub use producer::typed::{TypedProducer, TypedRecord};
 pub use producer::wait::{Node, PartitionMetadata};
-pub use producer::{Producer, ProducerBuilder};
+pub use producer::{MetricsHandle, Producer, ProducerBuilder};
 pub use record::{DeliveryFuture, Header, ProducerRecord, RecordMetadata, RecordRef, Settled};
 pub use serializer::{BytesSerializer, JsonSerializer, Serializer, StringSerializer};
 pub use volley_protocol as protocol;

@@ -92,7 +92,9 @@ impl Stat {
 
     /// Average value over the window (NaN with no sample, as Java).
     fn avg(&self, now: Instant, w: Window) -> f64 {
-        let (sum, n) = self.live(now, w).fold((0.0, 0u64), |(s, n), x| (s + x.sum, n + x.count));
+        let (sum, n) = self
+            .live(now, w)
+            .fold((0.0, 0u64), |(s, n), x| (s + x.sum, n + x.count));
         if n == 0 {
             f64::NAN
         } else {
@@ -286,7 +288,11 @@ impl Metrics {
     pub(crate) fn retry(&self, topic: &str, records: i32, now: Instant) {
         self.with(|s, w| {
             s.record_retries.record(f64::from(records), now, w);
-            s.topics.entry(topic.to_owned()).or_default().retries.record(f64::from(records), now, w);
+            s.topics
+                .entry(topic.to_owned())
+                .or_default()
+                .retries
+                .record(f64::from(records), now, w);
         });
     }
 
@@ -295,7 +301,11 @@ impl Metrics {
         self.with(|s, w| {
             s.record_errors.record(f64::from(records), now, w);
             if let Some(topic) = topic {
-                s.topics.entry(topic.to_owned()).or_default().errors.record(f64::from(records), now, w);
+                s.topics
+                    .entry(topic.to_owned())
+                    .or_default()
+                    .errors
+                    .record(f64::from(records), now, w);
             }
             if possibly {
                 s.possibly_persisted += u64::try_from(records).unwrap_or(0);

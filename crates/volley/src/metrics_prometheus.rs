@@ -30,7 +30,11 @@ fn number(v: f64) -> String {
 /// The exported name and value of one Java metric in `prefix`'s family.
 fn family(prefix: &str, java: &str, v: f64) -> (String, &'static str, f64) {
     if java == "bufferpool-wait-time-ns-total" {
-        return (format!("{prefix}_bufferpool_wait_time_seconds_total"), "counter", v / 1e9);
+        return (
+            format!("{prefix}_bufferpool_wait_time_seconds_total"),
+            "counter",
+            v / 1e9,
+        );
     }
     let kind = if java.ends_with("-total") { "counter" } else { "gauge" };
     (format!("{prefix}_{}", java.replace('-', "_")), kind, v)
@@ -70,7 +74,12 @@ pub fn render(s: &MetricsSnapshot) -> String {
     for (topic, m) in &s.topics {
         for (k, v) in m {
             let (name, kind, v) = family("kafka_producer_topic", k, *v);
-            f.add(name, kind, &format!("client_id=\"{client}\",topic=\"{}\"", escape(topic)), v);
+            f.add(
+                name,
+                kind,
+                &format!("client_id=\"{client}\",topic=\"{}\"", escape(topic)),
+                v,
+            );
         }
     }
     for (node, m) in &s.nodes {
@@ -81,7 +90,10 @@ pub fn render(s: &MetricsSnapshot) -> String {
     }
     let mut out = String::new();
     for (name, (kind, lines)) in f.0 {
-        let _ = writeln!(out, "# HELP {name} Kafka producer metric (Java name in the README's table).");
+        let _ = writeln!(
+            out,
+            "# HELP {name} Kafka producer metric (Java name in the README's table)."
+        );
         let _ = writeln!(out, "# TYPE {name} {kind}");
         for l in lines {
             out.push_str(&l);
@@ -123,8 +135,10 @@ mod tests {
         s.producer.insert("buffer-available-bytes".into(), 100.0);
         s.producer.insert("bufferpool-wait-time-ns-total".into(), 2.5e9);
         s.producer.insert("record-size-avg".into(), f64::NAN);
-        s.topics.insert("clicks".into(), [("byte-total".to_owned(), 9.0)].into_iter().collect());
-        s.nodes.insert(3, [("request-latency-max".to_owned(), 4.0)].into_iter().collect());
+        s.topics
+            .insert("clicks".into(), [("byte-total".to_owned(), 9.0)].into_iter().collect());
+        s.nodes
+            .insert(3, [("request-latency-max".to_owned(), 4.0)].into_iter().collect());
         s.request_latency.observe(0.003);
         let text = render(&s);
         for want in [

@@ -41,7 +41,11 @@ fn averages_and_maxima_are_over_the_window() {
     assert_eq!(s.max(at(t0, 2), W), 30.0);
     s.record(5.0, at(t0, 70), W);
     assert_eq!(s.max(at(t0, 71), W), 5.0, "the 30 fell out of the window");
-    assert_eq!(s.count_rate(at(t0, 71), W), 1.0 / 31.0, "one event over 1 s + one window");
+    assert_eq!(
+        s.count_rate(at(t0, 71), W),
+        1.0 / 31.0,
+        "one event over 1 s + one window"
+    );
 }
 
 #[test]

@@ -49,7 +49,11 @@ fn a_java_producer_properties_file_builds_with_one_warning_per_foreign_key() {
         ClientDnsLookup::ResolveCanonicalBootstrapServersOnly
     );
     assert_eq!(c.partitioner, PartitionerKind::RoundRobin);
-    assert_eq!(c.metrics_window, (Duration::from_secs(30), 3), "metrics.num.samples is kept");
+    assert_eq!(
+        c.metrics_window,
+        (Duration::from_secs(30), 3),
+        "metrics.num.samples is kept"
+    );
     let w = c.warnings.join("\n");
     for key in [
         "value.serializer",

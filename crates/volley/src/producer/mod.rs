@@ -237,7 +237,26 @@ impl Producer {
     /// [`MetricsSnapshot`]: crate::metrics::MetricsSnapshot
     #[must_use]
     pub fn metrics(&self) -> crate::metrics::MetricsSnapshot {
-        let s = &self.shared;
+        self.metrics_handle().snapshot()
+    }
+
+    /// A handle that takes [`Producer::metrics`] snapshots without the producer (for an
+    /// exporter task, say); it keeps the metrics, not the producer, alive.
+    #[must_use]
+    pub fn metrics_handle(&self) -> MetricsHandle {
+        MetricsHandle(Arc::clone(&self.shared))
+    }
+}
+
+/// Takes snapshots of one producer's metrics; see [`Producer::metrics_handle`].
+#[derive(Debug, Clone)]
+pub struct MetricsHandle(Arc<Shared>);
+
+impl MetricsHandle {
+    /// The metrics now.
+    #[must_use]
+    pub fn snapshot(&self) -> crate::metrics::MetricsSnapshot {
+        let s = &self.0;
         let gauges = crate::metrics::Gauges {
             buffer_total: s.config.buffer_memory,
             buffer_available: s.memory.available_permits(),
@@ -245,7 +264,9 @@ impl Producer {
         };
         s.metrics.snapshot(&s.client_name, &gauges, Instant::now())
     }
+}
 
+impl Producer {
     /// A builder: custom partitioner, interceptors, typed or blocking producers.
     #[must_use]
     pub fn builder(config: ProducerConfig) -> ProducerBuilder {

@@ -204,7 +204,9 @@ impl Sender {
         match seal(q, &self.shared.config, &as_, now) {
             Ok(b) => {
                 let queued = now.saturating_duration_since(b.created);
-                self.shared.metrics.batch_drained(b.record_count, b.reserved, queued, now);
+                self.shared
+                    .metrics
+                    .batch_drained(b.record_count, b.reserved, queued, now);
                 Some(b)
             }
             Err(failed) => {

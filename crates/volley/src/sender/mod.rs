@@ -585,7 +585,9 @@ impl Sender {
     }
 
     fn fail_queued(&self, q: QueuedBatch, error: Error) {
-        self.shared.metrics.failed(None, q.record_count(), false, Instant::now());
+        self.shared
+            .metrics
+            .failed(None, q.record_count(), false, Instant::now());
         q.completion.complete(BatchOutcome::Failed {
             error: DeliveryError::not_persisted(error),
             record_errors: Vec::new(),

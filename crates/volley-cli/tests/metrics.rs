@@ -1,0 +1,124 @@
+//! `--metrics-addr`: `/metrics` served while `volley produce` runs, scraped mid-run and
+//! parsed by prometheus_client's parser (as a Prometheus server would).
+
+#[path = "../../volley/tests/common/mod.rs"]
+mod common;
+
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{bootstrap, create_topic, topic};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn scrape(addr: &str) -> Option<String> {
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    let (head, body) = out.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.1 200").then(|| body.to_owned())
+}
+
+/// Parses a scrape with the Python parser: (family types, samples).
+fn parse(text: &str) -> serde_json::Value {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let py = std::env::var("VOLLEY_PYTHON").map_or_else(|_| root.join(".volley/venv/bin/python"), Into::into);
+    let mut child = Command::new(py)
+        .arg(root.join("scripts/prom_check.py"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run prom_check.py");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(text.as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("prom_check");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
+fn value(parsed: &serde_json::Value, name: &str) -> Option<f64> {
+    parsed["samples"]
+        .as_array()?
+        .iter()
+        .find(|s| s[0] == name)
+        .and_then(|s| s[2].as_f64())
+}
+
+#[test]
+fn metrics_addr_serves_prometheus_text_while_running() {
+    let t = topic("cli-metrics");
+    create_topic(&t, 3);
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_volley"))
+        .args([
+            "produce",
+            "--bootstrap-servers",
+            &bootstrap(),
+            "--topic",
+            &t,
+            "--metrics-addr",
+            &addr,
+        ])
+        .args(["-X", "client.id=scraped", "-X", "linger.ms=5"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run volley");
+    let mut stdin = child.stdin.take().expect("stdin");
+    for i in 0..1000 {
+        writeln!(stdin, "{{\"event\": {i}, \"user\": \"u{}\"}}", i % 37).expect("input");
+    }
+    stdin.flush().expect("flush");
+    // Input stays open: the process is running while we scrape.
+    let start = Instant::now();
+    let parsed = loop {
+        if let Some(text) = scrape(&addr) {
+            let p = parse(&text);
+            if value(&p, "kafka_producer_record_send_total") == Some(1000.0) {
+                break p;
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "1,000 records sent within 20 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let types = &parsed["types"];
+    // prometheus_client names a counter family without its _total suffix.
+    assert_eq!(types["kafka_producer_record_send"], "counter", "{types}");
+    assert_eq!(types["kafka_producer_buffer_available_bytes"], "gauge");
+    assert_eq!(types["kafka_producer_request_latency_seconds"], "histogram");
+    assert_eq!(types["kafka_producer_record_queue_time_seconds"], "histogram");
+    assert_eq!(types["kafka_producer_bufferpool_wait_time_seconds"], "counter");
+    let samples = parsed["samples"].as_array().expect("samples");
+    assert!(
+        samples.iter().all(|s| s[1]["client_id"] == "scraped"),
+        "every series carries client_id"
+    );
+    assert!(samples
+        .iter()
+        .any(|s| s[0] == "kafka_producer_topic_record_send_total" && s[1]["topic"] == t.as_str() && s[2] == 1000.0));
+    assert!(samples
+        .iter()
+        .any(|s| s[0] == "kafka_producer_node_request_total" && s[1]["node_id"].is_string()));
+    assert!(value(&parsed, "kafka_producer_connection_creation_total").unwrap_or(0.0) >= 1.0);
+    assert!(value(&parsed, "kafka_producer_request_latency_seconds_count").unwrap_or(0.0) >= 1.0);
+    drop(stdin);
+    let out = child.wait_with_output().expect("volley output");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(scrape(&addr).is_none(), "the endpoint ends with the run");
+}
