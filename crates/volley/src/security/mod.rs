@@ -18,6 +18,8 @@ pub use secret::Secret;
 pub use settings::{SaslMechanism, SaslSettings, Security, TlsSettings};
 
 #[cfg(test)]
+mod scram_tests;
+#[cfg(test)]
 mod settings_tests;
 #[cfg(test)]
 mod stores_tests;
