@@ -9,6 +9,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
+use volley::security::Secret;
 
 use crate::error::SchemaError;
 
@@ -60,8 +61,8 @@ pub struct RegisteredSchema {
 pub struct RegistryConfig {
     /// Base URLs (`schema.registry.url`, comma-separated); tried in turn.
     pub urls: Vec<String>,
-    /// `basic.auth.user.info`: `user:password`.
-    pub basic_auth: Option<(String, String)>,
+    /// `basic.auth.user.info`: `user:password` (the password never prints).
+    pub basic_auth: Option<(String, Secret)>,
     /// `schema.registry.ssl.ca.location`: a PEM file of CA certificates to trust for https URLs
     /// (in addition to the system's).
     pub ca_location: Option<PathBuf>,
@@ -425,7 +426,7 @@ impl RegistryClient {
             .timeout(left)
             .header("Accept", CONTENT_TYPE);
         if let Some((user, pass)) = &self.config.basic_auth {
-            req = req.basic_auth(user, Some(pass));
+            req = req.basic_auth(user, Some(pass.expose()));
         }
         if let Some(b) = body {
             req = req.header("Content-Type", CONTENT_TYPE).body(b);

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use serde_json::Value as Json;
+use volley::security::Secret;
 
 use crate::avro::{AvroSchema, MappingOptions};
 use crate::error::SchemaError;
@@ -129,7 +130,7 @@ pub fn parse_registry_settings(
             }
             "basic.auth.user.info" => {
                 let (u, p) = v.split_once(':').ok_or_else(|| bad(k, "user:password"))?;
-                cfg.basic_auth = Some((u.to_owned(), p.to_owned()));
+                cfg.basic_auth = Some((u.to_owned(), Secret::new(p)));
             }
             "basic.auth.credentials.source" if v == "USER_INFO" => {}
             "basic.auth.credentials.source" => {

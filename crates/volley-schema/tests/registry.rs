@@ -158,6 +158,11 @@ async fn basic_auth() {
     let e = anon.register("a-value", V1, SchemaType::Avro, false).await.unwrap_err();
     assert_eq!(registry_code(e), (401, 401));
     let (authed, _) = client(reg.url(), &[("basic.auth.user.info", "ml:s3cret")]);
+    // The password reaches the wire, never a log line: the settings print it as ***.
+    let (cfg, _) =
+        parse_registry_settings(reg.url(), &[("basic.auth.user.info".into(), "ml:s3cret".into())]).expect("settings");
+    let shown = format!("{cfg:?}");
+    assert!(!shown.contains("s3cret") && shown.contains("ml"), "{shown}");
     assert_eq!(
         authed
             .register("a-value", V1, SchemaType::Avro, false)
