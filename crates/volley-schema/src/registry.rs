@@ -70,10 +70,10 @@ pub struct RegistryConfig {
     /// when the registry requires one (mTLS); needs [`key_location`](Self::key_location).
     pub certificate_location: Option<PathBuf>,
     /// `schema.registry.ssl.key.location`: the client certificate's private key (PEM: PKCS#8,
-    /// RSA or EC, not encrypted).
+    /// RSA or EC; encrypted PKCS#8 with [`key_password`](Self::key_password)).
     pub key_location: Option<PathBuf>,
-    /// `schema.registry.ssl.key.password`: accepted so that an encrypted key gets a clear
-    /// error; encrypted keys are not supported yet.
+    /// `schema.registry.ssl.key.password`: decrypts an encrypted PKCS#8 key
+    /// (`ENCRYPTED PRIVATE KEY`, PBES2).
     pub key_password: Option<Secret>,
     /// `schema.registry.ssl.endpoint.identification.algorithm`: `https` (default) checks the
     /// registry's certificate against the URL's host; `none` (or empty) only checks the chain,
@@ -178,7 +178,7 @@ impl RegistryClient {
     ///
     /// # Errors
     /// [`SchemaError::Config`] for no URL, a URL scheme other than http/https, or TLS files
-    /// that cannot be read or used; [`SchemaError::NotSupported`] for an encrypted private key.
+    /// that cannot be read or used (a private key that does not decrypt included).
     pub fn new(config: RegistryConfig) -> Result<Self, SchemaError> {
         if config.urls.is_empty() {
             return Err(SchemaError::Config {

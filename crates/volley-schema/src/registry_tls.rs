@@ -9,6 +9,8 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::{AlertDescription, CertificateError};
 
+use volley::security::{decrypt_private_key, PrivateKeyError, Secret};
+
 use crate::error::SchemaError;
 use crate::registry::RegistryConfig;
 
@@ -88,23 +90,20 @@ fn identity(config: &RegistryConfig, cert: &Path, key: &Path) -> Result<reqwest:
             format!("no CERTIFICATE block in {}", cert.display()),
         ));
     }
-    let key_pem = read(KEY, key)?;
-    let encrypted = |marker: &[u8]| key_pem.windows(marker.len()).any(|w| w == marker);
-    if encrypted(b"ENCRYPTED PRIVATE KEY") || encrypted(b"Proc-Type: 4,ENCRYPTED") {
-        let given = if config.key_password.is_some() {
-            format!(" ({KEY_PASSWORD} is set)")
-        } else {
-            String::new()
-        };
-        return Err(SchemaError::NotSupported {
-            what: format!("the encrypted private key {}{given}", key.display()),
-            detail: "decrypt it once with `openssl pkcs8 -topk8 -nocrypt -in KEY -out KEY.pem` and point \
-                     schema.registry.ssl.key.location at the result"
-                .into(),
-        });
-    }
+    let key_pem = Secret::new(String::from_utf8_lossy(&read(KEY, key)?).into_owned());
+    let key_pem = decrypt_private_key(&key_pem, config.key_password.as_ref()).map_err(|e| match e {
+        PrivateKeyError::NoPassword => config_error(
+            KEY_PASSWORD,
+            format!("the private key {} is encrypted: set {KEY_PASSWORD}", key.display()),
+        ),
+        PrivateKeyError::WrongPassword => config_error(
+            KEY_PASSWORD,
+            format!("it does not decrypt the private key {}", key.display()),
+        ),
+        other => config_error(KEY, format!("{}: {other}", key.display())),
+    })?;
     // Only the kind of failure: a parser's message could quote key bytes.
-    let parsed = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|_| {
+    let parsed = PrivateKeyDer::from_pem_slice(key_pem.expose().as_bytes()).map_err(|_| {
         config_error(
             KEY,
             format!(
