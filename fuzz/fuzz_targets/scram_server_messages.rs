@@ -29,9 +29,8 @@ fuzz_target!(|data: &[u8]| {
         // Accepted: the count the client used (the last `i=`) is within bounds.
         let text = std::str::from_utf8(first).expect("accepted server-first is UTF-8");
         let count: u64 = text
-            .split(',')
-            .filter_map(|a| a.strip_prefix("i="))
-            .last()
+            .rsplit(',')
+            .find_map(|a| a.strip_prefix("i="))
             .and_then(|i| i.parse().ok())
             .expect("accepted server-first has an iteration count");
         assert!((u64::from(MIN_ITERATIONS)..=u64::from(MAX_ITERATIONS)).contains(&count));
