@@ -101,6 +101,15 @@ pub enum SchemaError {
         /// The last failure.
         reason: String,
     },
+    /// The TLS handshake with the registry failed: its certificate is not trusted, or it
+    /// refused ours (mTLS). Not retried: the same settings would fail the same way.
+    #[error("schema registry {url}: TLS handshake failed: {reason}")]
+    Tls {
+        /// The URL tried.
+        url: String,
+        /// What failed and which setting fixes it.
+        reason: String,
+    },
     /// The registry's answer does not have the documented shape.
     #[error("schema registry answer not understood: {0}")]
     BadAnswer(String),

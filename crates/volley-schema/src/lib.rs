@@ -13,6 +13,7 @@
 mod avro;
 mod error;
 mod registry;
+mod registry_tls;
 mod serializer;
 mod subject;
 

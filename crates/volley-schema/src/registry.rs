@@ -9,6 +9,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
+use volley::security::Secret;
 
 use crate::error::SchemaError;
 
@@ -60,11 +61,24 @@ pub struct RegisteredSchema {
 pub struct RegistryConfig {
     /// Base URLs (`schema.registry.url`, comma-separated); tried in turn.
     pub urls: Vec<String>,
-    /// `basic.auth.user.info`: `user:password`.
-    pub basic_auth: Option<(String, String)>,
+    /// `basic.auth.user.info`: `user:password` (the password never prints).
+    pub basic_auth: Option<(String, Secret)>,
     /// `schema.registry.ssl.ca.location`: a PEM file of CA certificates to trust for https URLs
     /// (in addition to the system's).
     pub ca_location: Option<PathBuf>,
+    /// `schema.registry.ssl.certificate.location`: the client certificate chain (PEM) presented
+    /// when the registry requires one (mTLS); needs [`key_location`](Self::key_location).
+    pub certificate_location: Option<PathBuf>,
+    /// `schema.registry.ssl.key.location`: the client certificate's private key (PEM: PKCS#8,
+    /// RSA or EC; encrypted PKCS#8 with [`key_password`](Self::key_password)).
+    pub key_location: Option<PathBuf>,
+    /// `schema.registry.ssl.key.password`: decrypts an encrypted PKCS#8 key
+    /// (`ENCRYPTED PRIVATE KEY`, PBES2).
+    pub key_password: Option<Secret>,
+    /// `schema.registry.ssl.endpoint.identification.algorithm`: `https` (default) checks the
+    /// registry's certificate against the URL's host; `none` (or empty) only checks the chain,
+    /// against [`ca_location`](Self::ca_location), which is then required.
+    pub verify_hostname: bool,
     /// `schema.registry.request.timeout.ms`: the bound on one lookup, retries included
     /// (default 30,000, Java's read timeout).
     pub timeout: Duration,
@@ -88,6 +102,10 @@ impl RegistryConfig {
                 .collect(),
             basic_auth: None,
             ca_location: None,
+            certificate_location: None,
+            key_location: None,
+            key_password: None,
+            verify_hostname: true,
             timeout: Duration::from_millis(30_000),
             max_retries: 3,
             retry_wait: Duration::from_millis(1_000),
@@ -151,14 +169,16 @@ const CONTENT_TYPE: &str = "application/vnd.schemaregistry.v1+json";
 enum Attempt {
     Done(reqwest::StatusCode, Vec<u8>),
     Retry(String),
+    /// The TLS handshake was refused: retrying would not change it.
+    Tls(String),
 }
 
 impl RegistryClient {
     /// A client for these settings.
     ///
     /// # Errors
-    /// [`SchemaError::Config`] for no URL, an unreadable CA file or a URL scheme other than
-    /// http/https.
+    /// [`SchemaError::Config`] for no URL, a URL scheme other than http/https, or TLS files
+    /// that cannot be read or used (a private key that does not decrypt included).
     pub fn new(config: RegistryConfig) -> Result<Self, SchemaError> {
         if config.urls.is_empty() {
             return Err(SchemaError::Config {
@@ -176,23 +196,11 @@ impl RegistryClient {
         }
         // One process-wide TLS provider; a second install is refused harmlessly.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut builder = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.timeout)
             .user_agent(concat!("volley/", env!("CARGO_PKG_VERSION")));
-        if let Some(ca) = &config.ca_location {
-            let pem = std::fs::read(ca).map_err(|e| SchemaError::Config {
-                key: "schema.registry.ssl.ca.location".into(),
-                reason: format!("cannot read {}: {e}", ca.display()),
-            })?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| SchemaError::Config {
-                key: "schema.registry.ssl.ca.location".into(),
-                reason: format!("not a PEM certificate bundle: {e}"),
-            })?;
-            for c in certs {
-                builder = builder.add_root_certificate(c);
-            }
-        }
+        let builder = crate::registry_tls::configure(builder, &config)?;
         let http = builder.build().map_err(|e| SchemaError::Config {
             key: "schema.registry.url".into(),
             reason: e.to_string(),
@@ -393,6 +401,7 @@ impl RegistryClient {
                     format!("HTTP {status} (error code {error_code}): {message}")
                 }
                 Attempt::Retry(reason) => reason,
+                Attempt::Tls(reason) => return Err(SchemaError::Tls { url: url_text, reason }),
             };
             let now = Instant::now();
             if attempts > self.config.max_retries || now + wait >= deadline {
@@ -425,7 +434,7 @@ impl RegistryClient {
             .timeout(left)
             .header("Accept", CONTENT_TYPE);
         if let Some((user, pass)) = &self.config.basic_auth {
-            req = req.basic_auth(user, Some(pass));
+            req = req.basic_auth(user, Some(pass.expose()));
         }
         if let Some(b) = body {
             req = req.header("Content-Type", CONTENT_TYPE).body(b);
@@ -435,11 +444,18 @@ impl RegistryClient {
                 let status = resp.status();
                 match resp.bytes().await {
                     Ok(b) => Attempt::Done(status, b.to_vec()),
-                    Err(e) => Attempt::Retry(error_chain(&e)),
+                    Err(e) => failed(&e),
                 }
             }
-            Err(e) => Attempt::Retry(error_chain(&e)),
+            Err(e) => failed(&e),
         }
+    }
+}
+
+fn failed(e: &reqwest::Error) -> Attempt {
+    match crate::registry_tls::verdict(e) {
+        Some(reason) => Attempt::Tls(reason),
+        None => Attempt::Retry(error_chain(e)),
     }
 }
 

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use serde_json::Value as Json;
+use volley::security::Secret;
 
 use crate::avro::{AvroSchema, MappingOptions};
 use crate::error::SchemaError;
@@ -129,7 +130,7 @@ pub fn parse_registry_settings(
             }
             "basic.auth.user.info" => {
                 let (u, p) = v.split_once(':').ok_or_else(|| bad(k, "user:password"))?;
-                cfg.basic_auth = Some((u.to_owned(), p.to_owned()));
+                cfg.basic_auth = Some((u.to_owned(), Secret::new(p)));
             }
             "basic.auth.credentials.source" if v == "USER_INFO" => {}
             "basic.auth.credentials.source" => {
@@ -139,10 +140,23 @@ pub fn parse_registry_settings(
                 })
             }
             "schema.registry.ssl.ca.location" => cfg.ca_location = Some(v.into()),
-            "schema.registry.ssl.certificate.location" | "schema.registry.ssl.key.location" => {
+            "schema.registry.ssl.certificate.location" => cfg.certificate_location = Some(v.into()),
+            "schema.registry.ssl.key.location" => cfg.key_location = Some(v.into()),
+            "schema.registry.ssl.key.password" => cfg.key_password = Some(Secret::new(v)),
+            "schema.registry.ssl.endpoint.identification.algorithm" => {
+                cfg.verify_hostname = match v.to_ascii_lowercase().as_str() {
+                    "https" => true,
+                    "" | "none" => false,
+                    _ => return Err(bad(k, "https, or none (or empty) to turn hostname verification off")),
+                }
+            }
+            "schema.registry.ssl.keystore.location" | "schema.registry.ssl.truststore.location" => {
                 return Err(SchemaError::NotSupported {
                     what: k.into(),
-                    detail: "client certificates for the registry come in a later release".into(),
+                    detail: "keystores and truststores (JKS, PKCS#12); give PEM files with \
+                             schema.registry.ssl.ca.location, schema.registry.ssl.certificate.location and \
+                             schema.registry.ssl.key.location"
+                        .into(),
                 })
             }
             "schema.registry.request.timeout.ms" => cfg.timeout = ms(k, v)?,
@@ -166,6 +180,8 @@ pub fn parse_registry_settings(
                     key: other.into(),
                     reason: "unknown schema registry setting (known: schema.registry.url, basic.auth.user.info, \
                              basic.auth.credentials.source, schema.registry.ssl.ca.location, \
+                             schema.registry.ssl.certificate.location, schema.registry.ssl.key.location, \
+                             schema.registry.ssl.key.password, schema.registry.ssl.endpoint.identification.algorithm, \
                              schema.registry.request.timeout.ms, max.retries, retries.wait.ms, retries.max.wait.ms, \
                              auto.register.schemas, use.latest.version, use.schema.id, use.schema.version, \
                              normalize.schemas, subject.name.strategy)"

@@ -9,6 +9,7 @@ use volley_schema::{
     parse_registry_settings, unframe, AvroSchema, Format, JsonEncoder, MappingOptions, RegistryClient, RegistryConfig,
     RegistryOptions, Role, SchemaError, SchemaType,
 };
+use volley_testkit::pki::TestCa;
 use volley_testkit::registry::RegistryDouble;
 
 const V1: &str = r#"{"type":"record","name":"Click","namespace":"ex","fields":[{"name":"user","type":"string"}]}"#;
@@ -158,6 +159,11 @@ async fn basic_auth() {
     let e = anon.register("a-value", V1, SchemaType::Avro, false).await.unwrap_err();
     assert_eq!(registry_code(e), (401, 401));
     let (authed, _) = client(reg.url(), &[("basic.auth.user.info", "ml:s3cret")]);
+    // The password reaches the wire, never a log line: the settings print it as ***.
+    let (cfg, _) =
+        parse_registry_settings(reg.url(), &[("basic.auth.user.info".into(), "ml:s3cret".into())]).expect("settings");
+    let shown = format!("{cfg:?}");
+    assert!(!shown.contains("s3cret") && shown.contains("ml"), "{shown}");
     assert_eq!(
         authed
             .register("a-value", V1, SchemaType::Avro, false)
@@ -227,11 +233,11 @@ async fn latest_version_fixed_id_and_subject_strategies() {
     // Settings that conflict, or that are not supported yet, are typed errors.
     let conflict = parse_registry_settings(reg.url(), &[("use.latest.version".into(), "true".into())]);
     assert!(matches!(conflict, Err(SchemaError::Config { .. })));
-    let mtls = parse_registry_settings(
+    let keystore = parse_registry_settings(
         reg.url(),
-        &[("schema.registry.ssl.key.location".into(), "k.pem".into())],
+        &[("schema.registry.ssl.keystore.location".into(), "k.jks".into())],
     );
-    assert!(matches!(mtls, Err(SchemaError::NotSupported { .. })));
+    assert!(matches!(keystore, Err(SchemaError::NotSupported { .. })));
     assert!(matches!(
         Format::parse("--value-format", "protobuf"),
         Err(SchemaError::NotSupported { .. })
@@ -289,7 +295,8 @@ async fn https_with_the_ca_from_settings() {
             .id,
         1
     );
-    // Without the CA the certificate is not trusted: a clear error, bounded by the timeout.
+    // Without the CA the certificate is not trusted: a clear error at once (a TLS verdict is
+    // not retried until the timeout).
     let (untrusting, _) = client(
         reg.url(),
         &[
@@ -301,8 +308,8 @@ async fn https_with_the_ca_from_settings() {
         .register("s-value", V1, SchemaType::Avro, false)
         .await
         .unwrap_err();
-    assert!(matches!(e, SchemaError::Unreachable { .. }), "{e}");
-    assert!(e.to_string().to_lowercase().contains("certificate"), "{e}");
+    assert!(matches!(e, SchemaError::Tls { .. }), "{e}");
+    assert!(e.to_string().contains("schema.registry.ssl.ca.location"), "{e}");
     // An unreadable CA file is a configuration error.
     let bad = parse_registry_settings(
         reg.url(),
@@ -310,6 +317,209 @@ async fn https_with_the_ca_from_settings() {
     )
     .map(|(cfg, _)| RegistryClient::new(cfg));
     assert!(matches!(bad, Ok(Err(SchemaError::Config { .. }))));
+}
+
+/// `key_pem` (PKCS#8) encrypted with `password` (PBES2: PBKDF2-SHA256, AES-256-CBC).
+fn encrypt_key(key_pem: &str, password: &str) -> String {
+    let (_, der) = pkcs8::der::pem::decode_vec(key_pem.as_bytes()).expect("key PEM");
+    let info = pkcs8::PrivateKeyInfoRef::try_from(der.as_slice()).expect("PKCS#8");
+    let params =
+        pkcs8::pkcs5::pbes2::Parameters::generate_pbkdf2_sha256_aes256cbc(2048, &[7; 16], [9; 16]).expect("params");
+    let doc = info.encrypt_with_params(params, password).expect("encrypt");
+    doc.to_pem("ENCRYPTED PRIVATE KEY", pkcs8::LineEnding::LF)
+        .expect("PEM")
+        .as_str()
+        .to_owned()
+}
+
+/// Writes `text` to `name` in `dir` and returns the path as a setting value.
+fn file(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
+    let p = dir.path().join(name);
+    std::fs::write(&p, text).expect("write");
+    p.to_str().expect("path").to_owned()
+}
+
+#[tokio::test]
+async fn mtls_client_certificates() {
+    let servers = TestCa::new("registry servers CA");
+    let clients = TestCa::new("registry clients CA");
+    let stranger = TestCa::new("another CA");
+    let reg = RegistryDouble::start_tls_with(&servers.leaf("registry", &["127.0.0.1"]), Some(clients.pem())).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = file(&dir, "ca.pem", servers.pem());
+    let good = clients.leaf("producer", &["producer.client"]);
+    let (cert, key) = (file(&dir, "c.pem", &good.cert_pem), file(&dir, "c.key", &good.key_pem));
+    let bad = stranger.leaf("producer", &["producer.client"]);
+    let (bad_cert, bad_key) = (file(&dir, "b.pem", &bad.cert_pem), file(&dir, "b.key", &bad.key_pem));
+    let mtls = [
+        ("schema.registry.ssl.ca.location", ca.as_str()),
+        ("schema.registry.ssl.certificate.location", cert.as_str()),
+        ("schema.registry.ssl.key.location", key.as_str()),
+    ];
+
+    // The right certificate: register, then fetch with a second client (no cache).
+    let (c, _) = client(reg.url(), &mtls);
+    let id = c
+        .register("m-value", V1, SchemaType::Avro, false)
+        .await
+        .expect("register over mTLS")
+        .id;
+    let (fresh, _) = client(reg.url(), &mtls);
+    assert_eq!(fresh.schema_by_id(id).await.expect("fetch over mTLS").schema, V1);
+    assert_eq!(fresh.latest("m-value").await.expect("latest over mTLS").id, id);
+    // The same key, encrypted (PKCS#8, PBES2), with schema.registry.ssl.key.password.
+    let sealed = file(&dir, "c.p8.pem", &encrypt_key(&good.key_pem, "key-pass-5e1f"));
+    let (c, _) = client(
+        reg.url(),
+        &[
+            ("schema.registry.ssl.ca.location", ca.as_str()),
+            ("schema.registry.ssl.certificate.location", cert.as_str()),
+            ("schema.registry.ssl.key.location", sealed.as_str()),
+            ("schema.registry.ssl.key.password", "key-pass-5e1f"),
+        ],
+    );
+    assert_eq!(
+        c.schema_by_id(id).await.expect("fetch with an encrypted key").schema,
+        V1
+    );
+    let served = reg.requests();
+
+    // No certificate, or one from a CA the registry does not trust: the handshake fails, the
+    // error names the URL and the settings, at once (no retry until the 20 s timeout).
+    let without = [
+        ("schema.registry.ssl.ca.location", ca.as_str()),
+        ("schema.registry.request.timeout.ms", "20000"),
+    ];
+    let foreign = [
+        ("schema.registry.ssl.ca.location", ca.as_str()),
+        ("schema.registry.ssl.certificate.location", bad_cert.as_str()),
+        ("schema.registry.ssl.key.location", bad_key.as_str()),
+        ("schema.registry.request.timeout.ms", "20000"),
+    ];
+    for settings in [&without[..], &foreign[..]] {
+        let (c, _) = client(reg.url(), settings);
+        let t0 = Instant::now();
+        let e = c.register("m-value", V1, SchemaType::Avro, false).await.unwrap_err();
+        assert!(t0.elapsed() < Duration::from_secs(10), "{e}");
+        assert!(matches!(e, SchemaError::Tls { .. }), "{e}");
+        let text = e.to_string();
+        assert!(text.contains(reg.url()), "{text}");
+        assert!(text.contains("client certificate"), "{text}");
+        assert!(text.contains("schema.registry.ssl.certificate.location"), "{text}");
+    }
+    assert_eq!(reg.requests(), served, "no request got past the handshake");
+}
+
+#[tokio::test]
+async fn tls_settings_errors_and_hostname_verification() {
+    let servers = TestCa::new("registry servers CA");
+    // The certificate names another host than the URL's 127.0.0.1.
+    let reg = RegistryDouble::start_tls_with(&servers.leaf("registry", &["registry.example"]), None).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = file(&dir, "ca.pem", servers.pem());
+    let (strict, _) = client(reg.url(), &[("schema.registry.ssl.ca.location", &ca)]);
+    let e = strict
+        .register("h-value", V1, SchemaType::Avro, false)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, SchemaError::Tls { .. }), "{e}");
+    assert!(
+        e.to_string()
+            .contains("schema.registry.ssl.endpoint.identification.algorithm=none"),
+        "{e}"
+    );
+    let (lax, _) = client(
+        reg.url(),
+        &[
+            ("schema.registry.ssl.ca.location", &ca),
+            ("schema.registry.ssl.endpoint.identification.algorithm", "none"),
+        ],
+    );
+    lax.register("h-value", V1, SchemaType::Avro, false)
+        .await
+        .expect("the chain verifies; the name is not checked");
+
+    // Settings that cannot work are configuration errors naming the setting.
+    let leaf = servers.leaf("producer", &["producer.client"]);
+    let cert = file(&dir, "c.pem", &leaf.cert_pem);
+    let key = file(&dir, "c.key", &leaf.key_pem);
+    let key_body = leaf.key_pem.lines().nth(1).expect("a base64 line").to_owned();
+    let encrypted = file(&dir, "enc.key", &encrypt_key(&leaf.key_pem, "hunter2-key-pass"));
+    let garbage = file(&dir, "g.key", &format!("not a key\n{key_body}\n"));
+    let build = |settings: &[(&str, &str)]| {
+        let s: Vec<(String, String)> = settings.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+        parse_registry_settings(reg.url(), &s).and_then(|(cfg, _)| RegistryClient::new(cfg))
+    };
+    let config_key = |r: Result<RegistryClient, SchemaError>| match r {
+        Err(SchemaError::Config { key, reason }) => {
+            assert!(!reason.contains(&key_body), "key material in the error: {reason}");
+            key
+        }
+        other => panic!("expected a configuration error, got {other:?}"),
+    };
+    assert_eq!(
+        config_key(build(&[("schema.registry.ssl.certificate.location", &cert)])),
+        "schema.registry.ssl.certificate.location"
+    );
+    assert_eq!(
+        config_key(build(&[("schema.registry.ssl.key.location", &key)])),
+        "schema.registry.ssl.key.location"
+    );
+    assert_eq!(
+        config_key(build(&[
+            ("schema.registry.ssl.certificate.location", &cert),
+            ("schema.registry.ssl.key.location", &garbage),
+        ])),
+        "schema.registry.ssl.key.location"
+    );
+    assert_eq!(
+        config_key(build(&[
+            ("schema.registry.ssl.certificate.location", &key),
+            ("schema.registry.ssl.key.location", &key),
+        ])),
+        "schema.registry.ssl.certificate.location"
+    );
+    assert_eq!(
+        config_key(build(&[(
+            "schema.registry.ssl.endpoint.identification.algorithm",
+            "none"
+        )])),
+        "schema.registry.ssl.endpoint.identification.algorithm"
+    );
+    assert_eq!(
+        config_key(build(&[(
+            "schema.registry.ssl.endpoint.identification.algorithm",
+            "dns"
+        )])),
+        "schema.registry.ssl.endpoint.identification.algorithm"
+    );
+    // An encrypted key without its password, or with a wrong one: the error names the
+    // password setting and never shows a password.
+    for password in [None, Some("wrong-pass-77")] {
+        let mut settings = vec![
+            ("schema.registry.ssl.certificate.location", cert.as_str()),
+            ("schema.registry.ssl.key.location", encrypted.as_str()),
+        ];
+        settings.extend(password.map(|p| ("schema.registry.ssl.key.password", p)));
+        let e = build(&settings).unwrap_err();
+        assert!(
+            matches!(&e, SchemaError::Config { key, .. } if key == "schema.registry.ssl.key.password"),
+            "{e}"
+        );
+        assert!(!format!("{e} {e:?}").contains("wrong-pass"), "{e}");
+    }
+    build(&[
+        ("schema.registry.ssl.certificate.location", &cert),
+        ("schema.registry.ssl.key.location", &encrypted),
+        ("schema.registry.ssl.key.password", "hunter2-key-pass"),
+    ])
+    .expect("the right password decrypts the key");
+    let (cfg, _) = parse_registry_settings(
+        reg.url(),
+        &[("schema.registry.ssl.key.password".into(), "hunter2-key-pass".into())],
+    )
+    .expect("settings");
+    assert!(!format!("{cfg:?}").contains("hunter2"));
 }
 
 #[tokio::test]

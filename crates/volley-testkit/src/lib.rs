@@ -10,6 +10,8 @@
 //! - [`tansu`]: a tansu broker as a child process and the librdkafka read-back.
 //! - [`kafka`]: Apache Kafka (the reference broker) as child processes: one node or three
 //!   brokers and a controller, with per-node faults; [`kafka_admin`]: its topics.
+//! - [`registry`]: a Schema Registry stand-in (http, https, https with client certificates);
+//!   [`pki`]: throwaway CAs and certificates for the TLS tests.
 
 pub mod drive;
 pub mod fake;
@@ -19,6 +21,7 @@ pub mod kafka_chaos;
 pub mod kafka_secure;
 pub mod oidc;
 pub mod oracle;
+pub mod pki;
 pub mod proxy;
 pub mod registry;
 pub mod stamps;

@@ -8,12 +8,15 @@
 //! unknown subject, 40402 unknown version, 40403 unknown schema, 409 incompatible, 42201
 //! invalid schema, 415 wrong content type, 422 unknown request field, 401 bad credentials.
 //! [`RegistryDouble::stop`] closes the port (an outage); [`RegistryDouble::requests`] counts
-//! requests served.
+//! requests served. Over https with [`RegistryDouble::start_tls`] (a self-signed certificate)
+//! or [`RegistryDouble::start_tls_with`] (the test's certificate, and optionally client
+//! certificates required: mTLS).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use rustls::pki_types::pem::PemObject;
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
@@ -51,17 +54,46 @@ impl RegistryDouble {
     /// # Panics
     /// If the certificate cannot be made or no port bound (test set-up).
     pub async fn start_tls() -> (Self, String) {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
-            .expect("self-signed certificate");
-        let pem = ck.cert.pem();
-        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(ck.signing_key.serialize_der().into());
-        let config = rustls::ServerConfig::builder()
+        let (cert, key, pem) = server_certificate();
+        let config = rustls::ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .expect("protocol versions")
             .with_no_client_auth()
-            .with_single_cert(vec![ck.cert.der().clone()], key)
+            .with_single_cert(vec![cert], key)
             .expect("server config");
         let me = Self::start_with(Some(tokio_rustls::TlsAcceptor::from(Arc::new(config)))).await;
         (me, pem)
+    }
+
+    /// Starts the double behind TLS with the certificate `server` (the test chooses its CA
+    /// and names). With `client_ca_pem`, a client certificate signed by that CA is required
+    /// (mTLS): a client without one, or with one from another CA, fails the handshake.
+    ///
+    /// # Panics
+    /// If the certificates do not parse or no port can be bound (test set-up).
+    pub async fn start_tls_with(server: &crate::pki::Leaf, client_ca_pem: Option<&str>) -> Self {
+        let chain = rustls::pki_types::CertificateDer::pem_slice_iter(server.cert_pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .expect("server certificate PEM");
+        let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(server.key_pem.as_bytes()).expect("server key PEM");
+        let builder = rustls::ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .expect("protocol versions");
+        let builder = match client_ca_pem {
+            None => builder.with_no_client_auth(),
+            Some(pem) => {
+                let mut roots = rustls::RootCertStore::empty();
+                for c in rustls::pki_types::CertificateDer::pem_slice_iter(pem.as_bytes()) {
+                    roots.add(c.expect("client CA PEM")).expect("client CA");
+                }
+                let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
+                    .build()
+                    .expect("client certificate verifier");
+                builder.with_client_cert_verifier(verifier)
+            }
+        };
+        let config = builder.with_single_cert(chain, key).expect("server config");
+        Self::start_with(Some(tokio_rustls::TlsAcceptor::from(Arc::new(config)))).await
     }
 
     async fn start_with(tls: Option<tokio_rustls::TlsAcceptor>) -> Self {
@@ -99,7 +131,7 @@ impl RegistryDouble {
         }
     }
 
-    /// The base URL, `http://127.0.0.1:PORT` (`https://` for [`start_tls`](Self::start_tls)).
+    /// The base URL, `http://127.0.0.1:PORT` (`https://` behind TLS).
     pub fn url(&self) -> &str {
         &self.url
     }
@@ -126,6 +158,22 @@ impl Drop for RegistryDouble {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// A self-signed server certificate for 127.0.0.1 and localhost: (DER, key, PEM).
+fn server_certificate() -> (
+    rustls::pki_types::CertificateDer<'static>,
+    rustls::pki_types::PrivateKeyDer<'static>,
+    String,
+) {
+    let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+        .expect("self-signed certificate");
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(ck.signing_key.serialize_der().into());
+    (ck.cert.der().clone(), key, ck.cert.pem())
 }
 
 fn lock(s: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {

@@ -16,7 +16,10 @@ pub(crate) mod tls;
 pub use oauth::{ClientCredentials, OAuthToken, TokenFuture, TokenProvider, UnsecuredJwt};
 pub use secret::Secret;
 pub use settings::{SaslMechanism, SaslSettings, Security, TlsSettings};
+pub use stores::{decrypt_private_key, PrivateKeyError};
 
+#[cfg(test)]
+mod scram_tests;
 #[cfg(test)]
 mod settings_tests;
 #[cfg(test)]

@@ -426,6 +426,38 @@ pub(crate) fn decrypt_key_pem(pem: &Secret, password: Option<&Secret>) -> Result
     Ok(Secret::new(pem_block("PRIVATE KEY", plain.as_bytes())))
 }
 
+/// Why [`decrypt_private_key`] failed. Never holds the password or key material.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PrivateKeyError {
+    /// The key is encrypted and no password was given.
+    #[error("the private key is encrypted and no password is given")]
+    NoPassword,
+    /// The password does not decrypt the key.
+    #[error("the password does not decrypt the encrypted private key")]
+    WrongPassword,
+    /// The key cannot be read (OpenSSL's legacy encryption, PBES1, a damaged block); the
+    /// text says how to convert it.
+    #[error("{0}")]
+    Unreadable(String),
+}
+
+/// Decrypts the `ENCRYPTED PRIVATE KEY` block (PKCS#8, PBES2 with PBKDF2 or scrypt) of a PEM
+/// private key into a `PRIVATE KEY` block, as `ssl.key.password` does for the brokers' TLS;
+/// an unencrypted key is returned as it is. For clients that take the same kind of key
+/// settings, such as the Schema Registry client's `schema.registry.ssl.key.password`.
+///
+/// # Errors
+/// No password for an encrypted key, a password that does not decrypt it, or a key that
+/// cannot be read.
+pub fn decrypt_private_key(pem: &Secret, password: Option<&Secret>) -> Result<Secret, PrivateKeyError> {
+    decrypt_key_pem(pem, password).map_err(|e| match e {
+        KeyError::NoPassword => PrivateKeyError::NoPassword,
+        KeyError::WrongPassword => PrivateKeyError::WrongPassword,
+        other => PrivateKeyError::Unreadable(other.to_string()),
+    })
+}
+
 /// The store settings of one side (`ssl.truststore.*` or `ssl.keystore.*`).
 struct StoreKeys {
     location: &'static str,
