@@ -54,6 +54,9 @@ fn run(bootstrap: &str, topic: &str, conf: &[(&str, String)], report: &std::path
     child.wait_with_output().expect("volley output")
 }
 
+/// (name, bootstrap, settings, should succeed).
+type Case<'a> = (&'a str, &'a str, Vec<(&'a str, String)>, bool);
+
 /// Base64 lines of a PEM file's body (the key material itself).
 fn pem_body_lines(pem: &str) -> Vec<String> {
     pem.lines()
@@ -100,8 +103,7 @@ fn no_secret_reaches_any_output_at_trace_level() {
             ("sasl.oauthbearer.client.secret", secret.to_owned()),
         ]
     };
-    // (name, bootstrap, settings, should succeed)
-    let cases: Vec<(&str, &str, Vec<(&str, String)>, bool)> = vec![
+    let cases: Vec<Case<'_>> = vec![
         (
             "plain",
             &k.sasl_plaintext,
