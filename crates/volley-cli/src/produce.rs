@@ -117,6 +117,10 @@ pub(crate) struct ProduceArgs {
     /// Serve `/metrics` (Prometheus text format) on HOST:PORT while running.
     #[arg(long, value_name = "HOST:PORT")]
     metrics_addr: Option<String>,
+    /// Write a statistics document (librdkafka's STATISTICS.md shape) per line to FILE every
+    /// `statistics.interval.ms` (5 s when not set).
+    #[arg(long, value_name = "FILE")]
+    stats: Option<std::path::PathBuf>,
 }
 
 mod json_key;
@@ -195,6 +199,10 @@ fn build_config(a: &ProduceArgs) -> Result<ProducerConfig, String> {
         }
     }
     props.push(("bootstrap.servers".into(), a.bootstrap_servers.clone()));
+    if a.stats.is_some() && !props.iter().any(|(k, _)| k == "statistics.interval.ms") {
+        // --stats without an interval: every 5 s.
+        props.push(("statistics.interval.ms".into(), "5000".into()));
+    }
     for (k, v) in &props {
         b = b.set(k, v).map_err(|e| e.to_string())?;
     }
@@ -276,7 +284,19 @@ pub(crate) async fn run(mut a: ProduceArgs) -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let producer = match Producer::new(config) {
+    let mut builder = Producer::builder(config);
+    if let Some(path) = &a.stats {
+        let file = match std::fs::File::create(path) {
+            Ok(f) => std::sync::Mutex::new(std::io::LineWriter::new(f)),
+            Err(e) => return usage(format!("--stats {}: {e}", path.display())),
+        };
+        builder = builder.on_statistics(move |doc| {
+            use std::io::Write;
+            let mut f = file.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let _ = writeln!(f, "{doc}");
+        });
+    }
+    let producer = match builder.build() {
         Ok(p) => Arc::new(p),
         Err(e) => return usage(e),
     };

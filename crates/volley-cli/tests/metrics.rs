@@ -122,3 +122,70 @@ fn metrics_addr_serves_prometheus_text_while_running() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(scrape(&addr).is_none(), "the endpoint ends with the run");
 }
+
+/// `--stats FILE`: one statistics document per line every `statistics.interval.ms`, each valid
+/// against the schema kept in the repo (`schemas/statistics.schema.json`, checked by the
+/// jsonschema package), and counting what the run did.
+#[test]
+fn stats_documents_follow_the_schema_and_count_the_run() {
+    let t = topic("cli-stats");
+    create_topic(&t, 3);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stats = dir.path().join("stats.jsonl");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_volley"))
+        .args(["produce", "--bootstrap-servers", &bootstrap(), "--topic", &t])
+        .args([
+            "--stats",
+            stats.to_str().expect("path"),
+            "-X",
+            "statistics.interval.ms=200",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run volley");
+    let mut stdin = child.stdin.take().expect("stdin");
+    for i in 0..2000 {
+        writeln!(stdin, "{{\"n\": {i}}}").expect("input");
+    }
+    stdin.flush().expect("flush");
+    std::thread::sleep(Duration::from_millis(1500));
+    drop(stdin);
+    let out = child.wait_with_output().expect("volley output");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let py = std::env::var("VOLLEY_PYTHON").map_or_else(|_| root.join(".volley/venv/bin/python"), Into::into);
+    let check = Command::new(py)
+        .arg(root.join("scripts/validate_json.py"))
+        .arg(root.join("schemas/statistics.schema.json"))
+        .arg(&stats)
+        .output()
+        .expect("run validate_json.py");
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+    let n: usize = String::from_utf8_lossy(&check.stdout).trim().parse().expect("count");
+    assert!(n >= 4, "a document every 200 ms over 1.5 s: {n}");
+
+    let docs: Vec<serde_json::Value> = std::fs::read_to_string(&stats)
+        .expect("stats")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    let done = docs
+        .iter()
+        .find(|d| d["txmsgs"] == 2000)
+        .expect("a document after every record was sent");
+    assert_eq!(done["msg_cnt"], 0, "nothing queued or in flight once delivered");
+    assert_eq!(done["eos"]["idemp_state"], "Assigned");
+    let parts = done["topics"][t.as_str()]["partitions"]
+        .as_object()
+        .expect("partitions");
+    let sent: u64 = parts.values().map(|p| p["txmsgs"].as_u64().expect("txmsgs")).sum();
+    assert_eq!(sent, 2000, "per-partition counts add up");
+    let brokers = done["brokers"].as_object().expect("brokers");
+    assert!(brokers
+        .values()
+        .any(|b| b["state"] == "UP" && b["tx"].as_u64() > Some(0)));
+    assert!(brokers.values().any(|b| b["rtt"]["cnt"].as_u64().is_some()));
+}

@@ -503,6 +503,19 @@ impl Accumulator {
             .is_some_and(|tq| tq.partitions.load().iter().any(|q| !lock(&q.batches).is_empty()))
     }
 
+    /// Records and reserved bytes queued per partition (statistics; takes each partition's
+    /// lock in turn).
+    pub(crate) fn queued_per_partition(&self) -> Vec<(Arc<str>, i32, i64, usize)> {
+        let mut out = Vec::new();
+        self.each_queue(|q| {
+            let b = lock(&q.batches);
+            let records: i64 = b.iter().map(|x| i64::from(x.record_count())).sum();
+            let bytes: usize = b.iter().map(|x| x.reserved).sum();
+            out.push((Arc::clone(&q.topic), q.partition, records, bytes));
+        });
+        out
+    }
+
     /// Whether no batch is queued.
     pub(crate) fn is_empty(&self) -> bool {
         self.queued_batches.load(Ordering::Acquire) == 0

@@ -208,6 +208,9 @@ pub struct ProducerConfig {
     /// `metrics.sample.window.ms` (30 s) and `metrics.num.samples` (2): the window of the
     /// rates, averages and maxima in [`Producer::metrics`](crate::Producer::metrics).
     pub metrics_window: (Duration, usize),
+    /// `statistics.interval.ms` (librdkafka): how often the statistics callback runs
+    /// (`None`: never, the default, from 0).
+    pub statistics_interval: Option<Duration>,
     /// What was accepted but has no effect in Volley (Java classes, other clients' keys),
     /// one line per key; also logged at WARN by [`ProducerConfigBuilder::build`].
     pub warnings: Vec<String>,
@@ -256,6 +259,7 @@ impl Default for ProducerConfig {
             tcp_nodelay: true,
             client_rack: String::new(),
             metrics_window: (Duration::from_secs(30), 2),
+            statistics_interval: None,
             queue_buffering_max_messages: None,
             batch_num_messages: None,
             warnings: Vec::new(),

@@ -81,6 +81,7 @@ pub use error::{BatchId, DeliveryError, Error, Persistence, SendError};
 pub use interceptor::{Acknowledgement, Interceptor};
 pub use partitioner::{murmur2, murmur2_partition, BuiltinPartitioner, Partitioner};
 pub use producer::callback::Callback;
+pub use producer::stats::StatisticsCallback;
 pub use producer::typed::{TypedProducer, TypedRecord};
 pub use producer::wait::{Node, PartitionMetadata};
 pub use producer::{MetricsHandle, Producer, ProducerBuilder};

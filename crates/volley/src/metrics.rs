@@ -124,6 +124,32 @@ struct NodeStats {
     latency: Stat,
     requests: Stat,
     responses: Stat,
+    counts: NodeCounts,
+    /// Round trips since the last statistics document, microseconds.
+    rtt: Vec<u64>,
+}
+
+/// Totals of one broker's connection, for the statistics document (librdkafka's names).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct NodeCounts {
+    pub(crate) tx: u64,
+    pub(crate) txbytes: u64,
+    pub(crate) rx: u64,
+    pub(crate) rxbytes: u64,
+    /// Requests that failed (their connection closed before an answer).
+    pub(crate) txerrs: u64,
+    /// Batches sent again after a failure on this broker.
+    pub(crate) txretries: u64,
+    pub(crate) req_timeouts: u64,
+    pub(crate) connects: u64,
+    pub(crate) disconnects: u64,
+}
+
+/// One broker in the statistics document: its totals and the round trips since the last one.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct NodeView {
+    pub(crate) counts: NodeCounts,
+    pub(crate) rtt_us: Vec<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -250,7 +276,10 @@ impl Metrics {
     fn request(s: &mut State, w: Window, node: i32, bytes: usize, now: Instant) {
         s.requests.record(1.0, now, w);
         s.bytes_out.record(bytes as f64, now, w);
-        s.nodes.entry(node).or_default().requests.record(1.0, now, w);
+        let n = s.nodes.entry(node).or_default();
+        n.requests.record(1.0, now, w);
+        n.counts.tx += 1;
+        n.counts.txbytes += bytes as u64;
         s.in_flight += 1;
     }
 
@@ -270,6 +299,11 @@ impl Metrics {
             let n = s.nodes.entry(node).or_default();
             n.responses.record(1.0, now, w);
             n.latency.record(ms, now, w);
+            n.counts.rx += 1;
+            n.counts.rxbytes += bytes as u64;
+            if n.rtt.len() < 100_000 {
+                n.rtt.push(u64::try_from(latency.as_micros()).unwrap_or(u64::MAX));
+            }
             s.in_flight = s.in_flight.saturating_sub(1);
         });
     }
@@ -282,6 +316,59 @@ impl Metrics {
     /// Requests that will get no answer (their connection closed, or acks=0).
     pub(crate) fn unanswered(&self, n: usize) {
         self.with(|s, _| s.in_flight = s.in_flight.saturating_sub(n as u64));
+    }
+
+    /// `node`'s connection closed with `n` requests unanswered.
+    pub(crate) fn closed_with(&self, node: i32, n: usize) {
+        self.with(|s, _| {
+            s.in_flight = s.in_flight.saturating_sub(n as u64);
+            s.nodes.entry(node).or_default().counts.txerrs += n as u64;
+        });
+    }
+
+    /// A request to `node` got no answer within `request.timeout.ms`.
+    pub(crate) fn request_timeout(&self, node: i32) {
+        self.with(|s, _| s.nodes.entry(node).or_default().counts.req_timeouts += 1);
+    }
+
+    /// A batch that failed on `node` goes back for another attempt.
+    pub(crate) fn node_retry(&self, node: i32) {
+        self.with(|s, _| s.nodes.entry(node).or_default().counts.txretries += 1);
+    }
+
+    /// Each broker's totals and the round trips since the last call (which forgets them).
+    pub(crate) fn take_node_views(&self) -> BTreeMap<i32, NodeView> {
+        self.with(|s, _| {
+            s.nodes
+                .iter_mut()
+                .map(|(id, n)| {
+                    let view = NodeView {
+                        counts: n.counts,
+                        rtt_us: std::mem::take(&mut n.rtt),
+                    };
+                    (*id, view)
+                })
+                .collect()
+        })
+    }
+
+    /// Records and bytes sent so far (`txmsgs`, `txmsg_bytes`), requests and their bytes.
+    pub(crate) fn totals(&self) -> [f64; 6] {
+        self.with(|s, _| {
+            [
+                s.records_sent.total,
+                s.topics.values().map(|t| t.bytes.total).sum(),
+                s.requests.count as f64,
+                s.bytes_out.total,
+                s.responses.count as f64,
+                s.bytes_in.total,
+            ]
+        })
+    }
+
+    /// Epoch bumps so far.
+    pub(crate) fn epoch_bumps(&self) -> u64 {
+        self.with(|s, _| s.epoch_bumps)
     }
 
     /// A batch of `records` goes back for another attempt.
@@ -328,13 +415,16 @@ impl Metrics {
         });
     }
 
-    /// A connection was made (`true`) or closed (`false`).
-    pub(crate) fn connection(&self, made: bool) {
+    /// A connection to `node` was made (`true`) or closed (`false`).
+    pub(crate) fn connection(&self, node: i32, made: bool) {
         self.with(|s, _| {
+            let n = s.nodes.entry(node).or_default();
             if made {
                 s.connections_created += 1;
+                n.counts.connects += 1;
             } else {
                 s.connections_closed += 1;
+                n.counts.disconnects += 1;
             }
         });
     }

@@ -88,9 +88,9 @@ fn the_snapshot_names_javas_metrics() {
     m.split(now);
     m.identity((7, 0));
     m.identity((7, 1));
-    m.connection(true);
-    m.connection(true);
-    m.connection(false);
+    m.connection(1, true);
+    m.connection(1, true);
+    m.connection(1, false);
     let s = m.snapshot(
         "c1",
         &Gauges {

@@ -75,6 +75,7 @@ fn direct(key: &str) -> Option<&'static str> {
         "client.rack" => "client.rack",
         "metrics.sample.window.ms" => "metrics.sample.window.ms",
         "metrics.num.samples" => "metrics.num.samples",
+        "statistics.interval.ms" => "statistics.interval.ms",
         "key.serializer" => "key.serializer",
         "value.serializer" => "value.serializer",
         "interceptor.classes" => "interceptor.classes",

@@ -105,6 +105,10 @@ pub(super) fn apply(
     if let Some(v) = get("metrics.sample.window.ms") {
         c.metrics_window.0 = ms(parse_int("metrics.sample.window.ms", v, 1, I32)?);
     }
+    if let Some(v) = get("statistics.interval.ms") {
+        let n = parse_int("statistics.interval.ms", v, 0, 86_400_000)?;
+        c.statistics_interval = (n > 0).then(|| ms(n));
+    }
     if let Some(v) = get("metrics.num.samples") {
         c.metrics_window.1 = usize::try_from(parse_int("metrics.num.samples", v, 1, 1000)?).unwrap_or(2);
     }

@@ -204,6 +204,11 @@ impl ProducerConfigBuilder {
     pub fn metrics_sample_window(self, d: Duration) -> Self {
         self.put("metrics.sample.window.ms", d.as_millis())
     }
+    /// `statistics.interval.ms`: how often the statistics callback runs (zero: never).
+    #[must_use]
+    pub fn statistics_interval(self, d: Duration) -> Self {
+        self.put("statistics.interval.ms", d.as_millis())
+    }
     /// `metrics.num.samples`: how many samples the metrics window keeps.
     #[must_use]
     pub fn metrics_num_samples(self, n: usize) -> Self {

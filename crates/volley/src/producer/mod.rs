@@ -3,6 +3,7 @@
 //! ([`typed`]).
 
 pub(crate) mod callback;
+pub(crate) mod stats;
 pub(crate) mod typed;
 pub(crate) mod wait;
 
@@ -65,6 +66,7 @@ pub struct ProducerBuilder {
     config: ProducerConfig,
     partitioner: Option<Arc<dyn Partitioner>>,
     interceptors: Vec<Arc<dyn Interceptor>>,
+    statistics: Option<stats::StatisticsCallback>,
 }
 
 impl std::fmt::Debug for ProducerBuilder {
@@ -104,11 +106,23 @@ impl ProducerBuilder {
                 self.config.partitioner_ignore_keys,
             ))
         });
+        let interval = self.config.statistics_interval;
         let mut p = Producer::with_partitioner(self.config, partitioner)?;
         if !self.interceptors.is_empty() {
             p.interceptors = Some(Arc::new(Interceptors(self.interceptors)));
         }
+        if let (Some(f), Some(every)) = (self.statistics, interval) {
+            p.spawn_statistics(every, f);
+        }
         Ok(p)
+    }
+
+    /// Receives a statistics document (librdkafka's STATISTICS.md shape, JSON text) every
+    /// `statistics.interval.ms`; nothing is emitted while that is 0 (the default).
+    #[must_use]
+    pub fn on_statistics(mut self, f: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        self.statistics = Some(Arc::new(f));
+        self
     }
 
     /// Starts a producer with a key and a value serializer wired in.

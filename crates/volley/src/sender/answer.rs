@@ -251,6 +251,7 @@ impl Sender {
                     self.retry_or_fail(b, text, false, now);
                 }
                 Verdict::Retry { maybe_written, refresh } => {
+                    self.shared.metrics.node_retry(node_id);
                     if code == ErrorCode::REBOOTSTRAP_REQUIRED {
                         self.meta.force_rebootstrap(now);
                     }
@@ -501,9 +502,9 @@ impl Sender {
         };
         self.meta.request_refresh();
         if closed.was_up {
-            self.shared.metrics.connection(false);
+            self.shared.metrics.connection(node_id, false);
         }
-        self.shared.metrics.unanswered(closed.pending.len());
+        self.shared.metrics.closed_with(node_id, closed.pending.len());
         for (p, written) in closed.pending {
             match p.kind {
                 PendingKind::Metadata { .. } => self.meta.failed(now),
@@ -513,6 +514,7 @@ impl Sender {
                 PendingKind::Produce { batches, .. } => {
                     for b in batches {
                         self.answered(&b);
+                        self.shared.metrics.node_retry(node_id);
                         let why = format!("connection to {} lost: {error}", closed.addr);
                         self.retry_or_fail(b, why, written, now);
                     }

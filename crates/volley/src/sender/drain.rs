@@ -273,6 +273,10 @@ impl Sender {
         self.shared.metrics.produce_sent(node_id, &sent, request_bytes, now);
         drop(sent);
         for b in &mut batches {
+            if let Some(p) = self.parts.get_mut(&b.key()) {
+                p.sent.0 += u64::try_from(b.record_count).unwrap_or(0);
+                p.sent.1 += b.bytes.len() as u64;
+            }
             b.attempts += 1;
             tracing::trace!(node = node_id, correlation_id = corr, topic = %b.topic, partition = b.partition,
                 producer = ?b.stamp, sequence = b.base_sequence, records = b.record_count, attempt = b.attempts, "produce");

@@ -22,6 +22,7 @@ mod metadata;
 mod nodes;
 mod partitions;
 mod producer_id;
+mod stats;
 
 use rustc_hash::FxHashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
@@ -96,6 +97,8 @@ pub(crate) enum Command {
     Abort,
     /// Stop once nothing is pending.
     Shutdown,
+    /// Reply with the statistics document (librdkafka's shape).
+    Statistics(oneshot::Sender<serde_json::Value>),
 }
 
 /// `base` doubled per attempt up to `max`, with ±20 % jitter (Java's exponential backoff).
@@ -124,6 +127,8 @@ pub(crate) struct Sender {
     parts: FxHashMap<(Arc<str>, i32), PartState>,
     rules: Rules,
     next_batch_id: u64,
+    /// When the sender started (the statistics' `ts` and `age`).
+    started: Instant,
 }
 
 impl Sender {
@@ -173,6 +178,7 @@ impl Sender {
             parts: FxHashMap::default(),
             rules,
             next_batch_id: 0,
+            started: now,
             shared,
         }
     }
@@ -247,6 +253,9 @@ impl Sender {
                 let _ = reply.send(all);
             }
             Command::Abort => self.abort_all(),
+            Command::Statistics(reply) => {
+                let _ = reply.send(self.statistics(now));
+            }
             Command::Shutdown => self.shutdown = true,
         }
     }
@@ -320,7 +329,7 @@ impl Sender {
 
     fn on_connected(&mut self, node_id: i32, conn_id: u64, res: Result<Connection, Error>, now: Instant) {
         if res.is_ok() {
-            self.shared.metrics.connection(true);
+            self.shared.metrics.connection(node_id, true);
         }
         if let Some(e) = self.nodes.connected(node_id, conn_id, res, now) {
             if e.is_authentication() {
@@ -550,6 +559,7 @@ impl Sender {
                 "no answer within request.timeout.ms ({} ms)",
                 cfg.request_timeout.as_millis()
             );
+            self.shared.metrics.request_timeout(id);
             self.close_node(id, &why, now);
         }
         // Queued batches past the delivery timeout were never sent.

@@ -67,6 +67,8 @@ pub(super) struct PartState {
     pub(super) needs_bump: bool,
     /// Number of the next batch drained from the accumulator (see [`Order`]).
     pub(super) next_order: u64,
+    /// Records and bytes sent in Produce requests, retries included (statistics).
+    pub(super) sent: (u64, u64),
 }
 
 impl Default for PartState {
@@ -81,6 +83,7 @@ impl Default for PartState {
             unresolved: Vec::new(),
             needs_bump: false,
             next_order: 0,
+            sent: (0, 0),
         }
     }
 }

@@ -77,6 +77,17 @@ impl ProducerIdState {
         }
     }
 
+    /// The state's name in librdkafka's statistics (`eos.idemp_state`).
+    pub(super) fn state_name(&self) -> &'static str {
+        match self.state {
+            State::Disabled => "Init",
+            State::Missing => "RequestPID",
+            State::Requesting { .. } => "WaitPID",
+            State::Ready(_) => "Assigned",
+            State::Fatal(_) => "FatalError",
+        }
+    }
+
     /// Why the producer cannot go on, if it cannot.
     #[cfg(test)]
     pub(super) fn fatal(&self) -> Option<&str> {
