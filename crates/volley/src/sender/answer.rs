@@ -179,7 +179,13 @@ impl Sender {
                 self.on_init_producer_id(p.version, body, now);
                 Ok(())
             }
-            PendingKind::Produce { batches, .. } => self.on_produce_response(node_id, p.version, body, batches, now),
+            PendingKind::Produce { batches, span, .. } => {
+                // Events of the answer's handling (retries, failures) belong to the request.
+                let _in = span.enter();
+                let r = self.on_produce_response(node_id, p.version, body, batches, now);
+                span.record("outcome", if r.is_ok() { "answered" } else { "malformed answer" });
+                r
+            }
         };
         if let Err(e) = res {
             self.close_node(node_id, &format!("malformed response: {e}"), now);
@@ -459,6 +465,9 @@ impl Sender {
             self.fail_sealed(b, err, Vec::new());
             return;
         }
+        let _retry =
+            tracing::debug_span!("batch_retry", topic = %b.topic, partition = b.partition, attempt = b.attempts)
+                .entered();
         tracing::debug!(topic = %b.topic, partition = b.partition, attempts = b.attempts, %error, "retrying batch");
         b.retry_at = now + backoff(cfg.retry_backoff, cfg.retry_backoff_max, b.attempts);
         self.shared.metrics.retry(&b.topic, b.record_count, now);
@@ -511,7 +520,9 @@ impl Sender {
                 PendingKind::InitProducerId { .. } => {
                     self.pid.lost(now, error);
                 }
-                PendingKind::Produce { batches, .. } => {
+                PendingKind::Produce { batches, span, .. } => {
+                    span.record("outcome", "connection lost");
+                    let _in = span.enter();
                     for b in batches {
                         self.answered(&b);
                         self.shared.metrics.node_retry(node_id);

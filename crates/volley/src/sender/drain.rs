@@ -286,7 +286,18 @@ impl Sender {
             correlation_id: corr,
             report_written: acks0,
         };
-        if let Err(kind) = node.write(out, version, PendingKind::Produce { batches, acks0 }, now) {
+        let records: i64 = batches.iter().map(|b| i64::from(b.record_count)).sum();
+        let span = tracing::debug_span!(
+            "produce_request",
+            broker = node_id,
+            correlation_id = corr,
+            partitions = batches.len(),
+            records,
+            bytes = request_bytes,
+            outcome = tracing::field::Empty,
+        );
+        let kind = PendingKind::Produce { batches, acks0, span };
+        if let Err(kind) = node.write(out, version, kind, now) {
             // Never queued on the socket, so certainly not written.
             self.shared.metrics.unanswered(1);
             if let PendingKind::Produce { batches, .. } = kind {

@@ -19,15 +19,14 @@ pub(super) enum PendingKind {
     Produce {
         batches: Vec<SentBatch>,
         acks0: bool,
+        /// The request's `produce_request` span (broker, correlation id, partitions,
+        /// records, bytes; its outcome is recorded when it ends).
+        span: tracing::Span,
     },
     /// `topics`: the topics the request names.
-    Metadata {
-        topics: Vec<String>,
-    },
+    Metadata { topics: Vec<String> },
     /// `current`: the id and epoch to bump, or `None` for a fresh producer id.
-    InitProducerId {
-        current: Option<Identity>,
-    },
+    InitProducerId { current: Option<Identity> },
 }
 
 /// A request written (or queued) on a connection, waiting for its answer.
