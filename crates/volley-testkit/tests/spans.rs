@@ -24,8 +24,10 @@ async fn each_produce_request_has_a_span() {
     use tracing_subscriber::layer::{Context, SubscriberExt};
     use tracing_subscriber::Layer;
 
+    /// Span id → (name, fields).
+    type Seen = HashMap<u64, (String, HashMap<String, String>)>;
     #[derive(Default, Clone)]
-    struct Spans(Arc<Mutex<HashMap<u64, (String, HashMap<String, String>)>>>);
+    struct Spans(Arc<Mutex<Seen>>);
     struct Fields<'a>(&'a mut HashMap<String, String>);
     impl tracing::field::Visit for Fields<'_> {
         fn record_debug(&mut self, f: &tracing::field::Field, v: &dyn std::fmt::Debug) {
