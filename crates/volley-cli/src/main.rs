@@ -1,6 +1,5 @@
 //! `volley`: produce records to Kafka from the command line, and find where keys land.
 
-mod metrics_server;
 mod perf;
 mod produce;
 

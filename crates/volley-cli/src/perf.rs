@@ -210,8 +210,8 @@ pub(crate) async fn run(a: PerfArgs) -> ExitCode {
         Err(e) => return fail(e.to_string()),
     };
     let _exporter = match &a.metrics_addr {
-        Some(addr) => match crate::metrics_server::serve(addr, producer.metrics_handle()).await {
-            Ok(task) => Some(crate::metrics_server::AbortOnDrop(task)),
+        Some(addr) => match volley::metrics::prometheus::serve(addr, producer.metrics_handle()).await {
+            Ok(task) => Some(volley::metrics::prometheus::AbortOnDrop(task)),
             Err(e) => return fail(e),
         },
         None => None,

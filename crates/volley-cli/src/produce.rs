@@ -301,8 +301,8 @@ pub(crate) async fn run(mut a: ProduceArgs) -> ExitCode {
         Err(e) => return usage(e),
     };
     let _exporter = match &a.metrics_addr {
-        Some(addr) => match crate::metrics_server::serve(addr, producer.metrics_handle()).await {
-            Ok(task) => Some(crate::metrics_server::AbortOnDrop(task)),
+        Some(addr) => match volley::metrics::prometheus::serve(addr, producer.metrics_handle()).await {
+            Ok(task) => Some(volley::metrics::prometheus::AbortOnDrop(task)),
             Err(e) => return usage(e),
         },
         None => None,
