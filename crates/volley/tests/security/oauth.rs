@@ -150,8 +150,7 @@ async fn acls_fail_only_the_records_of_unwritable_topics() {
     let e = p
         .send(ProducerRecord::new(&hidden, "x"))
         .await
-        .err()
-        .expect("no ACL: refused");
+        .expect_err("no ACL: refused");
     auth_failed(&e.error, "no ACL");
     // Describe only: the Produce answer refuses the batch, not retried.
     let f = p
@@ -252,8 +251,7 @@ async fn a_token_provider_of_the_library_user_serves_oauthbearer() {
     let e = p
         .send(ProducerRecord::new(&t, "x"))
         .await
-        .err()
-        .expect("bob may not write");
+        .expect_err("bob may not write");
     assert!(
         matches!(e.error, Error::Broker { code, .. } if code == ErrorCode::TOPIC_AUTHORIZATION_FAILED),
         "{e}"
@@ -289,6 +287,6 @@ async fn init_producer_id_refused_by_acls_stops_the_producer() {
         start.elapsed() < Duration::from_secs(10),
         "at once, not after a timeout"
     );
-    let later = p.send(ProducerRecord::new(&t, "y")).await.err().expect("stopped");
+    let later = p.send(ProducerRecord::new(&t, "y")).await.expect_err("stopped");
     assert!(matches!(later.error, Error::Fatal(_)), "{later}");
 }
