@@ -101,7 +101,8 @@ fn no_secret_reaches_any_output_at_trace_level() {
         ]
     };
     // (name, bootstrap, settings, should succeed)
-    let cases: Vec<(&str, &str, Vec<(&str, String)>, bool)> = vec![
+    type Case<'a> = (&'a str, &'a str, Vec<(&'a str, String)>, bool);
+    let cases: Vec<Case> = vec![
         (
             "plain",
             &k.sasl_plaintext,
