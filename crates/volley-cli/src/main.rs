@@ -3,9 +3,11 @@
 mod perf;
 mod produce;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
 use volley::{BuiltinPartitioner, Partitioner, PartitionerKind};
 
 /// Volley: a fast, reliable Kafka producer.
@@ -87,15 +89,30 @@ fn run_async(fut: impl std::future::Future<Output = ExitCode>) -> ExitCode {
     }
 }
 
+/// The log filter: `VOLLEY_LOG`, else `RUST_LOG`, else WARN (the config's warnings are
+/// printed by the commands as "warning: ..." lines, so the library's log of the same lines is
+/// kept quiet by default). A filter that does not parse is reported and skipped.
+fn log_filter() -> EnvFilter {
+    for var in ["VOLLEY_LOG", "RUST_LOG"] {
+        let Ok(v) = std::env::var(var) else { continue };
+        if v.trim().is_empty() {
+            continue;
+        }
+        match EnvFilter::try_new(&v) {
+            Ok(f) => return f,
+            Err(e) => eprintln!("warning: {var} is not a valid log filter ({e}); it is ignored"),
+        }
+    }
+    EnvFilter::new("warn,volley::config=error")
+}
+
 fn main() -> ExitCode {
-    // The config's warnings are printed by the commands as "warning: ..." lines; the
-    // library's log of the same lines is kept quiet.
+    // Colours only on a terminal; a log line first erases `volley produce`'s live progress
+    // line, if one is shown.
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("VOLLEY_LOG")
-                .unwrap_or_else(|_| "warn,volley::config=error".into()),
-        )
-        .with_writer(std::io::stderr)
+        .with_env_filter(log_filter())
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(produce::progress::clear_live_line)
         .init();
     let cli = Cli::parse();
     match cli.command {

@@ -3,6 +3,7 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -121,15 +122,30 @@ pub(crate) struct ProduceArgs {
     /// `statistics.interval.ms` (5 s when not set).
     #[arg(long, value_name = "FILE")]
     stats: Option<std::path::PathBuf>,
+    /// Show progress every N ms (default: a live line rewritten every 1000 ms when standard
+    /// error is a terminal, else a plain line every 10000 ms).
+    #[arg(long, value_name = "N")]
+    progress_interval_ms: Option<u64>,
+    /// No progress output.
+    #[arg(short = 'q', long)]
+    quiet: bool,
+    /// Write the final summary to FILE as one JSON object, on every exit (signals and
+    /// errors included).
+    #[arg(long, value_name = "FILE")]
+    summary_json: Option<PathBuf>,
 }
 
 mod json_key;
+pub(crate) mod progress;
 mod record;
 mod report;
 mod signals;
+mod summary;
 
+use progress::{Counters, Progress};
 use record::{build_encoders, make_record};
 use report::{cause_of, collect, Entry};
+use summary::End;
 
 /// Reads one record up to and including `delim` (or to the end of input) into `buf`; the
 /// number of bytes read, 0 at the end.
@@ -149,9 +165,10 @@ async fn read_record(
     }
 }
 
-fn usage(msg: impl std::fmt::Display) -> ExitCode {
+fn usage(msg: impl std::fmt::Display) -> End {
+    let msg = msg.to_string();
     eprintln!("error: {msg}");
-    ExitCode::from(2)
+    End::early(2, msg)
 }
 
 /// Parses a Java .properties file (comments, `=`/`:` separators, trimmed keys/values).
@@ -213,7 +230,21 @@ fn build_config(a: &ProduceArgs) -> Result<ProducerConfig, String> {
     Ok(config)
 }
 
-pub(crate) async fn run(mut a: ProduceArgs) -> ExitCode {
+/// Runs `volley produce`; the summary JSON is written whatever way the run ends.
+pub(crate) async fn run(a: ProduceArgs) -> ExitCode {
+    let json = a.summary_json.clone();
+    let end = produce(a).await;
+    let mut code = end.code;
+    if let Some(path) = json {
+        if let Err(e) = end.write_json(&path) {
+            eprintln!("error: {e}");
+            code = code.max(1);
+        }
+    }
+    ExitCode::from(code)
+}
+
+async fn produce(mut a: ProduceArgs) -> End {
     a.key_split = match (&a.key_separator, &a.key_delimiter) {
         (Some(s), _) => Some(s.as_bytes().to_vec()),
         (None, Some(d)) => match record::unescape("-K", d) {
@@ -281,7 +312,7 @@ pub(crate) async fn run(mut a: ProduceArgs) -> ExitCode {
         Ok(e) => e,
         Err((e, code)) => {
             eprintln!("error: {e}");
-            return ExitCode::from(code);
+            return End::early(code, e);
         }
     };
     let mut builder = Producer::builder(config);
@@ -311,17 +342,8 @@ pub(crate) async fn run(mut a: ProduceArgs) -> ExitCode {
         Ok(rx) => rx,
         Err(e) => return usage(format!("cannot listen for signals: {e}")),
     };
-    let progress = (std::io::stderr().is_terminal()).then(|| {
-        let pb = match total_bytes {
-            Some(n) => indicatif::ProgressBar::new(n),
-            None => indicatif::ProgressBar::new_spinner(),
-        };
-        pb.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} {bytes}/{total_bytes} read, {msg} [{elapsed_precise}]")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        pb
-    });
+    let counters = Arc::new(Counters::default());
+    let mode = progress::Mode::choose(a.quiet, a.progress_interval_ms, std::io::stderr().is_terminal());
     // Outcomes go to the collector in chunks (one channel message per CHUNK lines, not one
     // per line); record keys are kept only for the report, which is the only reader.
     const CHUNK: usize = 1024;
@@ -333,8 +355,9 @@ pub(crate) async fn run(mut a: ProduceArgs) -> ExitCode {
         tracing::info!(topic = %s.topic, partition = s.partition, records = s.records, "records reported possibly persisted are persisted");
         let _ = settled_tx.send(s.batch);
     });
-    let collector = tokio::spawn(collect(rx, settled_rx, a.report.clone()));
+    let collector = tokio::spawn(collect(rx, settled_rx, a.report.clone(), Arc::clone(&counters)));
     let start = Instant::now();
+    let progress = Progress::start(mode, Arc::clone(&counters), total_bytes);
     let mut reader = BufReader::with_capacity(1 << 20, input);
 
     let mut buf = Vec::with_capacity(4096);
@@ -387,6 +410,8 @@ pub(crate) async fn run(mut a: ProduceArgs) -> ExitCode {
         };
         read_bytes += n as u64;
         line_no += 1;
+        counters.read.store(line_no, Ordering::Relaxed);
+        counters.read_bytes.store(read_bytes, Ordering::Relaxed);
         match &delimiter {
             Some(d) if buf.ends_with(d) => buf.truncate(buf.len() - d.len()),
             Some(_) => {}
@@ -475,12 +500,6 @@ pub(crate) async fn run(mut a: ProduceArgs) -> ExitCode {
         {
             break;
         }
-        if let Some(pb) = &progress {
-            if line_no.is_multiple_of(4096) {
-                pb.set_position(read_bytes);
-                pb.set_message(format!("{line_no} lines"));
-            }
-        }
     }
     if !chunk.is_empty() {
         let _ = tx.send(chunk).await;
@@ -493,50 +512,42 @@ pub(crate) async fn run(mut a: ProduceArgs) -> ExitCode {
         () = signals::wait(&mut stopped, 2) => producer.close(Duration::ZERO).await,
     }
     let stop = *stopped.borrow();
-    if let Some(pb) = progress {
-        pb.finish_and_clear();
-    }
-    let mut summary = match collector.await {
+    progress.stop();
+    let summary = match collector.await {
         Ok(Ok(s)) => s,
-        Ok(Err(e)) => return usage(e),
-        Err(e) => return usage(format!("internal error: {e}")),
+        Ok(Err(e)) => {
+            return End {
+                read: line_no,
+                ..usage(e)
+            }
+        }
+        Err(e) => {
+            return End {
+                read: line_no,
+                ..usage(format!("internal error: {e}"))
+            }
+        }
     };
-    summary.keyless = keyless;
     let elapsed = start.elapsed().as_secs_f64().max(1e-9);
     if let Some(f) = &fatal {
         eprintln!("error: {f}");
     }
-    println!(
-        "records: {} delivered, {} failed, {} read",
-        summary.delivered, summary.failed, line_no
-    );
-    println!("bytes delivered: {} (keys and values)", summary.bytes);
-    if a.key_pointer.is_some() {
-        println!("records without key: {}", summary.keyless);
-    }
-    for (p, n) in &summary.per_partition {
-        println!("partition {p}: {n} records");
-    }
-    for (c, n) in &summary.failures {
-        println!("failed ({c}): {n}");
-    }
-    if stop.count > 0 {
-        println!(
-            "stopped by {} after line {line_no}; lines after it were not read",
-            stop.name
-        );
-    }
-    println!(
-        "throughput: {:.0} records/s, {:.2} MB/s over {:.2} s",
-        summary.delivered as f64 / elapsed,
-        summary.bytes as f64 / elapsed / 1e6,
-        elapsed
-    );
-    if stop.count > 0 {
-        ExitCode::from(stop.exit_code)
+    let code = if stop.count > 0 {
+        stop.exit_code
     } else if summary.failed > 0 || fatal.is_some() {
-        ExitCode::from(1)
+        1
     } else {
-        ExitCode::SUCCESS
-    }
+        0
+    };
+    let end = End {
+        code,
+        signal: (stop.count > 0).then_some(stop.name),
+        error: fatal,
+        read: line_no,
+        summary,
+        elapsed,
+        keyless: a.key_pointer.is_some().then_some(keyless),
+    };
+    end.print();
+    end
 }

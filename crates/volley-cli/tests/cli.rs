@@ -3,59 +3,13 @@
 #[path = "../../volley/tests/common/mod.rs"]
 mod common;
 
+mod support;
+
 use std::io::Write;
 use std::process::{Command, Output};
 
 use common::{bootstrap, create_topic, librdkafka_placement, read_back, topic};
-
-fn volley(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_volley"))
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run volley");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin)
-        .expect("write input");
-    child.wait_with_output().expect("volley output")
-}
-
-/// `volley produce --bootstrap-servers BOOTSTRAP --topic TOPIC EXTRA...` with `stdin`.
-fn produce(bootstrap: &str, topic: &str, extra: &[&str], stdin: &[u8]) -> Output {
-    let mut args = vec!["produce", "--bootstrap-servers", bootstrap, "--topic", topic];
-    args.extend_from_slice(extra);
-    volley(&args, stdin)
-}
-
-/// `volley ARGS...` started with piped standard streams (for tests that keep its input open).
-fn spawn(args: &[&str]) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_volley"))
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run volley")
-}
-
-/// Ctrl-C for `child` (SIGINT).
-fn interrupt(child: &std::process::Child) {
-    send_signal(child, "-INT");
-}
-
-/// `kill SIGNAL child`.
-fn send_signal(child: &std::process::Child, sig: &str) {
-    let status = Command::new("kill")
-        .args([sig, &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-}
+use support::{interrupt, produce, send_signal, spawn, text, volley, wait_within};
 
 /// Writes `input` to `child` and leaves its input open, sends Ctrl-C 1.5 s later, and
 /// waits at most 10 s for it to end (`why` names what the wait proves).
@@ -65,20 +19,9 @@ fn interrupted_after_input(mut child: std::process::Child, input: &[u8], why: &s
     stdin.flush().expect("flush");
     std::thread::sleep(std::time::Duration::from_millis(1500));
     interrupt(&child);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    let out = rx
-        .recv_timeout(std::time::Duration::from_secs(10))
-        .expect(why)
-        .expect("output");
+    let out = wait_within(child, std::time::Duration::from_secs(10), why);
     drop(stdin);
     out
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 #[test]

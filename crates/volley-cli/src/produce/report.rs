@@ -1,13 +1,22 @@
 //! What comes back from `volley produce`'s sends: the per-line report, the summary, and the
 //! `persisted_later` lines of batches proven persisted after they failed.
+//!
+//! The report is in line order and written as outcomes arrive: before the collector waits
+//! for an outcome that is not known yet, the lines it has are written and flushed, so a
+//! reader of the file (`tail -f`) sees every known outcome while the run goes on. Lines are
+//! only ever written whole.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 use volley::{BatchId, DeliveryFuture, Error, Persistence};
+
+use super::progress::{eprint, Counters};
 
 pub(super) enum Entry {
     Sent {
@@ -23,14 +32,20 @@ pub(super) enum Entry {
     },
 }
 
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub(super) struct Summary {
     pub(super) delivered: u64,
     pub(super) bytes: u64,
-    pub(super) keyless: u64,
     pub(super) per_partition: BTreeMap<i32, u64>,
     pub(super) failures: BTreeMap<String, u64>,
     pub(super) failed: u64,
+    /// Failed lines certainly not in the log (malformed lines, sends that did not happen,
+    /// records the producer never wrote).
+    pub(super) not_persisted: u64,
+    /// Failed records that may be in the log.
+    pub(super) possibly_persisted: u64,
+    /// Possibly persisted records a later acknowledgement proved persisted.
+    pub(super) persisted_later: u64,
 }
 
 pub(super) fn json_str(b: &[u8]) -> String {
@@ -48,7 +63,7 @@ pub(super) struct Settling {
 
 impl Settling {
     /// Reads the events that came in; returns the report lines they complete.
-    fn poll(&mut self, events: &mut mpsc::UnboundedReceiver<BatchId>) -> Vec<String> {
+    pub(super) fn poll(&mut self, events: &mut mpsc::UnboundedReceiver<BatchId>) -> Vec<String> {
         let mut lines = Vec::new();
         while let Ok(id) = events.try_recv() {
             self.settled.insert(id);
@@ -61,7 +76,7 @@ impl Settling {
 
     /// A record of batch `id` failed possibly persisted: a report line now if its batch was
     /// already proven persisted, else later.
-    fn failed(&mut self, id: BatchId, line: u64, partition: i32) -> Option<String> {
+    pub(super) fn failed(&mut self, id: BatchId, line: u64, partition: i32) -> Option<String> {
         if self.settled.contains(&id) {
             return Some(persisted_later(line, partition));
         }
@@ -74,109 +89,174 @@ pub(super) fn persisted_later(line: u64, partition: i32) -> String {
     format!("{{\"line\":{line},\"persistence\":\"persisted_later\",\"partition\":{partition}}}")
 }
 
+/// The report file, written in whole lines.
+struct ReportFile {
+    file: tokio::fs::File,
+    /// Whole lines not written yet.
+    pending: String,
+}
+
+impl ReportFile {
+    /// Writes what is pending; `flush`: and waits until it is in the file.
+    async fn write(&mut self, flush: bool) -> Result<(), String> {
+        if !self.pending.is_empty() {
+            self.file
+                .write_all(self.pending.as_bytes())
+                .await
+                .map_err(|e| format!("cannot write --report: {e}"))?;
+            self.pending.clear();
+        }
+        if flush {
+            self.file
+                .flush()
+                .await
+                .map_err(|e| format!("cannot write --report: {e}"))?;
+        }
+        Ok(())
+    }
+}
+
+/// Lines pending beyond this are written without waiting for a flush point.
+const WRITE_AT: usize = 1 << 16;
+
 pub(super) async fn collect(
     mut rx: mpsc::Receiver<Vec<Entry>>,
     mut settled_rx: mpsc::UnboundedReceiver<BatchId>,
     report: Option<PathBuf>,
+    counters: Arc<Counters>,
 ) -> Result<Summary, String> {
     let mut settling = Settling::default();
     let mut out = match &report {
-        Some(p) => Some(tokio::io::BufWriter::new(
-            tokio::fs::File::create(p)
+        Some(p) => Some(ReportFile {
+            file: tokio::fs::File::create(p)
                 .await
                 .map_err(|e| format!("cannot create --report {}: {e}", p.display()))?,
-        )),
+            pending: String::new(),
+        }),
         None => None,
     };
     let mut s = Summary::default();
-    // Report lines are formatted only when there is a report to write.
-    let reporting = out.is_some();
-    let mut lines: Vec<String> = Vec::new();
     while let Some(entries) = rx.recv().await {
         for e in entries {
-            let line_json = match e {
-                Entry::Bad { line, cause, error } => {
-                    eprintln!("line {line}: {error}");
-                    s.failed += 1;
-                    *s.failures.entry(cause).or_default() += 1;
-                    format!("{{\"line\":{line},\"error\":{}}}", json_str(error.as_bytes()))
+            // An outcome not known yet: what is known goes to the file first (the write
+            // is started, not waited for: it completes while the collector waits).
+            if let (Entry::Sent { delivery, .. }, Some(o)) = (&e, out.as_mut()) {
+                if !delivery.is_done() {
+                    o.write(false).await?;
                 }
-                Entry::Sent {
-                    line,
-                    key,
-                    bytes,
-                    delivery,
-                } => {
-                    let key_json = key
-                        .as_ref()
-                        .filter(|_| reporting)
-                        .map(|k| format!(",\"key\":{}", json_str(k)))
-                        .unwrap_or_default();
-                    let partition = delivery.partition();
-                    match delivery.await {
-                        Ok(m) => {
-                            s.delivered += 1;
-                            s.bytes += bytes as u64;
-                            *s.per_partition.entry(m.partition).or_default() += 1;
-                            if !reporting {
-                                continue;
-                            }
-                            let off = m.offset.map_or("null".to_owned(), |o| o.to_string());
-                            format!(
-                                "{{\"line\":{line}{key_json},\"partition\":{},\"offset\":{off},\"timestamp\":{}}}",
-                                m.partition, m.timestamp
-                            )
-                        }
-                        Err(e) => {
-                            s.failed += 1;
-                            let cause = cause_of(&e.error);
-                            *s.failures.entry(cause).or_default() += 1;
-                            let p = match e.persistence {
-                                Persistence::NotPersisted => "not_persisted",
-                                Persistence::PossiblyPersisted => "possibly_persisted",
-                            };
-                            let mut text = format!(
-                                "{{\"line\":{line}{key_json},\"error\":{},\"persistence\":\"{p}\"}}",
-                                json_str(e.error.to_string().as_bytes())
-                            );
-                            if let Some(later) = e.batch.and_then(|id| settling.failed(id, line, partition)) {
-                                text.push('\n');
-                                text.push_str(&later);
-                            }
-                            text
-                        }
-                    }
+            }
+            let line_json = outcome(e, &mut s, &mut settling, out.is_some()).await;
+            counters.delivered.store(s.delivered, Ordering::Relaxed);
+            counters.delivered_bytes.store(s.bytes, Ordering::Relaxed);
+            counters.failed.store(s.failed, Ordering::Relaxed);
+            if let (Some(o), Some(l)) = (out.as_mut(), line_json) {
+                o.pending.push_str(&l);
+                o.pending.push('\n');
+                if o.pending.len() >= WRITE_AT {
+                    o.write(false).await?;
                 }
-            };
-            lines.push(line_json);
+            }
         }
-        lines.extend(settling.poll(&mut settled_rx));
+        let later = settling.poll(&mut settled_rx);
+        s.persisted_later += later.len() as u64;
         if let Some(o) = out.as_mut() {
-            for l in lines.drain(..) {
-                o.write_all(l.as_bytes()).await.map_err(|e| e.to_string())?;
-                o.write_all(b"\n").await.map_err(|e| e.to_string())?;
+            for l in later {
+                o.pending.push_str(&l);
+                o.pending.push('\n');
             }
-            // Once per chunk (up to 1,024 lines): a reader of the report sees each chunk's
-            // lines when they are known, not at the end of the input.
-            if rx.is_empty() {
-                o.flush().await.map_err(|e| e.to_string())?;
-            }
+            // The collector may wait for more input now: what it has goes to the file.
+            o.write(rx.is_empty()).await?;
         }
-        lines.clear();
     }
     // Every outcome is in; an event for a batch always comes before the acknowledgement
     // that proved it, so the last ones are in the channel now.
     let rest = settling.poll(&mut settled_rx);
-    if let Some(o) = out.as_mut() {
-        for l in rest {
-            o.write_all(l.as_bytes()).await.map_err(|e| e.to_string())?;
-            o.write_all(b"\n").await.map_err(|e| e.to_string())?;
-        }
-    }
+    s.persisted_later += rest.len() as u64;
     if let Some(mut o) = out {
-        o.flush().await.map_err(|e| e.to_string())?;
+        for l in rest {
+            o.pending.push_str(&l);
+            o.pending.push('\n');
+        }
+        o.write(true).await?;
     }
     Ok(s)
+}
+
+/// Counts one entry's outcome (waiting for it) and returns its report line(s) if a report
+/// is written.
+async fn outcome(e: Entry, s: &mut Summary, settling: &mut Settling, reporting: bool) -> Option<String> {
+    match e {
+        Entry::Bad { line, cause, error } => {
+            eprint(format_args!("line {line}: {error}"));
+            s.failed += 1;
+            s.not_persisted += 1;
+            *s.failures.entry(cause).or_default() += 1;
+            reporting.then(|| {
+                format!(
+                    "{{\"line\":{line},\"error\":{},\"persistence\":\"not_persisted\"}}",
+                    json_str(error.as_bytes())
+                )
+            })
+        }
+        Entry::Sent {
+            line,
+            key,
+            bytes,
+            delivery,
+        } => {
+            let key_json = key
+                .as_ref()
+                .filter(|_| reporting)
+                .map(|k| format!(",\"key\":{}", json_str(k)))
+                .unwrap_or_default();
+            let partition = delivery.partition();
+            match delivery.await {
+                Ok(m) => {
+                    s.delivered += 1;
+                    s.bytes += bytes as u64;
+                    *s.per_partition.entry(m.partition).or_default() += 1;
+                    if !reporting {
+                        return None;
+                    }
+                    let off = m.offset.map_or("null".to_owned(), |o| o.to_string());
+                    Some(format!(
+                        "{{\"line\":{line}{key_json},\"partition\":{},\"offset\":{off},\"timestamp\":{}}}",
+                        m.partition, m.timestamp
+                    ))
+                }
+                Err(e) => {
+                    s.failed += 1;
+                    let cause = cause_of(&e.error);
+                    *s.failures.entry(cause).or_default() += 1;
+                    let p = match e.persistence {
+                        Persistence::NotPersisted => {
+                            s.not_persisted += 1;
+                            "not_persisted"
+                        }
+                        Persistence::PossiblyPersisted => {
+                            s.possibly_persisted += 1;
+                            "possibly_persisted"
+                        }
+                    };
+                    // A batch proven persisted before this failure was read: its line now.
+                    let later = e.batch.and_then(|id| settling.failed(id, line, partition));
+                    s.persisted_later += u64::from(later.is_some());
+                    if !reporting {
+                        return None;
+                    }
+                    let mut text = format!(
+                        "{{\"line\":{line}{key_json},\"error\":{},\"persistence\":\"{p}\"}}",
+                        json_str(e.error.to_string().as_bytes())
+                    );
+                    if let Some(later) = later {
+                        text.push('\n');
+                        text.push_str(&later);
+                    }
+                    Some(text)
+                }
+            }
+        }
+    }
 }
 
 /// A short cause for the summary's failure table.

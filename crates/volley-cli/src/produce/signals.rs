@@ -42,9 +42,13 @@ pub(super) fn install() -> std::io::Result<watch::Receiver<Stopped>> {
                 s.count += 1;
             });
             if first {
-                eprintln!("{name}: no more input is read; flushing what was sent (again to stop waiting)");
+                super::progress::eprint(format_args!(
+                    "{name}: no more input is read; flushing what was sent (again to stop waiting)"
+                ));
             } else {
-                eprintln!("{name} again: not waiting for outstanding records; they are reported as failed");
+                super::progress::eprint(format_args!(
+                    "{name} again: not waiting for outstanding records; they are reported as failed"
+                ));
             }
         }
     });

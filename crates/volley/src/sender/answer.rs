@@ -17,6 +17,7 @@ use super::backoff;
 use super::batch::{self, unacknowledged, SentBatch};
 use super::nodes::{Pending, PendingKind, ACKS0_REMEMBERED};
 use super::partitions::{SequenceVerdict, Unresolved};
+use super::warn_limit::Cause;
 use super::Sender;
 
 /// How often UNKNOWN_SERVER_ERROR is retried with idempotence on (REFERENCE.md).
@@ -207,7 +208,7 @@ impl Sender {
             Ok(r) => r,
             Err(e) => {
                 for b in batches {
-                    self.retry_or_fail(b, "malformed Produce response".into(), true, now);
+                    self.retry_or_fail(b, "malformed Produce response".into(), true, node_id, now);
                 }
                 return Err(e.to_string());
             }
@@ -217,6 +218,9 @@ impl Sender {
             if let Some(n) = self.nodes.map.get_mut(&node_id) {
                 let ms = u64::try_from(resp.throttle_time_ms).unwrap_or(0);
                 n.throttled_until = Some(now + std::time::Duration::from_millis(ms));
+                let text = format!("broker {} throttled this producer for {ms} ms (a quota)", n.addr);
+                let addr = n.addr.clone();
+                self.warn(&addr, Cause::Throttle, text, now);
             }
         }
         let idempotent = self.rules.idempotent;
@@ -228,7 +232,8 @@ impl Sender {
                 .flat_map(|t| t.partitions.iter())
                 .find(|p| p.partition == b.partition);
             let Some(p) = answer else {
-                self.retry_or_fail(b, "the broker's answer did not mention the partition".into(), true, now);
+                let why = "the broker's answer did not mention the partition".into();
+                self.retry_or_fail(b, why, true, node_id, now);
                 continue;
             };
             let code = p.error;
@@ -250,14 +255,15 @@ impl Sender {
                     self.acked(b, outcome);
                 }
                 Verdict::Split => self.split(b, now),
-                Verdict::Sequence { unknown_producer } => self.on_sequence_error(b, unknown_producer, text, now),
+                Verdict::Sequence { unknown_producer } => {
+                    self.on_sequence_error(b, unknown_producer, text, node_id, now);
+                }
                 Verdict::Fenced => {
                     self.part(&b).fenced(&b);
                     self.pid.fenced();
-                    self.retry_or_fail(b, text, false, now);
+                    self.retry_or_fail(b, text, false, node_id, now);
                 }
                 Verdict::Retry { maybe_written, refresh } => {
-                    self.shared.metrics.node_retry(node_id);
                     if code == ErrorCode::REBOOTSTRAP_REQUIRED {
                         self.meta.force_rebootstrap(now);
                     }
@@ -272,7 +278,7 @@ impl Sender {
                     if code == ErrorCode::UNKNOWN_SERVER_ERROR {
                         b.unknown_server_errors += 1;
                     }
-                    self.retry_or_fail(b, text, maybe_written, now);
+                    self.retry_or_fail(b, text, maybe_written, node_id, now);
                 }
                 Verdict::Fail { maybe_written } => {
                     b.maybe_written |= maybe_written;
@@ -373,7 +379,7 @@ impl Sender {
 
     /// OUT_OF_ORDER_SEQUENCE_NUMBER or UNKNOWN_PRODUCER_ID for a batch (rule 8). The batch
     /// was rejected, so it is resent; at the head of the partition it is a real gap.
-    fn on_sequence_error(&mut self, b: SentBatch, unknown_producer: bool, text: String, now: Instant) {
+    fn on_sequence_error(&mut self, b: SentBatch, unknown_producer: bool, text: String, node_id: i32, now: Instant) {
         let verdict = self.part(&b).sequence_error(&b, unknown_producer);
         match verdict {
             SequenceVerdict::Follower => {}
@@ -398,7 +404,7 @@ impl Sender {
                 }
             }
         }
-        self.retry_or_fail(b, text, false, now);
+        self.retry_or_fail(b, text, false, node_id, now);
     }
 
     /// MESSAGE_TOO_LARGE for a batch of several records that was never written: split in two,
@@ -440,8 +446,16 @@ impl Sender {
         }
     }
 
-    /// Resends `b` later, or fails it when its time or retries are up.
-    pub(super) fn retry_or_fail(&mut self, mut b: SentBatch, error: String, maybe_written: bool, now: Instant) {
+    /// Resends `b` later, or fails it when its time or retries are up. `node_id`: where it
+    /// was sent (the retry's WARN line is rate limited per broker).
+    pub(super) fn retry_or_fail(
+        &mut self,
+        mut b: SentBatch,
+        error: String,
+        maybe_written: bool,
+        node_id: i32,
+        now: Instant,
+    ) {
         b.maybe_written |= maybe_written;
         b.last_error = Some(error.clone());
         if let Some(reason) = self.shared.fatal.get().cloned() {
@@ -469,8 +483,16 @@ impl Sender {
             tracing::debug_span!("batch_retry", topic = %b.topic, partition = b.partition, attempt = b.attempts)
                 .entered();
         tracing::debug!(topic = %b.topic, partition = b.partition, attempts = b.attempts, %error, "retrying batch");
+        let addr = self.addr_of(node_id);
+        let text = format!(
+            "retrying a batch of {}-{} sent to {addr} (attempt {}): {error}",
+            b.topic, b.partition, b.attempts
+        );
+        self.warn(&addr, Cause::Retry, text, now);
+        let cfg = &self.shared.config;
         b.retry_at = now + backoff(cfg.retry_backoff, cfg.retry_backoff_max, b.attempts);
         self.shared.metrics.retry(&b.topic, b.record_count, now);
+        self.shared.metrics.node_retry(node_id);
         self.part(&b).requeue(b);
     }
 
@@ -483,11 +505,24 @@ impl Sender {
         self.fail(b, error, record_errors);
     }
 
-    /// Fails a batch: possibly persisted if any send of it may have reached the log.
+    /// Fails a batch: possibly persisted if any send of it may have reached the log. An
+    /// ERROR line (rate limited per topic) says so.
     pub(super) fn fail(&mut self, b: SentBatch, error: Error, record_errors: Vec<(i32, Option<String>)>) {
         self.shared
             .metrics
             .failed(Some(&b.topic), b.record_count, b.maybe_written, Instant::now());
+        let text = format!(
+            "{} records of {}-{} failed, {}: {error}",
+            b.record_count,
+            b.topic,
+            b.partition,
+            if b.maybe_written {
+                "possibly persisted"
+            } else {
+                "not persisted"
+            }
+        );
+        self.warn(&b.topic, Cause::Failed, text, std::time::Instant::now());
         let error = if b.maybe_written {
             let mut e = DeliveryError::possibly_persisted(error);
             e.batch = Some(BatchId(b.id));
@@ -509,6 +544,16 @@ impl Sender {
         let Some(closed) = self.nodes.close(node_id, error, now) else {
             return;
         };
+        if !closed.pending.is_empty() {
+            // An idle connection the broker closes is not worth a warning; one that takes
+            // requests with it is.
+            let text = format!(
+                "connection to {} lost with {} requests pending: {error}",
+                closed.addr,
+                closed.pending.len()
+            );
+            self.warn(&closed.addr, Cause::Disconnect, text, now);
+        }
         self.meta.request_refresh();
         if closed.was_up {
             self.shared.metrics.connection(node_id, false);
@@ -525,9 +570,8 @@ impl Sender {
                     let _in = span.enter();
                     for b in batches {
                         self.answered(&b);
-                        self.shared.metrics.node_retry(node_id);
                         let why = format!("connection to {} lost: {error}", closed.addr);
-                        self.retry_or_fail(b, why, written, now);
+                        self.retry_or_fail(b, why, written, node_id, now);
                     }
                 }
             }

@@ -307,6 +307,7 @@ impl Sender {
                         b,
                         "the connection closed before the request was written".into(),
                         false,
+                        node_id,
                         now,
                     );
                 }

@@ -13,6 +13,8 @@
 //!   outcomes, retries and lost connections are applied;
 //! - [`drain`]: which batches go now, grouped into one request per broker;
 //! - [`nodes`]: connections, their backoff and what is pending on each;
+//! - [`warn_limit`]: at most one WARN or ERROR line per (broker or topic, cause) per 10 s,
+//!   with the count of the events it stands for (pure, time as an argument);
 //! - this file: the tokio loop that feeds events and time in, control requests, expiry.
 
 mod answer;
@@ -23,6 +25,7 @@ mod nodes;
 mod partitions;
 mod producer_id;
 mod stats;
+mod warn_limit;
 
 use rustc_hash::FxHashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
@@ -46,6 +49,7 @@ use self::metadata::{MetadataPolicy, MetadataSettings};
 use self::nodes::{DialSettings, Nodes, PendingKind};
 use self::partitions::{PartState, Rules};
 use self::producer_id::{IdEvent, ProducerIdState};
+use self::warn_limit::{Cause, Line, WarnLimit};
 
 /// Called for every possibly-persisted batch a later acknowledgement proves persisted.
 pub(crate) type SettleListener = Arc<dyn Fn(&Settled) + Send + Sync>;
@@ -129,6 +133,7 @@ pub(crate) struct Sender {
     next_batch_id: u64,
     /// When the sender started (the statistics' `ts` and `age`).
     started: Instant,
+    warns: WarnLimit,
 }
 
 impl Sender {
@@ -179,6 +184,7 @@ impl Sender {
             rules,
             next_batch_id: 0,
             started: now,
+            warns: WarnLimit::default(),
             shared,
         }
     }
@@ -203,6 +209,10 @@ impl Sender {
                 () = tokio::time::sleep_until(deadline.into()) => {}
             }
         }
+        // What the limiter still counts is logged before the producer goes.
+        for line in self.warns.drain() {
+            log(&line);
+        }
         // Close connections politely and wait for it, so that nothing written is lost to a
         // reset (see `Connection::shutdown`).
         let closing: Vec<_> = self
@@ -223,6 +233,22 @@ impl Sender {
     fn next_correlation(&mut self) -> i32 {
         self.correlation = self.correlation.wrapping_add(1) & i32::MAX;
         self.correlation
+    }
+
+    /// A WARN (or, for lost records, ERROR) line about `subject`, rate limited per
+    /// (subject, cause).
+    fn warn(&mut self, subject: &str, cause: Cause, text: String, now: Instant) {
+        if let Some(line) = self.warns.note(subject, cause, text, now) {
+            log(&line);
+        }
+    }
+
+    /// The address of a node, for log lines.
+    fn addr_of(&self, node_id: i32) -> String {
+        self.nodes
+            .map
+            .get(&node_id)
+            .map_or_else(|| format!("node {node_id}"), |n| n.addr.clone())
     }
 
     fn next_batch_id(&mut self) -> u64 {
@@ -263,6 +289,9 @@ impl Sender {
     /// Runs the policy once. Returns `true` when the sender should stop.
     fn step(&mut self, now: Instant) -> bool {
         self.expire(now);
+        for line in self.warns.due(now) {
+            log(&line);
+        }
         if let Some(reason) = self.shared.fatal.get().cloned() {
             // Records appended after the producer stopped fail at once.
             self.fail_everything_queued(&Error::Fatal(reason));
@@ -315,6 +344,7 @@ impl Sender {
             consider(n.retry_at);
         }
         [
+            self.warns.next_due(),
             self.meta.next_wakeup(),
             self.meta.next_idle_check(),
             self.pid.next_attempt(),
@@ -336,6 +366,9 @@ impl Sender {
                 // TLS or SASL refused: redialling cannot help (issue 12).
                 tracing::error!(error = %e, "connection refused by authentication");
                 self.stop_fatally(e.to_string());
+            } else {
+                let addr = self.addr_of(node_id);
+                self.warn(&addr, Cause::Connect, e.to_string(), now);
             }
             let mut c = (*self.cluster).clone();
             c.last_error = Some(e.to_string());
@@ -506,10 +539,32 @@ impl Sender {
             // A broker now advertised at another address: its old connection goes.
             self.close_node(id, "the broker is advertised at a new address", now);
         }
-        let unresolved = asked.iter().any(|t| match next.topics.get(t.as_str()) {
-            None => true,
-            Some(m) => m.leaders.iter().any(|l| *l < 0 || !next.brokers.contains_key(l)),
-        });
+        let mut unresolved = false;
+        for t in asked {
+            let problem = match next.topics.get(t.as_str()) {
+                None => Some(match next.topic_errors.get(t.as_str()) {
+                    Some(code) => format!("topic '{t}' is not in metadata: {code}"),
+                    None => format!("topic '{t}' is not in metadata"),
+                }),
+                Some(m) => {
+                    let leaderless = m
+                        .leaders
+                        .iter()
+                        .filter(|l| **l < 0 || !next.brokers.contains_key(l))
+                        .count();
+                    (leaderless > 0).then(|| {
+                        format!(
+                            "topic '{t}': {leaderless} of {} partitions have no leader",
+                            m.leaders.len()
+                        )
+                    })
+                }
+            };
+            if let Some(text) = problem {
+                unresolved = true;
+                self.warn(t, Cause::Metadata, text, now);
+            }
+        }
         self.publish(next);
         self.meta.answered(now, unresolved);
         Ok(())
@@ -518,11 +573,25 @@ impl Sender {
     fn on_init_producer_id(&mut self, version: i16, body: Bytes, now: Instant) {
         let answer = decode_init_producer_id(version, body).map_err(|e| e.to_string());
         match self.pid.on_answer(answer, now) {
-            IdEvent::NewIdentity(id) => {
+            IdEvent::NewIdentity { id, replaced } => {
                 tracing::debug!(producer_id = id.0, epoch = id.1, "producer id");
                 self.shared.metrics.identity(id);
+                if let Some(old) = replaced {
+                    let text = format!(
+                        "new producer epoch: id {} epoch {} replaces id {} epoch {} (after a sequence error or fencing)",
+                        id.0, id.1, old.0, old.1
+                    );
+                    self.warn("producer", Cause::NewEpoch, text, now);
+                }
             }
-            IdEvent::Retrying(why) => tracing::warn!(%why, "InitProducerId will be retried"),
+            IdEvent::Retrying(why) => {
+                self.warn(
+                    "producer",
+                    Cause::ProducerId,
+                    format!("InitProducerId will be retried: {why}"),
+                    now,
+                );
+            }
             IdEvent::Fatal(msg) => {
                 tracing::error!(%msg, "the idempotent producer cannot get a producer id");
                 self.stop_fatally(msg);
@@ -570,7 +639,7 @@ impl Sender {
                     timeout: cfg.delivery_timeout,
                     last,
                 };
-                self.fail_queued(q, error);
+                self.fail_queued(q, error, now);
             }
         }
         // Retries past the delivery timeout: possibly persisted if any send may have landed;
@@ -594,10 +663,19 @@ impl Sender {
         }
     }
 
-    fn fail_queued(&self, q: QueuedBatch, error: Error) {
-        self.shared
-            .metrics
-            .failed(None, q.record_count(), false, Instant::now());
+    fn fail_queued(&mut self, q: QueuedBatch, error: Error, now: Instant) {
+        self.shared.metrics.failed(None, q.record_count(), false, now);
+        let (topic, partition, records) = (
+            Arc::clone(&q.completion.topic),
+            q.completion.partition,
+            q.record_count(),
+        );
+        self.warn(
+            &topic,
+            Cause::Failed,
+            format!("{records} records of {topic}-{partition} failed, not persisted: {error}"),
+            now,
+        );
         q.completion.complete(BatchOutcome::Failed {
             error: DeliveryError::not_persisted(error),
             record_errors: Vec::new(),
@@ -606,8 +684,9 @@ impl Sender {
     }
 
     fn fail_everything_queued(&mut self, error: &Error) {
+        let now = Instant::now();
         for q in self.shared.accumulator.drain_all() {
-            self.fail_queued(q, error.clone());
+            self.fail_queued(q, error.clone(), now);
         }
     }
 
@@ -635,6 +714,15 @@ impl Sender {
             self.fail(b, err, Vec::new());
         }
         self.shutdown = true;
+    }
+}
+
+/// Logs a line of the limiter at its level.
+fn log(line: &Line) {
+    if line.cause.is_error() {
+        tracing::error!(cause = line.cause.name(), "{}", line.text);
+    } else {
+        tracing::warn!(cause = line.cause.name(), "{}", line.text);
     }
 }
 

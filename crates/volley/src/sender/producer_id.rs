@@ -27,8 +27,8 @@ enum State {
 /// What an InitProducerId answer changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum IdEvent {
-    /// A new id or epoch is in force.
-    NewIdentity(Identity),
+    /// A new id or epoch is in force; `replaced`: the one it replaces, if there was one.
+    NewIdentity { id: Identity, replaced: Option<Identity> },
     /// The request failed; it is asked again after a backoff.
     Retrying(String),
     /// The producer cannot go on (authorization, an unsupported broker).
@@ -51,6 +51,9 @@ pub(super) struct ProducerIdState {
     /// The identity a bump for UNKNOWN_PRODUCER_ID produced: if the broker does not know
     /// that one either (no KIP-360 bumps), ask for a fresh id.
     unknown_bumped: Option<Identity>,
+    /// The last identity the producer had (a new one replaces it: an epoch bump, or a
+    /// fresh id after fencing).
+    last: Option<Identity>,
     backoff: (Duration, Duration),
 }
 
@@ -64,6 +67,7 @@ impl ProducerIdState {
             fresh: false,
             for_unknown: false,
             unknown_bumped: None,
+            last: None,
             backoff,
         }
     }
@@ -171,7 +175,8 @@ impl ProducerIdState {
             self.state = State::Ready(id);
             self.failures = 0;
             self.unknown_bumped = std::mem::take(&mut self.for_unknown).then_some(id);
-            return IdEvent::NewIdentity(id);
+            let replaced = self.last.replace(id);
+            return IdEvent::NewIdentity { id, replaced };
         }
         let fatal = matches!(
             a.error,
@@ -225,10 +230,22 @@ mod tests {
         assert_eq!(s.wanted(t, false), None, "one request at a time");
         assert_eq!(
             s.on_answer(answer(ErrorCode::NONE, 7, 0), t),
-            IdEvent::NewIdentity((7, 0))
+            IdEvent::NewIdentity {
+                id: (7, 0),
+                replaced: None
+            }
         );
         assert_eq!(s.wanted(t, false), None, "no bump unless a partition wants one");
         assert_eq!(s.wanted(t, true), Some(Some((7, 0))));
+        // The bump names what it replaces (the sender logs it as a WARN line).
+        s.requested(Some((7, 0)));
+        assert_eq!(
+            s.on_answer(answer(ErrorCode::NONE, 7, 1), t),
+            IdEvent::NewIdentity {
+                id: (7, 1),
+                replaced: Some((7, 0))
+            }
+        );
     }
 
     /// Defect 2 of issue 10: a body that does not decode left the state "requesting" for
