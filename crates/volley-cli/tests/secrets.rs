@@ -1,7 +1,9 @@
 //! No secret in any output (issue 12): `volley produce` runs over every secured listener of
-//! one Apache Kafka node, and with each misconfiguration, with `VOLLEY_LOG=trace` and
-//! `--report`; every byte it writes (standard output, standard error, the report) is searched
-//! for the passwords, client secrets, tokens and private key material it was given.
+//! one Apache Kafka node (an encrypted client key among them), and with each
+//! misconfiguration (wrong password, wrong CA, TLS on a plaintext port, a refused client
+//! secret), with `VOLLEY_LOG=trace`, `--report` and `--stats`; every byte it writes (standard
+//! output, standard error, the report, the statistics) is searched for the passwords, client
+//! secrets, tokens and private key material (plain and encrypted) it was given. Failures exit 1.
 
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
@@ -12,8 +14,15 @@ use volley_testkit::oidc::TokenEndpoint;
 
 const OIDC_SECRET: &str = "oidc-secret-never-shown-4b7c";
 const BAD_PASSWORD: &str = "wrong-password-never-shown-2d9a";
+const KEY_PASSWORD: &str = "key-password-never-shown-8e1f";
 
-fn run(bootstrap: &str, topic: &str, conf: &[(&str, String)], report: &std::path::Path) -> Output {
+fn run(
+    bootstrap: &str,
+    topic: &str,
+    conf: &[(&str, String)],
+    report: &std::path::Path,
+    stats: &std::path::Path,
+) -> Output {
     let mut args: Vec<String> = [
         "produce",
         "--bootstrap-servers",
@@ -24,6 +33,10 @@ fn run(bootstrap: &str, topic: &str, conf: &[(&str, String)], report: &std::path
         ":",
         "--report",
         report.to_str().expect("path"),
+        "--stats",
+        stats.to_str().expect("path"),
+        "-X",
+        "statistics.interval.ms=100",
         "-X",
         "max.block.ms=8000",
         "-X",
@@ -77,6 +90,18 @@ fn no_secret_reaches_any_output_at_trace_level() {
     let ca = k.ca.display().to_string();
     let (alice, pw) = USERS[0];
     let key_pem = std::fs::read_to_string(&k.client_key).expect("client key");
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The client key encrypted with KEY_PASSWORD (PBES2, AES-256), as openssl writes it.
+    let encrypted = dir.path().join("client-encrypted.key");
+    let made = Command::new("openssl")
+        .args(["pkcs8", "-topk8", "-v2", "aes-256-cbc", "-in"])
+        .arg(&k.client_key)
+        .arg("-out")
+        .arg(&encrypted)
+        .args(["-passout", &format!("pass:{KEY_PASSWORD}")])
+        .output()
+        .expect("run openssl");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
     let topic = "secrets";
     volley_testkit::kafka_admin::reader("create", &k.plaintext, &[topic.to_owned(), "3".to_owned()])
         .expect("create the topic");
@@ -145,6 +170,33 @@ fn no_secret_reaches_any_output_at_trace_level() {
             true,
         ),
         (
+            "mtls-encrypted-key",
+            &k.mtls,
+            vec![
+                ("security.protocol", "SSL".to_owned()),
+                ("ssl.ca.location", ca.clone()),
+                ("ssl.certificate.location", k.client_cert.display().to_string()),
+                ("ssl.key.location", encrypted.display().to_string()),
+                ("ssl.key.password", KEY_PASSWORD.to_owned()),
+            ],
+            true,
+        ),
+        (
+            "wrong-ca",
+            &k.ssl,
+            vec![
+                ("security.protocol", "SSL".to_owned()),
+                ("ssl.ca.location", k.wrong_ca.display().to_string()),
+            ],
+            false,
+        ),
+        (
+            "tls-on-plaintext",
+            &k.plaintext,
+            vec![("security.protocol", "SSL".to_owned()), ("ssl.ca.location", ca.clone())],
+            false,
+        ),
+        (
             "wrong-password",
             &k.sasl_plaintext,
             sasl("SASL_PLAINTEXT", "SCRAM-SHA-512", alice, BAD_PASSWORD),
@@ -164,16 +216,20 @@ fn no_secret_reaches_any_output_at_trace_level() {
         USERS[1].1.to_owned(),
         OIDC_SECRET.to_owned(),
         BAD_PASSWORD.to_owned(),
+        KEY_PASSWORD.to_owned(),
         b64(&format!("volley-oidc:{OIDC_SECRET}")),
         b64(&format!("\0{alice}\0{pw}")),
         // Every token the endpoint issues starts with the base64 of {"alg":"none"}.
         "eyJhbGciOiJub25lIn0".to_owned(),
     ];
     secrets.extend(pem_body_lines(&key_pem));
-    let dir = tempfile::tempdir().expect("tempdir");
+    secrets.extend(pem_body_lines(
+        &std::fs::read_to_string(&encrypted).expect("encrypted key"),
+    ));
     for (name, bs, conf, ok) in cases {
         let report = dir.path().join(format!("{name}.jsonl"));
-        let out = run(bs, topic, &conf, &report);
+        let stats = dir.path().join(format!("{name}.stats.jsonl"));
+        let out = run(bs, topic, &conf, &report, &stats);
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         assert_eq!(
             out.status.success(),
@@ -188,6 +244,7 @@ fn no_secret_reaches_any_output_at_trace_level() {
         let mut all = out.stdout.clone();
         all.extend_from_slice(&out.stderr);
         all.extend(std::fs::read(&report).unwrap_or_default());
+        all.extend(std::fs::read(&stats).unwrap_or_default());
         let text = String::from_utf8_lossy(&all);
         assert!(
             text.contains("TRACE") || text.contains("DEBUG"),

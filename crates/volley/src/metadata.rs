@@ -46,6 +46,10 @@ pub(crate) struct Cluster {
     pub(crate) topic_errors: HashMap<String, ErrorCode>,
     /// The last connection problem, shown when a topic never appears.
     pub(crate) last_error: Option<String>,
+    /// A TLS or SASL refusal of the last dial, until a dial succeeds: sends waiting for
+    /// metadata fail with it at once (retrying with the same settings cannot help now, but
+    /// the sender keeps dialling with backoff, as Java does, in case the broker recovers).
+    pub(crate) auth_error: Option<crate::Error>,
 }
 
 impl Cluster {

@@ -151,9 +151,9 @@ async fn reauthentication_runs_between_requests_and_keeps_answers_in_flight() {
         oauth: None,
     };
     let versions = BrokerVersions::new([(SASL_HANDSHAKE_KEY, 0, 1), (SASL_AUTHENTICATE_KEY, 0, 1)]);
-    // A 200 ms session: renewal due 170-190 ms after the start.
+    // A 2 s session: renewal due 1.7-1.9 s after the start.
     let start = tokio::time::Instant::now();
-    let plan = Reauth::plan(start, 200, "b:1", None, versions, &sasl, Duration::from_secs(5));
+    let plan = Reauth::plan(start, 2000, "b:1", None, versions, &sasl, Duration::from_secs(5));
     let (_w, _r) = spawn_io(1, rd, wr, rx, events, Arc::new(AtomicU64::new(0)), plan);
     tx.send(request(5)).expect("queued");
     assert_eq!(read_request(&mut peer).await.1, 5, "the request in flight");

@@ -57,6 +57,10 @@ impl Producer {
                 if let Some(t) = c.topics.get(topic) {
                     return Ok(t.leaders.len());
                 }
+                // The brokers refuse our TLS or SASL settings: waiting cannot help.
+                if let Some(e) = &c.auth_error {
+                    return Err(e.clone());
+                }
                 // Java: an authorization failure is final, `send` fails at once. Only an answer
                 // published after we asked counts (an older one may predate a grant).
                 // UNKNOWN_TOPIC_OR_PARTITION and the rest keep waiting: the topic may be

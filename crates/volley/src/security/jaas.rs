@@ -40,7 +40,7 @@ pub fn parse(text: &str) -> Result<Jaas, String> {
         }
         let mut w = String::new();
         while let Some(&c) = chars.peek() {
-            if c.is_whitespace() || c == '=' || c == ';' || c == '"' {
+            if c.is_whitespace() || c == '=' || c == ';' || c == '"' || c == '\'' {
                 break;
             }
             w.push(c);
@@ -63,7 +63,7 @@ pub fn parse(text: &str) -> Result<Jaas, String> {
     let flag = word(&mut chars);
     if !matches!(flag.as_str(), "required" | "requisite" | "sufficient" | "optional") {
         return Err(format!(
-            "expected a control flag (required, requisite, sufficient or optional) after '{class}', found '{flag}'"
+            "expected a control flag (required, requisite, sufficient or optional) after '{class}'"
         ));
     }
     let mut options = BTreeMap::new();
@@ -81,15 +81,25 @@ pub fn parse(text: &str) -> Result<Jaas, String> {
         }
         let key = word(&mut chars);
         if key.is_empty() || chars.next() != Some('=') {
-            return Err(format!("expected key=value, found '{key}' without '='"));
+            // Never quote the text: it may be part of a password with a space in it.
+            return Err(format!(
+                "option {} is not key=value (quote a value that has spaces)",
+                options.len() + 1
+            ));
         }
         let mut value = String::new();
-        if chars.peek() == Some(&'"') {
+        // Java's JAAS parser (StreamTokenizer) takes "..." and '...' alike, with C escapes.
+        if let Some(&quote @ ('"' | '\'')) = chars.peek() {
             chars.next();
             loop {
                 match chars.next() {
-                    Some('"') => break,
+                    Some(c) if c == quote => break,
                     Some('\\') => match chars.next() {
+                        Some('n') => value.push('\n'),
+                        Some('t') => value.push('\t'),
+                        Some('r') => value.push('\r'),
+                        Some('b') => value.push('\u{8}'),
+                        Some('f') => value.push('\u{c}'),
                         Some(c) => value.push(c),
                         None => return Err(format!("unterminated quoted value of '{key}'")),
                     },
@@ -121,6 +131,24 @@ mod tests {
         assert_eq!(j.module, LoginModule::Plain);
         assert_eq!(j.options["username"].expose(), "alice");
         assert_eq!(j.options["password"].expose(), r#"p;a "q" \ s"#);
+    }
+
+    /// Review of issue 12: Confluent Cloud's generated Java client.properties quotes with
+    /// single quotes, which Java's parser takes; `\n` in a quoted value is a newline; an
+    /// error never quotes the text of a malformed option (it may be a password).
+    #[test]
+    fn single_quotes_escapes_and_quiet_errors() {
+        let j = parse(
+            "org.apache.kafka.common.security.plain.PlainLoginModule required username='KEY' password='SEC\"RET';",
+        )
+        .expect("parses");
+        assert_eq!(j.options["username"].expose(), "KEY");
+        assert_eq!(j.options["password"].expose(), "SEC\"RET");
+        let j = parse(r#"x.PlainLoginModule required username="a\nb" password='it\'s';"#).expect("parses");
+        assert_eq!(j.options["username"].expose(), "a\nb");
+        assert_eq!(j.options["password"].expose(), "it's");
+        let e = parse("x.PlainLoginModule required username=u password=my secret;").expect_err("unquoted space");
+        assert!(!e.contains("secret"), "{e}");
     }
 
     #[test]

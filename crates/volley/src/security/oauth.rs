@@ -40,6 +40,23 @@ fn epoch_secs(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
+/// The longest token lifetime Volley believes (a year): anything beyond is clamped, so no
+/// claim or endpoint answer can overflow a clock (review of issue 12: `exp: 1e300` panicked).
+const MAX_LIFETIME: Duration = Duration::from_secs(366 * 24 * 3600);
+
+/// `t + d`, with `d` clamped to [`MAX_LIFETIME`].
+fn later(t: SystemTime, d: Duration) -> SystemTime {
+    t.checked_add(d.min(MAX_LIFETIME)).unwrap_or(t)
+}
+
+/// The instant `secs` seconds after the epoch, clamped to a year from `now`.
+fn at_epoch_secs(secs: u64, now: SystemTime) -> SystemTime {
+    let cap = later(now, MAX_LIFETIME);
+    UNIX_EPOCH
+        .checked_add(Duration::from_secs(secs))
+        .map_or(cap, |t| t.min(cap))
+}
+
 fn b64url(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
@@ -62,7 +79,7 @@ impl UnsecuredJwt {
     #[must_use]
     pub fn issue(&self, now: SystemTime) -> OAuthToken {
         let iat = epoch_secs(now);
-        let exp = iat + self.lifetime.as_secs().max(1);
+        let exp = iat.saturating_add(self.lifetime.min(MAX_LIFETIME).as_secs().max(1));
         let mut claims = serde_json::json!({ "sub": self.subject, "iat": iat, "exp": exp });
         if let Some(s) = &self.scope {
             claims["scope"] = s.as_str().into();
@@ -74,7 +91,7 @@ impl UnsecuredJwt {
         );
         OAuthToken {
             value: Secret::new(value),
-            expires_at: UNIX_EPOCH + Duration::from_secs(exp),
+            expires_at: at_epoch_secs(exp, now),
             principal: Some(self.subject.clone()),
         }
     }
@@ -123,12 +140,38 @@ pub struct ClientCredentials {
 impl std::fmt::Debug for ClientCredentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClientCredentials")
-            .field("endpoint", &self.endpoint)
+            .field("endpoint", &without_userinfo(&self.endpoint))
             .field("client_id", &self.client_id)
             .field("client_secret", &self.client_secret)
             .field("scope", &self.scope)
             .finish_non_exhaustive()
     }
+}
+
+/// A URL as it may be shown: without `user:password@`.
+pub(crate) fn without_userinfo(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let end = rest.find('/').unwrap_or(rest.len());
+            match rest[..end].rfind('@') {
+                Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+                None => url.to_owned(),
+            }
+        }
+        None => url.to_owned(),
+    }
+}
+
+/// An error and its causes, joined ("error sending request: connection refused").
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(c) = next {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        next = c.source();
+    }
+    out
 }
 
 /// `application/x-www-form-urlencoded` escaping of one value.
@@ -193,7 +236,7 @@ impl ClientCredentials {
             form_escape(&self.client_id),
             form_escape(self.client_secret.expose())
         ));
-        let at = |what: String| format!("token endpoint {}: {what}", self.endpoint);
+        let at = |what: String| format!("token endpoint {}: {what}", without_userinfo(&self.endpoint));
         let answer = self
             .http
             .post(&self.endpoint)
@@ -203,9 +246,9 @@ impl ClientCredentials {
             .body(self.body())
             .send()
             .await
-            .map_err(|e| at(format!("unreachable: {e}")))?;
+            .map_err(|e| at(format!("unreachable: {}", causes(&e.without_url()))))?;
         let status = answer.status();
-        let text = answer.text().await.map_err(|e| at(e.to_string()))?;
+        let text = answer.text().await.map_err(|e| at(causes(&e.without_url())))?;
         if !status.is_success() {
             // OAuth error bodies carry `error` and `error_description`, never the secret.
             let detail: String = text.chars().take(300).collect();
@@ -229,8 +272,8 @@ pub(crate) fn parse_token_answer(text: &str, now: SystemTime) -> Result<OAuthTok
         claims.as_ref().and_then(|c| c.0),
         v.get("expires_in").and_then(serde_json::Value::as_u64),
     ) {
-        (Some(exp), _) => UNIX_EPOCH + Duration::from_secs(exp),
-        (None, Some(secs)) => now + Duration::from_secs(secs),
+        (Some(exp), _) => at_epoch_secs(exp, now),
+        (None, Some(secs)) => later(now, Duration::from_secs(secs)),
         (None, None) => return Err("the token has no exp claim and the answer no expires_in".into()),
     };
     Ok(OAuthToken {
@@ -282,7 +325,7 @@ impl std::fmt::Debug for TokenSource {
 /// When a token fetched at `fetched` should be replaced: after 80 % of its lifetime.
 fn refresh_at(fetched: SystemTime, expires_at: SystemTime) -> SystemTime {
     let life = expires_at.duration_since(fetched).unwrap_or_default();
-    fetched + life.mul_f64(0.8)
+    later(fetched, life.mul_f64(0.8))
 }
 
 impl TokenSource {

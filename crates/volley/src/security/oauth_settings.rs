@@ -21,6 +21,13 @@ use super::oauth::{check_extension, parse_extensions, ClientCredentials, TokenPr
 use super::secret::{shown, Secret};
 use crate::config::ConfigError;
 
+/// Kafka's login callback handlers for OIDC client credentials (Kafka 3.1+ and the older
+/// `secured` package name), which Java's OIDC configurations must name.
+const KAFKA_LOGIN_HANDLERS: &[&str] = &[
+    "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginCallbackHandler",
+    "org.apache.kafka.common.security.oauthbearer.secured.OAuthBearerLoginCallbackHandler",
+];
+
 /// How long one token endpoint request may take.
 const ENDPOINT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -56,6 +63,19 @@ pub(crate) fn build(
                 check_extension(name, v.expose()).map_err(|e| invalid("sasl.jaas.config", "", e))?;
                 extensions.push((name.to_owned(), v.expose().to_owned()));
             }
+        }
+    }
+    // Java's OIDC configurations name Kafka's own login handler (KIP-768); Volley does what it
+    // does. Any other class is code Volley cannot run.
+    if let Some(class) = get("sasl.login.callback.handler.class") {
+        if !KAFKA_LOGIN_HANDLERS.contains(&class.as_str()) {
+            return Err(ConfigError::NotSupported {
+                key: "sasl.login.callback.handler.class".into(),
+                value: class,
+                detail: "only Kafka's own OAuthBearerLoginCallbackHandler is understood (Volley fetches \
+                         OIDC tokens itself); for another source, implement volley::security::TokenProvider"
+                    .into(),
+            });
         }
     }
     if let Some(p) = provider {

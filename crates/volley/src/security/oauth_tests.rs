@@ -171,3 +171,68 @@ fn form_values_are_escaped() {
     assert!(!format!("{c:?}").contains("s3cr3t"));
     assert!(ClientCredentials::new("ftp://x", "id", Secret::new("s"), None, Duration::from_secs(1)).is_err());
 }
+
+/// Review of issue 12: absurd lifetimes from a token endpoint or the configuration are
+/// clamped (to a year), never a clock overflow (which panicked in the connect task).
+#[test]
+fn absurd_lifetimes_are_clamped_not_a_panic() {
+    let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let year = Duration::from_secs(366 * 24 * 3600);
+    let huge_exp = format!(
+        r#"{{"access_token":"{}.{}.","expires_in":1}}"#,
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"alg":"none"}"#),
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"sub":"x","exp":1e300}"#)
+    );
+    for answer in [
+        huge_exp.as_str(),
+        r#"{"access_token":"opaque","expires_in":18446744073709551615}"#,
+    ] {
+        let t = parse_token_answer(answer, now).expect(answer);
+        assert_eq!(t.expires_at, now + year, "{answer}");
+    }
+    let t = UnsecuredJwt {
+        subject: "x".into(),
+        lifetime: Duration::from_secs(u64::MAX),
+        scope: None,
+    }
+    .issue(now);
+    assert_eq!(t.expires_at, now + year);
+    assert_eq!(refresh_at(now, t.expires_at), now + year.mul_f64(0.8));
+}
+
+#[test]
+fn endpoint_credentials_are_never_shown() {
+    assert_eq!(
+        without_userinfo("https://u:pw@idp.example/t?x=1"),
+        "https://***@idp.example/t?x=1"
+    );
+    assert_eq!(without_userinfo("https://idp.example/a@b"), "https://idp.example/a@b");
+    let c = ClientCredentials::new(
+        "https://u:pw@idp.example/t",
+        "id",
+        Secret::new("s"),
+        None,
+        Duration::from_secs(1),
+    )
+    .expect("client");
+    assert!(!format!("{c:?}").contains("pw"), "{c:?}");
+}
+
+/// An unreachable endpoint names the cause, not only "error sending request".
+#[tokio::test]
+async fn an_unreachable_endpoint_names_the_cause() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let c = ClientCredentials::new(
+        format!("http://127.0.0.1:{port}/token"),
+        "id",
+        Secret::new("s"),
+        None,
+        Duration::from_secs(2),
+    )
+    .expect("client");
+    let e = c.fetch().await.expect_err("nothing listens");
+    assert!(e.to_lowercase().contains("refused"), "{e}");
+}

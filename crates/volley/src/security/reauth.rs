@@ -38,11 +38,17 @@ pub(crate) struct Reauth {
     pub(crate) done: u32,
 }
 
+/// The shortest time between two re-authentications: a broker announcing a session of a
+/// millisecond (an OAUTHBEARER token about to expire) must not make the writer spin.
+pub(crate) const MIN_RENEWAL: Duration = Duration::from_secs(1);
+
 /// The moment, from `start`, at which a session of `lifetime_ms` is renewed: a random point
-/// between 85 % and 95 % of it (spreading the connections of many clients).
+/// between 85 % and 95 % of it (spreading the connections of many clients), at least
+/// [`MIN_RENEWAL`] (a session shorter than that ends, and the broker closes the connection,
+/// which is then dialled again with backoff).
 pub(crate) fn renew_after(lifetime_ms: i64, fraction: f64) -> Duration {
     let ms = u64::try_from(lifetime_ms).unwrap_or(0) as f64 * fraction.clamp(0.85, 0.95);
-    Duration::from_millis(ms as u64)
+    Duration::from_millis(ms as u64).max(MIN_RENEWAL)
 }
 
 impl Reauth {
@@ -158,6 +164,11 @@ mod tests {
         assert_eq!(renew_after(10_000, 0.85), Duration::from_millis(8_500));
         assert_eq!(renew_after(10_000, 0.95), Duration::from_millis(9_500));
         assert_eq!(renew_after(10_000, 0.5), Duration::from_millis(8_500), "clamped");
-        assert_eq!(renew_after(-1, 0.9), Duration::ZERO);
+        assert_eq!(renew_after(-1, 0.9), MIN_RENEWAL);
+        assert_eq!(
+            renew_after(1, 0.9),
+            MIN_RENEWAL,
+            "a 1 ms session does not make the writer spin"
+        );
     }
 }

@@ -138,6 +138,7 @@ pub(crate) fn canonical(key: &str) -> Option<&'static str> {
         "sasl.oauthbearer.extensions" => "sasl.oauthbearer.extensions",
         "enable.sasl.oauthbearer.unsecure.jwt" => "enable.sasl.oauthbearer.unsecure.jwt",
         "sasl.oauthbearer.config" => "sasl.oauthbearer.config",
+        "sasl.login.callback.handler.class" => "sasl.login.callback.handler.class",
         _ => return None,
     })
 }

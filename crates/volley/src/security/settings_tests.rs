@@ -140,3 +140,38 @@ fn tls_errors() {
     let e = props(&[("security.protocol", "SSL"), ("ssl.enabled.protocols", "TLSv1.1")]).unwrap_err();
     assert!(e.to_string().contains("TLSv1.2 and TLSv1.3"), "{e}");
 }
+
+/// Review of issue 12: Java's OIDC configuration as users write it (KIP-768 names Kafka's
+/// login callback handler) builds; another handler class is refused by name.
+#[test]
+fn java_oidc_configuration_with_kafkas_login_handler() {
+    let base = || {
+        crate::ProducerConfig::builder()
+            .set("bootstrap.servers", "h:1")
+            .and_then(|b| b.set("security.protocol", "SASL_SSL"))
+            .and_then(|b| b.set("sasl.mechanism", "OAUTHBEARER"))
+            .and_then(|b| b.set("sasl.oauthbearer.token.endpoint.url", "https://idp.example/token"))
+            .and_then(|b| {
+                b.set(
+                    "sasl.jaas.config",
+                    "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required clientId='id' clientSecret='s3cret';",
+                )
+            })
+            .expect("keys")
+    };
+    let ok = base()
+        .set(
+            "sasl.login.callback.handler.class",
+            "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginCallbackHandler",
+        )
+        .expect("key")
+        .build();
+    assert!(ok.is_ok(), "{ok:?}");
+    let e = base()
+        .set("sasl.login.callback.handler.class", "com.example.MyHandler")
+        .expect("key")
+        .build()
+        .expect_err("another class");
+    assert!(e.to_string().contains("com.example.MyHandler"), "{e}");
+    assert!(!e.to_string().contains("s3cret"), "{e}");
+}

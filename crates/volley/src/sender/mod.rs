@@ -360,18 +360,31 @@ impl Sender {
     fn on_connected(&mut self, node_id: i32, conn_id: u64, res: Result<Connection, Error>, now: Instant) {
         if res.is_ok() {
             self.shared.metrics.connection(node_id, true);
+            if self.cluster.auth_error.is_some() {
+                let mut c = (*self.cluster).clone();
+                c.auth_error = None;
+                self.publish(Arc::new(c));
+            }
         }
         if let Some(e) = self.nodes.connected(node_id, conn_id, res, now) {
-            if e.is_authentication() {
-                // TLS or SASL refused: redialling cannot help (issue 12).
-                tracing::error!(error = %e, "connection refused by authentication");
-                self.stop_fatally(e.to_string());
-            } else {
-                let addr = self.addr_of(node_id);
-                self.warn(&addr, Cause::Connect, e.to_string(), now);
-            }
+            let addr = self.addr_of(node_id);
+            self.warn(&addr, Cause::Connect, e.to_string(), now);
             let mut c = (*self.cluster).clone();
             c.last_error = Some(e.to_string());
+            if e.is_authentication() {
+                // TLS or SASL refused (issue 12): what waits fails now with the reason, and
+                // so does every send waiting for metadata until a dial succeeds; the node is
+                // dialled again with backoff (a broker may be restarting, a proxy resetting),
+                // as Java does.
+                c.auth_error = Some(e.clone());
+                self.fail_everything_queued(&e);
+                let retries: Vec<SentBatch> = self.parts.values_mut().flat_map(|p| p.retries.drain(..)).collect();
+                for b in retries {
+                    // Numbered already: the gap it leaves is resolved before the partition
+                    // sends again (issue 10, defect 1).
+                    self.fail_sealed(b, e.clone(), Vec::new());
+                }
+            }
             self.publish(Arc::new(c));
         }
     }
@@ -386,8 +399,7 @@ impl Sender {
     /// bootstrap addresses again when a re-bootstrap is due.
     fn pick_control_node(&mut self, now: Instant) -> Option<i32> {
         if self.shared.fatal.get().is_some() {
-            // A stopped producer has nothing to ask for: dialling on (with backoff) after an
-            // authentication failure only knocks on the broker's door (issue 12).
+            // A stopped producer (no producer id, strict gapless mode) has nothing to ask for.
             return None;
         }
         let bootstrap = !self.nodes.knows_brokers() || self.meta.rebootstrap_due(now);

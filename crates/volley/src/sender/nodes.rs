@@ -223,7 +223,16 @@ impl Nodes {
         let events = self.events_tx.clone();
         let done = self.connect_tx.clone();
         tokio::spawn(async move {
-            let res = connect(id, addr, client_id, timeout, events, security).await;
+            // The dial runs in a task of its own so that a panic in it (a bug, or a library
+            // under it) is a failed dial, not a node left `Connecting` for ever.
+            let who = addr.clone();
+            let dial = tokio::spawn(connect(id, addr, client_id, timeout, events, security));
+            let res = dial.await.unwrap_or_else(|e| {
+                Err(Error::Connection {
+                    broker: who,
+                    detail: format!("the connection attempt failed unexpectedly: {e}"),
+                })
+            });
             let _ = done.send((node_id, id, res));
         });
     }
