@@ -189,3 +189,115 @@ fn stats_documents_follow_the_schema_and_count_the_run() {
         .any(|b| b["state"] == "UP" && b["tx"].as_u64() > Some(0)));
     assert!(brokers.values().any(|b| b["rtt"]["cnt"].as_u64().is_some()));
 }
+
+/// Issue 13: the broker is killed for 15 s during a `volley produce` run. Standard error shows
+/// WARN lines naming the broker and the cause, `/metrics` scraped during the outage shows
+/// connection failures rising (and the retries of what was in flight), and when the run ends
+/// every line is accounted for: delivered (read back once by librdkafka) or reported failed.
+#[test]
+fn a_15_s_broker_outage_is_visible_and_loses_nothing() {
+    use volley_testkit::kafka::KafkaCluster;
+    let k = KafkaCluster::single().unwrap_or_else(|e| panic!("Kafka: {e}"));
+    let bs = k.bootstrap().to_owned();
+    let t = topic("cli-outage");
+    common::create_topic_on(&bs, &t, 3);
+    let addr = format!("127.0.0.1:{}", free_port());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let report = dir.path().join("report.jsonl");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_volley"))
+        .args([
+            "produce",
+            "--bootstrap-servers",
+            &bs,
+            "--topic",
+            &t,
+            "--metrics-addr",
+            &addr,
+        ])
+        .args(["--report", report.to_str().expect("path"), "-X", "linger.ms=5"])
+        .env_remove("RUST_LOG")
+        .env_remove("VOLLEY_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run volley");
+    let mut stdin = child.stdin.take().expect("stdin");
+    // 100 lines a second for 26 s; the broker dies at 4 s and comes back at 19 s.
+    let start = Instant::now();
+    let broker = k.broker_ids()[0];
+    let (mut lines, mut killed, mut restarted) = (0usize, false, false);
+    let mut scrapes: Vec<(f64, f64, f64)> = Vec::new();
+    while start.elapsed() < Duration::from_secs(26) {
+        writeln!(stdin, "{{\"seq\": {lines}}}").expect("input");
+        lines += 1;
+        let s = start.elapsed().as_secs_f64();
+        if !killed && s >= 4.0 {
+            k.kill(broker).expect("kill the broker");
+            killed = true;
+        }
+        if killed && !restarted && (s >= 8.0 && scrapes.is_empty() || s >= 16.0 && scrapes.len() == 1) {
+            let text = scrape(&addr).expect("/metrics during the outage");
+            let p = parse(&text);
+            let failures = value(&p, "kafka_producer_connection_failure_total").unwrap_or(0.0);
+            let retries = value(&p, "kafka_producer_record_retry_total").unwrap_or(0.0);
+            eprintln!(
+                "outage +{:.1} s: {failures} connection failures, {retries} records retried",
+                s - 4.0
+            );
+            scrapes.push((s, failures, retries));
+        }
+        if killed && !restarted && s >= 19.0 {
+            k.restart(broker).expect("restart the broker");
+            restarted = true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    drop(stdin);
+    let out = child.wait_with_output().expect("volley output");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(scrapes.len(), 2, "two scrapes during the outage");
+    assert!(
+        scrapes[1].1 > scrapes[0].1,
+        "connection failures rise during the outage: {scrapes:?}"
+    );
+    assert!(
+        scrapes[1].2 >= 1.0,
+        "what was in flight when the broker died was retried: {scrapes:?}"
+    );
+    let warns: Vec<&str> = stderr.lines().filter(|l| l.contains("WARN")).collect();
+    for w in warns.iter().take(6) {
+        eprintln!("stderr: {w}");
+    }
+    let host = bs.split(':').next().expect("host");
+    assert!(
+        warns
+            .iter()
+            .any(|l| l.contains(host) && (l.contains("refused") || l.contains("lost"))),
+        "a WARN line names the broker and the cause:\n{stderr}"
+    );
+    assert!(warns.len() <= 30, "rate limited: {} WARN lines", warns.len());
+    // Every line: one report outcome; the delivered ones are in the log once each.
+    let text = std::fs::read_to_string(&report).expect("report");
+    let outcomes: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+    assert_eq!(outcomes.len(), lines, "one outcome per line read");
+    let delivered = outcomes.iter().filter(|o| o.get("offset").is_some()).count();
+    let failed = outcomes.len() - delivered;
+    eprintln!(
+        "{lines} lines: {delivered} delivered, {failed} reported failed; exit {:?}",
+        out.status.code()
+    );
+    let back = common::read_back_on(&bs, &t, delivered);
+    let mut seqs: Vec<u64> = back
+        .iter()
+        .map(|r| {
+            let v: serde_json::Value = serde_json::from_slice(r.value.as_deref().expect("value")).expect("json value");
+            v["seq"].as_u64().expect("seq")
+        })
+        .collect();
+    seqs.sort_unstable();
+    seqs.dedup();
+    assert_eq!(seqs.len(), delivered, "every delivered line is in the log exactly once");
+    assert_eq!(failed, 0, "a 15 s outage is within delivery.timeout.ms: nothing fails");
+    assert!(out.status.success(), "{stderr}");
+}

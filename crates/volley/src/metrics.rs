@@ -171,6 +171,7 @@ struct State {
     splits: Stat,
     connections_created: u64,
     connections_closed: u64,
+    connections_failed: u64,
     in_flight: u64,
     possibly_persisted: u64,
     epoch_bumps: u64,
@@ -336,6 +337,14 @@ impl Metrics {
         self.with(|s, _| s.nodes.entry(node).or_default().counts.txretries += 1);
     }
 
+    /// A dial of `node` failed (refused, timed out, TLS or SASL refused).
+    pub(crate) fn connection_failed(&self, node: i32) {
+        self.with(|s, _| {
+            s.connections_failed += 1;
+            let _ = s.nodes.entry(node).or_default();
+        });
+    }
+
     /// Each broker's totals and the round trips since the last call (which forgets them).
     pub(crate) fn take_node_views(&self) -> BTreeMap<i32, NodeView> {
         self.with(|s, _| {
@@ -474,6 +483,7 @@ impl Metrics {
             );
             put("connection-creation-total", s.connections_created as f64);
             put("connection-close-total", s.connections_closed as f64);
+            put("connection-failure-total", s.connections_failed as f64);
             put("requests-in-flight", s.in_flight as f64);
             put("batch-split-rate", s.splits.count_rate(now, w));
             put("batch-split-total", s.splits.count as f64);

@@ -367,6 +367,7 @@ impl Sender {
             }
         }
         if let Some(e) = self.nodes.connected(node_id, conn_id, res, now) {
+            self.shared.metrics.connection_failed(node_id);
             let addr = self.addr_of(node_id);
             self.warn(&addr, Cause::Connect, e.to_string(), now);
             let mut c = (*self.cluster).clone();
