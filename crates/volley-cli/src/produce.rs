@@ -357,7 +357,7 @@ async fn produce(mut a: ProduceArgs) -> End {
     });
     let collector = tokio::spawn(collect(rx, settled_rx, a.report.clone(), Arc::clone(&counters)));
     let start = Instant::now();
-    let progress = Progress::start(mode, Arc::clone(&counters), total_bytes);
+    let progress = Progress::start(mode, Arc::clone(&counters), total_bytes, producer.metrics_handle());
     let mut reader = BufReader::with_capacity(1 << 20, input);
 
     let mut buf = Vec::with_capacity(4096);

@@ -69,7 +69,16 @@ struct Snapshot {
     bytes: u64,
 }
 
-fn text(c: &Counters, prev: &Snapshot, now: Instant, start: Instant, total_bytes: Option<u64>) -> (String, Snapshot) {
+/// The progress text; `retries`: records sent again so far (the producer's
+/// `record-retry-total`).
+fn text(
+    c: &Counters,
+    prev: &Snapshot,
+    now: Instant,
+    start: Instant,
+    total_bytes: Option<u64>,
+    retries: u64,
+) -> (String, Snapshot) {
     let read = c.read.load(Ordering::Relaxed);
     let delivered = c.delivered.load(Ordering::Relaxed);
     let failed = c.failed.load(Ordering::Relaxed);
@@ -78,7 +87,7 @@ fn text(c: &Counters, prev: &Snapshot, now: Instant, start: Instant, total_bytes
     let rate = delivered.saturating_sub(prev.delivered) as f64 / dt;
     let mbps = bytes.saturating_sub(prev.bytes) as f64 / dt / 1e6;
     let mut s = format!(
-        "progress: {:.0} s, {read} read, {delivered} delivered, {failed} failed, {} in flight, {rate:.0} records/s, {mbps:.2} MB/s",
+        "progress: {:.0} s, {read} read, {delivered} delivered, {failed} failed, {} in flight, {rate:.0} records/s, {mbps:.2} MB/s, {retries} retries",
         now.saturating_duration_since(start).as_secs_f64(),
         read.saturating_sub(delivered + failed),
     );
@@ -104,7 +113,12 @@ pub(super) struct Progress {
 impl Progress {
     /// Starts showing progress (nothing for [`Mode::Off`]). `total_bytes`: the input's size
     /// when it is known (files only).
-    pub(super) fn start(mode: Mode, counters: Arc<Counters>, total_bytes: Option<u64>) -> Self {
+    pub(super) fn start(
+        mode: Mode,
+        counters: Arc<Counters>,
+        total_bytes: Option<u64>,
+        metrics: volley::MetricsHandle,
+    ) -> Self {
         let (interval, live) = match mode {
             Mode::Off => return Self { task: None },
             Mode::Live(i) => (i, true),
@@ -119,7 +133,8 @@ impl Progress {
             };
             loop {
                 tokio::time::sleep(interval).await;
-                let (line, next) = text(&counters, &prev, Instant::now(), start, total_bytes);
+                let retries = metrics.snapshot().get("record-retry-total").unwrap_or(0.0) as u64;
+                let (line, next) = text(&counters, &prev, Instant::now(), start, total_bytes, retries);
                 prev = next;
                 let mut err = std::io::stderr().lock();
                 if live {
@@ -172,10 +187,10 @@ mod tests {
             delivered: 200,
             bytes: 1_000_000,
         };
-        let (s, next) = text(&c, &prev, t + Duration::from_secs(2), t, Some(1000));
+        let (s, next) = text(&c, &prev, t + Duration::from_secs(2), t, Some(1000), 7);
         assert_eq!(
             s,
-            "progress: 2 s, 1500 read, 1200 delivered, 100 failed, 200 in flight, 500 records/s, 1.00 MB/s, 25% of input"
+            "progress: 2 s, 1500 read, 1200 delivered, 100 failed, 200 in flight, 500 records/s, 1.00 MB/s, 7 retries, 25% of input"
         );
         assert_eq!((next.delivered, next.bytes), (1200, 3_000_000));
     }
