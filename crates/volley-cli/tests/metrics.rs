@@ -3,6 +3,7 @@
 
 #[path = "../../volley/tests/common/mod.rs"]
 mod common;
+mod support;
 
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
@@ -61,22 +62,19 @@ fn metrics_addr_serves_prometheus_text_while_running() {
     let t = topic("cli-metrics");
     create_topic(&t, 3);
     let addr = format!("127.0.0.1:{}", free_port());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_volley"))
-        .args([
-            "produce",
-            "--bootstrap-servers",
-            &bootstrap(),
-            "--topic",
-            &t,
-            "--metrics-addr",
-            &addr,
-        ])
-        .args(["-X", "client.id=scraped", "-X", "linger.ms=5"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run volley");
+    let mut child = support::spawn(&[
+        "produce",
+        "--bootstrap-servers",
+        &bootstrap(),
+        "--topic",
+        &t,
+        "--metrics-addr",
+        &addr,
+        "-X",
+        "client.id=scraped",
+        "-X",
+        "linger.ms=5",
+    ]);
     let mut stdin = child.stdin.take().expect("stdin");
     for i in 0..1000 {
         writeln!(stdin, "{{\"event\": {i}, \"user\": \"u{}\"}}", i % 37).expect("input");
@@ -132,19 +130,17 @@ fn stats_documents_follow_the_schema_and_count_the_run() {
     create_topic(&t, 3);
     let dir = tempfile::tempdir().expect("tempdir");
     let stats = dir.path().join("stats.jsonl");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_volley"))
-        .args(["produce", "--bootstrap-servers", &bootstrap(), "--topic", &t])
-        .args([
-            "--stats",
-            stats.to_str().expect("path"),
-            "-X",
-            "statistics.interval.ms=200",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run volley");
+    let mut child = support::spawn(&[
+        "produce",
+        "--bootstrap-servers",
+        &bootstrap(),
+        "--topic",
+        &t,
+        "--stats",
+        stats.to_str().expect("path"),
+        "-X",
+        "statistics.interval.ms=200",
+    ]);
     let mut stdin = child.stdin.take().expect("stdin");
     for i in 0..2000 {
         writeln!(stdin, "{{\"n\": {i}}}").expect("input");
@@ -204,24 +200,19 @@ fn a_15_s_broker_outage_is_visible_and_loses_nothing() {
     let addr = format!("127.0.0.1:{}", free_port());
     let dir = tempfile::tempdir().expect("tempdir");
     let report = dir.path().join("report.jsonl");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_volley"))
-        .args([
-            "produce",
-            "--bootstrap-servers",
-            &bs,
-            "--topic",
-            &t,
-            "--metrics-addr",
-            &addr,
-        ])
-        .args(["--report", report.to_str().expect("path"), "-X", "linger.ms=5"])
-        .env_remove("RUST_LOG")
-        .env_remove("VOLLEY_LOG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run volley");
+    let mut child = support::spawn(&[
+        "produce",
+        "--bootstrap-servers",
+        &bs,
+        "--topic",
+        &t,
+        "--metrics-addr",
+        &addr,
+        "--report",
+        report.to_str().expect("path"),
+        "-X",
+        "linger.ms=5",
+    ]);
     let mut stdin = child.stdin.take().expect("stdin");
     // 100 lines a second for 26 s; the broker dies at 4 s and comes back at 19 s.
     let start = Instant::now();

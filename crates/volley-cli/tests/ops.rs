@@ -169,7 +169,15 @@ fn progress_lines_when_stderr_is_not_a_terminal() {
         // About one per 200 ms over 1.1 s (fewer if volley starts slowly).
         assert!((2..=8).contains(&lines.len()), "{err}");
         let last = lines.last().expect("a line");
-        for part in ["5 read", "delivered", "0 failed", "in flight", "records/s", "MB/s", "0 retries"] {
+        for part in [
+            "5 read",
+            "delivered",
+            "0 failed",
+            "in flight",
+            "records/s",
+            "MB/s",
+            "0 retries",
+        ] {
             assert!(last.contains(part), "{part} in {last}");
         }
         assert!(

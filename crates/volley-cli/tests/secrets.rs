@@ -5,7 +5,9 @@
 //! output, standard error, the report, the statistics) is searched for the passwords, client
 //! secrets, tokens and private key material (plain and encrypted) it was given. Failures exit 1.
 
-use std::process::{Command, Output, Stdio};
+mod support;
+
+use std::process::{Command, Output};
 use std::time::Duration;
 
 use base64::Engine;
@@ -49,14 +51,7 @@ fn run(
         args.push("-X".into());
         args.push(format!("{k}={v}"));
     }
-    let mut child = Command::new(env!("CARGO_BIN_EXE_volley"))
-        .args(&args)
-        .env("VOLLEY_LOG", "trace")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run volley");
+    let mut child = support::spawn_env(&args, &[("VOLLEY_LOG", "trace")]);
     {
         use std::io::Write;
         let mut stdin = child.stdin.take().expect("stdin");

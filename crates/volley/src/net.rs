@@ -408,6 +408,10 @@ where
     // Answers to re-authentication requests (negative correlation ids), reader to writer.
     let (auth_tx, mut auth_rx) = mpsc::unbounded_channel::<(i32, Bytes)>();
     let writer = tokio::spawn(async move {
+        // The writer's end: reported once, as the reader's is.
+        let closed_w = |error: String| {
+            let _ = ev_w.send((id, ConnEvent::Closed { conn: id, error }));
+        };
         let mut batch: Vec<Outbound> = Vec::new();
         loop {
             let first = match reauth.as_ref().map(|r| r.due) {
@@ -422,16 +426,7 @@ where
                 match r.run(&mut wr, &mut auth_rx).await {
                     Ok(true) => {}
                     Ok(false) => reauth = None,
-                    Err(e) => {
-                        let _ = ev_w.send((
-                            id,
-                            ConnEvent::Closed {
-                                conn: id,
-                                error: e.to_string(),
-                            },
-                        ));
-                        return;
-                    }
+                    Err(e) => return closed_w(e.to_string()),
                 }
             }
             let Some(first) = first.or_else(|| rx.try_recv().ok()) else {
@@ -450,14 +445,7 @@ where
             }
             started_w.fetch_add(batch.len() as u64, Ordering::AcqRel);
             if let Err(e) = write_all_chunks(&mut wr, batch.iter().flat_map(|o| o.chunks.iter())).await {
-                let _ = ev_w.send((
-                    id,
-                    ConnEvent::Closed {
-                        conn: id,
-                        error: e.to_string(),
-                    },
-                ));
-                return;
+                return closed_w(e.to_string());
             }
             for o in batch.drain(..) {
                 if o.report_written {

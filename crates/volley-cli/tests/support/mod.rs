@@ -15,17 +15,7 @@ pub fn volley(args: &[&str], stdin: &[u8]) -> Output {
 /// [`volley`] with these environment variables set (and `RUST_LOG` and `VOLLEY_LOG` unset
 /// unless given).
 pub fn volley_env(args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_volley"));
-    cmd.args(args)
-        .env_remove("RUST_LOG")
-        .env_remove("VOLLEY_LOG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("run volley");
+    let mut child = spawn_env(args, env);
     child
         .stdin
         .take()
@@ -44,15 +34,23 @@ pub fn produce(bootstrap: &str, topic: &str, extra: &[&str], stdin: &[u8]) -> Ou
 
 /// `volley ARGS...` started with piped standard streams (for tests that keep its input open).
 pub fn spawn(args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_volley"))
-        .args(args)
+    spawn_env(args, &[])
+}
+
+/// [`spawn`] with these environment variables set (and `RUST_LOG` and `VOLLEY_LOG` unset
+/// unless given).
+pub fn spawn_env<S: AsRef<std::ffi::OsStr>>(args: &[S], env: &[(&str, &str)]) -> Child {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_volley"));
+    cmd.args(args)
         .env_remove("RUST_LOG")
         .env_remove("VOLLEY_LOG")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run volley")
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.spawn().expect("run volley")
 }
 
 /// Ctrl-C for `child` (SIGINT).
