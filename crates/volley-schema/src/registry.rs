@@ -75,6 +75,11 @@ pub struct RegistryConfig {
     /// `schema.registry.ssl.key.password`: decrypts an encrypted PKCS#8 key
     /// (`ENCRYPTED PRIVATE KEY`, PBES2).
     pub key_password: Option<Secret>,
+    /// Java's stores for the registry, Confluent's spelling: `schema.registry.ssl.truststore.*`
+    /// and `schema.registry.ssl.keystore.*` (`location`, `password`, `type`; JKS, PKCS12 or
+    /// PEM, read as the producer's `ssl.truststore.*` / `ssl.keystore.*` are), by the
+    /// producer's key name (`ssl.truststore.location`, ...). Values never print.
+    pub stores: Vec<(String, Secret)>,
     /// `schema.registry.ssl.endpoint.identification.algorithm`: `https` (default) checks the
     /// registry's certificate against the URL's host; `none` (or empty) only checks the chain,
     /// against [`ca_location`](Self::ca_location), which is then required.
@@ -105,6 +110,7 @@ impl RegistryConfig {
             certificate_location: None,
             key_location: None,
             key_password: None,
+            stores: Vec::new(),
             verify_hostname: true,
             timeout: Duration::from_millis(30_000),
             max_retries: 3,

@@ -9,7 +9,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::{AlertDescription, CertificateError};
 
-use volley::security::{decrypt_private_key, PrivateKeyError, Secret};
+use volley::security::{decrypt_private_key, java_stores, PrivateKeyError, Secret};
 
 use crate::error::SchemaError;
 use crate::registry::RegistryConfig;
@@ -19,6 +19,8 @@ const CERT: &str = "schema.registry.ssl.certificate.location";
 const KEY: &str = "schema.registry.ssl.key.location";
 const KEY_PASSWORD: &str = "schema.registry.ssl.key.password";
 const HOSTNAME: &str = "schema.registry.ssl.endpoint.identification.algorithm";
+const TRUSTSTORE: &str = "schema.registry.ssl.truststore.location";
+const KEYSTORE: &str = "schema.registry.ssl.keystore.location";
 
 fn config_error(key: &str, reason: impl Into<String>) -> SchemaError {
     SchemaError::Config {
@@ -45,6 +47,33 @@ pub(crate) fn configure(
             return Err(config_error(CA, format!("no CERTIFICATE block in {}", ca.display())));
         }
     }
+    // Java's stores, read by the producer's own readers; errors renamed to the registry's keys.
+    let get = |k: &str| -> Option<String> {
+        let from_key_password = (k == "ssl.key.password")
+            .then(|| config.key_password.as_ref().map(|p| p.expose().to_owned()))
+            .flatten();
+        from_key_password.or_else(|| {
+            config
+                .stores
+                .iter()
+                .rev()
+                .find(|(name, _)| name == k)
+                .map(|(_, v)| v.expose().to_owned())
+        })
+    };
+    let stores = java_stores(&get).map_err(|e| {
+        let text = e
+            .to_string()
+            .replace("ssl.truststore.", "schema.registry.ssl.truststore.")
+            .replace("ssl.keystore.", "schema.registry.ssl.keystore.")
+            .replace(" ssl.key.password", " schema.registry.ssl.key.password");
+        config_error("schema.registry.ssl", text)
+    })?;
+    if let Some(pem) = &stores.trust_pem {
+        let from_store = reqwest::Certificate::from_pem_bundle(pem)
+            .map_err(|e| config_error(TRUSTSTORE, format!("its certificates are not usable: {e}")))?;
+        roots.extend(from_store);
+    }
     if config.verify_hostname {
         // In addition to the platform's trust store.
         builder = builder.tls_certs_merge(roots);
@@ -57,6 +86,15 @@ pub(crate) fn configure(
             ));
         }
         builder = builder.tls_certs_only(roots).tls_danger_accept_invalid_hostnames(true);
+    }
+    if let Some((chain, key)) = stores.identity {
+        if config.certificate_location.is_some() || config.key_location.is_some() {
+            return Err(config_error(
+                KEYSTORE,
+                format!("give the client identity once: {KEYSTORE}, or {CERT} with {KEY}"),
+            ));
+        }
+        return Ok(builder.identity(identity_from(config, &chain, key, KEYSTORE, KEYSTORE)?));
     }
     match (&config.certificate_location, &config.key_location) {
         (None, None) => {}
@@ -81,35 +119,40 @@ pub(crate) fn configure(
 /// that were understood (reqwest refuses any other block, such as `EC PARAMETERS`).
 fn identity(config: &RegistryConfig, cert: &Path, key: &Path) -> Result<reqwest::Identity, SchemaError> {
     let cert_pem = read(CERT, cert)?;
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert_pem)
-        .collect::<Result<_, _>>()
-        .map_err(|e| config_error(CERT, format!("{} is not valid PEM: {e}", cert.display())))?;
-    if chain.is_empty() {
-        return Err(config_error(
-            CERT,
-            format!("no CERTIFICATE block in {}", cert.display()),
-        ));
-    }
     let key_pem = Secret::new(String::from_utf8_lossy(&read(KEY, key)?).into_owned());
+    let (cert_name, key_name) = (cert.display().to_string(), key.display().to_string());
+    identity_from(config, &cert_pem, key_pem, &cert_name, &key_name)
+}
+
+/// [`identity`] from PEM in memory; `cert_name` and `key_name` say where they came from.
+fn identity_from(
+    config: &RegistryConfig,
+    cert_pem: &[u8],
+    key_pem: Secret,
+    cert_name: &str,
+    key_name: &str,
+) -> Result<reqwest::Identity, SchemaError> {
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem)
+        .collect::<Result<_, _>>()
+        .map_err(|e| config_error(CERT, format!("{cert_name} is not valid PEM: {e}")))?;
+    if chain.is_empty() {
+        return Err(config_error(CERT, format!("no CERTIFICATE block in {cert_name}")));
+    }
     let key_pem = decrypt_private_key(&key_pem, config.key_password.as_ref()).map_err(|e| match e {
         PrivateKeyError::NoPassword => config_error(
             KEY_PASSWORD,
-            format!("the private key {} is encrypted: set {KEY_PASSWORD}", key.display()),
+            format!("the private key {key_name} is encrypted: set {KEY_PASSWORD}"),
         ),
-        PrivateKeyError::WrongPassword => config_error(
-            KEY_PASSWORD,
-            format!("it does not decrypt the private key {}", key.display()),
-        ),
-        other => config_error(KEY, format!("{}: {other}", key.display())),
+        PrivateKeyError::WrongPassword => {
+            config_error(KEY_PASSWORD, format!("it does not decrypt the private key {key_name}"))
+        }
+        other => config_error(KEY, format!("{key_name}: {other}")),
     })?;
     // Only the kind of failure: a parser's message could quote key bytes.
     let parsed = PrivateKeyDer::from_pem_slice(key_pem.expose().as_bytes()).map_err(|_| {
         config_error(
             KEY,
-            format!(
-                "{} holds no PEM PRIVATE KEY (PKCS#8), RSA PRIVATE KEY or EC PRIVATE KEY block",
-                key.display()
-            ),
+            format!("{key_name} holds no PEM PRIVATE KEY (PKCS#8), RSA PRIVATE KEY or EC PRIVATE KEY block"),
         )
     })?;
     let label = match &parsed {
@@ -125,11 +168,7 @@ fn identity(config: &RegistryConfig, cert: &Path, key: &Path) -> Result<reqwest:
     reqwest::Identity::from_pem(doc.as_bytes()).map_err(|e| {
         config_error(
             CERT,
-            format!(
-                "the certificate {} and the key {} cannot be used together: {e}",
-                cert.display(),
-                key.display()
-            ),
+            format!("the certificate {cert_name} and the key {key_name} cannot be used together: {e}"),
         )
     })
 }

@@ -150,14 +150,14 @@ pub fn parse_registry_settings(
                     _ => return Err(bad(k, "https, or none (or empty) to turn hostname verification off")),
                 }
             }
-            "schema.registry.ssl.keystore.location" | "schema.registry.ssl.truststore.location" => {
-                return Err(SchemaError::NotSupported {
-                    what: k.into(),
-                    detail: "keystores and truststores (JKS, PKCS#12); give PEM files with \
-                             schema.registry.ssl.ca.location, schema.registry.ssl.certificate.location and \
-                             schema.registry.ssl.key.location"
-                        .into(),
-                })
+            "schema.registry.ssl.truststore.location"
+            | "schema.registry.ssl.truststore.password"
+            | "schema.registry.ssl.truststore.type"
+            | "schema.registry.ssl.keystore.location"
+            | "schema.registry.ssl.keystore.password"
+            | "schema.registry.ssl.keystore.type" => {
+                let java = k.trim_start_matches("schema.registry.");
+                cfg.stores.push((java.to_owned(), Secret::new(v)));
             }
             "schema.registry.request.timeout.ms" => cfg.timeout = ms(k, v)?,
             "max.retries" => cfg.max_retries = v.parse().map_err(|_| bad(k, "a count"))?,

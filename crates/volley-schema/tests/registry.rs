@@ -552,3 +552,65 @@ async fn framed_serializers_for_rust_values() {
         b"\x00\x00\x00\x00\x02{\"user\":\"a\"}"
     );
 }
+
+/// Confluent's Java serializer spells its TLS with Java stores only: a JKS truststore
+/// (keytool) and a PKCS12 keystore (openssl) for the registry work as they do for the
+/// producer's connections, read by the same code; a wrong store password names the setting.
+#[tokio::test]
+async fn java_stores_for_the_registry() {
+    let servers = TestCa::new("registry servers CA");
+    let clients = TestCa::new("registry clients CA");
+    let reg = RegistryDouble::start_tls_with(&servers.leaf("registry", &["127.0.0.1"]), Some(clients.pem())).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = file(&dir, "ca.pem", servers.pem());
+    let good = clients.leaf("producer", &["producer.client"]);
+    let (cert, key) = (file(&dir, "c.pem", &good.cert_pem), file(&dir, "c.key", &good.key_pem));
+    let jks = dir.path().join("trust.jks");
+    let p12 = dir.path().join("client.p12");
+    let run = |cmd: &mut std::process::Command| {
+        let out = cmd.output().expect("run the store tool");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    run(std::process::Command::new("keytool")
+        .args([
+            "-importcert",
+            "-noprompt",
+            "-storetype",
+            "JKS",
+            "-alias",
+            "ca",
+            "-file",
+            &ca,
+            "-keystore",
+        ])
+        .arg(&jks)
+        .args(["-storepass", "trust-pass-1a"]));
+    run(std::process::Command::new("openssl")
+        .args(["pkcs12", "-export", "-in", &cert, "-inkey", &key, "-out"])
+        .arg(&p12)
+        .args(["-passout", "pass:store-pass-2b"]));
+    let (jks, p12) = (jks.display().to_string(), p12.display().to_string());
+    let stores = [
+        ("schema.registry.ssl.truststore.location", jks.as_str()),
+        ("schema.registry.ssl.truststore.password", "trust-pass-1a"),
+        ("schema.registry.ssl.keystore.location", p12.as_str()),
+        ("schema.registry.ssl.keystore.password", "store-pass-2b"),
+        ("schema.registry.ssl.keystore.type", "PKCS12"),
+    ];
+    let (c, _) = client(reg.url(), &stores);
+    let id = c
+        .register("j-value", V1, SchemaType::Avro, false)
+        .await
+        .expect("register with Java stores")
+        .id;
+    assert!(id > 0);
+    // A wrong keystore password: a configuration error naming the registry's setting.
+    let mut wrong = stores;
+    wrong[3].1 = "not-it";
+    let s: Vec<(String, String)> = wrong.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+    let (cfg, _) = parse_registry_settings(reg.url(), &s).expect("settings");
+    let e = RegistryClient::new(cfg).err().expect("a wrong password is refused");
+    let text = e.to_string();
+    assert!(text.contains("schema.registry.ssl.keystore.password"), "{text}");
+    assert!(!text.contains("not-it"), "{text}");
+}

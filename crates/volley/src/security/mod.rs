@@ -16,7 +16,7 @@ pub(crate) mod tls;
 pub use oauth::{ClientCredentials, OAuthToken, TokenFuture, TokenProvider, UnsecuredJwt};
 pub use secret::Secret;
 pub use settings::{SaslMechanism, SaslSettings, Security, TlsSettings};
-pub use stores::{decrypt_private_key, PrivateKeyError};
+pub use stores::{decrypt_private_key, java_stores, JavaStores, PrivateKeyError};
 
 #[cfg(test)]
 mod scram_tests;

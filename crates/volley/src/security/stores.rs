@@ -519,6 +519,32 @@ fn open(
     Ok((bytes, detected))
 }
 
+/// Java's stores read into PEM: what [`java_stores`] returns.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct JavaStores {
+    /// The trusted certificates of `ssl.truststore.location` (PEM), if set.
+    pub trust_pem: Option<Vec<u8>>,
+    /// The client certificate chain (PEM) and its private key (PEM, possibly still
+    /// encrypted: see [`decrypt_private_key`]) of `ssl.keystore.location`, if set.
+    pub identity: Option<(Vec<u8>, Secret)>,
+}
+
+/// Reads Java's trust and key stores (`ssl.truststore.location` / `.password` / `.type`,
+/// `ssl.keystore.location` / `.password` / `.type`, `ssl.key.password`; JKS, PKCS12 or PEM,
+/// the format read from the file) the way the producer's connections do, for another
+/// client of the same program (the Schema Registry's). `get` answers those key names.
+///
+/// # Errors
+/// A missing or unreadable file, a wrong password, a JKS keystore, a type that contradicts
+/// the file; the error names the key, never a password.
+pub fn java_stores(get: &dyn Fn(&str) -> Option<String>) -> Result<JavaStores, ConfigError> {
+    Ok(JavaStores {
+        trust_pem: truststore_pem(get)?,
+        identity: keystore_pem(get)?,
+    })
+}
+
 /// The PEM certificates of `ssl.truststore.location`, if set.
 pub(crate) fn truststore_pem(get: &dyn Fn(&str) -> Option<String>) -> Result<Option<Vec<u8>>, ConfigError> {
     let Some(path) = get(TRUSTSTORE.location) else {
