@@ -609,7 +609,9 @@ async fn java_stores_for_the_registry() {
     wrong[3].1 = "not-it";
     let s: Vec<(String, String)> = wrong.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
     let (cfg, _) = parse_registry_settings(reg.url(), &s).expect("settings");
-    let e = RegistryClient::new(cfg).err().expect("a wrong password is refused");
+    let Err(e) = RegistryClient::new(cfg) else {
+        panic!("a wrong password is refused")
+    };
     let text = e.to_string();
     assert!(text.contains("schema.registry.ssl.keystore.password"), "{text}");
     assert!(!text.contains("not-it"), "{text}");
