@@ -308,11 +308,28 @@ async fn produce(mut a: ProduceArgs) -> End {
     let Some(input) = inputs.next() else {
         return usage("no input");
     };
-    let encoders = match build_encoders(&a).await {
-        Ok(e) => e,
-        Err((e, code)) => {
-            eprintln!("error: {e}");
-            return End::early(code, e);
+    // Signals are heard from here on: a registry that is slow to answer while the encoders
+    // are built, or a broker slow to bind the exporter, can be interrupted too.
+    let mut stopped = match signals::install() {
+        Ok(rx) => rx,
+        Err(e) => return usage(format!("cannot listen for signals: {e}")),
+    };
+    let mut interrupted = stopped.clone();
+    let encoders = tokio::select! {
+        r = build_encoders(&a) => match r {
+            Ok(e) => e,
+            Err((e, code)) => {
+                eprintln!("error: {e}");
+                return End::early(code, e);
+            }
+        },
+        () = signals::wait(&mut interrupted, 1) => {
+            let s = *interrupted.borrow();
+            return End {
+                code: s.exit_code,
+                signal: Some(s.name),
+                ..End::default()
+            };
         }
     };
     let mut builder = Producer::builder(config);
@@ -337,10 +354,6 @@ async fn produce(mut a: ProduceArgs) -> End {
             Err(e) => return usage(e),
         },
         None => None,
-    };
-    let mut stopped = match signals::install() {
-        Ok(rx) => rx,
-        Err(e) => return usage(format!("cannot listen for signals: {e}")),
     };
     let counters = Arc::new(Counters::default());
     let mode = progress::Mode::choose(a.quiet, a.progress_interval_ms, std::io::stderr().is_terminal());

@@ -115,6 +115,17 @@ fn metrics_addr_serves_prometheus_text_while_running() {
         .any(|s| s[0] == "kafka_producer_node_request_total" && s[1]["node_id"].is_string()));
     assert!(value(&parsed, "kafka_producer_connection_creation_total").unwrap_or(0.0) >= 1.0);
     assert!(value(&parsed, "kafka_producer_request_latency_seconds_count").unwrap_or(0.0) >= 1.0);
+    // Idle clients (a port scanner, a stuck proxy) get 5 s each and cannot wedge the endpoint
+    // (review of issue 13: idle connections used to kill it for the rest of the run).
+    let idle: Vec<std::net::TcpStream> = (0..100)
+        .filter_map(|_| std::net::TcpStream::connect(&addr).ok())
+        .collect();
+    std::thread::sleep(Duration::from_millis(5500));
+    assert!(
+        scrape(&addr).is_some(),
+        "scrapes are served again after idle clients time out"
+    );
+    drop(idle);
     drop(stdin);
     let out = child.wait_with_output().expect("volley output");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

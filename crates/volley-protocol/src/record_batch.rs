@@ -96,6 +96,8 @@ pub fn single_record_batch_size(key: Option<&[u8]>, value: Option<&[u8]>, header
 pub struct BatchBuilder {
     buf: BytesMut,
     count: i32,
+    /// The largest record appended, in bytes (Java's `maxRecordSize`).
+    max_record: usize,
     base_timestamp: i64,
     max_timestamp: i64,
 }
@@ -109,6 +111,7 @@ impl BatchBuilder {
         Self {
             buf,
             count: 0,
+            max_record: 0,
             base_timestamp: 0,
             max_timestamp: i64::MIN,
         }
@@ -118,6 +121,12 @@ impl BatchBuilder {
     #[must_use]
     pub fn record_count(&self) -> i32 {
         self.count
+    }
+
+    /// The largest record appended so far, in bytes.
+    #[must_use]
+    pub fn max_record_size(&self) -> usize {
+        self.max_record
     }
 
     /// Bytes the batch takes uncompressed, header included.
@@ -193,6 +202,7 @@ impl BatchBuilder {
             put_bytes_field(buf, h.value.as_deref());
         }
         self.max_timestamp = self.max_timestamp.max(timestamp);
+        self.max_record = self.max_record.max(varint_len(body_len) + body);
         self.count += 1;
         Some(offset_delta)
     }
@@ -251,6 +261,7 @@ impl BatchBuilder {
             buf,
             count: self.count,
             uncompressed,
+            max_record: self.max_record,
         })
     }
 
@@ -273,9 +284,16 @@ pub struct ClosedBatch {
     count: i32,
     /// The size before compression, header included.
     uncompressed: usize,
+    max_record: usize,
 }
 
 impl ClosedBatch {
+    /// The largest record of the batch, in bytes (uncompressed, as encoded in the batch).
+    #[must_use]
+    pub fn max_record_size(&self) -> usize {
+        self.max_record
+    }
+
     /// Number of records.
     #[must_use]
     pub fn record_count(&self) -> i32 {

@@ -129,4 +129,42 @@ async fn metrics_count_what_happened() {
     assert_eq!(m.get("record-error-total"), Some(1.0));
     assert_eq!(m.topics["other"]["record-error-total"], 1.0);
     p.close(Duration::from_secs(2)).await;
+
+    // Java's record-size-max is each batch's largest record (not the batch's average); a
+    // record `send` refuses (too large) counts in record-error-total, with its topic.
+    c.set_hook(|_| Action::Respond);
+    let p = producer(&c, &[("linger.ms", "200"), ("max.request.size", "20000")]);
+    let mut futs = Vec::new();
+    for i in 0..9 {
+        futs.push(
+            p.send(ProducerRecord::new("m", format!("s{i}")).partition(0))
+                .await
+                .expect("send"),
+        );
+    }
+    futs.push(
+        p.send(ProducerRecord::new("m", "x".repeat(10_000)).partition(0))
+            .await
+            .expect("send"),
+    );
+    for f in futs {
+        f.await.expect("delivered");
+    }
+    let refused = p.send(ProducerRecord::new("other", "y".repeat(30_000))).await;
+    assert!(refused.is_err(), "over max.request.size");
+    let m = p.metrics();
+    let max = m.get("record-size-max").expect("record-size-max");
+    assert!(
+        (10_000.0..10_100.0).contains(&max),
+        "the 10,000-byte record, as encoded: {max}"
+    );
+    assert_eq!(m.get("record-error-total"), Some(1.0), "the refused send");
+    assert_eq!(m.topics["other"]["record-error-total"], 1.0);
+    let responses = m.get("response-total").unwrap_or(0.0) as u64;
+    assert!(
+        m.request_latency.count >= 1 && m.request_latency.count < responses,
+        "Metadata and InitProducerId answers are responses, not Produce latencies: {} of {responses}",
+        m.request_latency.count
+    );
+    p.close(Duration::from_secs(2)).await;
 }

@@ -216,6 +216,8 @@ impl Histogram {
 pub(crate) struct Metrics {
     state: Mutex<State>,
     window: Window,
+    /// Keep round trips for the statistics document (`statistics.interval.ms` is set).
+    keep_rtt: bool,
     /// Nanoseconds callers waited for `buffer.memory` (`bufferpool-wait-time-ns-total`).
     pub(crate) buffer_wait_ns: AtomicU64,
 }
@@ -227,13 +229,16 @@ pub(crate) struct BatchSent<'a> {
     pub(crate) bytes: usize,
     /// Wire bytes per reserved (uncompressed) byte.
     pub(crate) compression: f64,
+    /// The batch's largest record (Java records `record-size-avg/max` from this, per batch).
+    pub(crate) max_record: usize,
 }
 
 impl Metrics {
-    pub(crate) fn new(window: Window) -> Self {
+    pub(crate) fn new(window: Window, keep_rtt: bool) -> Self {
         Self {
             state: Mutex::new(State::default()),
             window,
+            keep_rtt,
             buffer_wait_ns: AtomicU64::new(0),
         }
     }
@@ -243,14 +248,11 @@ impl Metrics {
         f(&mut s, self.window)
     }
 
-    /// A batch left the accumulator after `queued`: its size, records and largest record.
-    pub(crate) fn batch_drained(&self, records: i32, reserved: usize, queued: Duration, now: Instant) {
+    /// A batch left the accumulator after `queued`.
+    pub(crate) fn batch_drained(&self, queued: Duration, now: Instant) {
         self.with(|s, w| {
             s.queue_time_ms.record(queued.as_secs_f64() * 1000.0, now, w);
             s.queue_hist.observe(queued.as_secs_f64());
-            if records > 0 {
-                s.record_size.record(reserved as f64 / f64::from(records), now, w);
-            }
         });
     }
 
@@ -264,6 +266,7 @@ impl Metrics {
                 s.records_sent.record(r, now, w);
                 s.batch_size.record(b.bytes as f64, now, w);
                 s.compression.record(b.compression, now, w);
+                s.record_size.record(b.max_record as f64, now, w);
                 let t = s.topics.entry(b.topic.to_owned()).or_default();
                 t.records.record(r, now, w);
                 t.bytes.record(b.bytes as f64, now, w);
@@ -289,21 +292,27 @@ impl Metrics {
         self.with(|s, w| Self::request(s, w, node, bytes, now));
     }
 
-    /// An answer came from `node` after `latency`.
-    pub(crate) fn response(&self, node: i32, bytes: usize, latency: Duration, now: Instant) {
+    /// An answer came from `node`; `latency`: a Produce request's round trip (Java's
+    /// request-latency counts only those).
+    pub(crate) fn response(&self, node: i32, bytes: usize, latency: Option<Duration>, now: Instant) {
+        let keep_rtt = self.keep_rtt;
         self.with(|s, w| {
-            let ms = latency.as_secs_f64() * 1000.0;
             s.responses.record(1.0, now, w);
             s.bytes_in.record(bytes as f64, now, w);
-            s.latency_ms.record(ms, now, w);
-            s.latency_hist.observe(latency.as_secs_f64());
             let n = s.nodes.entry(node).or_default();
             n.responses.record(1.0, now, w);
-            n.latency.record(ms, now, w);
             n.counts.rx += 1;
             n.counts.rxbytes += bytes as u64;
-            if n.rtt.len() < 100_000 {
-                n.rtt.push(u64::try_from(latency.as_micros()).unwrap_or(u64::MAX));
+            if let Some(latency) = latency {
+                let ms = latency.as_secs_f64() * 1000.0;
+                n.latency.record(ms, now, w);
+                // Round trips for the statistics document, only when it is produced; bounded
+                // between two documents.
+                if keep_rtt && n.rtt.len() < 10_000 {
+                    n.rtt.push(u64::try_from(latency.as_micros()).unwrap_or(u64::MAX));
+                }
+                s.latency_ms.record(ms, now, w);
+                s.latency_hist.observe(latency.as_secs_f64());
             }
             s.in_flight = s.in_flight.saturating_sub(1);
         });
@@ -337,25 +346,34 @@ impl Metrics {
         self.with(|s, _| s.nodes.entry(node).or_default().counts.txretries += 1);
     }
 
-    /// A dial of `node` failed (refused, timed out, TLS or SASL refused).
+    /// A dial of `node` failed (refused, timed out, TLS or SASL refused); librdkafka's
+    /// `connects` counts attempts, failed ones included.
     pub(crate) fn connection_failed(&self, node: i32) {
         self.with(|s, _| {
             s.connections_failed += 1;
-            let _ = s.nodes.entry(node).or_default();
+            s.nodes.entry(node).or_default().counts.connects += 1;
         });
     }
 
-    /// Each broker's totals and the round trips since the last call (which forgets them).
-    pub(crate) fn take_node_views(&self) -> BTreeMap<i32, NodeView> {
+    /// Each broker's totals and the round trips since the last periodic document; `take`
+    /// (the periodic document) forgets them, an on-demand one only looks.
+    pub(crate) fn node_views(&self, take: bool) -> BTreeMap<i32, NodeView> {
         self.with(|s, _| {
             s.nodes
                 .iter_mut()
                 .map(|(id, n)| {
-                    let view = NodeView {
-                        counts: n.counts,
-                        rtt_us: std::mem::take(&mut n.rtt),
+                    let rtt_us = if take {
+                        std::mem::take(&mut n.rtt)
+                    } else {
+                        n.rtt.clone()
                     };
-                    (*id, view)
+                    (
+                        *id,
+                        NodeView {
+                            counts: n.counts,
+                            rtt_us,
+                        },
+                    )
                 })
                 .collect()
         })

@@ -120,6 +120,8 @@ pub fn render(s: &MetricsSnapshot) -> String {
 /// The `/metrics` endpoint (cargo feature `prometheus-exporter`).
 #[cfg(feature = "prometheus-exporter")]
 mod exporter {
+    use std::time::Duration;
+
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
 
@@ -134,35 +136,59 @@ mod exporter {
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|e| format!("--metrics-addr {addr}: cannot listen: {e}"))?;
+        // At most this many scrapes at once; each has this long to send its request and
+        // take the answer (an idle or slow client must not hold a descriptor for ever).
+        const MAX_CLIENTS: usize = 64;
+        const CLIENT_TIME: Duration = Duration::from_secs(5);
+        let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CLIENTS));
         Ok(tokio::spawn(async move {
-            while let Ok((mut sock, _)) = listener.accept().await {
+            loop {
+                let (mut sock, _) = match listener.accept().await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        // Out of descriptors, say: wait and go on, never stop serving.
+                        tracing::warn!(error = %e, "the /metrics endpoint cannot accept a connection");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                let Ok(slot) = std::sync::Arc::clone(&slots).try_acquire_owned() else {
+                    // Too many scrapes at once: this one is closed unanswered.
+                    continue;
+                };
                 let handle = handle.clone();
                 tokio::spawn(async move {
-                    // The request head only; scrapes have no body.
-                    let mut head = Vec::with_capacity(512);
-                    let mut buf = [0u8; 512];
-                    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 8192 {
-                        match sock.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => head.extend_from_slice(&buf[..n]),
-                        }
-                    }
-                    let line = String::from_utf8_lossy(&head);
-                    let path = line.split_whitespace().nth(1).unwrap_or("");
-                    let (status, body) = if path == "/metrics" || path.starts_with("/metrics?") {
-                        ("200 OK", render(&handle.snapshot()))
-                    } else {
-                        ("404 Not Found", "only /metrics is served here\n".to_owned())
-                    };
-                    let answer = format!(
-                        "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                        body.len()
-                    );
-                    let _ = sock.write_all(answer.as_bytes()).await;
-                    let _ = sock.shutdown().await;
+                    let _slot = slot;
+                    let _ = tokio::time::timeout(CLIENT_TIME, answer(&mut sock, &handle)).await;
                 });
             }
         }))
+    }
+
+    /// Reads one request head and answers it.
+    async fn answer(sock: &mut tokio::net::TcpStream, handle: &crate::MetricsHandle) {
+        // The request head only; scrapes have no body.
+        let mut head = Vec::with_capacity(512);
+        let mut buf = [0u8; 512];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 8192 {
+            match sock.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => head.extend_from_slice(&buf[..n]),
+            }
+        }
+        let line = String::from_utf8_lossy(&head);
+        let path = line.split_whitespace().nth(1).unwrap_or("");
+        let (status, body) = if path == "/metrics" || path.starts_with("/metrics?") {
+            ("200 OK", render(&handle.snapshot()))
+        } else {
+            ("404 Not Found", "only /metrics is served here\n".to_owned())
+        };
+        let answer = format!(
+            "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let _ = sock.write_all(answer.as_bytes()).await;
+        let _ = sock.shutdown().await;
     }
 
     /// Stops the exporter when dropped.

@@ -63,25 +63,29 @@ fn histograms_are_cumulative() {
 /// The snapshot counts what it was told: records, bytes, requests, retries, failures, splits.
 #[test]
 fn the_snapshot_names_javas_metrics() {
-    let m = Metrics::new(W);
+    let m = Metrics::new(W, false);
     let now = Instant::now();
-    m.batch_drained(4, 400, Duration::from_millis(7), now);
+    m.batch_drained(Duration::from_millis(7), now);
     let b = [
         BatchSent {
             topic: "t",
             records: 4,
             bytes: 200,
             compression: 0.5,
+            max_record: 120,
         },
         BatchSent {
             topic: "u",
             records: 1,
             bytes: 90,
             compression: 1.0,
+            max_record: 90,
         },
     ];
     m.produce_sent(1, &b, 350, now);
-    m.response(1, 60, Duration::from_millis(12), now);
+    m.response(1, 60, Some(Duration::from_millis(12)), now);
+    // A control answer: a response, not a Produce latency.
+    m.response(1, 30, None, now);
     m.throttle(40, now);
     m.retry("t", 4, now);
     m.failed(Some("u"), 1, true, now);
@@ -105,12 +109,18 @@ fn the_snapshot_names_javas_metrics() {
     assert_eq!(g("records-per-request-avg"), 5.0);
     assert_eq!(g("batch-size-max"), 200.0);
     assert_eq!(g("compression-rate-avg"), 0.75);
-    assert_eq!(g("record-size-avg"), 100.0);
+    assert_eq!(
+        g("record-size-avg"),
+        105.0,
+        "the mean of each batch's largest record, as Java"
+    );
+    assert_eq!(g("record-size-max"), 120.0);
     assert_eq!(g("record-queue-time-max"), 7.0);
     assert_eq!(g("request-latency-max"), 12.0);
     assert_eq!(g("produce-throttle-time-max"), 40.0);
     assert_eq!(g("outgoing-byte-total"), 350.0);
-    assert_eq!(g("incoming-byte-total"), 60.0);
+    assert_eq!(g("incoming-byte-total"), 90.0);
+    assert_eq!(g("response-total"), 2.0);
     assert_eq!(g("record-retry-total"), 4.0);
     assert_eq!(g("record-error-total"), 1.0);
     assert_eq!(g("possibly-persisted-total"), 1.0);

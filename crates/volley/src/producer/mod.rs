@@ -217,10 +217,13 @@ impl Producer {
             sequence_gaps: 0.into(),
             settled: 0.into(),
             settle_listeners: std::sync::RwLock::new(Vec::new()),
-            metrics: crate::metrics::Metrics::new(crate::metrics::Window {
-                length: config.metrics_window.0,
-                samples: config.metrics_window.1,
-            }),
+            metrics: crate::metrics::Metrics::new(
+                crate::metrics::Window {
+                    length: config.metrics_window.0,
+                    samples: config.metrics_window.1,
+                },
+                config.statistics_interval.is_some(),
+            ),
             client_name: if config.client_id.is_empty() {
                 // Java names a producer without client.id producer-1, producer-2, ...
                 static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -379,6 +382,19 @@ impl Producer {
     }
 
     async fn enqueue(&self, record: RecordRef<'_>, wait: bool) -> Result<DeliveryFuture, Error> {
+        let topic = record.topic;
+        let r = self.append(record, wait).await;
+        if r.is_err() {
+            // As Java's `doSend`: a record `send` refuses counts in record-error-total.
+            self.shared
+                .metrics
+                .failed(Some(topic), 1, false, std::time::Instant::now());
+        }
+        r
+    }
+
+    /// Waits for metadata and memory as needed, then appends the record to its batch.
+    async fn append(&self, record: RecordRef<'_>, wait: bool) -> Result<DeliveryFuture, Error> {
         // The clock is read only when `send` has to wait (max.block.ms): clock reads were a
         // measurable share of the per-record cost.
         let mut started: Option<Instant> = None;

@@ -18,7 +18,7 @@ impl Producer {
     /// `partitions`, `eos`, totals), or `None` once the producer has stopped.
     pub async fn statistics(&self) -> Option<String> {
         let (tx, rx) = oneshot::channel();
-        self.commands.send(Command::Statistics(tx)).ok()?;
+        self.commands.send(Command::Statistics(tx, false)).ok()?;
         rx.await.ok().map(|v| v.to_string())
     }
 
@@ -32,7 +32,7 @@ impl Producer {
             loop {
                 tick.tick().await;
                 let (tx, rx) = oneshot::channel();
-                if commands.send(Command::Statistics(tx)).is_err() {
+                if commands.send(Command::Statistics(tx, true)).is_err() {
                     return;
                 }
                 match rx.await {

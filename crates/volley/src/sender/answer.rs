@@ -152,6 +152,9 @@ impl Sender {
                     ..
                 }) = node.pending.remove(i)
                 {
+                    // Answered before it was reported written: the write report will find
+                    // nothing, so the in-flight gauge comes down here.
+                    self.shared.metrics.unanswered(1);
                     for b in batches {
                         self.answered(&b);
                         self.finish(b, unacknowledged());
@@ -170,9 +173,9 @@ impl Sender {
             return;
         };
         let Some(p) = node.pending.remove(pos) else { return };
-        self.shared
-            .metrics
-            .response(node_id, body.len() + 4, now.saturating_duration_since(p.sent_at), now);
+        // Java's request-latency is the Produce requests' (control answers count as responses).
+        let latency = matches!(p.kind, PendingKind::Produce { .. }).then(|| now.saturating_duration_since(p.sent_at));
+        self.shared.metrics.response(node_id, body.len() + 4, latency, now);
         let res = match p.kind {
             PendingKind::Metadata { topics } => self.on_metadata(p.version, body, &topics, now),
             PendingKind::InitProducerId { .. } => {
@@ -589,6 +592,7 @@ pub(super) fn test_batch(records: i32, attempts: u32, maybe_written: bool) -> Se
     use super::batch::CompletionRef;
     SentBatch {
         id: 1,
+        max_record: 0,
         topic: std::sync::Arc::from("t"),
         partition: 0,
         bytes: Bytes::new(),

@@ -35,6 +35,8 @@ pub(super) struct SentBatch {
     pub(super) order: Order,
     pub(super) base_sequence: i32,
     pub(super) record_count: i32,
+    /// The largest record, in bytes (Java's `maxRecordSize`, for `record-size-max`).
+    pub(super) max_record: usize,
     /// Sends so far.
     pub(super) attempts: u32,
     /// UNKNOWN_SERVER_ERROR answers so far (retried at most twice, and only when idempotent).
@@ -166,6 +168,7 @@ pub(super) fn seal(
         Ok(closed) => Ok(SentBatch {
             id: as_.id,
             record_count: closed.record_count(),
+            max_record: closed.max_record_size(),
             bytes: closed.seal(as_.identity.0, as_.identity.1, as_.base_sequence),
             topic: Arc::clone(as_.topic),
             partition: as_.partition,
@@ -256,6 +259,7 @@ pub(super) fn without_rejected(
     let bytes = rebuild(kept, b.bytes.len() + 64, cfg).ok()?;
     Some(SentBatch {
         id,
+        max_record: b.max_record,
         order: b.order.clone(),
         topic: Arc::clone(&b.topic),
         partition: b.partition,
@@ -298,6 +302,7 @@ pub(super) fn split(
     });
     let half = |id: u64, bytes: Bytes, n: usize, second: bool, reserved: usize| SentBatch {
         id,
+        max_record: b.max_record,
         order: {
             let mut o = b.order.clone();
             o.1.push(u8::from(second));

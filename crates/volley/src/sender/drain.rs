@@ -204,9 +204,7 @@ impl Sender {
         match seal(q, &self.shared.config, &as_, now) {
             Ok(b) => {
                 let queued = now.saturating_duration_since(b.created);
-                self.shared
-                    .metrics
-                    .batch_drained(b.record_count, b.reserved, queued, now);
+                self.shared.metrics.batch_drained(queued, now);
                 Some(b)
             }
             Err(failed) => {
@@ -267,6 +265,7 @@ impl Sender {
                 records: b.record_count,
                 bytes: b.bytes.len(),
                 compression: b.bytes.len() as f64 / b.reserved.max(1) as f64,
+                max_record: b.max_record,
             })
             .collect();
         let request_bytes: usize = frame.chunks.iter().map(bytes::Bytes::len).sum();

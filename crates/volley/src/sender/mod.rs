@@ -101,8 +101,9 @@ pub(crate) enum Command {
     Abort,
     /// Stop once nothing is pending.
     Shutdown,
-    /// Reply with the statistics document (librdkafka's shape).
-    Statistics(oneshot::Sender<serde_json::Value>),
+    /// Reply with the statistics document (librdkafka's shape); `true` for the periodic one,
+    /// which starts a new round-trip window.
+    Statistics(oneshot::Sender<serde_json::Value>, bool),
 }
 
 /// `base` doubled per attempt up to `max`, with ±20 % jitter (Java's exponential backoff).
@@ -215,6 +216,7 @@ impl Sender {
         }
         // Close connections politely and wait for it, so that nothing written is lost to a
         // reset (see `Connection::shutdown`).
+        self.count_closes();
         let closing: Vec<_> = self
             .nodes
             .take_connections()
@@ -279,8 +281,8 @@ impl Sender {
                 let _ = reply.send(all);
             }
             Command::Abort => self.abort_all(),
-            Command::Statistics(reply) => {
-                let _ = reply.send(self.statistics(now));
+            Command::Statistics(reply, periodic) => {
+                let _ = reply.send(self.statistics(now, periodic));
             }
             Command::Shutdown => self.shutdown = true,
         }
@@ -612,6 +614,17 @@ impl Sender {
         }
     }
 
+    /// The metrics of connections about to be dropped at once (shutdown, abort): closes, and
+    /// requests that will get no answer.
+    fn count_closes(&self) {
+        for (id, n) in &self.nodes.map {
+            if matches!(n.conn, nodes::ConnState::Up(_)) {
+                self.shared.metrics.connection(*id, false);
+            }
+            self.shared.metrics.closed_with(*id, n.pending.len());
+        }
+    }
+
     /// The producer stops: everything queued or waiting fails, and every later send.
     fn stop_fatally(&mut self, reason: String) {
         let _ = self.shared.fatal.set(reason.clone());
@@ -677,12 +690,12 @@ impl Sender {
     }
 
     fn fail_queued(&mut self, q: QueuedBatch, error: Error, now: Instant) {
-        self.shared.metrics.failed(None, q.record_count(), false, now);
         let (topic, partition, records) = (
             Arc::clone(&q.completion.topic),
             q.completion.partition,
             q.record_count(),
         );
+        self.shared.metrics.failed(Some(&topic), records, false, now);
         self.warn(
             &topic,
             Cause::Failed,
@@ -714,6 +727,7 @@ impl Sender {
             all.extend(p.retries.drain(..));
             p.in_flight.clear();
         }
+        self.count_closes();
         for p in self.nodes.take_all_pending() {
             if let PendingKind::Produce { batches, .. } = p.kind {
                 all.extend(batches.into_iter().map(|mut b| {

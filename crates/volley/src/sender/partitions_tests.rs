@@ -35,6 +35,7 @@ fn bytes(id: Identity, seq: i32) -> Bytes {
 fn batch(n: u64, stamp: Identity, seq: i32, maybe_written: bool) -> SentBatch {
     let now = Instant::now();
     SentBatch {
+        max_record: 0,
         id: n,
         topic: Arc::from("t"),
         partition: 0,

@@ -52,17 +52,18 @@ fn rtt(mut v: Vec<u64>) -> Value {
 
 impl Sender {
     /// The statistics document now.
-    pub(super) fn statistics(&self, now: Instant) -> Value {
+    pub(super) fn statistics(&self, now: Instant, periodic: bool) -> Value {
         let shared = &self.shared;
         let cfg = &shared.config;
         let since = now.saturating_duration_since(self.started);
         let us = u64::try_from(since.as_micros()).unwrap_or(u64::MAX);
         let time = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let [txmsgs, txmsg_bytes, tx, tx_bytes, rx, rx_bytes] = shared.metrics.totals();
-        let views = shared.metrics.take_node_views();
+        let views = shared.metrics.node_views(periodic);
 
         // In flight per partition: records of the Produce requests awaiting an answer.
         let mut inflight: BTreeMap<(&str, i32), i64> = BTreeMap::new();
+        let mut flying_bytes: BTreeMap<(&str, i32), usize> = BTreeMap::new();
         // The lowest sequence not yet acknowledged per partition (idempotent producer).
         let mut unacked: BTreeMap<(&str, i32), i32> = BTreeMap::new();
         let mut brokers = Map::new();
@@ -83,6 +84,7 @@ impl Sender {
                 if let PendingKind::Produce { batches, .. } = &p.kind {
                     for b in batches {
                         *inflight.entry((&b.topic, b.partition)).or_default() += i64::from(b.record_count);
+                        *flying_bytes.entry((&b.topic, b.partition)).or_default() += b.bytes.len();
                         let low = unacked.entry((&b.topic, b.partition)).or_insert(b.base_sequence);
                         *low = (*low).min(b.base_sequence);
                     }
@@ -165,7 +167,7 @@ impl Sender {
                 }
             }
             msg_cnt += queued.0 + xmit + flying;
-            msg_size += queued.1 + xmit_bytes;
+            msg_size += queued.1 + xmit_bytes + flying_bytes.get(&(topic, p)).copied().unwrap_or(0);
             topics.entry(key.0).or_default().insert(p.to_string(), v);
         };
         let queued = shared.accumulator.queued_per_partition();
