@@ -24,7 +24,7 @@ use crate::partitioner::{BuiltinPartitioner, Partitioner};
 use crate::record::{BatchOutcome, DeliveryFuture, ProducerRecord, RecordRef};
 use crate::sender::{Command, Sender, Shared};
 
-use self::callback::{Dispatcher, Listener};
+use self::callback::{Attach, Callback, Dispatcher};
 
 /// A Kafka producer. Cheap to share behind an `Arc`; every method takes `&self`.
 ///
@@ -310,7 +310,7 @@ impl Producer {
     ///
     /// Dropping the returned future does not cancel the delivery (see [`DeliveryFuture`]).
     pub async fn send(&self, record: ProducerRecord) -> Result<DeliveryFuture, SendError> {
-        self.send_inner(record, true).await
+        self.send_inner(record, true, None).await
     }
 
     /// Like [`Producer::send`], but fails at once with [`Error::WouldBlock`] instead of
@@ -319,7 +319,7 @@ impl Producer {
     /// # Errors
     /// As [`Producer::send`], plus [`Error::WouldBlock`].
     pub async fn try_send(&self, record: ProducerRecord) -> Result<DeliveryFuture, SendError> {
-        self.send_inner(record, false).await
+        self.send_inner(record, false, None).await
     }
 
     /// Like [`Producer::send`], for a record borrowed from the caller: its bytes are copied
@@ -333,52 +333,62 @@ impl Producer {
         if self.interceptors.is_some() {
             // Interceptors may change the record: they get an owned copy.
             return self
-                .send_inner(record.to_owned_record(), true)
+                .send_inner(record.to_owned_record(), true, None)
                 .await
                 .map_err(|e| e.error);
         }
-        self.enqueue(record, true).await
+        self.enqueue(record, true, None).await
     }
 
-    /// `send` with interceptors around it (nothing to do without them).
-    async fn send_inner(&self, mut record: ProducerRecord, wait: bool) -> Result<DeliveryFuture, SendError> {
-        let Some(interceptors) = &self.interceptors else {
-            return match self.enqueue(record.as_record_ref(), wait).await {
+    /// `send` with interceptors around it and `callback` attached (nothing to do without
+    /// either): both are registered with the record's batch as it is appended.
+    async fn send_inner(
+        &self,
+        mut record: ProducerRecord,
+        wait: bool,
+        callback: Option<Callback>,
+    ) -> Result<DeliveryFuture, SendError> {
+        let interceptors = self.interceptors.as_ref();
+        if interceptors.is_none() && callback.is_none() {
+            return match self.enqueue(record.as_record_ref(), wait, None).await {
                 Ok(f) => Ok(f),
                 Err(e) => Err(SendError::new(e, record)),
             };
-        };
-        interceptors.on_send(&mut record);
+        }
+        if let Some(i) = interceptors {
+            i.on_send(&mut record);
+        }
         let result = match self.dispatcher() {
-            Ok(d) => self
-                .enqueue(record.as_record_ref(), wait)
-                .await
-                .map(|f| (f, Arc::clone(d))),
+            Ok(d) => {
+                let attach = Attach {
+                    dispatcher: Arc::clone(d),
+                    callback,
+                    interceptors: interceptors.cloned(),
+                };
+                self.enqueue(record.as_record_ref(), wait, Some(attach)).await
+            }
             Err(e) => Err(e),
         };
-        match result {
-            Ok((future, dispatcher)) => {
-                let listener = Listener {
-                    future: future.share(),
-                    callback: None,
-                    interceptors: Some(Arc::clone(interceptors)),
-                };
-                future.listen(listener, &dispatcher);
-                Ok(future)
-            }
-            Err(e) => {
+        result.map_err(|e| {
+            if let Some(i) = interceptors {
                 let failed = DeliveryError::not_persisted(e.clone());
-                interceptors.on_acknowledgement(&Acknowledgement {
+                i.on_acknowledgement(&Acknowledgement {
                     topic: &record.topic,
                     partition: record.partition.unwrap_or(-1),
                     result: Err(&failed),
                 });
-                Err(SendError::new(e, record))
             }
-        }
+            SendError::new(e, record)
+        })
     }
 
-    async fn enqueue(&self, record: RecordRef<'_>, wait: bool) -> Result<DeliveryFuture, Error> {
+    /// Queues a record; `attach`, if any, is registered with its batch as it is appended.
+    async fn enqueue(
+        &self,
+        record: RecordRef<'_>,
+        wait: bool,
+        attach: Option<Attach>,
+    ) -> Result<DeliveryFuture, Error> {
         // The clock is read only when `send` has to wait (max.block.ms): clock reads were a
         // measurable share of the per-record cost.
         let mut started: Option<Instant> = None;
@@ -490,7 +500,7 @@ impl Producer {
                     i32::try_from(acc.sticky_partition(record.topic, n, available, size, adaptive)).unwrap_or(0)
                 }
             };
-            acc.append(
+            acc.append_with(
                 record.topic,
                 partition,
                 timestamp,
@@ -499,6 +509,11 @@ impl Producer {
                 record.headers,
                 size,
                 Instant::now,
+                |completion, index| {
+                    if let Some(a) = attach {
+                        a.register(DeliveryFuture::new(Arc::clone(completion), index, timestamp));
+                    }
+                },
             )
         };
         let Some(appended) = appended else {
