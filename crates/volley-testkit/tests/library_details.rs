@@ -8,9 +8,12 @@ mod support;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use volley::ProducerRecord;
-use volley_testkit::fake::FakeCluster;
+use volley::interceptor::InterceptorError;
+use volley::protocol::ErrorCode;
+use volley::{DeliveryError, Header, Interceptor, Persistence, Producer, ProducerRecord};
+use volley_testkit::fake::{Action, FakeCluster};
 
+const PRODUCE: i16 = 0;
 /// A bound for liveness checks only.
 const LIVENESS: Duration = Duration::from_secs(20);
 
@@ -63,5 +66,142 @@ async fn callbacks_of_concurrent_senders_run_in_offset_order() {
             first.map(|i| &seen[i.saturating_sub(3)..(i + 3).min(n)])
         );
     }
+    p.close(LIVENESS).await;
+}
+
+/// A Produce hook that rejects every batch (POLICY_VIOLATION: certainly not written).
+fn reject_produce(c: &FakeCluster) {
+    c.set_hook(|r| {
+        if r.api_key == PRODUCE {
+            Action::Error(ErrorCode::POLICY_VIOLATION)
+        } else {
+            Action::Respond
+        }
+    });
+}
+
+/// A record the broker rejected comes back with the explicit partition the caller set (the
+/// batch's bytes do not say it was explicit); one the partitioner placed comes back
+/// without one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_given_back_keeps_its_explicit_partition() {
+    let c = FakeCluster::start(1).await;
+    c.create_topic("part", 3);
+    reject_produce(&c);
+    let p = support::producer(&c, &[("linger.ms", "20")]);
+    let pinned = ProducerRecord::new("part", "pinned").key("k").partition(2).timestamp(7);
+    let placed = ProducerRecord::new("part", "placed").key("k").timestamp(8);
+    let pinned_f = p.send(pinned.clone()).await.expect("queued");
+    let placed_f = p.send(placed.clone()).await.expect("queued");
+    let e = tokio::time::timeout(LIVENESS, pinned_f)
+        .await
+        .expect("resolves")
+        .expect_err("rejected");
+    assert_eq!(e.persistence, Persistence::NotPersisted, "{e}");
+    assert_eq!(e.into_record().expect("given back"), pinned, "partition 2 kept");
+    let e = tokio::time::timeout(LIVENESS, placed_f)
+        .await
+        .expect("resolves")
+        .expect_err("rejected");
+    assert_eq!(e.into_record().expect("given back"), placed, "no partition set");
+    // The same through a callback, and through a batch failed while queued (close).
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    p.send_with_callback(pinned.clone(), move |r| {
+        let _ = tx.send(r.map_err(DeliveryError::into_record));
+    })
+    .await
+    .expect("queued");
+    let back = tokio::time::timeout(LIVENESS, rx).await.expect("called").expect("sent");
+    assert_eq!(back.expect_err("rejected"), Some(pinned.clone()));
+    c.set_hook(|r| {
+        if r.api_key == PRODUCE {
+            Action::Delay(Duration::from_millis(3000))
+        } else {
+            Action::Respond
+        }
+    });
+    let in_flight = p.send(placed.clone()).await.expect("queued");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let queued = p.send(pinned.clone()).await.expect("queued");
+    p.close(Duration::from_millis(100)).await;
+    let e = queued.await.expect_err("failed by close while queued");
+    assert_eq!(e.persistence, Persistence::NotPersisted, "{e}");
+    assert_eq!(e.into_record(), Some(pinned));
+    drop(in_flight);
+}
+
+/// Adds a header in `on_send`, as a tracing interceptor would.
+struct Tracing;
+
+impl Interceptor for Tracing {
+    fn on_send(&self, record: &mut ProducerRecord) -> Result<(), InterceptorError> {
+        record.headers.push(Header::new("traced", "yes"));
+        Ok(())
+    }
+}
+
+/// With an interceptor that adds a header, a failure gives back the caller's record, not
+/// the intercepted one: resending it passes through `on_send` again, and the header is in
+/// the log once, not twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_given_back_is_the_callers_not_the_intercepted_one() {
+    let c = FakeCluster::start(1).await;
+    c.create_topic("traced", 2);
+    let p = Producer::builder(support::config(
+        &c,
+        &[("linger.ms", "20"), ("max.request.size", "1000")],
+    ))
+    .interceptor(Tracing)
+    .build()
+    .expect("producer");
+    let mine = ProducerRecord::new("traced", "v")
+        .key("k")
+        .header("mine", "1")
+        .partition(1);
+    // Refused before it was queued: the SendError's record.
+    let big = ProducerRecord::new("traced", vec![b'x'; 2000]).header("mine", "1");
+    let e = p.send(big.clone()).await.expect_err("too large");
+    assert_eq!(*e.record, big, "the caller's record, without the interceptor's header");
+    let e = p.send_and_wait(big.clone()).await.expect_err("too large");
+    assert_eq!(e.into_record(), Some(big));
+    // Rejected by the broker: the DeliveryError's record, from the future and a callback.
+    reject_produce(&c);
+    let f = p.send(mine.clone()).await.expect("queued");
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    p.send_with_callback(mine.clone(), move |r| {
+        let _ = tx.send(r.map_err(DeliveryError::into_record));
+    })
+    .await
+    .expect("queued");
+    let e = tokio::time::timeout(LIVENESS, f)
+        .await
+        .expect("resolves")
+        .expect_err("rejected");
+    assert_eq!(e.persistence, Persistence::NotPersisted, "{e}");
+    let back = e.into_record().expect("given back");
+    let sent_at = back.timestamp;
+    assert_eq!(back.headers, mine.headers, "only the caller's header");
+    assert_eq!(
+        ProducerRecord {
+            timestamp: None,
+            ..back.clone()
+        },
+        mine,
+        "key, value, headers and partition as the caller gave them"
+    );
+    assert!(sent_at.is_some(), "with the timestamp the send used");
+    let from_callback = tokio::time::timeout(LIVENESS, rx).await.expect("called").expect("sent");
+    let from_callback = from_callback.expect_err("rejected").expect("given back");
+    assert_eq!(from_callback.headers, mine.headers);
+    assert_eq!(from_callback.partition, Some(1));
+    c.clear_hook();
+    p.send_and_wait(back).await.expect("resent");
+    let log = c.records("traced");
+    assert_eq!(log.len(), 1);
+    assert_eq!(
+        log[0].headers,
+        vec![Header::new("mine", "1"), Header::new("traced", "yes")],
+        "the interceptor's header once"
+    );
     p.close(LIVENESS).await;
 }

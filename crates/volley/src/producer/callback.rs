@@ -34,7 +34,7 @@ pub(crate) struct Attach {
 }
 
 impl Attach {
-    /// Registers the listener of the record at `index` of the batch `completion`.
+    /// Registers the listener of the record `future` is for with the record's batch.
     pub(crate) fn register(self, future: DeliveryFuture) {
         let listener = Listener {
             future: future.share(),

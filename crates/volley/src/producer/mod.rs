@@ -21,7 +21,7 @@ use crate::error::{DeliveryError, Error, SendError};
 use crate::interceptor::{Acknowledgement, Interceptor, Interceptors};
 use crate::metadata::Cluster;
 use crate::partitioner::{BuiltinPartitioner, Partitioner};
-use crate::record::{BatchOutcome, DeliveryFuture, ProducerRecord, RecordRef};
+use crate::record::{BatchOutcome, DeliveryFuture, Origin, ProducerRecord, RecordRef};
 use crate::sender::{Command, Sender, Shared};
 
 use self::callback::{Attach, Callback, Dispatcher};
@@ -337,7 +337,7 @@ impl Producer {
                 .await
                 .map_err(|e| e.error);
         }
-        self.enqueue(record, true, None).await
+        self.enqueue(record, true, None, None).await
     }
 
     /// `send` with interceptors around it and `callback` attached (nothing to do without
@@ -350,14 +350,18 @@ impl Producer {
     ) -> Result<DeliveryFuture, SendError> {
         let interceptors = self.interceptors.as_ref();
         if interceptors.is_none() && callback.is_none() {
-            return match self.enqueue(record.as_record_ref(), wait, None).await {
+            return match self.enqueue(record.as_record_ref(), wait, None, None).await {
                 Ok(f) => Ok(f),
                 Err(e) => Err(SendError::new(e, record)),
             };
         }
-        if let Some(i) = interceptors {
+        // With interceptors, a failure gives back the caller's record, not what `on_send`
+        // made of it (a resend passes through `on_send` again): keep it until the outcome.
+        let original = interceptors.map(|i| {
+            let original = Arc::new(record.clone());
             i.on_send(&mut record);
-        }
+            original
+        });
         let result = match self.dispatcher() {
             Ok(d) => {
                 let attach = Attach {
@@ -365,7 +369,8 @@ impl Producer {
                     callback,
                     interceptors: interceptors.cloned(),
                 };
-                self.enqueue(record.as_record_ref(), wait, Some(attach)).await
+                self.enqueue(record.as_record_ref(), wait, Some(attach), original.as_ref())
+                    .await
             }
             Err(e) => Err(e),
         };
@@ -378,16 +383,21 @@ impl Producer {
                     result: Err(&failed),
                 });
             }
-            SendError::new(e, record)
+            let back = original.map_or(record, |o| {
+                Arc::try_unwrap(o).unwrap_or_else(|o| ProducerRecord::clone(&o))
+            });
+            SendError::new(e, back)
         })
     }
 
     /// Queues a record; `attach`, if any, is registered with its batch as it is appended.
+    /// `original` is the caller's record when interceptors changed it (see [`Origin`]).
     async fn enqueue(
         &self,
         record: RecordRef<'_>,
         wait: bool,
         attach: Option<Attach>,
+        original: Option<&Arc<ProducerRecord>>,
     ) -> Result<DeliveryFuture, Error> {
         // The clock is read only when `send` has to wait (max.block.ms): clock reads were a
         // measurable share of the per-record cost.
@@ -484,6 +494,10 @@ impl Producer {
         };
         permit.forget();
         let timestamp = record.timestamp.unwrap_or_else(now_ms);
+        let origin = Origin {
+            explicit: record.partition.is_some() && original.is_none(),
+            original: original.cloned(),
+        };
         let appended = {
             let acc = &self.shared.accumulator;
             let partition = match explicit {
@@ -511,7 +525,8 @@ impl Producer {
                 Instant::now,
                 |completion, index| {
                     if let Some(a) = attach {
-                        a.register(DeliveryFuture::new(Arc::clone(completion), index, timestamp));
+                        let future = DeliveryFuture::new(Arc::clone(completion), index, timestamp);
+                        a.register(future.with_origin(origin.clone()));
                     }
                 },
             )
@@ -524,11 +539,7 @@ impl Producer {
         if appended.wake {
             self.shared.wake.notify_one();
         }
-        Ok(DeliveryFuture::new(
-            appended.completion,
-            appended.offset_delta,
-            timestamp,
-        ))
+        Ok(DeliveryFuture::new(appended.completion, appended.offset_delta, timestamp).with_origin(origin))
     }
 
     /// How many sequence gaps brokers reported at the head of a partition: each one means a
