@@ -5,12 +5,16 @@
 
 mod support;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use volley::interceptor::InterceptorError;
 use volley::protocol::ErrorCode;
-use volley::{DeliveryError, Header, Interceptor, Persistence, Producer, ProducerRecord};
+use volley::{
+    Acknowledgement, DeliveryError, Error, Header, Interceptor, JsonSerializer, Partitioner, Persistence, Producer,
+    ProducerRecord, StringSerializer, TypedRecord,
+};
 use volley_testkit::fake::{Action, FakeCluster};
 
 const PRODUCE: i16 = 0;
@@ -204,4 +208,187 @@ async fn a_record_given_back_is_the_callers_not_the_intercepted_one() {
         "the interceptor's header once"
     );
     p.close(LIVENESS).await;
+}
+
+/// A fake cluster served by a runtime of its own, for tests that run on plain threads.
+fn background_cluster(brokers: usize) -> (tokio::runtime::Runtime, FakeCluster) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let c = rt.block_on(FakeCluster::start(brokers));
+    (rt, c)
+}
+
+/// Waits (at most [`LIVENESS`]) until `done` holds.
+fn eventually(done: impl Fn() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + LIVENESS;
+    while !done() {
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    true
+}
+
+/// Puts every record on the last partition, counting its calls.
+#[derive(Debug, Default)]
+struct LastPartition {
+    calls: AtomicUsize,
+}
+
+impl Partitioner for LastPartition {
+    fn partition(&self, _topic: &str, _key: Option<&[u8]>, partitions: u32) -> Option<u32> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        Some(partitions - 1)
+    }
+}
+
+/// Counts `on_send` and `on_acknowledgement` calls and tags what it sees.
+#[derive(Default)]
+struct Counts {
+    sent: AtomicUsize,
+    acknowledged: AtomicUsize,
+}
+
+struct Counting(Arc<Counts>);
+
+impl Interceptor for Counting {
+    fn on_send(&self, record: &mut ProducerRecord) -> Result<(), InterceptorError> {
+        self.0.sent.fetch_add(1, Ordering::SeqCst);
+        record.headers.push(Header::new("seen", "1"));
+        Ok(())
+    }
+    fn on_acknowledgement(&self, ack: &Acknowledgement<'_>) -> Result<(), InterceptorError> {
+        if ack.result.is_ok() {
+            self.0.acknowledged.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+}
+
+/// `build_blocking` keeps the builder's partitioner and interceptors: each blocking way of
+/// sending calls both.
+#[test]
+fn build_blocking_calls_the_custom_partitioner_and_interceptors() {
+    let (_rt, c) = background_cluster(1);
+    c.create_topic("blkb", 3);
+    let partitioner = Arc::new(LastPartition::default());
+    let counts = Arc::new(Counts::default());
+    let p = Producer::builder(support::config(&c, &[]))
+        .partitioner(Arc::clone(&partitioner) as Arc<dyn Partitioner>)
+        .interceptor(Counting(Arc::clone(&counts)))
+        .build_blocking()
+        .expect("producer");
+    let m = p
+        .send_and_wait(ProducerRecord::new("blkb", "a").key("k"))
+        .expect("delivered");
+    assert_eq!(m.partition, 2, "the custom partitioner placed it");
+    let m = p
+        .send(ProducerRecord::new("blkb", "b"))
+        .expect("queued")
+        .wait()
+        .expect("delivered");
+    assert_eq!(m.partition, 2);
+    let (tx, rx) = std::sync::mpsc::channel();
+    p.send_with_callback(ProducerRecord::new("blkb", "c").key("other"), move |r| {
+        let _ = tx.send(r.map(|m| m.partition).ok());
+    })
+    .expect("queued");
+    assert_eq!(rx.recv_timeout(LIVENESS).expect("called back"), Some(2));
+    assert_eq!(partitioner.calls.load(Ordering::SeqCst), 3, "one call per send");
+    assert_eq!(counts.sent.load(Ordering::SeqCst), 3, "on_send per send");
+    assert!(
+        eventually(|| counts.acknowledged.load(Ordering::SeqCst) == 3),
+        "on_acknowledgement per record: {}",
+        counts.acknowledged.load(Ordering::SeqCst)
+    );
+    p.close(LIVENESS).expect("closed");
+    let log = c.records("blkb");
+    assert_eq!(log.len(), 3);
+    assert!(log
+        .iter()
+        .all(|r| r.partition == 2 && r.headers == vec![Header::new("seen", "1")]));
+}
+
+#[derive(serde::Serialize)]
+struct Click {
+    user: String,
+    page: u32,
+}
+
+/// The blocking typed producer serializes keys and values, from any thread, and its
+/// serializer failures are typed errors that send nothing.
+#[test]
+fn blocking_typed_producer_serializes_and_sends_from_any_thread() {
+    let (_rt, c) = background_cluster(1);
+    c.create_topic("tblk", 3);
+    let p = Producer::builder(support::config(&c, &[]))
+        .typed_blocking::<str, Click>(StringSerializer, JsonSerializer)
+        .expect("producer");
+    let click = Click {
+        user: "alice".into(),
+        page: 1,
+    };
+    let m = p
+        .send_and_wait(TypedRecord::new("tblk", &click).key("alice").header("v", "1"))
+        .expect("delivered");
+    assert_eq!(
+        i64::from(m.partition),
+        i64::from(volley::murmur2_partition(b"alice", 3))
+    );
+    // Handles, callbacks and clones on other threads.
+    let threads: Vec<_> = (0..3u32)
+        .map(|t| {
+            let p = p.clone();
+            std::thread::spawn(move || {
+                let user = format!("user-{t}");
+                let click = Click {
+                    user: user.clone(),
+                    page: t,
+                };
+                let h = p.send(TypedRecord::new("tblk", &click).key(&user)).expect("queued");
+                let (tx, rx) = std::sync::mpsc::channel();
+                p.send_with_callback(TypedRecord::tombstone("tblk", &user), move |r| {
+                    let _ = tx.send(r.is_ok());
+                })
+                .expect("queued");
+                (h.wait().is_ok(), rx.recv_timeout(LIVENESS).unwrap_or(false))
+            })
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().expect("thread"), (true, true));
+    }
+    p.flush(LIVENESS).expect("flushed");
+    let log = c.records("tblk");
+    assert_eq!(log.len(), 7);
+    let first = log
+        .iter()
+        .find(|r| r.key.as_deref() == Some(&b"alice"[..]))
+        .expect("alice");
+    assert_eq!(first.value.as_deref(), Some(&br#"{"user":"alice","page":1}"#[..]));
+    assert_eq!(first.headers, vec![Header::new("v", "1")]);
+    assert_eq!(log.iter().filter(|r| r.value.is_none()).count(), 3, "the tombstones");
+    // A serializer that refuses: a typed error, nothing sent.
+    struct Refuse;
+    impl volley::Serializer<Click> for Refuse {
+        fn serialize(&self, _: &str, _: &Click) -> Result<bytes::Bytes, Error> {
+            Err(Error::Serialization("refused".into()))
+        }
+    }
+    let strict = volley::blocking::TypedProducer::<str, Click>::new(p.producer().clone(), StringSerializer, Refuse);
+    let e = strict.send(TypedRecord::new("tblk", &click)).expect_err("refused");
+    assert!(matches!(e, Error::Serialization(_)), "{e}");
+    let e = strict
+        .send_and_wait(TypedRecord::new("tblk", &click))
+        .expect_err("refused");
+    assert_eq!(e.persistence, Persistence::NotPersisted);
+    assert!(matches!(e.error, Error::Serialization(_)), "{e}");
+    p.close(LIVENESS).expect("closed");
+    let e = p.send(TypedRecord::new("tblk", &click)).expect_err("closed");
+    assert!(matches!(e, Error::Closed { .. }), "{e}");
+    assert_eq!(c.records("tblk").len(), 7);
 }

@@ -144,6 +144,19 @@ impl ProducerBuilder {
     pub fn build_blocking(self) -> Result<crate::blocking::Producer, Error> {
         crate::blocking::Producer::from_builder(self)
     }
+
+    /// Starts a [`crate::blocking::TypedProducer`]: a blocking producer with a key and a
+    /// value serializer wired in.
+    ///
+    /// # Errors
+    /// As [`ProducerBuilder::build_blocking`].
+    pub fn typed_blocking<K: ?Sized, V: ?Sized>(
+        self,
+        key: impl crate::Serializer<K> + Send + Sync + 'static,
+        value: impl crate::Serializer<V> + Send + Sync + 'static,
+    ) -> Result<crate::blocking::TypedProducer<K, V>, Error> {
+        Ok(crate::blocking::TypedProducer::new(self.build_blocking()?, key, value))
+    }
 }
 
 /// Kafka's rules for topic names.
