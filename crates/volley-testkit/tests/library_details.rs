@@ -392,3 +392,54 @@ fn blocking_typed_producer_serializes_and_sends_from_any_thread() {
     assert!(matches!(e, Error::Closed { .. }), "{e}");
     assert_eq!(c.records("tblk").len(), 7);
 }
+
+/// `partitions_for` as the metadata says: a partition without a leader has `leader: None`
+/// (and no leader epoch), the others their leader's epoch, and offline replicas are listed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partitions_for_shows_leaderless_partitions_epochs_and_offline_replicas() {
+    let c = FakeCluster::start(3).await;
+    c.create_topic("shape", 3);
+    // Partition 0 keeps its first leader (epoch 0); partition 1 moves twice (epoch 2);
+    // partition 2 loses its leader, with broker 3 offline.
+    c.set_leader("shape", 1, 3);
+    c.set_leader("shape", 1, 1);
+    c.set_replicas("shape", 1, &[1, 2, 3], &[1, 2]);
+    c.set_offline_replicas("shape", 1, &[3]);
+    c.set_leader("shape", 2, -1);
+    c.set_replicas("shape", 2, &[3, 1], &[]);
+    c.set_offline_replicas("shape", 2, &[3, 1]);
+    let p = support::producer(&c, &[]);
+    let parts = p.partitions_for("shape").await.expect("metadata");
+    assert_eq!(parts.len(), 3);
+    let leader = |i: usize| parts[i].leader.as_ref().map(|l| l.id);
+    assert_eq!((leader(0), parts[0].leader_epoch), (Some(1), Some(0)));
+    assert!(parts[0].offline_replicas.is_empty());
+    assert_eq!((leader(1), parts[1].leader_epoch), (Some(1), Some(2)));
+    assert_eq!(
+        (
+            &parts[1].replicas[..],
+            &parts[1].isr[..],
+            &parts[1].offline_replicas[..]
+        ),
+        (&[1, 2, 3][..], &[1, 2][..], &[3][..])
+    );
+    assert_eq!(parts[2].leader, None, "no leader: {:?}", parts[2]);
+    assert_eq!(parts[2].leader_epoch, None, "no leader, so no leader epoch");
+    assert_eq!(
+        (
+            &parts[2].replicas[..],
+            &parts[2].isr[..],
+            &parts[2].offline_replicas[..]
+        ),
+        (&[3, 1][..], &[][..], &[3, 1][..])
+    );
+    // Sends still go to the partitions with a leader.
+    for i in 0..10 {
+        let m = p
+            .send_and_wait(ProducerRecord::new("shape", format!("v{i}")))
+            .await
+            .expect("delivered");
+        assert_ne!(m.partition, 2, "a keyless record avoids the leaderless partition");
+    }
+    p.close(LIVENESS).await;
+}
