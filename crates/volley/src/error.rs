@@ -215,7 +215,8 @@ pub struct BatchId(pub u64);
 /// A [`Persistence::NotPersisted`] failure gives the record back ([`DeliveryError::record`],
 /// [`DeliveryError::into_record`]), so that it can be sent again without the caller keeping
 /// a copy. The record is decoded from the failed batch's bytes only when the failure is
-/// resolved: a successful send keeps no copy of it.
+/// resolved: without interceptors a successful send keeps no copy of it (with them, the
+/// caller's record is kept until the outcome; see [`DeliveryError::record`]).
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{} ({})", error, match persistence { Persistence::NotPersisted => "not persisted", Persistence::PossiblyPersisted => "possibly persisted" })]
 pub struct DeliveryError {
