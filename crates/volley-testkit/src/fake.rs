@@ -188,6 +188,8 @@ struct State {
     api_ranges: HashMap<i16, (i16, i16)>,
     /// Replicas and in-sync replicas shown per partition (default: the leader alone).
     replica_sets: HashMap<(String, i32), (Vec<i32>, Vec<i32>)>,
+    /// Offline replicas shown per partition (default: none).
+    offline_replicas: HashMap<(String, i32), Vec<i32>>,
 }
 
 /// A fake cluster of brokers on 127.0.0.1.
@@ -257,6 +259,13 @@ impl FakeCluster {
         lock(&self.state)
             .replica_sets
             .insert((topic.to_owned(), partition), (replicas.to_vec(), isr.to_vec()));
+    }
+
+    /// Shows `offline` as a partition's offline replicas in Metadata answers.
+    pub fn set_offline_replicas(&self, topic: &str, partition: i32, offline: &[i32]) {
+        lock(&self.state)
+            .offline_replicas
+            .insert((topic.to_owned(), partition), offline.to_vec());
     }
 
     /// Advertises `min..=max` for the API `api_key` in ApiVersions answers from now on
@@ -341,7 +350,8 @@ impl FakeCluster {
         }
     }
 
-    /// Moves a partition's leadership.
+    /// Moves a partition's leadership (and bumps its leader epoch). `-1` leaves it without
+    /// a leader: Metadata answers then show leader -1 and LEADER_NOT_AVAILABLE for it.
     pub fn set_leader(&self, topic: &str, partition: i32, broker: i32) {
         let mut s = lock(&self.state);
         s.leaders.insert((topic.to_owned(), partition), broker);

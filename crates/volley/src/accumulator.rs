@@ -392,9 +392,8 @@ impl Accumulator {
         self.closed.store(true, Ordering::Release);
     }
 
-    /// Appends an encoded record. `reserved` bytes were taken from `buffer.memory`.
-    /// `None` once the accumulator is closed: the record was not queued (the caller still
-    /// holds its reservation).
+    /// [`Accumulator::append_with`] with nothing to attach (the accumulator's unit tests).
+    #[cfg(test)]
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn append(
         &self,
@@ -406,6 +405,41 @@ impl Accumulator {
         headers: &[Header],
         reserved: usize,
         now: impl FnOnce() -> Instant,
+    ) -> Option<Appended> {
+        self.append_with(
+            topic,
+            partition,
+            timestamp,
+            key,
+            value,
+            headers,
+            reserved,
+            now,
+            |_, _| (),
+        )
+    }
+
+    /// Appends an encoded record. `reserved` bytes were taken from `buffer.memory`.
+    /// `None` once the accumulator is closed: the record was not queued (the caller still
+    /// holds its reservation).
+    ///
+    /// `attach` is called with the record's batch completion and index in the batch while
+    /// the partition's lock is still held: the batch cannot be drained, let alone completed,
+    /// before it returns, and records of one partition are attached in append order. That
+    /// is how callbacks are registered (see `producer::callback`): registered after the
+    /// lock, a callback could miss its batch's completion and run after a later record's.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn append_with(
+        &self,
+        topic: &str,
+        partition: i32,
+        timestamp: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[Header],
+        reserved: usize,
+        now: impl FnOnce() -> Instant,
+        attach: impl FnOnce(&Arc<BatchCompletion>, i32),
     ) -> Option<Appended> {
         let idx = usize::try_from(partition).unwrap_or(0);
         // The common case reads the snapshots in place (no reference count is touched).
@@ -481,6 +515,7 @@ impl Accumulator {
             }
             wake |= self.file_full(queue);
         }
+        attach(&b.completion, offset_delta);
         Some(Appended {
             completion: Arc::clone(&b.completion),
             offset_delta,

@@ -1,4 +1,5 @@
-//! A producer for programs without async: [`Producer`].
+//! A producer for programs without async: [`Producer`], and [`TypedProducer`] with
+//! serializers wired in.
 //!
 //! It runs on a runtime of its own: one background thread (`volley-io`), started by the
 //! first blocking producer of the process and shared by all of them. Every method may be
@@ -20,11 +21,18 @@
 //! # Ok(()) }
 //! ```
 //!
+//! [`TypedProducer`] is the blocking twin of [`crate::TypedProducer`]: key and value
+//! serializers wired in ([`crate::ProducerBuilder::typed_blocking`]).
+//!
 //! Deadlocks: nothing the producer's I/O waits for runs user code that could block (the
 //! partitioner and `on_send` run on the sending thread, callbacks on the callback thread),
 //! so a callback may `send`, `flush` or `close`. The one place user code runs on the I/O
 //! thread is an [`on_settled`](crate::Producer::on_settled) listener: a blocking call from
 //! there would wait for that very thread, so it is refused with [`Error::Blocking`].
+
+mod typed;
+
+pub use typed::TypedProducer;
 
 use std::cell::Cell;
 use std::future::Future;

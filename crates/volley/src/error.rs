@@ -215,7 +215,8 @@ pub struct BatchId(pub u64);
 /// A [`Persistence::NotPersisted`] failure gives the record back ([`DeliveryError::record`],
 /// [`DeliveryError::into_record`]), so that it can be sent again without the caller keeping
 /// a copy. The record is decoded from the failed batch's bytes only when the failure is
-/// resolved: a successful send keeps no copy of it.
+/// resolved: without interceptors a successful send keeps no copy of it (with them, the
+/// caller's record is kept until the outcome; see [`DeliveryError::record`]).
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{} ({})", error, match persistence { Persistence::NotPersisted => "not persisted", Persistence::PossiblyPersisted => "possibly persisted" })]
 pub struct DeliveryError {
@@ -261,13 +262,30 @@ impl DeliveryError {
     /// The record that was not persisted (it may be sent again), if this failure is
     /// [`Persistence::NotPersisted`] and the record could be recovered.
     ///
-    /// The record comes back with the key, value, headers and timestamp it was sent with,
-    /// and without an explicit partition (`partition: None`): a keyed record hashes to the
-    /// same partition again, a keyless one goes where the partitioner now puts it. A record
-    /// sent with an explicit partition needs it set again.
+    /// The record comes back as the caller gave it to `send`: key, value, headers, the
+    /// explicit partition if the caller set one (`None` if the partitioner chose: a keyed
+    /// record hashes to the same partition again, a keyless one goes where the partitioner
+    /// now puts it), and the timestamp the send used (the caller's, or the time it was
+    /// queued). With [interceptors](crate::interceptor) it is the record before their
+    /// `on_send`, not what they made of it: sending it again passes through `on_send` again,
+    /// so a header an interceptor adds is not doubled. (For that the producer keeps the
+    /// caller's record until the outcome is known, with interceptors only; without them the
+    /// record is decoded from the failed batch's bytes.)
     #[must_use]
     pub fn record(&self) -> Option<&ProducerRecord> {
         self.record.as_deref()
+    }
+
+    /// The record given back, to complete what the batch's bytes do not say.
+    pub(crate) fn record_mut(&mut self) -> Option<&mut ProducerRecord> {
+        self.record.as_deref_mut()
+    }
+
+    /// Gives `record` back instead of the one decoded from the batch (not-persisted only).
+    pub(crate) fn set_record(&mut self, record: ProducerRecord) {
+        if self.persistence == Persistence::NotPersisted {
+            self.record = Some(Box::new(record));
+        }
     }
 
     /// The record that was not persisted, taken out of the error.
@@ -367,7 +385,8 @@ impl FailedRecords {
 pub struct SendError {
     /// Why the record was not queued.
     pub error: Error,
-    /// The record, as it was given to `send` (after interceptors).
+    /// The record, as the caller gave it to `send`: before interceptors' `on_send`, which a
+    /// resend passes through again (see [`DeliveryError::record`]).
     pub record: Box<ProducerRecord>,
 }
 

@@ -29,7 +29,9 @@
 //!
 //! **Blocking** (`blocking`): [`blocking::Producer`] for programs without async. It runs on
 //! one background thread shared by the blocking producers of the process; every method can
-//! be called from any thread, delivery callbacks included.
+//! be called from any thread, delivery callbacks included. [`blocking::TypedProducer`]
+//! ([`ProducerBuilder::typed_blocking`]) is its typed twin, with serializers wired in as in
+//! [`TypedProducer`].
 //!
 #![doc = concat!("```rust,no_run\n", include_str!("../examples/blocking.rs"), "```")]
 //!
@@ -50,7 +52,9 @@
 //! **Resending** (`resend`): a failed `send` gives the record back in its [`SendError`]; a
 //! [`Persistence::NotPersisted`] delivery error carries the record too
 //! ([`DeliveryError::into_record`]), decoded from the failed batch only when it fails, so
-//! nobody keeps a copy of every record sent.
+//! nobody keeps a copy of every record sent. Either way it is the record as the caller gave
+//! it: its explicit partition, if it had one, and not what interceptors made of it (for
+//! that, a producer with interceptors keeps the caller's record until the outcome).
 //!
 #![doc = concat!("```rust,no_run\n", include_str!("../examples/resend.rs"), "```")]
 //!

@@ -418,6 +418,36 @@ pub struct DeliveryFuture {
     batch: Arc<BatchCompletion>,
     index: i32,
     timestamp: i64,
+    origin: Origin,
+}
+
+/// What a not-persisted failure gives back that the batch's bytes do not say.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Origin {
+    /// The caller set the partition (rather than the partitioner).
+    pub(crate) explicit: bool,
+    /// The record as the caller gave it to `send`, kept when interceptors ran: their
+    /// `on_send` may have changed what was appended (added headers, say), and a resend
+    /// passes through `on_send` again.
+    pub(crate) original: Option<Arc<ProducerRecord>>,
+}
+
+impl Origin {
+    /// Gives the caller's record back in a failure: the original (with the timestamp the
+    /// send used if it had none), or the decoded one with the explicit partition set again.
+    fn give_back(&self, mut e: DeliveryError, partition: i32, timestamp: i64) -> DeliveryError {
+        if e.persistence != crate::Persistence::NotPersisted {
+            return e;
+        }
+        if let Some(original) = &self.original {
+            let mut r = ProducerRecord::clone(original);
+            r.timestamp = r.timestamp.or(Some(timestamp));
+            e.set_record(r);
+        } else if let Some(r) = e.record_mut().filter(|_| self.explicit) {
+            r.partition = Some(partition);
+        }
+        e
+    }
 }
 
 impl DeliveryFuture {
@@ -426,7 +456,21 @@ impl DeliveryFuture {
             batch,
             index,
             timestamp,
+            origin: Origin::default(),
         }
+    }
+
+    /// Sets what a not-persisted failure gives back besides the batch's bytes.
+    pub(crate) fn with_origin(mut self, origin: Origin) -> Self {
+        self.origin = origin;
+        self
+    }
+
+    /// The outcome of this record in its batch's `outcome`.
+    fn resolve(&self, outcome: &BatchOutcome) -> Result<RecordMetadata, DeliveryError> {
+        outcome
+            .resolve(&self.batch, self.index, self.timestamp)
+            .map_err(|e| self.origin.give_back(e, self.batch.partition, self.timestamp))
     }
 
     /// The partition the record was assigned to.
@@ -451,7 +495,7 @@ impl DeliveryFuture {
     #[must_use]
     pub fn try_result(&self) -> Option<Result<RecordMetadata, DeliveryError>> {
         let o = self.batch.outcome.get()?;
-        Some(o.resolve(&self.batch, self.index, self.timestamp))
+        Some(self.resolve(o))
     }
 
     /// The record's index in its batch.
@@ -461,7 +505,7 @@ impl DeliveryFuture {
 
     /// A second future for the same record (for a callback beside the caller's future).
     pub(crate) fn share(&self) -> Self {
-        Self::new(Arc::clone(&self.batch), self.index, self.timestamp)
+        Self::new(Arc::clone(&self.batch), self.index, self.timestamp).with_origin(self.origin.clone())
     }
 
     /// Registers `listener` with the record's batch (see [`BatchCompletion::listen`]).
@@ -483,8 +527,6 @@ impl Future for DeliveryFuture {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        this.batch
-            .poll_outcome(cx)
-            .map(|o| o.resolve(&this.batch, this.index, this.timestamp))
+        this.batch.poll_outcome(cx).map(|o| this.resolve(o))
     }
 }

@@ -71,13 +71,20 @@ pub(super) fn metadata(s: &mut State, m: &MetadataRequest, action: &Action) -> M
                     .get(&key)
                     .cloned()
                     .unwrap_or_else(|| (vec![leader], vec![leader]));
+                let offline = s.offline_replicas.get(&key).cloned().unwrap_or_default();
                 t.partitions.push(
                     MetadataResponsePartition::default()
+                        .with_error_code(if leader < 0 {
+                            ErrorCode::LEADER_NOT_AVAILABLE.0
+                        } else {
+                            0
+                        })
                         .with_partition_index(p)
                         .with_leader_id(BrokerId(leader))
                         .with_leader_epoch(epoch)
                         .with_replica_nodes(replicas.into_iter().map(BrokerId).collect())
-                        .with_isr_nodes(isr.into_iter().map(BrokerId).collect()),
+                        .with_isr_nodes(isr.into_iter().map(BrokerId).collect())
+                        .with_offline_replicas(offline.into_iter().map(BrokerId).collect()),
                 );
             }
         }

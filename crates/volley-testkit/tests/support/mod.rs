@@ -13,6 +13,16 @@ pub fn producer(c: &FakeCluster, props: &[(&str, &str)]) -> Producer {
 
 /// As [`producer`], bootstrapping from `bootstrap`.
 pub fn producer_at(bootstrap: &str, props: &[(&str, &str)]) -> Producer {
+    Producer::new(config_at(bootstrap, props)).expect("producer")
+}
+
+/// The configuration [`producer`] uses (for builders: interceptors, blocking producers).
+pub fn config(c: &FakeCluster, props: &[(&str, &str)]) -> ProducerConfig {
+    config_at(&c.bootstrap(), props)
+}
+
+/// As [`config`], bootstrapping from `bootstrap`.
+pub fn config_at(bootstrap: &str, props: &[(&str, &str)]) -> ProducerConfig {
     let mut all: Vec<(&str, &str)> = vec![
         ("bootstrap.servers", bootstrap),
         ("retry.backoff.ms", "20"),
@@ -21,7 +31,7 @@ pub fn producer_at(bootstrap: &str, props: &[(&str, &str)]) -> Producer {
         ("reconnect.backoff.max.ms", "100"),
     ];
     all.extend_from_slice(props);
-    Producer::new(ProducerConfig::from_properties(all).expect("config")).expect("producer")
+    ProducerConfig::from_properties(all).expect("config")
 }
 
 /// Sends one keyed record and waits for its outcome.

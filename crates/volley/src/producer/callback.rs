@@ -3,11 +3,14 @@
 //!
 //! Callbacks do not run on the sender task (a slow callback would hold up every delivery,
 //! and a callback that flushes would wait for itself) but on one thread per producer,
-//! started at the first callback. The sender hands it each batch as the batch completes,
-//! in completion order; the thread runs the batch's callbacks in record order. So
-//! callbacks of one partition run in the order its records completed, and a callback may
-//! call any method of the producer, blocking ones included, without deadlock: nothing the
-//! sender does waits for a callback.
+//! started at the first callback. A record's callback is registered with its batch while
+//! the append still holds the partition's lock ([`Attach`]), so every callback of a batch
+//! is registered before the batch can complete, even with many tasks sending to one
+//! partition at once. The sender hands the thread each batch as the batch completes, in
+//! completion order; the thread runs the batch's callbacks in record order. So callbacks of
+//! one partition run in the order its records completed, and a callback may call any method
+//! of the producer, blocking ones included, without deadlock: nothing the sender does waits
+//! for a callback.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{mpsc, Arc, Mutex};
@@ -20,6 +23,27 @@ use crate::record::{DeliveryFuture, ProducerRecord, RecordMetadata};
 /// A delivery callback: called once with the record's outcome, on the producer's callback
 /// thread.
 pub type Callback = Box<dyn FnOnce(Result<RecordMetadata, DeliveryError>) + Send + 'static>;
+
+/// What a send registers with its record's batch: the callback and the interceptors'
+/// `on_acknowledgement`, to run on `dispatcher`'s thread. Registered under the partition's
+/// lock, as the record is appended (see `Accumulator::append_with`).
+pub(crate) struct Attach {
+    pub(crate) dispatcher: Arc<Dispatcher>,
+    pub(crate) callback: Option<Callback>,
+    pub(crate) interceptors: Option<Arc<Interceptors>>,
+}
+
+impl Attach {
+    /// Registers the listener of the record `future` is for with the record's batch.
+    pub(crate) fn register(self, future: DeliveryFuture) {
+        let listener = Listener {
+            future: future.share(),
+            callback: self.callback,
+            interceptors: self.interceptors,
+        };
+        future.listen(listener, &self.dispatcher);
+    }
+}
 
 /// Something to run for one record when its batch completes.
 pub(crate) struct Listener {
@@ -130,18 +154,8 @@ impl Producer {
         record: ProducerRecord,
         callback: impl FnOnce(Result<RecordMetadata, DeliveryError>) + Send + 'static,
     ) -> Result<(), SendError> {
-        let dispatcher = match self.dispatcher() {
-            Ok(d) => Arc::clone(d),
-            Err(e) => return Err(SendError::new(e, record)),
-        };
-        let future = self.send_inner(record, true).await?;
-        let listener = Listener {
-            future: future.share(),
-            callback: Some(Box::new(callback)),
-            interceptors: None,
-        };
-        future.listen(listener, &dispatcher);
-        Ok(())
+        // The callback is registered as the record is appended (see the module docs).
+        self.send_inner(record, true, Some(Box::new(callback))).await.map(drop)
     }
 
     /// Sends a record and waits for its outcome: `send(record).await?.await` in one call,

@@ -21,10 +21,10 @@ use crate::error::{DeliveryError, Error, SendError};
 use crate::interceptor::{Acknowledgement, Interceptor, Interceptors};
 use crate::metadata::Cluster;
 use crate::partitioner::{BuiltinPartitioner, Partitioner};
-use crate::record::{BatchOutcome, DeliveryFuture, ProducerRecord, RecordRef};
+use crate::record::{BatchOutcome, DeliveryFuture, Origin, ProducerRecord, RecordRef};
 use crate::sender::{Command, Sender, Shared};
 
-use self::callback::{Dispatcher, Listener};
+use self::callback::{Attach, Callback, Dispatcher};
 
 /// A Kafka producer. Cheap to share behind an `Arc`; every method takes `&self`.
 ///
@@ -143,6 +143,19 @@ impl ProducerBuilder {
     /// As [`crate::blocking::Producer::new`].
     pub fn build_blocking(self) -> Result<crate::blocking::Producer, Error> {
         crate::blocking::Producer::from_builder(self)
+    }
+
+    /// Starts a [`crate::blocking::TypedProducer`]: a blocking producer with a key and a
+    /// value serializer wired in.
+    ///
+    /// # Errors
+    /// As [`ProducerBuilder::build_blocking`].
+    pub fn typed_blocking<K: ?Sized, V: ?Sized>(
+        self,
+        key: impl crate::Serializer<K> + Send + Sync + 'static,
+        value: impl crate::Serializer<V> + Send + Sync + 'static,
+    ) -> Result<crate::blocking::TypedProducer<K, V>, Error> {
+        Ok(crate::blocking::TypedProducer::new(self.build_blocking()?, key, value))
     }
 }
 
@@ -313,7 +326,7 @@ impl Producer {
     ///
     /// Dropping the returned future does not cancel the delivery (see [`DeliveryFuture`]).
     pub async fn send(&self, record: ProducerRecord) -> Result<DeliveryFuture, SendError> {
-        self.send_inner(record, true).await
+        self.send_inner(record, true, None).await
     }
 
     /// Like [`Producer::send`], but fails at once with [`Error::WouldBlock`] instead of
@@ -322,7 +335,7 @@ impl Producer {
     /// # Errors
     /// As [`Producer::send`], plus [`Error::WouldBlock`].
     pub async fn try_send(&self, record: ProducerRecord) -> Result<DeliveryFuture, SendError> {
-        self.send_inner(record, false).await
+        self.send_inner(record, false, None).await
     }
 
     /// Like [`Producer::send`], for a record borrowed from the caller: its bytes are copied
@@ -336,54 +349,74 @@ impl Producer {
         if self.interceptors.is_some() {
             // Interceptors may change the record: they get an owned copy.
             return self
-                .send_inner(record.to_owned_record(), true)
+                .send_inner(record.to_owned_record(), true, None)
                 .await
                 .map_err(|e| e.error);
         }
-        self.enqueue(record, true).await
+        self.enqueue(record, true, None, None).await
     }
 
-    /// `send` with interceptors around it (nothing to do without them).
-    async fn send_inner(&self, mut record: ProducerRecord, wait: bool) -> Result<DeliveryFuture, SendError> {
-        let Some(interceptors) = &self.interceptors else {
-            return match self.enqueue(record.as_record_ref(), wait).await {
+    /// `send` with interceptors around it and `callback` attached (nothing to do without
+    /// either): both are registered with the record's batch as it is appended.
+    async fn send_inner(
+        &self,
+        mut record: ProducerRecord,
+        wait: bool,
+        callback: Option<Callback>,
+    ) -> Result<DeliveryFuture, SendError> {
+        let interceptors = self.interceptors.as_ref();
+        if interceptors.is_none() && callback.is_none() {
+            return match self.enqueue(record.as_record_ref(), wait, None, None).await {
                 Ok(f) => Ok(f),
                 Err(e) => Err(SendError::new(e, record)),
             };
-        };
-        interceptors.on_send(&mut record);
+        }
+        // With interceptors, a failure gives back the caller's record, not what `on_send`
+        // made of it (a resend passes through `on_send` again): keep it until the outcome.
+        let original = interceptors.map(|i| {
+            let original = Arc::new(record.clone());
+            i.on_send(&mut record);
+            original
+        });
         let result = match self.dispatcher() {
-            Ok(d) => self
-                .enqueue(record.as_record_ref(), wait)
-                .await
-                .map(|f| (f, Arc::clone(d))),
+            Ok(d) => {
+                let attach = Attach {
+                    dispatcher: Arc::clone(d),
+                    callback,
+                    interceptors: interceptors.cloned(),
+                };
+                self.enqueue(record.as_record_ref(), wait, Some(attach), original.as_ref())
+                    .await
+            }
             Err(e) => Err(e),
         };
-        match result {
-            Ok((future, dispatcher)) => {
-                let listener = Listener {
-                    future: future.share(),
-                    callback: None,
-                    interceptors: Some(Arc::clone(interceptors)),
-                };
-                future.listen(listener, &dispatcher);
-                Ok(future)
-            }
-            Err(e) => {
+        result.map_err(|e| {
+            if let Some(i) = interceptors {
                 let failed = DeliveryError::not_persisted(e.clone());
-                interceptors.on_acknowledgement(&Acknowledgement {
+                i.on_acknowledgement(&Acknowledgement {
                     topic: &record.topic,
                     partition: record.partition.unwrap_or(-1),
                     result: Err(&failed),
                 });
-                Err(SendError::new(e, record))
             }
-        }
+            let back = original.map_or(record, |o| {
+                Arc::try_unwrap(o).unwrap_or_else(|o| ProducerRecord::clone(&o))
+            });
+            SendError::new(e, back)
+        })
     }
 
-    async fn enqueue(&self, record: RecordRef<'_>, wait: bool) -> Result<DeliveryFuture, Error> {
+    /// Queues a record; `attach`, if any, is registered with its batch as it is appended.
+    /// `original` is the caller's record when interceptors changed it (see [`Origin`]).
+    async fn enqueue(
+        &self,
+        record: RecordRef<'_>,
+        wait: bool,
+        attach: Option<Attach>,
+        original: Option<&Arc<ProducerRecord>>,
+    ) -> Result<DeliveryFuture, Error> {
         let topic = record.topic;
-        let r = self.append(record, wait).await;
+        let r = self.append(record, wait, attach, original).await;
         if r.is_err() {
             // As Java's `doSend`: a record `send` refuses counts in record-error-total.
             self.shared
@@ -394,7 +427,13 @@ impl Producer {
     }
 
     /// Waits for metadata and memory as needed, then appends the record to its batch.
-    async fn append(&self, record: RecordRef<'_>, wait: bool) -> Result<DeliveryFuture, Error> {
+    async fn append(
+        &self,
+        record: RecordRef<'_>,
+        wait: bool,
+        attach: Option<Attach>,
+        original: Option<&Arc<ProducerRecord>>,
+    ) -> Result<DeliveryFuture, Error> {
         // The clock is read only when `send` has to wait (max.block.ms): clock reads were a
         // measurable share of the per-record cost.
         let mut started: Option<Instant> = None;
@@ -490,6 +529,10 @@ impl Producer {
         };
         permit.forget();
         let timestamp = record.timestamp.unwrap_or_else(now_ms);
+        let origin = Origin {
+            explicit: record.partition.is_some() && original.is_none(),
+            original: original.cloned(),
+        };
         let appended = {
             let acc = &self.shared.accumulator;
             let partition = match explicit {
@@ -506,7 +549,7 @@ impl Producer {
                     i32::try_from(acc.sticky_partition(record.topic, n, available, size, adaptive)).unwrap_or(0)
                 }
             };
-            acc.append(
+            acc.append_with(
                 record.topic,
                 partition,
                 timestamp,
@@ -515,6 +558,12 @@ impl Producer {
                 record.headers,
                 size,
                 Instant::now,
+                |completion, index| {
+                    if let Some(a) = attach {
+                        let future = DeliveryFuture::new(Arc::clone(completion), index, timestamp);
+                        a.register(future.with_origin(origin.clone()));
+                    }
+                },
             )
         };
         let Some(appended) = appended else {
@@ -525,11 +574,7 @@ impl Producer {
         if appended.wake {
             self.shared.wake.notify_one();
         }
-        Ok(DeliveryFuture::new(
-            appended.completion,
-            appended.offset_delta,
-            timestamp,
-        ))
+        Ok(DeliveryFuture::new(appended.completion, appended.offset_delta, timestamp).with_origin(origin))
     }
 
     /// How many sequence gaps brokers reported at the head of a partition: each one means a

@@ -32,7 +32,7 @@ pub struct PartitionMetadata {
     /// The leader, or `None` while the partition has none (or its leader is a broker the
     /// metadata does not list).
     pub leader: Option<Node>,
-    /// The leader's epoch, if the broker sent one.
+    /// The leader's epoch, if the broker sent one; `None` also while there is no leader.
     pub leader_epoch: Option<i32>,
     /// Node ids of every replica.
     pub replicas: Vec<i32>,
