@@ -378,3 +378,43 @@ fn queued_batch_counts_stay_balanced() {
     a.append("t", 0, 1, None, Some(&[1u8; 60]), &[], 1, || t0);
     assert_eq!(count(&a), 1);
 }
+
+/// Issue 15: `append_with` runs `attach` while the partition is still locked, so no drain
+/// (and so no completion) of the batch can come between the append and the attachment: a
+/// drain started from inside `attach` stays blocked until `attach` returns. (Attached after
+/// the lock, a callback could miss its batch's completion and run after a later record's.)
+#[test]
+fn attach_runs_before_the_batch_can_be_drained() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let a = Arc::new(acc(1000, 0));
+    let t0 = Instant::now();
+    a.append("t", 0, 1, None, Some(b"first"), &[], 10, || t0).unwrap();
+    let drained = Arc::new(AtomicBool::new(false));
+    let mut drainer = None;
+    let mut drained_during_attach = true;
+    a.append_with(
+        "t",
+        0,
+        1,
+        None,
+        Some(b"second"),
+        &[],
+        10,
+        || t0,
+        |_, index| {
+            assert_eq!(index, 1);
+            let (a2, d2) = (Arc::clone(&a), Arc::clone(&drained));
+            drainer = Some(std::thread::spawn(move || {
+                let out = a2.drain_all();
+                d2.store(true, Ordering::SeqCst);
+                out
+            }));
+            std::thread::sleep(Duration::from_millis(100));
+            drained_during_attach = drained.load(Ordering::SeqCst);
+        },
+    )
+    .unwrap();
+    assert!(!drained_during_attach, "the batch was drained while attach ran");
+    let out = drainer.expect("started").join().expect("drainer");
+    assert_eq!(out.iter().map(QueuedBatch::record_count).sum::<i32>(), 2);
+}
