@@ -2,8 +2,8 @@
 //!
 //! Volley's callback thread calls [`Shared::complete`] with each record's outcome, in
 //! completion order. It never takes the GIL: it stores the outcome, wakes the threads in
-//! `get()`, and hands any Python callbacks to `volley-py-callbacks`, which runs everything
-//! queued under one GIL acquisition. The Python objects (the `RecordMetadata` tuple, the
+//! `get()`, and queues the record for `volley-py-callbacks`, which runs the callbacks of
+//! everything queued under one GIL acquisition (none if no record has callbacks). The Python objects (the `RecordMetadata` tuple, the
 //! exception) are made on first use and kept, so every caller sees the same objects.
 
 use std::cell::Cell;
@@ -107,6 +107,9 @@ struct Callback {
 struct State {
     outcome: Option<Result<RecordMetadata, DeliveryError>>,
     callbacks: Vec<Callback>,
+    /// Set by the callback thread once the callbacks registered before it reached this
+    /// record have run; a callback added later runs at once on the caller's thread.
+    settled: bool,
     value: Option<Py<PyAny>>,
     exception: Option<Py<PyAny>>,
 }
@@ -136,21 +139,22 @@ impl Shared {
     }
 
     /// Stores the outcome (on Volley's callback thread, without the GIL) and queues the
-    /// Python callbacks, if any.
+    /// record for the callback thread, which runs its callbacks in completion order (a
+    /// callback may still be added between `send` returning and the thread reaching it).
     pub(crate) fn complete(self: Arc<Self>, result: Result<RecordMetadata, DeliveryError>) {
-        let callbacks = {
-            let mut st = lock(&self.state);
-            st.outcome = Some(result);
-            std::mem::take(&mut st.callbacks)
-        };
+        lock(&self.state).outcome = Some(result);
         self.done.notify_all();
-        if callbacks.is_empty() {
-            self.inflight.done();
+        dispatch(Job { shared: self });
+    }
+
+    /// The callbacks to run now, or `None` after marking the record settled (no more).
+    fn take_callbacks(&self) -> Option<Vec<Callback>> {
+        let mut st = lock(&self.state);
+        if st.callbacks.is_empty() {
+            st.settled = true;
+            None
         } else {
-            dispatch(Job {
-                shared: self,
-                callbacks,
-            });
+            Some(std::mem::take(&mut st.callbacks))
         }
     }
 
@@ -251,7 +255,7 @@ impl FutureRecordMetadata {
         let shared = &slf.get().shared;
         {
             let mut st = lock(&shared.state);
-            if st.outcome.is_none() {
+            if !st.settled {
                 st.callbacks.push(cb);
                 return Ok(());
             }
@@ -399,25 +403,48 @@ fn log_exception(py: Python<'_>, err: PyErr) {
     }
 }
 
-/// Python callbacks of one completed record.
+/// One completed record, for the callback thread.
 #[derive(Debug)]
 struct Job {
     shared: Arc<Shared>,
-    callbacks: Vec<Callback>,
 }
 
 impl Job {
+    /// Whether the record has callbacks waiting (they need the GIL).
+    fn has_callbacks(&self) -> bool {
+        !lock(&self.shared.state).callbacks.is_empty()
+    }
+
+    /// Runs the record's callbacks (those added while they run too) and settles it.
     fn run(self, py: Python<'_>) {
-        match self.shared.result(py) {
-            Ok(Some(result)) => {
-                for cb in &self.callbacks {
-                    run_callback(py, cb, &result);
+        while let Some(callbacks) = self.shared.take_callbacks() {
+            match self.shared.result(py) {
+                Ok(Some(result)) => {
+                    for cb in &callbacks {
+                        run_callback(py, cb, &result);
+                    }
                 }
+                Ok(None) => {}
+                Err(err) => log_exception(py, err),
             }
-            Ok(None) => {}
-            Err(err) => log_exception(py, err),
         }
         self.shared.inflight.done();
+    }
+
+    /// Settles a record without callbacks, without the GIL; gives the job back if it has
+    /// callbacks after all.
+    fn settle_without_python(self) -> Option<Self> {
+        {
+            let mut st = lock(&self.shared.state);
+            if !st.callbacks.is_empty() {
+                return Some(Job {
+                    shared: Arc::clone(&self.shared),
+                });
+            }
+            st.settled = true;
+        }
+        self.shared.inflight.done();
+        None
     }
 }
 
@@ -465,8 +492,23 @@ fn callback_loop(rx: &mpsc::Receiver<Job>) {
     }
 }
 
+/// Runs `jobs` in order: without the GIL while none has callbacks, then the rest under one
+/// GIL acquisition.
 fn run_batch(jobs: Vec<Job>) {
-    let mut jobs = Some(jobs);
+    let mut jobs = jobs.into_iter();
+    let rest: Vec<Job> = loop {
+        let Some(job) = jobs.next() else { return };
+        let job = if job.has_callbacks() {
+            job
+        } else {
+            match job.settle_without_python() {
+                Some(job) => job,
+                None => continue,
+            }
+        };
+        break std::iter::once(job).chain(jobs).collect();
+    };
+    let mut jobs = Some(rest);
     let ran = Python::try_attach(|py| {
         for job in jobs.take().into_iter().flatten() {
             job.run(py);
@@ -476,8 +518,9 @@ fn run_batch(jobs: Vec<Job>) {
         // The interpreter is finalizing: the callbacks cannot run. Count the records done
         // and leak their Python objects (they cannot be released without the interpreter).
         for job in jobs.take().into_iter().flatten() {
+            let callbacks = std::mem::take(&mut lock(&job.shared.state).callbacks);
+            std::mem::forget(callbacks);
             job.shared.inflight.done();
-            std::mem::forget(job.callbacks);
         }
     }
 }

@@ -6,9 +6,9 @@
 //! Threads (see DESIGN.md): `send`, `flush`, `close` and `FutureRecordMetadata.get` release
 //! the GIL while they wait, in slices, checking for signals between slices so Ctrl-C
 //! interrupts them. Outcomes arrive on Volley's callback thread, which never takes the GIL:
-//! it records the outcome and, if the future has Python callbacks, queues them for one
-//! thread of this module (`volley-py-callbacks`) that runs them in completion order, many
-//! per GIL acquisition.
+//! it records the outcome and queues the record for one thread of this module
+//! (`volley-py-callbacks`), which runs Python callbacks in completion order, many per GIL
+//! acquisition (records without callbacks are settled without the GIL).
 
 use pyo3::prelude::*;
 

@@ -32,7 +32,9 @@ def test_callbacks_in_completion_order_over_10000_records(bootstrap, reader, top
     assert failed == []
     assert [i for i, _ in seen] == list(range(n))
     assert [o for _, o in seen] == sorted(o for _, o in seen)
-    assert threads and threading.get_ident() not in threads and len(threads) == 1
+    # One callback thread; a callback added after the thread settled its record runs at once
+    # on the caller's thread (kafka-python's rule), still after every earlier record's.
+    assert len(threads - {threading.get_ident()}) == 1
     assert all(f.is_done and f.succeeded() and not f.failed() for f in futures)
     meta = futures[-1].get()
     assert isinstance(meta, RecordMetadata) and meta.topic == topic and meta.partition == 0
