@@ -1,0 +1,20 @@
+"""Volley for Python: kafka-python's ``KafkaProducer`` API, backed by Volley's Rust producer.
+
+    from volley import KafkaProducer
+"""
+from . import errors, serializer
+from ._volley import FutureRecordMetadata
+from .producer import KafkaProducer
+from .serializer import JsonSerializer, Serializer
+from .structs import RecordMetadata, TopicPartition
+
+__all__ = [
+    "FutureRecordMetadata",
+    "JsonSerializer",
+    "KafkaProducer",
+    "RecordMetadata",
+    "Serializer",
+    "TopicPartition",
+    "errors",
+    "serializer",
+]

@@ -1,0 +1,526 @@
+//! `FutureRecordMetadata` and the thread that runs Python callbacks.
+//!
+//! Volley's callback thread calls [`Shared::complete`] with each record's outcome, in
+//! completion order. It never takes the GIL: it stores the outcome, wakes the threads in
+//! `get()`, and queues the record for `volley-py-callbacks`, which runs the callbacks of
+//! everything queued under one GIL acquisition (none if no record has callbacks). The Python objects (the `RecordMetadata` tuple, the
+//! exception) are made on first use and kept, so every caller sees the same objects.
+
+use std::cell::Cell;
+use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
+
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyTuple, PyType};
+use volley::{DeliveryError, RecordMetadata};
+
+use crate::errors;
+
+/// How long one detached wait lasts before signals are checked (Ctrl-C within this).
+pub(crate) const SLICE: Duration = Duration::from_millis(100);
+
+/// Locks `m`, recovering the data from a panicked holder (the state stays consistent: every
+/// critical section is a few assignments).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The instant `timeout` seconds from now (`None`: no limit).
+///
+/// # Errors
+/// `ValueError` for a negative or non-finite timeout.
+pub(crate) fn deadline(timeout: Option<f64>) -> PyResult<Option<Instant>> {
+    let Some(t) = timeout else { return Ok(None) };
+    let d = Duration::try_from_secs_f64(t).map_err(|_| {
+        pyo3::exceptions::PyValueError::new_err(format!("timeout must be a non-negative number of seconds, not {t}"))
+    })?;
+    Ok(Some(Instant::now().checked_add(d).unwrap_or_else(far_future)))
+}
+
+/// An instant no wait reaches.
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(100 * 365 * 86_400)
+}
+
+/// The next wait: [`SLICE`], or less if `deadline` is nearer.
+pub(crate) fn slice(deadline: Option<Instant>) -> Duration {
+    deadline.map_or(SLICE, |d| SLICE.min(d.saturating_duration_since(Instant::now())))
+}
+
+/// Whether `deadline` has passed.
+pub(crate) fn expired(deadline: Option<Instant>) -> bool {
+    deadline.is_some_and(|d| Instant::now() >= d)
+}
+
+/// Records sent by one producer whose outcome and callbacks have not all run yet; `flush`
+/// and `close` wait for it to reach zero.
+#[derive(Debug, Default)]
+pub(crate) struct Inflight {
+    count: Mutex<u64>,
+    zero: Condvar,
+}
+
+impl Inflight {
+    /// One more record.
+    pub(crate) fn add(&self) {
+        *lock(&self.count) += 1;
+    }
+
+    /// One record done (outcome known, callbacks run).
+    pub(crate) fn done(&self) {
+        let mut n = lock(&self.count);
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            self.zero.notify_all();
+        }
+    }
+
+    /// Waits at most `d` for zero; whether it is zero.
+    pub(crate) fn wait_zero(&self, d: Duration) -> bool {
+        let n = lock(&self.count);
+        let (n, _) = self
+            .zero
+            .wait_timeout_while(n, d, |n| *n > 0)
+            .unwrap_or_else(PoisonError::into_inner);
+        *n == 0
+    }
+}
+
+/// Which outcome a callback wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum On {
+    Success,
+    Failure,
+}
+
+/// A Python callback with the arguments given to `add_callback` / `add_errback`.
+#[derive(Debug)]
+struct Callback {
+    on: On,
+    f: Py<PyAny>,
+    args: Py<PyTuple>,
+    kwargs: Option<Py<PyDict>>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    outcome: Option<Result<RecordMetadata, DeliveryError>>,
+    callbacks: Vec<Callback>,
+    /// Set by the callback thread once the callbacks registered before it reached this
+    /// record have run; a callback added later runs at once on the caller's thread.
+    settled: bool,
+    value: Option<Py<PyAny>>,
+    exception: Option<Py<PyAny>>,
+}
+
+/// One record's future, shared by the Python object and Volley's completion callback.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    state: Mutex<State>,
+    done: Condvar,
+    topic: String,
+    /// Serialized key, value and header sizes (-1 when absent), for `RecordMetadata`.
+    sizes: (i64, i64, i64),
+    inflight: Arc<Inflight>,
+}
+
+impl Shared {
+    /// A pending record of `topic`, counted in `inflight` until it is done.
+    pub(crate) fn new(topic: String, sizes: (i64, i64, i64), inflight: Arc<Inflight>) -> Arc<Self> {
+        inflight.add();
+        Arc::new(Self {
+            state: Mutex::new(State::default()),
+            done: Condvar::new(),
+            topic,
+            sizes,
+            inflight,
+        })
+    }
+
+    /// Stores the outcome (on Volley's callback thread, without the GIL) and queues the
+    /// record for the callback thread, which runs its callbacks in completion order (a
+    /// callback may still be added between `send` returning and the thread reaching it).
+    pub(crate) fn complete(self: Arc<Self>, result: Result<RecordMetadata, DeliveryError>) {
+        lock(&self.state).outcome = Some(result);
+        self.done.notify_all();
+        dispatch(Job { shared: self });
+    }
+
+    /// The callbacks to run now, or `None` after marking the record settled (no more).
+    fn take_callbacks(&self) -> Option<Vec<Callback>> {
+        let mut st = lock(&self.state);
+        if st.callbacks.is_empty() {
+            st.settled = true;
+            None
+        } else {
+            Some(std::mem::take(&mut st.callbacks))
+        }
+    }
+
+    /// The record was never queued: no outcome will come.
+    pub(crate) fn abandon(&self) {
+        self.inflight.done();
+    }
+
+    fn is_done(&self) -> bool {
+        lock(&self.state).outcome.is_some()
+    }
+
+    /// Waits at most `d` for the outcome; whether it is known.
+    fn wait(&self, d: Duration) -> bool {
+        let st = lock(&self.state);
+        let (st, _) = self
+            .done
+            .wait_timeout_while(st, d, |st| st.outcome.is_none())
+            .unwrap_or_else(PoisonError::into_inner);
+        st.outcome.is_some()
+    }
+
+    /// The outcome as Python objects: `Ok(RecordMetadata)` or `Err(exception)`; `None`
+    /// while pending. Made once; Python code never runs while the lock is held.
+    fn result(&self, py: Python<'_>) -> PyResult<Option<Result<Py<PyAny>, Py<PyAny>>>> {
+        let outcome = {
+            let st = lock(&self.state);
+            match (&st.outcome, &st.value, &st.exception) {
+                (None, _, _) => return Ok(None),
+                (Some(Ok(_)), Some(v), _) => return Ok(Some(Ok(v.clone_ref(py)))),
+                (Some(Err(_)), _, Some(e)) => return Ok(Some(Err(e.clone_ref(py)))),
+                (Some(o), _, _) => o.clone(),
+            }
+        };
+        let made = match &outcome {
+            Ok(meta) => Ok(self.metadata(py, meta)?),
+            Err(e) => Err(errors::delivery_exception(py, e)?.unbind()),
+        };
+        let mut st = lock(&self.state);
+        let kept = match made {
+            Ok(v) => Ok(st.value.get_or_insert(v).clone_ref(py)),
+            Err(e) => Err(st.exception.get_or_insert(e).clone_ref(py)),
+        };
+        Ok(Some(kept))
+    }
+
+    /// kafka-python's `RecordMetadata` tuple for a delivered record.
+    fn metadata(&self, py: Python<'_>, m: &RecordMetadata) -> PyResult<Py<PyAny>> {
+        static RECORD_METADATA: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+        static TOPIC_PARTITION: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+        let tp = TOPIC_PARTITION
+            .import(py, "volley.structs", "TopicPartition")?
+            .call1((self.topic.as_str(), m.partition))?;
+        let (key, value, headers) = self.sizes;
+        let meta = RECORD_METADATA.import(py, "volley.structs", "RecordMetadata")?.call1((
+            self.topic.as_str(),
+            m.partition,
+            tp,
+            m.offset.unwrap_or(-1),
+            m.timestamp,
+            py.None(),
+            key,
+            value,
+            headers,
+        ))?;
+        Ok(meta.unbind())
+    }
+}
+
+/// The outcome of one `send`, as kafka-python's `FutureRecordMetadata`.
+#[pyclass(module = "volley._volley", frozen)]
+#[derive(Debug)]
+pub struct FutureRecordMetadata {
+    shared: Arc<Shared>,
+}
+
+impl FutureRecordMetadata {
+    /// The Python side of `shared`.
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        Self { shared }
+    }
+
+    /// Registers `f` for `on`, or runs it now (on this thread) if the outcome is known.
+    fn add(
+        slf: &Bound<'_, Self>,
+        on: On,
+        f: Py<PyAny>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
+        let py = slf.py();
+        let cb = Callback {
+            on,
+            f,
+            args: args.clone().unbind(),
+            kwargs: kwargs.map(|k| k.clone().unbind()),
+        };
+        let shared = &slf.get().shared;
+        {
+            let mut st = lock(&shared.state);
+            if !st.settled {
+                st.callbacks.push(cb);
+                return Ok(());
+            }
+        }
+        if let Some(result) = shared.result(py)? {
+            run_callback(py, &cb, &result);
+        }
+        Ok(())
+    }
+}
+
+#[pymethods]
+impl FutureRecordMetadata {
+    /// Waits for the outcome (at most `timeout` seconds): the `RecordMetadata`, or raises
+    /// the delivery error; `KafkaTimeoutError` if the time runs out first.
+    #[pyo3(signature = (timeout=None))]
+    fn get(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Py<PyAny>> {
+        let deadline = deadline(timeout)?;
+        loop {
+            let d = slice(deadline);
+            let shared = &self.shared;
+            if py.detach(|| shared.wait(d)) {
+                break;
+            }
+            py.check_signals()?;
+            if expired(deadline) {
+                return Err(errors::timeout(
+                    py,
+                    format!("Timeout after waiting for {} secs.", timeout.unwrap_or_default()),
+                ));
+            }
+        }
+        match self.shared.result(py)? {
+            Some(Ok(v)) => Ok(v),
+            Some(Err(e)) => Err(PyErr::from_value(e.into_bound(py))),
+            None => Err(errors::timeout(py, "no outcome yet".into())),
+        }
+    }
+
+    /// Calls `f(*args, metadata, **kwargs)` when the record is delivered; returns the future.
+    #[pyo3(signature = (f, *args, **kwargs))]
+    fn add_callback<'py>(
+        slf: &Bound<'py, Self>,
+        f: Py<PyAny>,
+        args: &Bound<'py, PyTuple>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, Self>> {
+        Self::add(slf, On::Success, f, args, kwargs)?;
+        Ok(slf.clone())
+    }
+
+    /// Calls `f(*args, exception, **kwargs)` when the record fails; returns the future.
+    #[pyo3(signature = (f, *args, **kwargs))]
+    fn add_errback<'py>(
+        slf: &Bound<'py, Self>,
+        f: Py<PyAny>,
+        args: &Bound<'py, PyTuple>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, Self>> {
+        Self::add(slf, On::Failure, f, args, kwargs)?;
+        Ok(slf.clone())
+    }
+
+    /// Both: `f` gets the metadata or the exception.
+    #[pyo3(signature = (f, *args, **kwargs))]
+    fn add_both<'py>(
+        slf: &Bound<'py, Self>,
+        f: Py<PyAny>,
+        args: &Bound<'py, PyTuple>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, Self>> {
+        let py = slf.py();
+        Self::add(slf, On::Success, f.clone_ref(py), args, kwargs)?;
+        Self::add(slf, On::Failure, f, args, kwargs)?;
+        Ok(slf.clone())
+    }
+
+    /// Whether the record was delivered.
+    fn succeeded(&self) -> bool {
+        matches!(lock(&self.shared.state).outcome, Some(Ok(_)))
+    }
+
+    /// Whether the record failed.
+    fn failed(&self) -> bool {
+        matches!(lock(&self.shared.state).outcome, Some(Err(_)))
+    }
+
+    /// Whether the outcome is known.
+    #[getter]
+    fn is_done(&self) -> bool {
+        self.shared.is_done()
+    }
+
+    /// The `RecordMetadata` once delivered, else `None`.
+    #[getter]
+    fn value(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        Ok(self.shared.result(py)?.and_then(Result::ok))
+    }
+
+    /// The exception once failed, else `None`.
+    #[getter]
+    fn exception(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        Ok(self.shared.result(py)?.and_then(Result::err))
+    }
+
+    fn __repr__(&self) -> String {
+        let state = match &lock(&self.shared.state).outcome {
+            None => "pending".to_owned(),
+            Some(Ok(m)) => format!("partition={} offset={:?}", m.partition, m.offset),
+            Some(Err(e)) => format!("failed: {e}"),
+        };
+        format!("<FutureRecordMetadata topic={:?} {state}>", self.shared.topic)
+    }
+}
+
+/// Runs one callback if it wants this outcome; an exception is logged and swallowed.
+fn run_callback(py: Python<'_>, cb: &Callback, result: &Result<Py<PyAny>, Py<PyAny>>) {
+    let arg = match (cb.on, result) {
+        (On::Success, Ok(v)) | (On::Failure, Err(v)) => v.bind(py),
+        _ => return,
+    };
+    let args = cb.args.bind(py);
+    let called = (|| {
+        let mut all: Vec<Bound<'_, PyAny>> = args.iter().collect();
+        all.push(arg.clone());
+        let all = PyTuple::new(py, all)?;
+        cb.f.bind(py).call(all, cb.kwargs.as_ref().map(|k| k.bind(py)))
+    })();
+    if let Err(err) = called {
+        log_exception(py, err);
+    }
+}
+
+/// Logs an exception raised by a callback on the `volley` logger, with its traceback.
+fn log_exception(py: Python<'_>, err: PyErr) {
+    let logged = (|| -> PyResult<()> {
+        let logger = py.import("logging")?.call_method1("getLogger", ("volley",))?;
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("exc_info", err.clone_ref(py).into_value(py))?;
+        logger.call_method("error", ("Error processing a delivery callback",), Some(&kwargs))?;
+        Ok(())
+    })();
+    if logged.is_err() {
+        err.print(py);
+    }
+}
+
+/// One completed record, for the callback thread.
+#[derive(Debug)]
+struct Job {
+    shared: Arc<Shared>,
+}
+
+impl Job {
+    /// Whether the record has callbacks waiting (they need the GIL).
+    fn has_callbacks(&self) -> bool {
+        !lock(&self.shared.state).callbacks.is_empty()
+    }
+
+    /// Runs the record's callbacks (those added while they run too) and settles it.
+    fn run(self, py: Python<'_>) {
+        while let Some(callbacks) = self.shared.take_callbacks() {
+            match self.shared.result(py) {
+                Ok(Some(result)) => {
+                    for cb in &callbacks {
+                        run_callback(py, cb, &result);
+                    }
+                }
+                Ok(None) => {}
+                Err(err) => log_exception(py, err),
+            }
+        }
+        self.shared.inflight.done();
+    }
+
+    /// Settles a record without callbacks, without the GIL; gives the job back if it has
+    /// callbacks after all.
+    fn settle_without_python(self) -> Option<Self> {
+        {
+            let mut st = lock(&self.shared.state);
+            if !st.callbacks.is_empty() {
+                return Some(Job {
+                    shared: Arc::clone(&self.shared),
+                });
+            }
+            st.settled = true;
+        }
+        self.shared.inflight.done();
+        None
+    }
+}
+
+thread_local! {
+    /// Set on the callback thread: `flush` and `close` there must not wait for callbacks.
+    static CALLBACK_THREAD: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether this thread is the one running Python callbacks.
+pub(crate) fn on_callback_thread() -> bool {
+    CALLBACK_THREAD.with(Cell::get)
+}
+
+/// Hands `job` to the callback thread (started on first use).
+fn dispatch(job: Job) {
+    static TX: OnceLock<Option<mpsc::Sender<Job>>> = OnceLock::new();
+    let tx = TX.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("volley-py-callbacks".into())
+            .spawn(move || {
+                CALLBACK_THREAD.with(|c| c.set(true));
+                callback_loop(&rx);
+            })
+            .ok()
+            .map(|_| tx)
+    });
+    let job = match tx {
+        Some(tx) => match tx.send(job) {
+            Ok(()) => return,
+            Err(mpsc::SendError(job)) => job,
+        },
+        None => job,
+    };
+    // No callback thread: run here (Volley's callback thread), if Python is still up.
+    run_batch(vec![job]);
+}
+
+/// Runs queued jobs in order, taking the GIL once per batch.
+fn callback_loop(rx: &mpsc::Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        jobs.extend(rx.try_iter().take(4096));
+        run_batch(jobs);
+    }
+}
+
+/// Runs `jobs` in order: without the GIL while none has callbacks, then the rest under one
+/// GIL acquisition.
+fn run_batch(jobs: Vec<Job>) {
+    let mut jobs = jobs.into_iter();
+    let rest: Vec<Job> = loop {
+        let Some(job) = jobs.next() else { return };
+        let job = if job.has_callbacks() {
+            job
+        } else {
+            match job.settle_without_python() {
+                Some(job) => job,
+                None => continue,
+            }
+        };
+        break std::iter::once(job).chain(jobs).collect();
+    };
+    let mut jobs = Some(rest);
+    let ran = Python::try_attach(|py| {
+        for job in jobs.take().into_iter().flatten() {
+            job.run(py);
+        }
+    });
+    if ran.is_none() {
+        // The interpreter is finalizing: the callbacks cannot run. Count the records done
+        // and leak their Python objects (they cannot be released without the interpreter).
+        for job in jobs.take().into_iter().flatten() {
+            let callbacks = std::mem::take(&mut lock(&job.shared.state).callbacks);
+            std::mem::forget(callbacks);
+            job.shared.inflight.done();
+        }
+    }
+}

@@ -1,0 +1,209 @@
+//! The native producer behind `volley.KafkaProducer`: records in as bytes (the Python side
+//! serializes and validates), futures out.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use pyo3::prelude::*;
+use volley::{Error, Header, ProducerConfig, ProducerRecord};
+
+use crate::errors;
+use crate::future::{deadline, expired, on_callback_thread, slice, FutureRecordMetadata, Inflight, Shared};
+
+/// How long `close()` waits for queued Python callbacks after the producer closed, when its
+/// own timeout has run out (every record has its outcome by then; this bounds slow callbacks).
+const CALLBACK_GRACE: Duration = Duration::from_secs(5);
+
+/// `close(None)`: no limit (the records were flushed first, interruptibly).
+const NO_LIMIT: Duration = Duration::from_secs(365 * 86_400);
+
+/// A Volley producer configured by Java property names (`volley.KafkaProducer` maps
+/// kafka-python's keywords onto them).
+#[pyclass(module = "volley._volley", frozen)]
+#[derive(Debug)]
+pub struct Producer {
+    inner: volley::blocking::Producer,
+    inflight: Arc<Inflight>,
+}
+
+/// A `(name, value)` header as kafka-python takes it.
+type PyHeader = (String, Option<Vec<u8>>);
+
+#[pymethods]
+impl Producer {
+    /// Starts a producer from `(property, value)` pairs.
+    #[new]
+    fn new(py: Python<'_>, properties: Vec<(String, String)>) -> PyResult<Self> {
+        let config =
+            ProducerConfig::from_properties(properties).map_err(|e| errors::to_pyerr(py, &Error::Config(e)))?;
+        let inner = py
+            .detach(|| volley::blocking::Producer::new(config))
+            .map_err(|e| errors::to_pyerr(py, &e))?;
+        Ok(Self {
+            inner,
+            inflight: Arc::new(Inflight::default()),
+        })
+    }
+
+    /// Queues one record (bytes already serialized); waits at most `max.block.ms` for
+    /// metadata and buffer room, with the GIL released.
+    #[pyo3(signature = (topic, value=None, key=None, headers=None, partition=None, timestamp_ms=None))]
+    #[allow(clippy::too_many_arguments)] // kafka-python's send() signature
+    fn send(
+        &self,
+        py: Python<'_>,
+        topic: String,
+        value: Option<&[u8]>,
+        key: Option<&[u8]>,
+        headers: Option<Vec<PyHeader>>,
+        partition: Option<i32>,
+        timestamp_ms: Option<i64>,
+    ) -> PyResult<FutureRecordMetadata> {
+        let size = |b: Option<&[u8]>| b.map_or(-1, |b| i64::try_from(b.len()).unwrap_or(i64::MAX));
+        let headers = headers.unwrap_or_default();
+        let header_size = if headers.is_empty() {
+            -1
+        } else {
+            let n: usize = headers
+                .iter()
+                .map(|(k, v)| k.len() + v.as_ref().map_or(0, Vec::len))
+                .sum();
+            i64::try_from(n).unwrap_or(i64::MAX)
+        };
+        let sizes = (size(key), size(value), header_size);
+        let mut record = ProducerRecord::new(topic.clone(), Bytes::new());
+        record.value = value.map(Bytes::copy_from_slice);
+        record.key = key.map(Bytes::copy_from_slice);
+        record.partition = partition;
+        record.timestamp = timestamp_ms;
+        record.headers = headers
+            .into_iter()
+            .map(|(key, value)| Header {
+                key,
+                value: value.map(Bytes::from),
+            })
+            .collect();
+        let shared = Shared::new(topic, sizes, Arc::clone(&self.inflight));
+        let done = Arc::clone(&shared);
+        let inner = &self.inner;
+        let sent = py.detach(move || inner.send_with_callback(record, move |r| done.complete(r)));
+        match sent {
+            Ok(()) => Ok(FutureRecordMetadata::new(shared)),
+            Err(e) => {
+                shared.abandon();
+                Err(errors::send_error(py, &e.error))
+            }
+        }
+    }
+
+    /// Sends everything queued and waits (at most `timeout` seconds) until every record
+    /// has its outcome and its callbacks have run; `KafkaTimeoutError` when time runs out.
+    /// Inside a callback it does not wait for callbacks (they run on that same thread).
+    #[pyo3(signature = (timeout=None))]
+    fn flush(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
+        let deadline = deadline(timeout)?;
+        if !self.flush_until(py, deadline)? || !self.callbacks_until(py, deadline)? {
+            return Err(errors::timeout(
+                py,
+                format!(
+                    "records still pending after flush(timeout={})",
+                    timeout.unwrap_or_default()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Flushes (at most `timeout` seconds), closes (records still pending fail) and waits
+    /// for their callbacks. Inside a callback the timeout is 0, as in kafka-python.
+    #[pyo3(signature = (timeout=None))]
+    fn close(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
+        let inside = on_callback_thread();
+        let deadline = deadline(if inside { Some(0.0) } else { timeout })?;
+        if !inside {
+            self.flush_until(py, deadline)?;
+        }
+        let left = deadline.map_or(NO_LIMIT, |d| d.saturating_duration_since(std::time::Instant::now()));
+        let inner = &self.inner;
+        py.detach(|| inner.close(left)).map_err(|e| errors::to_pyerr(py, &e))?;
+        if !inside {
+            let grace = deadline.map(|d| d.max(std::time::Instant::now() + CALLBACK_GRACE));
+            self.callbacks_until(py, grace)?;
+        }
+        Ok(())
+    }
+
+    /// The partition numbers of `topic` (waits at most `max.block.ms` for metadata).
+    fn partitions_for(&self, py: Python<'_>, topic: &str) -> PyResult<HashSet<i32>> {
+        let inner = &self.inner;
+        let parts = py
+            .detach(|| inner.partitions_for(topic))
+            .map_err(|e| errors::to_pyerr(py, &e))?;
+        Ok(parts.into_iter().map(|p| p.partition).collect())
+    }
+
+    /// Volley's metrics as `{group: {name: value}}`: `producer-metrics`,
+    /// `producer-topic-metrics.<topic>` and `producer-node-metrics.node-<id>`.
+    fn metrics(&self) -> BTreeMap<String, BTreeMap<String, f64>> {
+        let m = self.inner.as_async().metrics();
+        let mut out = BTreeMap::new();
+        out.insert("producer-metrics".to_owned(), m.producer);
+        for (topic, values) in m.topics {
+            out.insert(format!("producer-topic-metrics.{topic}"), values);
+        }
+        for (node, values) in m.nodes {
+            out.insert(format!("producer-node-metrics.node-{node}"), values);
+        }
+        out
+    }
+
+    /// Whether a broker connection is open now.
+    fn bootstrap_connected(&self) -> bool {
+        self.inner
+            .as_async()
+            .metrics()
+            .get("connection-count")
+            .is_some_and(|n| n > 0.0)
+    }
+}
+
+impl Producer {
+    /// Volley's flush in slices (Ctrl-C is checked between them) until done or `deadline`;
+    /// whether it finished.
+    fn flush_until(&self, py: Python<'_>, deadline: Option<std::time::Instant>) -> PyResult<bool> {
+        let inner = &self.inner;
+        loop {
+            let d = slice(deadline);
+            match py.detach(|| inner.flush(d)) {
+                Ok(()) => return Ok(true),
+                Err(Error::TimedOut { .. }) => {}
+                Err(e) => return Err(errors::to_pyerr(py, &e)),
+            }
+            py.check_signals()?;
+            if expired(deadline) {
+                return Ok(false);
+            }
+        }
+    }
+
+    /// Waits until every record's callbacks have run, or `deadline`; whether they have.
+    /// On the callback thread itself it does not wait.
+    fn callbacks_until(&self, py: Python<'_>, deadline: Option<std::time::Instant>) -> PyResult<bool> {
+        if on_callback_thread() {
+            return Ok(true);
+        }
+        let inflight = &self.inflight;
+        loop {
+            let d = slice(deadline);
+            if py.detach(|| inflight.wait_zero(d)) {
+                return Ok(true);
+            }
+            py.check_signals()?;
+            if expired(deadline) {
+                return Ok(false);
+            }
+        }
+    }
+}

@@ -1,0 +1,114 @@
+"""kafka-python's keywords, mapped onto Volley's properties (no broker needed)."""
+import logging
+
+import pytest
+
+from volley import KafkaProducer, errors
+from volley import _config
+
+
+def props(**kw):
+    return dict(_config.resolve(kw)[1])
+
+
+def test_defaults_are_kafka_pythons():
+    p = props()
+    assert p["bootstrap.servers"] == "localhost:9092"
+    assert p["acks"] == "all"
+    assert p["enable.idempotence"] == "true"
+    assert p["linger.ms"] == "0"
+    assert p["batch.size"] == "16384"
+    assert p["compression.type"] == "none"
+    assert p["delivery.timeout.ms"] == "120000"
+    assert p["max.block.ms"] == "60000"
+    assert "retries" not in p  # inf: Volley's default, unbounded within delivery.timeout.ms
+    assert p["client.id"].startswith("volley-python-producer-")
+
+
+def test_every_default_config_key_is_accepted_at_its_default():
+    p = KafkaProducer(**dict(KafkaProducer.DEFAULT_CONFIG))
+    p.close(0)
+
+
+def test_bootstrap_servers_string_list_and_ports():
+    assert props(bootstrap_servers="a,b:9093")["bootstrap.servers"] == "a:9092,b:9093"
+    assert props(bootstrap_servers=["h1", "h2:1234", "[::1]", "::1"])["bootstrap.servers"] == "h1:9092,h2:1234,[::1]:9092,[::1]:9092"
+    with pytest.raises(errors.KafkaConfigurationError):
+        props(bootstrap_servers=42)
+
+
+@pytest.mark.parametrize("acks,want", [(0, "0"), (1, "1"), (-1, "all"), ("all", "all")])
+def test_acks(acks, want):
+    assert props(acks=acks)["acks"] == want
+
+
+def test_mapped_keywords():
+    p = props(
+        linger_ms=20, batch_size=1000, compression_type="zstd", retries=3, max_block_ms=500,
+        buffer_memory=1 << 20, client_id="me", max_request_size=2000000, request_timeout_ms=1000,
+        delivery_timeout_ms=5000, security_protocol="SASL_SSL", sasl_mechanism="PLAIN",
+        sasl_plain_username="u", sasl_plain_password="p", ssl_cafile="ca.pem", ssl_check_hostname=False,
+    )
+    assert (p["linger.ms"], p["batch.size"], p["compression.type"], p["retries"]) == ("20", "1000", "zstd", "3")
+    assert (p["max.block.ms"], p["buffer.memory"], p["client.id"]) == ("500", str(1 << 20), "me")
+    assert (p["max.request.size"], p["request.timeout.ms"], p["delivery.timeout.ms"]) == ("2000000", "1000", "5000")
+    assert (p["security.protocol"], p["sasl.mechanism"], p["sasl.username"], p["sasl.password"]) == ("SASL_SSL", "PLAIN", "u", "p")
+    assert p["ssl.ca.location"] == "ca.pem"
+    assert p["ssl.endpoint.identification.algorithm"] == ""
+
+
+def test_unknown_keyword_is_named():
+    with pytest.raises(errors.KafkaConfigurationError, match="lingr_ms"):
+        KafkaProducer(lingr_ms=5)
+
+
+@pytest.mark.parametrize("kw", [{"ssl_context": object()}, {"partitioner": lambda *a: 0}, {"metric_reporters": [object]},
+                                {"sasl_kerberos_service_name": "other"}, {"transactional_id": "tx"}])
+def test_keywords_without_a_mapping_only_at_their_default(kw):
+    with pytest.raises(errors.KafkaConfigurationError, match=next(iter(kw))):
+        KafkaProducer(**kw)
+
+
+def test_bad_values():
+    for kw in ({"acks": 2}, {"compression_type": "brotli"}, {"linger_ms": "5"}, {"key_serializer": 3}):
+        with pytest.raises(errors.KafkaConfigurationError):
+            KafkaProducer(**kw)
+    # A value Volley itself refuses: its message names the property.
+    with pytest.raises(errors.KafkaConfigurationError, match="batch.size"):
+        KafkaProducer(batch_size=-1)
+
+
+def test_idempotence_rules(caplog):
+    with caplog.at_level(logging.WARNING, logger="volley"):
+        assert props(acks=1)["enable.idempotence"] == "false"
+    assert "idempotence turned off" in caplog.text
+    assert props(retries=0)["enable.idempotence"] == "false"
+    assert props(max_in_flight_requests_per_connection=6)["enable.idempotence"] == "false"
+    assert props(enable_idempotence=False, acks=1)["enable.idempotence"] == "false"
+    for kw in ({"acks": 0}, {"retries": 0}, {"max_in_flight_requests_per_connection": 6}):
+        with pytest.raises(errors.KafkaConfigurationError, match="enable_idempotence"):
+            KafkaProducer(enable_idempotence=True, **kw)
+
+
+def test_error_hierarchy():
+    assert issubclass(errors.KafkaTimeoutError, errors.RetriableError)
+    assert issubclass(errors.RetriableError, errors.KafkaError)
+    assert issubclass(errors.MessageSizeTooLargeError, errors.BrokerResponseError)
+    assert errors.NotLeaderForPartitionError.errno == 6 and errors.NotLeaderForPartitionError.retriable
+    assert isinstance(errors._for_code(10, "x"), errors.MessageSizeTooLargeError)
+    assert errors._for_code(9999, "x").errno == 9999
+
+
+def test_send_argument_errors():
+    p = KafkaProducer(bootstrap_servers="127.0.0.1:1")
+    try:
+        with pytest.raises(ValueError):
+            p.send("t")
+        with pytest.raises(TypeError):
+            p.send("t", value="not bytes")
+        with pytest.raises(TypeError):
+            p.send("t", value=b"v", headers=[("h", "not bytes")])
+    finally:
+        p.close(0)
+    with pytest.raises(errors.IllegalStateError):
+        p.send("t", b"v")

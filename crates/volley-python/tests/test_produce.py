@@ -1,0 +1,163 @@
+"""The producer against Apache Kafka, read back by librdkafka (scripts/reader.py)."""
+import json
+import logging
+import subprocess
+import textwrap
+import threading
+import uuid
+
+import pytest
+
+from volley import JsonSerializer, KafkaProducer, RecordMetadata, TopicPartition, errors
+
+
+def test_callbacks_in_completion_order_over_10000_records(bootstrap, reader, topic):
+    n = 10_000
+    seen = []
+    failed = []
+    threads = set()
+
+    def ok(i, meta):
+        threads.add(threading.get_ident())
+        seen.append((i, meta.offset))
+
+    p = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    futures = []
+    for i in range(n):
+        f = p.send(topic, value=b"%d" % i)
+        f.add_callback(ok, i).add_errback(failed.append)
+        futures.append(f)
+    p.flush()
+    # flush() returns once every callback has run; no poll() anywhere.
+    assert failed == []
+    assert [i for i, _ in seen] == list(range(n))
+    assert [o for _, o in seen] == sorted(o for _, o in seen)
+    # One callback thread; a callback added after the thread settled its record runs at once
+    # on the caller's thread (kafka-python's rule), still after every earlier record's.
+    assert len(threads - {threading.get_ident()}) == 1
+    assert all(f.is_done and f.succeeded() and not f.failed() for f in futures)
+    meta = futures[-1].get()
+    assert isinstance(meta, RecordMetadata) and meta.topic == topic and meta.partition == 0
+    assert futures[-1].value is meta and futures[-1].exception is None
+    back = reader.read(topic, n)
+    assert [m["v"] for m in back] == [b"%d" % i for i in range(n)]
+    assert [m["o"] for m in back] == [o for _, o in seen]
+    p.close()
+
+
+def test_serializers_and_record_metadata(bootstrap, reader, topic):
+    with KafkaProducer(bootstrap_servers=bootstrap, key_serializer=str.encode,
+                       value_serializer=lambda v: json.dumps(v).encode()) as p:
+        m = p.send(topic, {"user": "alice"}, key="alice", headers=[("h", b"vv")], timestamp_ms=1_700_000_000_000).get(30)
+        assert m.topic_partition == TopicPartition(topic, 0)
+        assert (m.serialized_key_size, m.serialized_value_size, m.serialized_header_size) == (5, 17, 3)
+        assert m.checksum is None and m.timestamp == 1_700_000_000_000 and m.offset == 0
+        m2 = p.send(topic, value=None, key="tombstone").get(30)
+        assert m2.serialized_value_size == -1
+    with KafkaProducer(bootstrap_servers=bootstrap, value_serializer=JsonSerializer(sort_keys=True)) as p:
+        p.send(topic, {"b": 1, "a": 2}).get(30)
+    back = reader.read(topic, 3)
+    assert [(m["k"], m["v"]) for m in back] == [(b"alice", b'{"user": "alice"}'), (b"tombstone", None), (None, b'{"a": 2, "b": 1}')]
+    assert back[0]["h"] == [("h", b"vv")] and back[0]["ts"] == 1_700_000_000_000
+
+
+def test_flush_close_and_context_manager(bootstrap, reader, topic):
+    with KafkaProducer(bootstrap_servers=bootstrap, linger_ms=60_000) as p:
+        futures = [p.send(topic, b"x%d" % i) for i in range(100)]
+        assert not any(f.is_done for f in futures)  # held by linger_ms
+        p.flush(timeout=30)  # sends now, without waiting for linger
+        assert all(f.succeeded() for f in futures)
+        late = p.send(topic, b"late")
+    # Leaving the block closed the producer after delivering the pending record.
+    assert late.succeeded()
+    with pytest.raises(errors.IllegalStateError):
+        p.send(topic, b"after close")
+    p.close()  # twice is harmless
+    assert len(reader.read(topic, 101)) == 101
+
+
+def test_partitions_for_metrics_and_bootstrap_connected(bootstrap, reader):
+    name = f"py-{uuid.uuid4().hex[:12]}"
+    reader.create(name, 3)
+    with KafkaProducer(bootstrap_servers=bootstrap) as p:
+        assert p.partitions_for(name) == {0, 1, 2}
+        assert p.bootstrap_connected()
+        p.send(name, b"v", partition=2).get(30)
+        m = p.metrics()
+        assert m["producer-metrics"]["record-send-total"] >= 1
+        assert f"producer-topic-metrics.{name}" in m
+        with pytest.raises(ValueError):
+            p.send(name, b"v", partition=7)
+
+
+def test_exception_in_a_callback_is_logged_and_the_producer_goes_on(bootstrap, topic, caplog):
+    ran = []
+
+    def boom(meta):
+        raise RuntimeError("callback failure")
+
+    with caplog.at_level(logging.ERROR, logger="volley"):
+        with KafkaProducer(bootstrap_servers=bootstrap) as p:
+            p.send(topic, b"1").add_callback(boom)
+            p.send(topic, b"2").add_callback(ran.append)
+            p.flush(30)
+            assert len(ran) == 1
+            assert p.send(topic, b"3").get(30).offset == 2
+    assert "callback failure" in caplog.text
+
+
+def test_callback_added_after_completion_runs_at_once(bootstrap, topic):
+    with KafkaProducer(bootstrap_servers=bootstrap) as p:
+        f = p.send(topic, b"v")
+        f.get(30)
+        got = []
+        f.add_callback(lambda prefix, m, suffix=None: got.append((prefix, m.offset, suffix)), "p", suffix="s")
+        assert got == [("p", 0, "s")]
+
+
+def test_failed_delivery_carries_persistence(bootstrap, reader):
+    name = f"py-{uuid.uuid4().hex[:12]}"
+    reader.create(name, 1, "max.message.bytes=1000")
+    with KafkaProducer(bootstrap_servers=bootstrap) as p:
+        errs = []
+        f = p.send(name, b"x" * 5000).add_errback(errs.append).add_both(errs.append)
+        with pytest.raises(errors.MessageSizeTooLargeError) as raised:
+            f.get(30)
+        p.flush(30)
+        assert f.failed() and f.exception is raised.value
+        assert raised.value.persistence == "not_persisted" and raised.value.errno == 10
+        assert errs == [raised.value, raised.value]
+
+
+def test_get_with_a_tiny_timeout_raises_kafka_timeout_error(bootstrap, topic):
+    with KafkaProducer(bootstrap_servers=bootstrap, linger_ms=2000) as p:
+        f = p.send(topic, b"v")
+        with pytest.raises(errors.KafkaTimeoutError):
+            f.get(timeout=0.001)
+        assert f.get(timeout=30).offset == 0
+
+
+def test_keyed_records_land_where_librdkafka_murmur2_puts_them(bootstrap, reader):
+    name = f"py-{uuid.uuid4().hex[:12]}"
+    reader.create(name, 12)
+    # (The reader takes one base64 key a line, so it cannot probe the empty key.)
+    keys = [f"user-{i}".encode() for i in range(300)] + [b"\x00\xff"]
+    with KafkaProducer(bootstrap_servers=bootstrap) as p:
+        futures = {k: p.send(name, b"v", key=k) for k in keys}
+        placed = {k: f.get(30).partition for k, f in futures.items()}
+    want = reader.placement(f"{name}-probe", 12, keys)
+    assert placed == want
+    assert len(set(placed.values())) == 12
+
+
+def test_a_script_that_exits_without_flush_still_delivers(bootstrap, reader, topic, python):
+    script = textwrap.dedent(f"""
+        from volley import KafkaProducer
+        producer = KafkaProducer(bootstrap_servers={bootstrap!r}, linger_ms=1000)
+        for i in range(500):
+            producer.send({topic!r}, b"exit-%d" % i)
+    """)
+    done = subprocess.run([python, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    back = reader.read(topic, 500)
+    assert [m["v"] for m in back] == [b"exit-%d" % i for i in range(500)]
