@@ -233,11 +233,20 @@ async fn latest_version_fixed_id_and_subject_strategies() {
     // Settings that conflict, or that are not supported yet, are typed errors.
     let conflict = parse_registry_settings(reg.url(), &[("use.latest.version".into(), "true".into())]);
     assert!(matches!(conflict, Err(SchemaError::Config { .. })));
-    let keystore = parse_registry_settings(
+    // Java stores are read (issue 12); a store file that is not there fails the client's
+    // construction, naming the registry's setting.
+    let (keystore, _) = parse_registry_settings(
         reg.url(),
-        &[("schema.registry.ssl.keystore.location".into(), "k.jks".into())],
-    );
-    assert!(matches!(keystore, Err(SchemaError::NotSupported { .. })));
+        &[("schema.registry.ssl.keystore.location".into(), "no-such-k.jks".into())],
+    )
+    .expect("a Java store is a setting");
+    match RegistryClient::new(keystore) {
+        Err(SchemaError::Config { reason, .. }) => {
+            assert!(reason.contains("schema.registry.ssl.keystore.location"), "{reason}");
+        }
+        Err(other) => panic!("a configuration error, not {other}"),
+        Ok(_) => panic!("a missing keystore is refused"),
+    }
     assert!(matches!(
         Format::parse("--value-format", "protobuf"),
         Err(SchemaError::NotSupported { .. })

@@ -119,7 +119,11 @@ fn wait_in<F: Future>(rt: &Runtime, f: F) -> F::Output {
 }
 
 /// As [`wait_in`], giving up (`None`) at `deadline`.
-fn wait_until<F: Future>(rt: &Runtime, f: F, deadline: Instant) -> Option<F::Output> {
+fn wait_until<F: Future>(rt: &Runtime, f: F, timeout: Duration) -> Option<F::Output> {
+    // `Duration::MAX` ("for ever") overflows an Instant: no deadline then.
+    let Some(deadline) = Instant::now().checked_add(timeout) else {
+        return Some(wait_in(rt, f));
+    };
     let _entered = rt.enter();
     let waker = waker();
     let mut cx = Context::from_waker(&waker);
@@ -247,7 +251,7 @@ impl Producer {
     /// [`Error::TimedOut`] when `timeout` passed first (the records are still being
     /// delivered), [`Error::Blocking`].
     pub fn flush(&self, timeout: Duration) -> Result<(), Error> {
-        match wait_until(ready()?, self.inner.flush(), Instant::now() + timeout) {
+        match wait_until(ready()?, self.inner.flush(), timeout) {
             Some(()) => Ok(()),
             None => Err(Error::TimedOut {
                 what: "flush",
@@ -309,7 +313,7 @@ impl DeliveryHandle {
     #[must_use]
     pub fn wait_timeout(&mut self, timeout: Duration) -> Option<Result<RecordMetadata, DeliveryError>> {
         match ready() {
-            Ok(rt) => wait_until(rt, &mut self.future, Instant::now() + timeout),
+            Ok(rt) => wait_until(rt, &mut self.future, timeout),
             Err(e) => Some(Err(DeliveryError::possibly_persisted(e))),
         }
     }
@@ -350,7 +354,19 @@ mod tests {
         assert_eq!(wait(async { 2 }).expect("allowed here"), 2);
         let other = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
         assert_eq!(other.block_on(async { wait(async { 3 }) }).expect("allowed"), 3);
-        let deadline = Instant::now() + Duration::from_millis(20);
-        assert!(wait_until(rt, std::future::pending::<()>(), deadline).is_none());
+        assert!(wait_until(rt, std::future::pending::<()>(), Duration::from_millis(20)).is_none());
+    }
+
+    /// Review of issue 15: `Duration::MAX` ("for ever") as a timeout waits, instead of
+    /// overflowing the clock (it panicked in `flush` and `wait_timeout`).
+    #[test]
+    fn a_timeout_of_duration_max_waits_for_ever_without_panicking() {
+        let rt = runtime().expect("runtime");
+        assert_eq!(wait_until(rt, async { 7 }, Duration::MAX), Some(7));
+        let later = async {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            8
+        };
+        assert_eq!(wait_until(rt, later, Duration::MAX), Some(8));
     }
 }

@@ -341,7 +341,10 @@ impl Producer {
     /// Like [`Producer::send`], for a record borrowed from the caller: its bytes are copied
     /// into the open batch, so nothing is allocated per record on either side (the way to
     /// send from a buffer the caller reuses). The caller keeps its data, so a failure is the
-    /// plain [`Error`].
+    /// plain [`Error`]. With interceptors the record is copied once (they may change it) and
+    /// that copy is kept until the outcome, as for [`Producer::send`]: a producer with
+    /// interceptors holds each record (its `Bytes`, not a deep copy) beside its batch until
+    /// the record's outcome is known, so that a failure gives back the caller's record.
     ///
     /// # Errors
     /// As [`Producer::send`].
