@@ -2,10 +2,13 @@
 //! given back on failure, `send_and_wait`, callbacks, interceptors, typed producing,
 //! `partitions_for`, and what dropping a delivery future means.
 
+mod support;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
+use support::background_cluster;
 use volley::interceptor::InterceptorError;
 use volley::protocol::ErrorCode;
 use volley::{
@@ -22,17 +25,6 @@ fn config(c: &FakeCluster, props: &[(&str, &str)]) -> ProducerConfig {
     let mut all = vec![("bootstrap.servers".to_owned(), c.bootstrap())];
     all.extend(props.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
     ProducerConfig::from_properties(all).expect("config")
-}
-
-/// A fake cluster served by a runtime of its own, for tests that run on plain threads.
-fn background_cluster(brokers: usize) -> (tokio::runtime::Runtime, FakeCluster) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let c = rt.block_on(FakeCluster::start(brokers));
-    (rt, c)
 }
 
 #[test]

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use support::background_cluster;
 use volley::interceptor::InterceptorError;
 use volley::protocol::ErrorCode;
 use volley::{
@@ -208,17 +209,6 @@ async fn a_record_given_back_is_the_callers_not_the_intercepted_one() {
         "the interceptor's header once"
     );
     p.close(LIVENESS).await;
-}
-
-/// A fake cluster served by a runtime of its own, for tests that run on plain threads.
-fn background_cluster(brokers: usize) -> (tokio::runtime::Runtime, FakeCluster) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let c = rt.block_on(FakeCluster::start(brokers));
-    (rt, c)
 }
 
 /// Waits (at most [`LIVENESS`]) until `done` holds.

@@ -54,3 +54,14 @@ pub fn values(c: &FakeCluster, topic: &str) -> Vec<String> {
         .filter_map(|r| r.value.as_ref().map(|v| String::from_utf8_lossy(v).into_owned()))
         .collect()
 }
+
+/// A fake cluster served by a runtime of its own, for tests that run on plain threads.
+pub fn background_cluster(brokers: usize) -> (tokio::runtime::Runtime, FakeCluster) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let c = rt.block_on(FakeCluster::start(brokers));
+    (rt, c)
+}
