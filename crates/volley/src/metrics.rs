@@ -132,8 +132,10 @@ struct NodeStats {
 /// Totals of one broker's connection, for the statistics document (librdkafka's names).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct NodeCounts {
+    /// Requests sent: filled from the node's request stat when a view is taken.
     pub(crate) tx: u64,
     pub(crate) txbytes: u64,
+    /// Answers received: filled from the node's response stat when a view is taken.
     pub(crate) rx: u64,
     pub(crate) rxbytes: u64,
     /// Requests that failed (their connection closed before an answer).
@@ -282,7 +284,6 @@ impl Metrics {
         s.bytes_out.record(bytes as f64, now, w);
         let n = s.nodes.entry(node).or_default();
         n.requests.record(1.0, now, w);
-        n.counts.tx += 1;
         n.counts.txbytes += bytes as u64;
         s.in_flight += 1;
     }
@@ -301,7 +302,6 @@ impl Metrics {
             s.bytes_in.record(bytes as f64, now, w);
             let n = s.nodes.entry(node).or_default();
             n.responses.record(1.0, now, w);
-            n.counts.rx += 1;
             n.counts.rxbytes += bytes as u64;
             if let Some(latency) = latency {
                 let ms = latency.as_secs_f64() * 1000.0;
@@ -367,13 +367,12 @@ impl Metrics {
                     } else {
                         n.rtt.clone()
                     };
-                    (
-                        *id,
-                        NodeView {
-                            counts: n.counts,
-                            rtt_us,
-                        },
-                    )
+                    let counts = NodeCounts {
+                        tx: n.requests.count,
+                        rx: n.responses.count,
+                        ..n.counts
+                    };
+                    (*id, NodeView { counts, rtt_us })
                 })
                 .collect()
         })
