@@ -1,13 +1,16 @@
 //! `volley`: produce records to Kafka from the command line, and find where keys land.
 
+mod metadata;
 mod perf;
 mod produce;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-use tracing_subscriber::EnvFilter;
+use clap::{CommandFactory, Parser, Subcommand};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{reload, EnvFilter, Registry};
 use volley::{BuiltinPartitioner, Partitioner, PartitionerKind};
 
 /// Volley: a fast, reliable Kafka producer.
@@ -26,6 +29,15 @@ enum Command {
     PartitionOf(PartitionOfArgs),
     /// Measure throughput and latency (like kafka-producer-perf-test).
     Perf(Box<perf::PerfArgs>),
+    /// Print brokers, controller, topics, partitions, leaders, replicas and ISR (kcat -L).
+    Metadata(metadata::MetadataArgs),
+    /// Print a shell completion script: volley completions bash > /etc/bash_completion.d/volley
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), made from the same definitions as --help: volley man > volley.1
+    Man,
 }
 
 /// Arguments of `volley partition-of`.
@@ -69,6 +81,18 @@ fn partition_of(a: &PartitionOfArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// The man page: `volley(1)` with a section per subcommand.
+fn man_page(out: &mut Vec<u8>) -> std::io::Result<()> {
+    let cmd = Cli::command();
+    clap_mangen::Man::new(cmd.clone()).render(out)?;
+    for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+        let name = format!("volley-{}", sub.get_name());
+        let sub = sub.clone().name(name.clone()).bin_name(name);
+        clap_mangen::Man::new(sub).render(out)?;
+    }
+    Ok(())
+}
+
 /// Runs an async command on a two-thread runtime. The runtime is not waited for at the
 /// end: a blocking thread may still sit in a read of standard input.
 fn run_async(fut: impl std::future::Future<Output = ExitCode>) -> ExitCode {
@@ -106,18 +130,65 @@ fn log_filter() -> EnvFilter {
     EnvFilter::new("warn,volley::config=error")
 }
 
+/// Replaces the log filter once the config is read: its `debug` contexts (librdkafka's
+/// `debug`) turn on the modules' log, unless `VOLLEY_LOG` or `RUST_LOG` chose a filter.
+static LOG_RELOAD: std::sync::OnceLock<reload::Handle<EnvFilter, Registry>> = std::sync::OnceLock::new();
+
+/// Applies the config's `debug` contexts to the log filter (see [`LOG_RELOAD`]).
+pub(crate) fn apply_debug_contexts(config: &volley::ProducerConfig) {
+    let Some(directives) = config.debug_log_filter() else {
+        return;
+    };
+    let chosen = ["VOLLEY_LOG", "RUST_LOG"]
+        .iter()
+        .any(|v| std::env::var(v).is_ok_and(|s| !s.trim().is_empty()));
+    if chosen {
+        return;
+    }
+    if let (Some(handle), Ok(filter)) = (
+        LOG_RELOAD.get(),
+        EnvFilter::try_new(format!("warn,volley::config=error,{directives}")),
+    ) {
+        let _ = handle.reload(filter);
+    }
+}
+
 fn main() -> ExitCode {
     // Colours only on a terminal; a log line first erases `volley produce`'s live progress
     // line, if one is shown.
-    tracing_subscriber::fmt()
-        .with_env_filter(log_filter())
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(produce::progress::clear_live_line)
+    let (filter, handle) = reload::Layer::new(log_filter());
+    let _ = LOG_RELOAD.set(handle);
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(std::io::stderr().is_terminal())
+                .with_writer(produce::progress::clear_live_line),
+        )
         .init();
     let cli = Cli::parse();
     match cli.command {
         Command::PartitionOf(a) => partition_of(&a),
         Command::Perf(a) => run_async(perf::run(*a)),
         Command::Produce(a) => run_async(produce::run(*a)),
+        Command::Metadata(a) => run_async(metadata::run(a)),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "volley", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+        Command::Man => {
+            let mut out = Vec::new();
+            match man_page(&mut out) {
+                Ok(()) => {
+                    use std::io::Write;
+                    let _ = std::io::stdout().write_all(&out);
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
     }
 }

@@ -205,6 +205,7 @@ pub(crate) async fn run(a: PerfArgs) -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(e.to_string()),
     };
+    crate::apply_debug_contexts(&config);
     let producer = match Producer::new(config) {
         Ok(p) => p,
         Err(e) => return fail(e.to_string()),

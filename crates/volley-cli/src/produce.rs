@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::sync::mpsc;
 use volley::{Error, Header, Producer, ProducerConfig, RecordRef};
 
@@ -56,6 +55,33 @@ pub(crate) struct ProduceArgs {
     /// An empty value is sent as a null value, a tombstone (kcat's -Z).
     #[arg(short = 'Z', long)]
     null_empty: bool,
+    /// A value equal to TEXT is sent as a null value (a tombstone).
+    #[arg(long, value_name = "TEXT")]
+    null_marker: Option<String>,
+    /// Empty records are not sent (they are counted as skipped; line numbers still count them).
+    #[arg(long)]
+    skip_empty: bool,
+    /// Each input file is one record's value, read whole and sent as it is (binary-safe).
+    #[arg(long, conflicts_with_all = ["delimiter", "key_separator", "key_delimiter", "key_field", "key_path"])]
+    value_file_per_record: bool,
+    /// Take each record's timestamp from this JSON Pointer: epoch milliseconds, or an ISO-8601
+    /// string (2026-12-05T22:22:15.123Z); missing or null: the producer's clock.
+    #[arg(long, value_name = "POINTER")]
+    timestamp_path: Option<String>,
+    /// Add the header NAME with the value at POINTER of each JSON record (strings unescaped,
+    /// other values as written; missing or null: no header). Repeatable.
+    #[arg(long, value_name = "NAME=POINTER")]
+    header_path: Vec<String>,
+    /// One record at a time, each acknowledged before the next is read (for debugging: slow).
+    #[arg(long)]
+    sync: bool,
+    /// Parse, serialize and partition each record, print where it would go as one JSON line,
+    /// and send nothing. The partition count comes from the broker, or from --partitions.
+    #[arg(long)]
+    dry_run: bool,
+    /// With --dry-run: the topic's partition count, so that no broker is asked.
+    #[arg(long, value_name = "N", requires = "dry_run")]
+    partitions: Option<u32>,
     /// The separator -K/--key-separator stand for, as bytes (set by `run`).
     #[arg(skip)]
     key_split: Option<Vec<u8>>,
@@ -135,6 +161,9 @@ pub(crate) struct ProduceArgs {
     summary_json: Option<PathBuf>,
 }
 
+mod dry_run;
+mod fields;
+mod input;
 mod json_key;
 pub(crate) mod progress;
 mod record;
@@ -143,27 +172,9 @@ mod signals;
 mod summary;
 
 use progress::{Counters, Progress};
-use record::{build_encoders, make_record};
+use record::{build_encoders, record_parts, Parts};
 use report::{cause_of, collect, Entry};
 use summary::End;
-
-/// Reads one record up to and including `delim` (or to the end of input) into `buf`; the
-/// number of bytes read, 0 at the end.
-async fn read_record(
-    reader: &mut BufReader<Box<dyn AsyncRead + Unpin + Send>>,
-    delim: &[u8],
-    buf: &mut Vec<u8>,
-) -> std::io::Result<usize> {
-    let last = delim[delim.len() - 1];
-    let mut total = 0;
-    loop {
-        let n = reader.read_until(last, buf).await?;
-        total += n;
-        if n == 0 || buf.ends_with(delim) {
-            return Ok(total);
-        }
-    }
-}
 
 fn usage(msg: impl std::fmt::Display) -> End {
     let msg = msg.to_string();
@@ -171,40 +182,51 @@ fn usage(msg: impl std::fmt::Display) -> End {
     End::early(2, msg)
 }
 
-/// Parses a Java .properties file (comments, `=`/`:` separators, trimmed keys/values).
+/// Reads a Java .properties file (Java's syntax: `=`/`:`/space separators, comments,
+/// continuations, escapes).
 fn read_properties(path: &PathBuf) -> Result<Vec<(String, String)>, String> {
     let text =
         std::fs::read_to_string(path).map_err(|e| format!("cannot read --producer-config {}: {e}", path.display()))?;
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let l = line.trim();
-        if l.is_empty() || l.starts_with('#') || l.starts_with('!') {
-            continue;
-        }
-        let Some(idx) = l.find(['=', ':']) else {
-            return Err(format!("{}:{}: expected key=value, got '{l}'", path.display(), i + 1));
-        };
-        out.push((l[..idx].trim().to_owned(), l[idx + 1..].trim().to_owned()));
-    }
-    Ok(out)
+    volley::config::parse_properties(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// Builds the producer config: the `--producer-config` file (where other Kafka clients' keys
-/// are ignored with a warning), then `-X` (strict), then the shortcuts. Warnings are printed.
-fn build_config(a: &ProduceArgs) -> Result<ProducerConfig, String> {
+/// Builds a producer config from the command line: the `--producer-config` file (where
+/// other Kafka clients' keys are ignored with a warning), then `-X` (strict), then `extra`
+/// (the shortcut flags, the bootstrap servers). Warnings are printed; the `debug` contexts
+/// reach the log filter.
+pub(crate) fn config_from(
+    file: Option<&PathBuf>,
+    properties: &[String],
+    extra: Vec<(String, String)>,
+) -> Result<ProducerConfig, String> {
     let mut b = ProducerConfig::builder();
-    if let Some(f) = &a.producer_config {
+    if let Some(f) = file {
         for (k, v) in read_properties(f)? {
             b = b.set_shared(&k, &v).map_err(|e| format!("{}: {e}", f.display()))?;
         }
     }
     let mut props: Vec<(String, String)> = Vec::new();
-    for x in &a.properties {
+    for x in properties {
         let Some((k, v)) = x.split_once('=') else {
             return Err(format!("invalid -X '{x}': expected key=value"));
         };
         props.push((k.to_owned(), v.to_owned()));
     }
+    props.extend(extra);
+    for (k, v) in &props {
+        b = b.set(k, v).map_err(|e| e.to_string())?;
+    }
+    let config = b.build().map_err(|e| e.to_string())?;
+    crate::apply_debug_contexts(&config);
+    for w in &config.warnings {
+        eprintln!("warning: {w}");
+    }
+    Ok(config)
+}
+
+/// The producer config of `volley produce`: [`config_from`] with the shortcuts.
+fn build_config(a: &ProduceArgs) -> Result<ProducerConfig, String> {
+    let mut extra = Vec::new();
     for (k, v) in [
         ("acks", &a.acks),
         ("compression.type", &a.compression),
@@ -212,22 +234,15 @@ fn build_config(a: &ProduceArgs) -> Result<ProducerConfig, String> {
         ("batch.size", &a.batch_size),
     ] {
         if let Some(v) = v {
-            props.push((k.to_owned(), v.clone()));
+            extra.push((k.to_owned(), v.clone()));
         }
     }
-    props.push(("bootstrap.servers".into(), a.bootstrap_servers.clone()));
-    if a.stats.is_some() && !props.iter().any(|(k, _)| k == "statistics.interval.ms") {
+    extra.push(("bootstrap.servers".into(), a.bootstrap_servers.clone()));
+    if a.stats.is_some() && !a.properties.iter().any(|x| x.starts_with("statistics.interval.ms=")) {
         // --stats without an interval: every 5 s.
-        props.push(("statistics.interval.ms".into(), "5000".into()));
+        extra.push(("statistics.interval.ms".into(), "5000".into()));
     }
-    for (k, v) in &props {
-        b = b.set(k, v).map_err(|e| e.to_string())?;
-    }
-    let config = b.build().map_err(|e| e.to_string())?;
-    for w in &config.warnings {
-        eprintln!("warning: {w}");
-    }
-    Ok(config)
+    config_from(a.producer_config.as_ref(), &a.properties, extra)
 }
 
 /// Runs `volley produce`; the summary JSON is written whatever way the run ends.
@@ -287,7 +302,14 @@ async fn produce(mut a: ProduceArgs) -> End {
         headers.push(Header::new(k, Bytes::copy_from_slice(v.as_bytes())));
     }
     // Every file is opened before anything is sent, so that a wrong name stops the run at once.
-    let mut inputs: Vec<Box<dyn AsyncRead + Unpin + Send>> = Vec::new();
+    let fields = match fields::Fields::parse(a.timestamp_path.as_deref(), &a.header_path) {
+        Ok(f) => f,
+        Err(e) => return usage(e),
+    };
+    if a.sync && a.dry_run {
+        return usage("--sync and --dry-run cannot be used together");
+    }
+    let mut inputs: Vec<input::Source> = Vec::new();
     let mut total_bytes = Some(0u64);
     for name in &a.input {
         if name == "-" {
@@ -304,8 +326,7 @@ async fn produce(mut a: ProduceArgs) -> End {
             Err(e) => return usage(format!("cannot open {name}: {e}")),
         }
     }
-    let mut inputs = inputs.into_iter();
-    let Some(input) = inputs.next() else {
+    let Some(mut input) = input::Input::new(inputs, delimiter, a.value_file_per_record) else {
         return usage("no input");
     };
     // Signals are heard from here on: a registry that is slow to answer while the encoders
@@ -332,6 +353,9 @@ async fn produce(mut a: ProduceArgs) -> End {
             };
         }
     };
+    if a.dry_run {
+        return dry_run::run(&a, &config, &encoders, &fields, &headers, partition, input, stopped).await;
+    }
     let mut builder = Producer::builder(config);
     if let Some(path) = &a.stats {
         let file = match std::fs::File::create(path) {
@@ -371,13 +395,13 @@ async fn produce(mut a: ProduceArgs) -> End {
     let collector = tokio::spawn(collect(rx, settled_rx, a.report.clone(), Arc::clone(&counters)));
     let start = Instant::now();
     let progress = Progress::start(mode, Arc::clone(&counters), total_bytes, producer.metrics_handle());
-    let mut reader = BufReader::with_capacity(1 << 20, input);
 
     let mut buf = Vec::with_capacity(4096);
     let mut line_no = 0u64;
     let mut read_bytes = 0u64;
     let mut fatal: Option<String> = None;
     let mut keyless = 0u64;
+    let mut skipped = 0u64;
     loop {
         if stopped.borrow().count > 0 || a.count.is_some_and(|c| line_no >= c) {
             break;
@@ -386,15 +410,8 @@ async fn produce(mut a: ProduceArgs) -> End {
         // A signal must also stop a read that waits for input that may never come; a line
         // already in the buffer is read without arming that wait (a `Notified` per line was
         // a few per cent of the CLI's CPU).
-        let delim = delimiter.as_deref().unwrap_or(b"\n");
-        let buffered = reader.buffer();
-        let whole_record_buffered = if delim.len() == 1 {
-            buffered.contains(&delim[0])
-        } else {
-            buffered.windows(delim.len()).any(|w| w == delim)
-        };
-        let read = if whole_record_buffered {
-            read_record(&mut reader, delim, &mut buf).await
+        let read = if input.ready() {
+            input.next(&mut buf).await
         } else {
             // The next read may wait for input (a pipe from a live process): what was sent
             // so far goes to the collector first, so that its outcomes and report lines do
@@ -403,19 +420,13 @@ async fn produce(mut a: ProduceArgs) -> End {
                 break;
             }
             tokio::select! {
-                r = read_record(&mut reader, delim, &mut buf) => r,
+                r = input.next(&mut buf) => r,
                 () = signals::wait(&mut stopped, 1) => break,
             }
         };
         let n = match read {
-            Ok(0) => match inputs.next() {
-                Some(next) => {
-                    reader = BufReader::with_capacity(1 << 20, next);
-                    continue;
-                }
-                None => break,
-            },
-            Ok(n) => n,
+            Ok(None) => break,
+            Ok(Some(n)) => n,
             Err(e) => {
                 fatal = Some(format!("cannot read input: {e}"));
                 break;
@@ -425,18 +436,11 @@ async fn produce(mut a: ProduceArgs) -> End {
         line_no += 1;
         counters.read.store(line_no, Ordering::Relaxed);
         counters.read_bytes.store(read_bytes, Ordering::Relaxed);
-        match &delimiter {
-            Some(d) if buf.ends_with(d) => buf.truncate(buf.len() - d.len()),
-            Some(_) => {}
-            None if buf.last() == Some(&b'\n') => {
-                buf.pop();
-                if buf.last() == Some(&b'\r') {
-                    buf.pop();
-                }
-            }
-            None => {}
+        if a.skip_empty && buf.is_empty() {
+            skipped += 1;
+            continue;
         }
-        let entry = match make_record(&a, &encoders, &buf) {
+        let entry = match record_parts(&a, &encoders, &fields, &headers, &buf) {
             Err(error) => Entry::Bad {
                 line: line_no,
                 cause: if error.contains("does not fit its schema") {
@@ -446,19 +450,24 @@ async fn produce(mut a: ProduceArgs) -> End {
                 },
                 error,
             },
-            Ok((key, value)) => {
+            Ok(Parts {
+                key,
+                value,
+                timestamp,
+                headers: record_headers,
+            }) => {
                 if key.is_none() {
                     keyless += 1;
                 }
-                let bytes = value.len() + key.as_ref().map_or(0, |k| k.len());
+                let bytes = value.as_ref().map_or(0, |v| v.len()) + key.as_ref().map_or(0, |k| k.len());
                 // Borrowed from the line: the producer copies the bytes into the batch.
                 let record = RecordRef {
                     topic: &a.topic,
                     partition,
                     key: key.as_deref(),
-                    value: (!(a.null_empty && value.is_empty())).then_some(&value[..]),
-                    headers: &headers,
-                    timestamp: None,
+                    value: value.as_deref(),
+                    headers: &record_headers,
+                    timestamp,
                 };
                 // A send that waits (metadata, buffer memory) yields to a signal; the line
                 // it carried is reported as not sent.
@@ -474,6 +483,14 @@ async fn produce(mut a: ProduceArgs) -> End {
                         error: "a signal stopped the run while this record waited to be queued: not sent".into(),
                     });
                     break;
+                };
+                let sent = match sent {
+                    // --sync: this record is acknowledged (or failed) before the next is read.
+                    Ok(delivery) if a.sync => {
+                        producer.flush().await;
+                        Ok(delivery)
+                    }
+                    other => other,
                 };
                 match sent {
                     Ok(delivery) => Entry::Sent {
@@ -560,6 +577,7 @@ async fn produce(mut a: ProduceArgs) -> End {
         summary,
         elapsed,
         keyless: a.key_pointer.is_some().then_some(keyless),
+        skipped,
     };
     end.print();
     end

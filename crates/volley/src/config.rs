@@ -12,6 +12,7 @@ use std::time::Duration;
 use aliases::{canonical, NOT_YET};
 pub use habits::ClientDnsLookup;
 pub use kinds::{MetadataRecovery, PartitionerKind};
+pub use providers::parse_properties;
 pub use volley_protocol::compression::Compression;
 
 /// How many acknowledgements the leader waits for.
@@ -201,6 +202,9 @@ pub struct ProducerConfig {
     pub tcp_nodelay: bool,
     /// `client.rack`: the rack this client runs in.
     pub client_rack: String,
+    /// librdkafka's `debug` contexts (`broker,protocol`, `all`); see
+    /// [`ProducerConfig::debug_log_filter`].
+    pub debug: Vec<String>,
     /// `queue.buffering.max.messages` (librdkafka): the most records queued at once.
     pub queue_buffering_max_messages: Option<usize>,
     /// `batch.num.messages` (librdkafka): the most records in one batch.
@@ -258,6 +262,7 @@ impl Default for ProducerConfig {
             socket_keepalive: false,
             tcp_nodelay: true,
             client_rack: String::new(),
+            debug: Vec::new(),
             metrics_window: (Duration::from_secs(30), 2),
             statistics_interval: None,
             queue_buffering_max_messages: None,
@@ -302,6 +307,8 @@ pub struct ProducerConfigBuilder {
     typed: BTreeMap<&'static str, String>,
     /// Keys of other clients ignored by [`ProducerConfigBuilder::set_shared`], with their warning.
     ignored: BTreeMap<String, String>,
+    /// The `config.providers*` keys (`providers.rs`).
+    providers: BTreeMap<String, String>,
     /// A library user's OAUTHBEARER token source (`setters.rs`).
     token_provider: Option<std::sync::Arc<dyn crate::security::TokenProvider>>,
 }
@@ -353,6 +360,10 @@ impl ProducerConfigBuilder {
     /// An unknown or not-yet-supported key.
     pub fn set(mut self, key: &str, value: &str) -> Result<Self, ConfigError> {
         let key = key.trim();
+        if providers::is_provider_key(key) {
+            self.providers.insert(key.to_owned(), value.trim().to_owned());
+            return Ok(self);
+        }
         let not_yet = NOT_YET.iter().find(|(p, _)| key.starts_with(p));
         if let Some((_, detail)) = not_yet.filter(|_| canonical(key).is_none()) {
             return Err(ConfigError::NotSupported {
@@ -489,7 +500,9 @@ impl ProducerConfigBuilder {
 
     fn build_inner(&self) -> Result<ProducerConfig, ConfigError> {
         let mut c = ProducerConfig::default();
-        let p = &self.props;
+        let mut resolved = self.props.clone();
+        providers::resolve(&mut resolved, &self.providers, &self.typed)?;
+        let p = &resolved;
         let get = |k: &str| p.get(k).map(String::as_str);
         let int = |k: &'static str, min: i64, max: i64| -> Result<Option<i64>, ConfigError> {
             get(k).map(|v| parse_int(k, v, min, max)).transpose()
@@ -773,6 +786,7 @@ mod habits;
 #[cfg(test)]
 mod habits_tests;
 mod kinds;
+mod providers;
 mod setters;
 #[cfg(test)]
 mod tests;

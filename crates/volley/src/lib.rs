@@ -63,6 +63,7 @@
 
 pub mod blocking;
 pub mod config;
+pub mod describe;
 pub mod error;
 pub mod interceptor;
 pub mod metrics;
@@ -72,6 +73,7 @@ pub mod security;
 pub mod serializer;
 
 mod accumulator;
+mod dial;
 mod metadata;
 mod net;
 mod producer;
@@ -81,6 +83,7 @@ pub use config::{
     Acks, ClientDnsLookup, Compression, ConfigError, MetadataRecovery, PartitionerKind, ProducerConfig,
     ProducerConfigBuilder,
 };
+pub use describe::{describe_cluster, ClusterDescription};
 pub use error::{BatchId, DeliveryError, Error, Persistence, SendError};
 pub use interceptor::{Acknowledgement, Interceptor};
 pub use partitioner::{murmur2, murmur2_partition, BuiltinPartitioner, Partitioner};

@@ -17,6 +17,9 @@ use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
+
+use crate::config::ClientDnsLookup;
+pub(crate) use crate::dial::SocketOptions;
 use tokio::task::JoinHandle;
 use volley_protocol::control::{decode_api_versions, encode_api_versions};
 use volley_protocol::frame::{split_frame, DEFAULT_MAX_FRAME};
@@ -49,6 +52,16 @@ pub(crate) struct Outbound {
     pub(crate) correlation_id: i32,
     /// Report `Written` once it is on the socket (acks=0 Produce).
     pub(crate) report_written: bool,
+}
+
+/// How a connection's socket is opened.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Dial {
+    /// The socket options.
+    pub(crate) options: SocketOptions,
+    /// A bootstrap address dialled through its canonical names
+    /// (`client.dns.lookup=resolve_canonical_bootstrap_servers_only`).
+    pub(crate) canonical: bool,
 }
 
 /// Versions negotiated with the broker at connect time.
@@ -309,10 +322,31 @@ pub(crate) async fn connect(
     timeout: Duration,
     events: mpsc::UnboundedSender<(u64, ConnEvent)>,
     security: Security,
+    socket: Dial,
 ) -> Result<Connection, Error> {
     let setup = async {
-        let stream = TcpStream::connect(&addr).await.map_err(|e| conn_err(&addr, e))?;
-        stream.set_nodelay(true).map_err(|e| conn_err(&addr, e))?;
+        // The canonical names of a bootstrap address (client.dns.lookup), tried in order;
+        // the one that answers is the name TLS verifies.
+        let targets = if socket.canonical {
+            crate::dial::bootstrap_addresses(
+                std::slice::from_ref(&addr),
+                ClientDnsLookup::ResolveCanonicalBootstrapServersOnly,
+            )
+            .await
+        } else {
+            vec![addr.clone()]
+        };
+        let mut dialled = Err(conn_err(&addr, "no address to dial"));
+        for target in &targets {
+            dialled = crate::dial::dial(target, socket.options)
+                .await
+                .map(|s| (s, target.clone()))
+                .map_err(|e| conn_err(&addr, e));
+            if dialled.is_ok() {
+                break;
+            }
+        }
+        let (stream, target) = dialled?;
         match &security.tls {
             None => {
                 let mut stream = stream;
@@ -321,10 +355,10 @@ pub(crate) async fn connect(
                 Ok::<_, Error>((Stream::Tcp(stream), versions, reauth))
             }
             Some(tls) => {
-                let name = ServerName::try_from(host_of(&addr).to_owned()).map_err(|e| {
+                let name = ServerName::try_from(host_of(&target).to_owned()).map_err(|e| {
                     tls_err(
                         &addr,
-                        format!("'{}' is not a valid TLS server name: {e}", host_of(&addr)),
+                        format!("'{}' is not a valid TLS server name: {e}", host_of(&target)),
                     )
                 })?;
                 let connector = tokio_rustls::TlsConnector::from(Arc::clone(&tls.client));

@@ -9,6 +9,9 @@ use volley_schema::{
     parse_registry_settings, Format, JsonEncoder, MappingOptions, RegistryClient, RegistryOptions, Resolved, Role,
 };
 
+use volley::Header;
+
+use super::fields::Fields;
 use super::{json_key, ProduceArgs};
 
 /// The serializers `--key-format`/`--value-format` ask for, with their schemas resolved.
@@ -173,9 +176,57 @@ pub(super) fn encode_side(
 /// A record's key and value, borrowed from the input line where they are its bytes.
 pub(super) type KeyValue<'a> = (Option<Cow<'a, [u8]>>, Cow<'a, [u8]>);
 
-/// Splits a line into key and value and applies the encoders.
-pub(super) fn make_record<'a>(a: &'a ProduceArgs, enc: &Encoders, line: &'a [u8]) -> Result<KeyValue<'a>, String> {
-    if enc.key.is_none() && enc.value.is_none() {
+/// What one input record becomes.
+pub(super) struct Parts<'a> {
+    pub(super) key: Option<Cow<'a, [u8]>>,
+    /// `None`: a null value (a tombstone).
+    pub(super) value: Option<Cow<'a, [u8]>>,
+    pub(super) timestamp: Option<i64>,
+    pub(super) headers: Cow<'a, [Header]>,
+}
+
+/// Key, value, timestamp and headers of one record: the value is null when it is empty and
+/// `-Z` is given, or equal to `--null-marker` (it is then not encoded); the timestamp and
+/// the `--header-path` headers come from the value's JSON, after the `-H` headers.
+pub(super) fn record_parts<'a>(
+    a: &'a ProduceArgs,
+    enc: &Encoders,
+    fields: &Fields,
+    headers: &'a [Header],
+    line: &'a [u8],
+) -> Result<Parts<'a>, String> {
+    let needs_raw = a.null_empty || a.null_marker.is_some() || fields.any();
+    // The value is always the tail of the line (nothing is unescaped in it).
+    let value_len = if needs_raw { split_record(a, line)?.1.len() } else { 0 };
+    let raw_value = &line[line.len() - value_len..];
+    let null = needs_raw
+        && ((a.null_empty && raw_value.is_empty())
+            || a.null_marker.as_deref().is_some_and(|m| m.as_bytes() == raw_value));
+    let (timestamp, extra) = if fields.any() && !null {
+        fields.extract(raw_value)?
+    } else {
+        (None, Vec::new())
+    };
+    let (key, value) = make_record(a, enc, line, null)?;
+    let headers = if extra.is_empty() {
+        Cow::Borrowed(headers)
+    } else {
+        let mut all = headers.to_vec();
+        all.extend(extra);
+        Cow::Owned(all)
+    };
+    Ok(Parts {
+        key,
+        value: (!null).then_some(value),
+        timestamp,
+        headers,
+    })
+}
+
+/// Splits a line into key and value and applies the encoders (not the value's when it is
+/// `null`).
+fn make_record<'a>(a: &'a ProduceArgs, enc: &Encoders, line: &'a [u8], null: bool) -> Result<KeyValue<'a>, String> {
+    if enc.key.is_none() && (enc.value.is_none() || null) {
         return split_record(a, line);
     }
     type Sides<'a> = (
@@ -207,8 +258,8 @@ pub(super) fn make_record<'a>(a: &'a ProduceArgs, enc: &Encoders, line: &'a [u8]
         (_, raw) => raw,
     };
     let value = match &enc.value {
-        Some(e) => Cow::Owned(encode_side("the value", e, value_json.as_ref(), value_raw)?),
-        None => Cow::Borrowed(value_raw),
+        Some(e) if !null => Cow::Owned(encode_side("the value", e, value_json.as_ref(), value_raw)?),
+        _ => Cow::Borrowed(value_raw),
     };
     Ok((key, value))
 }

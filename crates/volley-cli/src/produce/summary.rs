@@ -25,6 +25,8 @@ pub(super) struct End {
     pub(super) elapsed: f64,
     /// Records without a key, when the key is taken from JSON.
     pub(super) keyless: Option<u64>,
+    /// Empty records skipped (`--skip-empty`).
+    pub(super) skipped: u64,
 }
 
 impl End {
@@ -62,6 +64,9 @@ impl End {
         println!("bytes delivered: {} (keys and values)", s.bytes);
         if let Some(k) = self.keyless {
             println!("records without key: {k}");
+        }
+        if self.skipped > 0 {
+            println!("empty records skipped: {}", self.skipped);
         }
         for (p, n) in &s.per_partition {
             println!("partition {p}: {n} records");
@@ -109,6 +114,7 @@ impl End {
             "signal": self.signal,
             "error": self.error,
             "exit_code": self.code,
+            "skipped": self.skipped,
         });
         if let (Some(k), Some(o)) = (self.keyless, v.as_object_mut()) {
             o.insert("records_without_key".into(), Value::from(k));

@@ -40,6 +40,81 @@ const JAVA_PARTITIONERS: &[(&str, PartitionerKind, bool)] = &[
     ),
 ];
 
+/// librdkafka's `debug` contexts and the modules whose log each turns on (`None`: a
+/// consumer's or admin client's context, with nothing to log in a producer).
+const DEBUG_CONTEXTS: &[(&str, Option<&[&str]>)] = &[
+    ("generic", Some(&["volley=debug"])),
+    ("feature", Some(&["volley::net=debug"])),
+    (
+        "broker",
+        Some(&["volley::net=debug", "volley::dial=debug", "volley::sender::nodes=debug"]),
+    ),
+    (
+        "topic",
+        Some(&["volley::sender::metadata=debug", "volley::metadata=debug"]),
+    ),
+    (
+        "metadata",
+        Some(&["volley::sender::metadata=debug", "volley::metadata=debug"]),
+    ),
+    ("queue", Some(&["volley::accumulator=debug"])),
+    ("msg", Some(&["volley::accumulator=debug", "volley::sender=debug"])),
+    ("protocol", Some(&["volley::net=trace", "volley::sender=trace"])),
+    ("security", Some(&["volley::security=debug", "volley::net=debug"])),
+    (
+        "eos",
+        Some(&["volley::sender::producer_id=debug", "volley::sender=debug"]),
+    ),
+    ("conf", Some(&["volley::config=debug"])),
+    ("interceptor", Some(&["volley::interceptor=debug"])),
+    ("all", Some(&["volley=trace"])),
+    ("cgrp", None),
+    ("fetch", None),
+    ("consumer", None),
+    ("assignor", None),
+    ("admin", None),
+    ("mock", None),
+    ("plugin", None),
+    ("telemetry", None),
+];
+
+/// The contexts of a `debug` value, checked.
+fn debug_contexts(v: &str) -> Result<Vec<String>, ConfigError> {
+    let mut out = Vec::new();
+    for name in v.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        if !DEBUG_CONTEXTS.iter().any(|(c, _)| *c == name) {
+            let names: Vec<&str> = DEBUG_CONTEXTS.iter().map(|(c, _)| *c).collect();
+            return Err(invalid(
+                "debug",
+                v,
+                format!("a comma-separated list of {}", names.join(", ")),
+            ));
+        }
+        out.push(name.to_owned());
+    }
+    Ok(out)
+}
+
+impl ProducerConfig {
+    /// The `tracing` filter directives (`EnvFilter` syntax) for the `debug` contexts, as
+    /// librdkafka's `debug` turns on its log: `None` when no context logs anything. A library
+    /// cannot install a subscriber for its program; the `volley` CLI applies this one unless
+    /// `VOLLEY_LOG`/`RUST_LOG` is set, and a program can add it to its own filter.
+    #[must_use]
+    pub fn debug_log_filter(&self) -> Option<String> {
+        let mut directives: Vec<&str> = Vec::new();
+        for name in &self.debug {
+            let targets = DEBUG_CONTEXTS.iter().find(|(c, _)| c == name).and_then(|(_, t)| *t);
+            for t in targets.unwrap_or_default() {
+                if !directives.contains(t) {
+                    directives.push(t);
+                }
+            }
+        }
+        (!directives.is_empty()).then(|| directives.join(","))
+    }
+}
+
 /// `host` or `[v6]` without a port gets Kafka's default port, 9092.
 pub(super) fn default_port(server: String) -> String {
     let has_port = match server.strip_prefix('[') {
@@ -111,6 +186,9 @@ pub(super) fn apply(
     }
     if let Some(v) = get("metrics.num.samples") {
         c.metrics_window.1 = usize::try_from(parse_int("metrics.num.samples", v, 1, 1000)?).unwrap_or(2);
+    }
+    if let Some(v) = get("debug") {
+        c.debug = debug_contexts(v)?;
     }
     if let Some(v) = get("client.rack") {
         c.client_rack = v.to_owned();

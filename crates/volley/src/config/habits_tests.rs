@@ -223,3 +223,27 @@ fn java_class_and_enum_values_are_checked() {
     let c = base().set("connections.max.idle.ms", "-1").unwrap().build().unwrap();
     assert_eq!(c.connections_max_idle, None);
 }
+
+/// librdkafka's `debug` turns on the log of the modules each context stands for; a
+/// consumer's context is accepted with nothing to log; an unknown one is refused.
+#[test]
+fn debug_contexts_become_a_log_filter() {
+    let c = base().set("debug", "broker, protocol").unwrap().build().unwrap();
+    let f = c.debug_log_filter().expect("filter");
+    assert!(
+        f.contains("volley::net=debug") && f.contains("volley::net=trace"),
+        "{f}"
+    );
+    assert!(f.contains("volley::sender=trace"), "{f}");
+    tracing_subscriber::EnvFilter::try_new(&f).expect("a valid EnvFilter");
+    let c = base().set("debug", "all").unwrap().build().unwrap();
+    assert_eq!(c.debug_log_filter().as_deref(), Some("volley=trace"));
+    let c = base().set("debug", "cgrp,fetch").unwrap().build().unwrap();
+    assert_eq!(c.debug_log_filter(), None);
+    assert_eq!(base().build().unwrap().debug_log_filter(), None);
+    let e = base().set("debug", "broker,brokr").unwrap().build().unwrap_err();
+    assert!(
+        e.to_string().contains("'debug'") && e.to_string().contains("protocol"),
+        "{e}"
+    );
+}

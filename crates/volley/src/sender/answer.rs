@@ -99,6 +99,9 @@ fn describe(c: ErrorCode, msg: Option<&str>) -> String {
 
 impl Sender {
     pub(super) fn on_conn_event(&mut self, ev: ConnEvent, now: Instant) {
+        if let ConnEvent::Response { conn, .. } | ConnEvent::Written { conn, .. } = &ev {
+            self.nodes.touch(*conn, now);
+        }
         match ev {
             ConnEvent::Response {
                 conn,

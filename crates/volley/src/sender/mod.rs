@@ -152,6 +152,9 @@ impl Sender {
             timeout: cfg.connect_timeout,
             backoff: (cfg.reconnect_backoff, cfg.reconnect_backoff_max),
             security: cfg.security.clone(),
+            socket: crate::net::SocketOptions::of(cfg),
+            canonical_bootstrap: cfg.client_dns_lookup
+                == crate::config::ClientDnsLookup::ResolveCanonicalBootstrapServersOnly,
         };
         let nodes = Nodes::new(&cfg.bootstrap_servers, dial, events_tx, connect_tx, now);
         let meta = MetadataPolicy::new(
@@ -299,6 +302,7 @@ impl Sender {
             self.fail_everything_queued(&Error::Fatal(reason));
         }
         self.expire_idle_topics(now);
+        self.close_idle_connections(now);
         self.maybe_fetch_metadata(now);
         self.maybe_init_producer_id(now);
         self.drain(now);
@@ -350,6 +354,9 @@ impl Sender {
             self.meta.next_wakeup(),
             self.meta.next_idle_check(),
             self.pid.next_attempt(),
+            self.config()
+                .connections_max_idle
+                .and_then(|d| self.nodes.next_idle_close(d)),
         ]
         .into_iter()
         .flatten()
@@ -611,6 +618,17 @@ impl Sender {
                 tracing::error!(%msg, "the idempotent producer cannot get a producer id");
                 self.stop_fatally(msg);
             }
+        }
+    }
+
+    /// Closes, politely, the connections idle for `connections.max.idle.ms`.
+    fn close_idle_connections(&mut self, now: Instant) {
+        let Some(max_idle) = self.config().connections_max_idle else {
+            return;
+        };
+        for (id, c) in self.nodes.take_idle(max_idle, now) {
+            self.shared.metrics.connection(id, false);
+            tokio::spawn(c.shutdown(Duration::from_secs(2)));
         }
     }
 

@@ -68,6 +68,9 @@ pub(super) struct Node {
     pub(super) retry_at: Instant,
     /// Correlation ids of acks=0 requests already written (to ignore a broker's answers).
     pub(super) acks0_written: VecDeque<i32>,
+    /// When the connection was last used: connected, a request written, an answer read
+    /// (`connections.max.idle.ms` counts from here).
+    pub(super) last_used: Instant,
 }
 
 /// How many written acks=0 requests a node remembers, to ignore a broker's late answers.
@@ -83,6 +86,7 @@ impl Node {
             failures: 0,
             retry_at: now,
             acks0_written: VecDeque::new(),
+            last_used: now,
         }
     }
 
@@ -116,6 +120,7 @@ impl Node {
             return Err(kind);
         };
         let correlation_id = out.correlation_id;
+        self.last_used = now;
         match conn.send(out) {
             Some(index) => {
                 self.pending.push_back(Pending {
@@ -139,6 +144,9 @@ pub(super) struct DialSettings {
     pub(super) timeout: Duration,
     pub(super) backoff: (Duration, Duration),
     pub(super) security: crate::security::Security,
+    pub(super) socket: crate::net::SocketOptions,
+    /// Bootstrap addresses are dialled through their canonical names.
+    pub(super) canonical_bootstrap: bool,
 }
 
 /// Every node the producer knows, and the channels their connections report on.
@@ -220,14 +228,18 @@ impl Nodes {
         let addr = node.addr.clone();
         let (client_id, timeout) = (self.settings.client_id.clone(), self.settings.timeout);
         let security = self.settings.security.clone();
+        let dial = crate::net::Dial {
+            options: self.settings.socket,
+            canonical: node_id < 0 && self.settings.canonical_bootstrap,
+        };
         let events = self.events_tx.clone();
         let done = self.connect_tx.clone();
         tokio::spawn(async move {
             // The dial runs in a task of its own so that a panic in it (a bug, or a library
             // under it) is a failed dial, not a node left `Connecting` for ever.
             let who = addr.clone();
-            let dial = tokio::spawn(connect(id, addr, client_id, timeout, events, security));
-            let res = dial.await.unwrap_or_else(|e| {
+            let task = tokio::spawn(connect(id, addr, client_id, timeout, events, security, dial));
+            let res = task.await.unwrap_or_else(|e| {
                 Err(Error::Connection {
                     broker: who,
                     detail: format!("the connection attempt failed unexpectedly: {e}"),
@@ -251,6 +263,7 @@ impl Nodes {
             Ok(c) => {
                 tracing::debug!(node = node_id, addr = %node.addr, "connected");
                 node.failures = 0;
+                node.last_used = now;
                 node.conn = ConnState::Up(c);
                 self.owner.insert(conn_id, node_id);
                 None
@@ -331,6 +344,42 @@ impl Nodes {
             addr: node.addr.clone(),
             pending,
         })
+    }
+
+    /// Notes that a connection was used now (an answer read).
+    pub(super) fn touch(&mut self, conn: u64, now: Instant) {
+        if let Some(n) = self.owner(conn).and_then(|id| self.map.get_mut(&id)) {
+            n.last_used = now;
+        }
+    }
+
+    /// Takes the connections that waited for nothing for `max_idle` (Java's
+    /// `connections.max.idle.ms`): the node goes down without a backoff, so that the next
+    /// request dials again at once.
+    pub(super) fn take_idle(&mut self, max_idle: Duration, now: Instant) -> Vec<(i32, Connection)> {
+        let mut out = Vec::new();
+        for (id, n) in &mut self.map {
+            let idle = n.pending.is_empty() && now.saturating_duration_since(n.last_used) >= max_idle;
+            if !idle || !matches!(n.conn, ConnState::Up(_)) {
+                continue;
+            }
+            if let ConnState::Up(c) = std::mem::replace(&mut n.conn, ConnState::Down) {
+                tracing::debug!(node = *id, addr = %n.addr, idle_ms = max_idle.as_millis() as u64, "idle connection closed (connections.max.idle.ms)");
+                self.owner.remove(&c.id);
+                n.retry_at = now;
+                out.push((*id, c));
+            }
+        }
+        out
+    }
+
+    /// When the next idle connection is due to close.
+    pub(super) fn next_idle_close(&self, max_idle: Duration) -> Option<Instant> {
+        self.map
+            .values()
+            .filter(|n| matches!(n.conn, ConnState::Up(_)) && n.pending.is_empty())
+            .map(|n| n.last_used + max_idle)
+            .min()
     }
 
     /// Whether any Produce request is pending anywhere.

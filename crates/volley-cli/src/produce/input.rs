@@ -1,0 +1,108 @@
+//! The input of `volley produce`: files (or standard input) read one after another as one
+//! stream of records, split at the record delimiter, or each file whole as one record
+//! (`--value-file-per-record`).
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
+
+/// One input: a file or standard input.
+pub(super) type Source = Box<dyn AsyncRead + Unpin + Send>;
+
+/// The records of every input, in order.
+pub(super) struct Input {
+    rest: std::vec::IntoIter<Source>,
+    reader: BufReader<Source>,
+    /// The record delimiter; `None`: a newline, with a `\r` before it dropped too.
+    delimiter: Option<Vec<u8>>,
+    /// Each input is one record.
+    whole: bool,
+    /// The current input was read whole already.
+    whole_done: bool,
+}
+
+impl Input {
+    /// The inputs in order; `None` if there is none.
+    pub(super) fn new(inputs: Vec<Source>, delimiter: Option<Vec<u8>>, whole: bool) -> Option<Self> {
+        let mut rest = inputs.into_iter();
+        let first = rest.next()?;
+        Some(Self {
+            rest,
+            reader: BufReader::with_capacity(1 << 20, first),
+            delimiter,
+            whole,
+            whole_done: false,
+        })
+    }
+
+    fn delim(&self) -> &[u8] {
+        self.delimiter.as_deref().unwrap_or(b"\n")
+    }
+
+    /// Whether a whole record is already buffered, so that reading it cannot wait.
+    pub(super) fn ready(&self) -> bool {
+        if self.whole {
+            return false;
+        }
+        let (buffered, delim) = (self.reader.buffer(), self.delim());
+        if delim.len() == 1 {
+            buffered.contains(&delim[0])
+        } else {
+            buffered.windows(delim.len()).any(|w| w == delim)
+        }
+    }
+
+    /// Reads the next record into `buf` (cleared by the caller), without its delimiter:
+    /// the number of bytes read from the input, or `None` after the last input. A file's
+    /// end also ends its last record.
+    pub(super) async fn next(&mut self, buf: &mut Vec<u8>) -> std::io::Result<Option<usize>> {
+        loop {
+            let n = if self.whole {
+                if self.whole_done {
+                    0
+                } else {
+                    self.whole_done = true;
+                    // An empty file is an empty record.
+                    return self.reader.read_to_end(buf).await.map(Some);
+                }
+            } else {
+                self.read_record(buf).await?
+            };
+            if n == 0 {
+                match self.rest.next() {
+                    Some(next) => {
+                        self.reader = BufReader::with_capacity(1 << 20, next);
+                        self.whole_done = false;
+                        continue;
+                    }
+                    None => return Ok(None),
+                }
+            }
+            match &self.delimiter {
+                Some(d) if buf.ends_with(d) => buf.truncate(buf.len() - d.len()),
+                Some(_) => {}
+                None if buf.last() == Some(&b'\n') => {
+                    buf.pop();
+                    if buf.last() == Some(&b'\r') {
+                        buf.pop();
+                    }
+                }
+                None => {}
+            }
+            return Ok(Some(n));
+        }
+    }
+
+    /// Reads up to and including the delimiter (or to the end of input) into `buf`.
+    async fn read_record(&mut self, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+        let delim: &[u8] = self.delimiter.as_deref().unwrap_or(b"\n");
+        let reader = &mut self.reader;
+        let last = delim[delim.len() - 1];
+        let mut total = 0;
+        loop {
+            let n = reader.read_until(last, buf).await?;
+            total += n;
+            if n == 0 || buf.ends_with(delim) {
+                return Ok(total);
+            }
+        }
+    }
+}
