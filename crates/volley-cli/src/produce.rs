@@ -392,7 +392,14 @@ async fn produce(mut a: ProduceArgs) -> End {
         tracing::info!(topic = %s.topic, partition = s.partition, records = s.records, "records reported possibly persisted are persisted");
         let _ = settled_tx.send(s.batch);
     });
-    let collector = tokio::spawn(collect(rx, settled_rx, a.report.clone(), Arc::clone(&counters)));
+    let files = input::Files::new(&a.input);
+    let collector = tokio::spawn(collect(
+        rx,
+        settled_rx,
+        a.report.clone(),
+        Arc::clone(&counters),
+        files.clone(),
+    ));
     let start = Instant::now();
     let progress = Progress::start(mode, Arc::clone(&counters), total_bytes, producer.metrics_handle());
 
@@ -434,6 +441,9 @@ async fn produce(mut a: ProduceArgs) -> End {
         };
         read_bytes += n as u64;
         line_no += 1;
+        if let Some(f) = &files {
+            f.note(line_no, input.index());
+        }
         counters.read.store(line_no, Ordering::Relaxed);
         counters.read_bytes.store(read_bytes, Ordering::Relaxed);
         if a.skip_empty && buf.is_empty() {

@@ -511,10 +511,19 @@ fn several_input_files_are_one_stream() {
     std::fs::write(&f1, "a\nb").expect("write");
     std::fs::write(&f2, "c\n").expect("write");
     let (p1, p2) = (f1.to_str().expect("path"), f2.to_str().expect("path"));
-    let out = volley(&["produce", "-b", &bs, "-t", &t, p1, p2], b"");
+    let report = dir.path().join("report.jsonl");
+    let r = report.to_str().expect("path");
+    let out = volley(&["produce", "-b", &bs, "-t", &t, "--report", r, p1, p2], b"");
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
     assert!(stdout.contains("records: 3 delivered, 0 failed, 3 read"), "{stdout}");
+    // With several inputs, report lines name their file.
+    let files: Vec<String> = std::fs::read_to_string(&report)
+        .expect("report")
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json")["file"].as_str().expect("file").to_owned())
+        .collect();
+    assert_eq!(files, vec![p1.to_owned(), p1.to_owned(), p2.to_owned()]);
     let values: Vec<Vec<u8>> = read_back(&t, 3).into_iter().map(|g| g.value.expect("value")).collect();
     assert_eq!(values, vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
     let out = volley(&["produce", "-b", &bs, "-t", &t, p1, "no-such-file"], b"");

@@ -405,3 +405,49 @@ async fn flush_sends_without_waiting_for_linger() {
     assert_eq!(m.offset, Some(0));
     p.close(Duration::from_secs(5)).await;
 }
+
+/// Issue 14: `connections.max.idle.ms` closes connections that waited for nothing that
+/// long (Java's Selector does), and the next send dials again; bootstrap through the
+/// canonical name of 127.0.0.1 (`client.dns.lookup=resolve_canonical_bootstrap_servers_only`)
+/// reaches the same broker.
+#[tokio::test]
+async fn idle_connections_close_and_the_next_send_dials_again() {
+    let bs = bootstrap();
+    let t = topic("idle-close");
+    create_topic(&t, 1);
+    let config = ProducerConfig::from_properties([
+        ("bootstrap.servers", bs.as_str()),
+        ("connections.max.idle.ms", "1000"),
+        ("client.dns.lookup", "resolve_canonical_bootstrap_servers_only"),
+        ("metadata.max.age.ms", "600000"),
+    ])
+    .expect("config");
+    let producer = Producer::new(config).expect("producer");
+    let first = producer
+        .send(ProducerRecord::new(&t, Bytes::from_static(b"one")))
+        .await
+        .expect("queued")
+        .await
+        .expect("delivered");
+    let closes = |p: &Producer| p.metrics().get("connection-close-total").unwrap_or(0.0);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while closes(&producer) < 1.0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no idle connection was closed within 20 s with connections.max.idle.ms=1000"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let count = producer.metrics().get("connection-count").unwrap_or(-1.0);
+    assert_eq!(count, 0.0, "every connection was idle, so every one is closed");
+    let second = producer
+        .send(ProducerRecord::new(&t, Bytes::from_static(b"two")))
+        .await
+        .expect("queued")
+        .await
+        .expect("delivered after the idle close");
+    assert_eq!(second.offset, first.offset.map(|o| o + 1));
+    producer.close(Duration::from_secs(5)).await;
+    let got = read_back(&t, 2);
+    assert_eq!(got.len(), 2);
+}

@@ -17,6 +17,54 @@ pub(super) struct Input {
     whole: bool,
     /// The current input was read whole already.
     whole_done: bool,
+    /// The current input's index.
+    index: usize,
+}
+
+/// Which input each line came from, for the report's `"file"` (kept only with more than
+/// one input): the first line of each input.
+#[derive(Debug)]
+pub(super) struct Files {
+    names: Vec<String>,
+    /// (first line, input index), in order.
+    starts: std::sync::Mutex<Vec<(u64, usize)>>,
+}
+
+impl Files {
+    /// `None` for a single input (its report lines carry no file).
+    pub(super) fn new(names: &[String]) -> Option<std::sync::Arc<Self>> {
+        (names.len() > 1).then(|| {
+            std::sync::Arc::new(Self {
+                names: names.to_vec(),
+                starts: std::sync::Mutex::new(Vec::new()),
+            })
+        })
+    }
+
+    /// Line `line` came from input `index`.
+    pub(super) fn note(&self, line: u64, index: usize) {
+        let mut s = self.starts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if s.last().is_none_or(|(_, i)| *i != index) {
+            s.push((line, index));
+        }
+    }
+
+    /// The name of the input line `line` came from.
+    fn name_of(&self, line: u64) -> Option<&str> {
+        let s = self.starts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let at = s.partition_point(|(first, _)| *first <= line);
+        let index = s.get(at.checked_sub(1)?)?.1;
+        self.names.get(index).map(String::as_str)
+    }
+
+    /// A report line (`{"line":N,...}`) with `"file"` first.
+    pub(super) fn tag(&self, json: &str) -> Option<String> {
+        let rest = json.strip_prefix("{\"line\":")?;
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let line: u64 = rest[..digits].parse().ok()?;
+        let name = serde_json::Value::from(self.name_of(line)?).to_string();
+        Some(format!("{{\"file\":{name},{}", &json[1..]))
+    }
 }
 
 impl Input {
@@ -30,7 +78,13 @@ impl Input {
             delimiter,
             whole,
             whole_done: false,
+            index: 0,
         })
+    }
+
+    /// The index of the input the last record came from.
+    pub(super) fn index(&self) -> usize {
+        self.index
     }
 
     fn delim(&self) -> &[u8] {
@@ -71,6 +125,7 @@ impl Input {
                     Some(next) => {
                         self.reader = BufReader::with_capacity(1 << 20, next);
                         self.whole_done = false;
+                        self.index += 1;
                         continue;
                     }
                     None => return Ok(None),

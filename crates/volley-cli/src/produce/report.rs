@@ -16,6 +16,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 use volley::{BatchId, DeliveryFuture, Error, Persistence};
 
+use super::input::Files;
 use super::progress::{eprint, Counters};
 
 pub(super) enum Entry {
@@ -124,7 +125,16 @@ pub(super) async fn collect(
     mut settled_rx: mpsc::UnboundedReceiver<BatchId>,
     report: Option<PathBuf>,
     counters: Arc<Counters>,
+    files: Option<Arc<Files>>,
 ) -> Result<Summary, String> {
+    // A report line, with the input file first when there are several.
+    let push = |pending: &mut String, l: &str| {
+        match files.as_ref().and_then(|f| f.tag(l)) {
+            Some(tagged) => pending.push_str(&tagged),
+            None => pending.push_str(l),
+        }
+        pending.push('\n');
+    };
     let mut settling = Settling::default();
     let mut out = match &report {
         Some(p) => Some(ReportFile {
@@ -150,8 +160,7 @@ pub(super) async fn collect(
             counters.delivered_bytes.store(s.bytes, Ordering::Relaxed);
             counters.failed.store(s.failed, Ordering::Relaxed);
             if let (Some(o), Some(l)) = (out.as_mut(), line_json) {
-                o.pending.push_str(&l);
-                o.pending.push('\n');
+                push(&mut o.pending, &l);
                 if o.pending.len() >= WRITE_AT {
                     o.write(false).await?;
                 }
@@ -161,8 +170,7 @@ pub(super) async fn collect(
         s.persisted_later += later.len() as u64;
         if let Some(o) = out.as_mut() {
             for l in later {
-                o.pending.push_str(&l);
-                o.pending.push('\n');
+                push(&mut o.pending, &l);
             }
             // The collector may wait for more input now: what it has goes to the file.
             o.write(rx.is_empty()).await?;
@@ -174,8 +182,7 @@ pub(super) async fn collect(
     s.persisted_later += rest.len() as u64;
     if let Some(mut o) = out {
         for l in rest {
-            o.pending.push_str(&l);
-            o.pending.push('\n');
+            push(&mut o.pending, &l);
         }
         o.write(true).await?;
     }
