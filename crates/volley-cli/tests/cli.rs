@@ -521,7 +521,12 @@ fn several_input_files_are_one_stream() {
     let files: Vec<String> = std::fs::read_to_string(&report)
         .expect("report")
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json")["file"].as_str().expect("file").to_owned())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).expect("json")["file"]
+                .as_str()
+                .expect("file")
+                .to_owned()
+        })
         .collect();
     assert_eq!(files, vec![p1.to_owned(), p1.to_owned(), p2.to_owned()]);
     let values: Vec<Vec<u8>> = read_back(&t, 3).into_iter().map(|g| g.value.expect("value")).collect();

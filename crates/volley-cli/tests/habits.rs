@@ -40,12 +40,19 @@ fn metadata_lists_brokers_topics_and_partitions() {
     let s = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(s.contains(&format!("topic \"{t}\" with 3 partitions")), "{s}");
-    assert!(s.contains(&format!("partition 2, leader {id}, replicas: {id}, isrs: {id}")), "{s}");
+    assert!(
+        s.contains(&format!("partition 2, leader {id}, replicas: {id}, isrs: {id}")),
+        "{s}"
+    );
     // A topic that does not exist is an error (and is not created).
     let missing = topic("habits-meta-missing");
     let out = volley(&["metadata", "-b", &bs, "-t", &missing], b"");
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stdout).contains("UNKNOWN_TOPIC_OR_PARTITION"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("UNKNOWN_TOPIC_OR_PARTITION"),
+        "{}",
+        text(&out.stdout)
+    );
     let out = volley(&["metadata", "-b", "127.0.0.1:1", "-X", "max.block.ms=1500"], b"");
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("127.0.0.1:1"), "{}", text(&out.stderr));
@@ -58,7 +65,9 @@ fn dry_run_places_records_as_a_real_run_and_sends_nothing() {
     let bs = bootstrap();
     let t = topic("habits-dry");
     create_topic(&t, 4);
-    let input: String = (0..40).map(|i| format!("{{\"id\": \"user-{i}\", \"n\": {i}}}\n")).collect();
+    let input: String = (0..40)
+        .map(|i| format!("{{\"id\": \"user-{i}\", \"n\": {i}}}\n"))
+        .collect();
     let out = volley(
         &["produce", "-b", &bs, "-t", &t, "--key-field", "id", "--dry-run"],
         input.as_bytes(),
@@ -68,7 +77,10 @@ fn dry_run_places_records_as_a_real_run_and_sends_nothing() {
         .lines()
         .map(|l| {
             let v: serde_json::Value = serde_json::from_str(l).expect("json line");
-            (v["key"].as_str().expect("key").to_owned(), v["partition"].as_i64().expect("partition"))
+            (
+                v["key"].as_str().expect("key").to_owned(),
+                v["partition"].as_i64().expect("partition"),
+            )
         })
         .collect();
     assert_eq!(planned.len(), 40);
@@ -76,7 +88,16 @@ fn dry_run_places_records_as_a_real_run_and_sends_nothing() {
     // Offline: the same placement from --partitions, no broker asked.
     let offline = volley(
         &[
-            "produce", "-b", "127.0.0.1:1", "-t", &t, "--key-field", "id", "--dry-run", "--partitions", "4",
+            "produce",
+            "-b",
+            "127.0.0.1:1",
+            "-t",
+            &t,
+            "--key-field",
+            "id",
+            "--dry-run",
+            "--partitions",
+            "4",
         ],
         input.as_bytes(),
     );
@@ -115,8 +136,18 @@ fn fields_nulls_skips_and_whole_files() {
         "{\"id\": \"b\", \"ts\": \"2026-12-05T22:22:15.5+01:00\", \"meta\": {\"src\": 7}}\n",
     );
     let args = [
-        "produce", "-b", &bs, "-t", &t, "--key-field", "id", "--timestamp-path", "/ts", "--header-path",
-        "src=/meta/src", "--skip-empty",
+        "produce",
+        "-b",
+        &bs,
+        "-t",
+        &t,
+        "--key-field",
+        "id",
+        "--timestamp-path",
+        "/ts",
+        "--header-path",
+        "src=/meta/src",
+        "--skip-empty",
     ];
     let out = volley(&args, input.as_bytes());
     let stdout = text(&out.stdout);
@@ -148,7 +179,18 @@ fn fields_nulls_skips_and_whole_files() {
     std::fs::write(&f2, b"second\nfile\n").expect("write");
     let (p1, p2) = (f1.to_str().expect("path"), f2.to_str().expect("path"));
     let out = volley(
-        &["produce", "-b", &bs, "-t", &t, "--value-file-per-record", "-k", "doc", p1, p2],
+        &[
+            "produce",
+            "-b",
+            &bs,
+            "-t",
+            &t,
+            "--value-file-per-record",
+            "-k",
+            "doc",
+            p1,
+            p2,
+        ],
         b"",
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -170,7 +212,17 @@ fn sync_acknowledges_each_record_before_reading_the_next() {
     let report = dir.path().join("report.jsonl");
     let r = report.to_str().expect("path");
     let mut child = spawn(&[
-        "produce", "-b", &bs, "-t", &t, "--sync", "-X", "linger.ms=60000", "--report", r, "-q",
+        "produce",
+        "-b",
+        &bs,
+        "-t",
+        &t,
+        "--sync",
+        "-X",
+        "linger.ms=60000",
+        "--report",
+        r,
+        "-q",
     ]);
     let mut stdin = child.stdin.take().expect("stdin");
     stdin.write_all(b"first\n").expect("write");
@@ -231,7 +283,10 @@ fn properties_with_config_providers_and_debug() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("interceptor.classes"), "{stderr}");
     assert!(stderr.contains("'group.id' is not a producer property"), "{stderr}");
-    assert!(stderr.contains("DEBUG volley::"), "debug=broker shows the connections' log: {stderr}");
+    assert!(
+        stderr.contains("DEBUG volley::"),
+        "debug=broker shows the connections' log: {stderr}"
+    );
     assert_eq!(read_back(&t, 1)[0].value.as_deref(), Some(&b"v1"[..]));
     // A reference that cannot be resolved stops the run before anything is sent.
     let bad = dir.path().join("bad.properties");
@@ -246,7 +301,10 @@ fn properties_with_config_providers_and_debug() {
     let out = volley(&["produce", "-b", &bs, "-t", &t, "--producer-config", b], b"v3\n");
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("'linger.ms'") && stderr.contains("VOLLEY_TEST_SURELY_UNSET"), "{stderr}");
+    assert!(
+        stderr.contains("'linger.ms'") && stderr.contains("VOLLEY_TEST_SURELY_UNSET"),
+        "{stderr}"
+    );
 }
 
 /// Completions and the man page come from the same definitions as --help.
@@ -256,7 +314,10 @@ fn completions_and_man_page() {
         let out = volley(&["completions", shell], b"");
         assert_eq!(out.status.code(), Some(0));
         let s = text(&out.stdout);
-        assert!(s.contains("value-file-per-record") && s.contains("timestamp-path"), "{shell}: {s}");
+        assert!(
+            s.contains("value-file-per-record") && s.contains("timestamp-path"),
+            "{shell}: {s}"
+        );
     }
     let out = volley(&["man"], b"");
     let s = text(&out.stdout);

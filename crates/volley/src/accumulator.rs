@@ -142,6 +142,8 @@ struct Limits {
     /// The most uncompressed bytes one batch may hold whatever the estimate
     /// (`max.request.size`): bounds the memory of an open batch.
     max_uncompressed: usize,
+    /// The most records in one batch (librdkafka's `batch.num.messages`).
+    max_records: Option<i32>,
 }
 
 /// A batch that is filling or waiting to be drained.
@@ -259,6 +261,9 @@ pub(crate) struct Accumulator {
     readiness: Mutex<Readiness>,
     /// The partitions the sender looks at (only the sender takes this lock).
     listed: Mutex<Vec<Arc<PartitionQueue>>>,
+    /// `queue.buffering.max.messages`: a slot per record from `send` until its batch
+    /// completes.
+    record_slots: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 impl Accumulator {
@@ -271,6 +276,7 @@ impl Accumulator {
                 batch_size,
                 compressed,
                 max_uncompressed: max_uncompressed.max(batch_size),
+                max_records: None,
             },
             linger,
             topics: ArcSwap::from_pointee(FxHashMap::default()),
@@ -279,7 +285,23 @@ impl Accumulator {
             closed: AtomicBool::new(false),
             readiness: Mutex::new(Readiness::default()),
             listed: Mutex::new(Vec::new()),
+            record_slots: None,
         }
+    }
+
+    /// Bounds the records of one batch (`batch.num.messages`) and the records queued or in
+    /// flight at once (`queue.buffering.max.messages`: `send` takes a slot from
+    /// [`Self::record_slots`], the batch gives it back when it completes).
+    pub(crate) fn with_record_limits(mut self, per_batch: Option<usize>, queued: Option<usize>) -> Self {
+        self.limits.max_records = per_batch.map(|n| i32::try_from(n).unwrap_or(i32::MAX).max(1));
+        self.record_slots =
+            queued.map(|n| Arc::new(tokio::sync::Semaphore::new(n.min(tokio::sync::Semaphore::MAX_PERMITS))));
+        self
+    }
+
+    /// The record slots of `queue.buffering.max.messages`, if set.
+    pub(crate) fn record_slots(&self) -> Option<&Arc<tokio::sync::Semaphore>> {
+        self.record_slots.as_ref()
     }
 
     /// What `get` finds in the snapshot, or else what `add` puts into a copy of it, which
@@ -496,7 +518,7 @@ impl Accumulator {
             let created = now();
             q.push_back(QueuedBatch {
                 body: Body::Open(builder),
-                completion: BatchCompletion::new_in(Arc::clone(&tq.name), partition),
+                completion: BatchCompletion::with_slots(Arc::clone(&tq.name), partition, self.record_slots.clone()),
                 created,
                 reserved: 0,
                 closed: false,
@@ -508,7 +530,11 @@ impl Accumulator {
         let offset_delta = offset_delta.unwrap_or(0);
         let b = q.back_mut().expect("a batch was just ensured");
         b.reserved += reserved;
-        if matches!(&b.body, Body::Open(builder) if builder.size() >= batch_size) {
+        b.completion.hold_slot();
+        let full = |builder: &BatchBuilder| {
+            builder.size() >= batch_size || self.limits.max_records.is_some_and(|m| builder.record_count() >= m)
+        };
+        if matches!(&b.body, Body::Open(builder) if full(builder)) {
             b.closed = true;
             if let Body::Open(builder) = &b.body {
                 queue.observe_size(builder.size());

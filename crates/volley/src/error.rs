@@ -36,6 +36,15 @@ pub enum Error {
         /// How long `send` waited.
         waited: Duration,
     },
+    /// `queue.buffering.max.messages` records were queued or in flight and none completed
+    /// within `max.block.ms` (at once for a send that may not wait).
+    #[error("the producer queue holds queue.buffering.max.messages ({records}) records; none completed within {} ms", waited.as_millis())]
+    QueueFull {
+        /// The limit.
+        records: usize,
+        /// How long `send` waited.
+        waited: Duration,
+    },
     /// The topic did not appear in the cluster metadata within `max.block.ms`.
     #[error("topic '{topic}' not present in metadata after {} ms{}", waited.as_millis(), cause.as_ref().map(|c| format!(": {c}")).unwrap_or_default())]
     TopicNotAvailable {

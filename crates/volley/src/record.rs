@@ -306,6 +306,11 @@ pub(crate) struct BatchCompletion {
     /// The records of a batch that failed while still queued (kept on the failure path only,
     /// to give not-persisted records back).
     kept: OnceLock<Arc<FailedRecords>>,
+    /// `queue.buffering.max.messages`: the record slots this batch's records hold, given
+    /// back when it completes (`None` without that limit).
+    slots: Option<Arc<tokio::sync::Semaphore>>,
+    /// Records appended (counted only with `slots`).
+    records: std::sync::atomic::AtomicU32,
 }
 
 /// Who waits for a batch: futures being polled, and callbacks or interceptors that run on
@@ -325,8 +330,15 @@ impl BatchCompletion {
         Self::new_in(Arc::from(""), partition)
     }
 
-    /// The completion of a new batch of `topic`'s `partition`.
+    /// The completion of a new batch of `topic`'s `partition` (unit tests).
+    #[cfg(test)]
     pub(crate) fn new_in(topic: Arc<str>, partition: i32) -> Arc<Self> {
+        Self::with_slots(topic, partition, None)
+    }
+
+    /// [`Self::new_in`] whose records hold `slots` (`queue.buffering.max.messages`) until it
+    /// completes.
+    pub(crate) fn with_slots(topic: Arc<str>, partition: i32, slots: Option<Arc<tokio::sync::Semaphore>>) -> Arc<Self> {
         Arc::new(Self {
             partition,
             topic,
@@ -334,7 +346,17 @@ impl BatchCompletion {
             completed_at: OnceLock::new(),
             waiters: Mutex::new(Waiters::default()),
             kept: OnceLock::new(),
+            slots,
+            records: std::sync::atomic::AtomicU32::new(0),
         })
+    }
+
+    /// One more record holds a slot (called under the partition's lock, before the batch
+    /// can complete).
+    pub(crate) fn hold_slot(&self) {
+        if self.slots.is_some() {
+            self.records.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        }
     }
 
     /// Keeps the bytes of a batch that fails before it was sealed (see [`Self::kept`]).
@@ -346,6 +368,10 @@ impl BatchCompletion {
     pub(crate) fn complete(&self, outcome: BatchOutcome) -> bool {
         let _ = self.completed_at.set(std::time::Instant::now());
         let first = self.outcome.set(outcome).is_ok();
+        if let (true, Some(slots)) = (first, &self.slots) {
+            let n = self.records.swap(0, std::sync::atomic::Ordering::AcqRel);
+            slots.add_permits(n as usize);
+        }
         let (wakers, listeners, dispatcher) = {
             let mut w = self.waiters.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             w.done = true;

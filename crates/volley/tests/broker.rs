@@ -451,3 +451,68 @@ async fn idle_connections_close_and_the_next_send_dials_again() {
     let got = read_back(&t, 2);
     assert_eq!(got.len(), 2);
 }
+
+/// Issue 14: librdkafka's `queue.buffering.max.messages` bounds the records queued or in
+/// flight: with two records lingering, a third `send` waits `max.block.ms` and fails with
+/// `QueueFull`; once they are delivered their slots are free again. `batch.num.messages=2`
+/// puts the next three records in two batches (their offsets say nothing of batches, so the
+/// request count does).
+#[tokio::test]
+async fn record_limits_bound_the_queue_and_the_batches() {
+    let bs = bootstrap();
+    let t = topic("queue-limit");
+    create_topic(&t, 1);
+    let config = ProducerConfig::from_properties([
+        ("bootstrap.servers", bs.as_str()),
+        ("queue.buffering.max.messages", "2"),
+        ("linger.ms", "60000"),
+        ("max.block.ms", "500"),
+    ])
+    .expect("config");
+    let producer = Producer::new(config).expect("producer");
+    let mut pending = Vec::new();
+    for v in ["a", "b"] {
+        let r = ProducerRecord::new(&t, Bytes::from(v)).partition(0);
+        pending.push(producer.send(r).await.expect("queued"));
+    }
+    let e = producer
+        .send(ProducerRecord::new(&t, Bytes::from_static(b"c")).partition(0))
+        .await
+        .expect_err("the queue holds two records");
+    assert!(matches!(e.error, volley::Error::QueueFull { records: 2, .. }), "{e}");
+    producer.flush().await;
+    for p in pending {
+        p.await.expect("delivered");
+    }
+    let c = producer
+        .send(ProducerRecord::new(&t, Bytes::from_static(b"c")).partition(0))
+        .await
+        .expect("room again");
+    producer.flush().await;
+    c.await.expect("delivered");
+    producer.close(Duration::from_secs(5)).await;
+
+    let t = topic("batch-records");
+    create_topic(&t, 1);
+    let config = ProducerConfig::from_properties([
+        ("bootstrap.servers", bs.as_str()),
+        ("batch.num.messages", "2"),
+        ("linger.ms", "60000"),
+    ])
+    .expect("config");
+    let producer = Producer::new(config).expect("producer");
+    let mut pending = Vec::new();
+    for v in ["1", "2", "3", "4", "5"] {
+        let r = ProducerRecord::new(&t, Bytes::from(v)).partition(0);
+        pending.push(producer.send(r).await.expect("queued"));
+    }
+    // Two full batches go at once, without the minute of linger; the fifth record waits.
+    for p in pending.drain(..4) {
+        tokio::time::timeout(Duration::from_secs(20), p)
+            .await
+            .expect("a full batch is sent without waiting for linger.ms")
+            .expect("delivered");
+    }
+    producer.close(Duration::from_secs(5)).await;
+    assert_eq!(read_back(&t, 5).len(), 5);
+}

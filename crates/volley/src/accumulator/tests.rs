@@ -125,6 +125,7 @@ fn with_compression_batch_size_bounds_the_estimated_compressed_size() {
         batch_size: 1061,
         compressed: true,
         max_uncompressed: 100_000,
+        max_records: None,
     };
     let e = RatioEstimate::new(limits);
     // Java's start: ratio 1.0 with a 5 % margin.
@@ -417,4 +418,47 @@ fn attach_runs_before_the_batch_can_be_drained() {
     assert!(!drained_during_attach, "the batch was drained while attach ran");
     let out = drainer.expect("started").join().expect("drainer");
     assert_eq!(out.iter().map(QueuedBatch::record_count).sum::<i32>(), 2);
+}
+
+/// Issue 14: librdkafka's `batch.num.messages` closes a batch at that many records (here
+/// long before `batch.size`), and `queue.buffering.max.messages` slots held by a batch's
+/// records come back when the batch completes.
+#[test]
+fn record_limits_close_batches_and_free_slots_on_completion() {
+    let t0 = Instant::now();
+    let a = acc(1 << 20, 1000).with_record_limits(Some(3), Some(10));
+    let deltas: Vec<i32> = (0..7)
+        .map(|_| {
+            a.append("t", 0, 1, None, Some(b"v"), &[], 1, || t0)
+                .unwrap()
+                .offset_delta
+        })
+        .collect();
+    assert_eq!(deltas, vec![0, 1, 2, 0, 1, 2, 0]);
+    assert_eq!(
+        a.ready(t0, false),
+        vec![(Arc::<str>::from("t"), 0)],
+        "a batch of 3 is full"
+    );
+    let first = a.pop_ready("t", 0, t0, false).unwrap();
+    assert_eq!(open(&first).record_count(), 3);
+    // The slots were taken by `send`; the accumulator gives them back with the outcome.
+    let slots = Arc::clone(a.record_slots().expect("slots"));
+    slots.try_acquire_many(7).expect("seven free slots").forget();
+    assert_eq!(slots.available_permits(), 3);
+    first.completion.complete(crate::record::BatchOutcome::Failed {
+        error: crate::DeliveryError::not_persisted(crate::Error::Closed { detail: None }),
+        record_errors: Vec::new(),
+    });
+    assert_eq!(
+        slots.available_permits(),
+        6,
+        "the batch's three records freed their slots"
+    );
+    // A second completion gives nothing back twice.
+    first.completion.complete(crate::record::BatchOutcome::Failed {
+        error: crate::DeliveryError::not_persisted(crate::Error::Closed { detail: None }),
+        record_errors: Vec::new(),
+    });
+    assert_eq!(slots.available_permits(), 6);
 }

@@ -220,7 +220,8 @@ impl Producer {
                 config.linger,
                 config.compression != volley_protocol::compression::Compression::None,
                 config.max_request_size,
-            ),
+            )
+            .with_record_limits(config.batch_num_messages, config.queue_buffering_max_messages),
             cluster: arc_swap::ArcSwap::from_pointee(Cluster::default()),
             wake: Notify::new(),
             memory: Semaphore::new(config.buffer_memory.min(Semaphore::MAX_PERMITS)),
@@ -409,6 +410,85 @@ impl Producer {
         })
     }
 
+    /// Takes `permits` bytes of `buffer.memory`, waiting (when `wait`) up to `max.block.ms`
+    /// counted from `started`.
+    async fn reserve_memory(
+        &self,
+        permits: u32,
+        size: usize,
+        wait: bool,
+        started: &mut Option<Instant>,
+    ) -> Result<tokio::sync::SemaphorePermit<'_>, Error> {
+        let cfg = &self.shared.config;
+        let permit = match self.shared.memory.try_acquire_many(permits) {
+            Ok(p) => p,
+            // `close` closed the semaphore: a closed producer, not a full buffer.
+            Err(TryAcquireError::Closed) => return Err(Error::Closed { detail: None }),
+            Err(TryAcquireError::NoPermits) if wait => {
+                let start = *started.get_or_insert_with(Instant::now);
+                let remaining = (start + cfg.max_block).saturating_duration_since(Instant::now());
+                let waiting = Instant::now();
+                let got = tokio::time::timeout(remaining, self.shared.memory.acquire_many(permits)).await;
+                let waited = u64::try_from(waiting.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                self.shared
+                    .metrics
+                    .buffer_wait_ns
+                    .fetch_add(waited, std::sync::atomic::Ordering::Relaxed);
+                match got {
+                    Ok(Ok(p)) => p,
+                    Ok(Err(_)) => return Err(Error::Closed { detail: None }),
+                    Err(_) => {
+                        return Err(Error::BufferFull {
+                            size,
+                            buffer_memory: cfg.buffer_memory,
+                            waited: start.elapsed(),
+                        })
+                    }
+                }
+            }
+            Err(TryAcquireError::NoPermits) => return Err(Error::WouldBlock { size }),
+        };
+        Ok(permit)
+    }
+
+    /// Takes a record slot (`queue.buffering.max.messages`), waiting (when `wait`) up to
+    /// `max.block.ms` counted from `started`; the slot is owned by the caller (forgotten
+    /// permit).
+    async fn record_slot<'s>(
+        &self,
+        slots: &'s Arc<Semaphore>,
+        wait: bool,
+        started: &mut Option<Instant>,
+    ) -> Result<&'s Arc<Semaphore>, Error> {
+        let limit = self.shared.config.queue_buffering_max_messages.unwrap_or(0);
+        let permit = match slots.try_acquire() {
+            Ok(p) => p,
+            Err(TryAcquireError::Closed) => return Err(Error::Closed { detail: None }),
+            Err(TryAcquireError::NoPermits) if wait => {
+                let start = *started.get_or_insert_with(Instant::now);
+                let remaining = (start + self.shared.config.max_block).saturating_duration_since(Instant::now());
+                match tokio::time::timeout(remaining, slots.acquire()).await {
+                    Ok(Ok(p)) => p,
+                    Ok(Err(_)) => return Err(Error::Closed { detail: None }),
+                    Err(_) => {
+                        return Err(Error::QueueFull {
+                            records: limit,
+                            waited: start.elapsed(),
+                        })
+                    }
+                }
+            }
+            Err(TryAcquireError::NoPermits) => {
+                return Err(Error::QueueFull {
+                    records: limit,
+                    waited: Duration::ZERO,
+                })
+            }
+        };
+        permit.forget();
+        Ok(slots)
+    }
+
     /// Queues a record; `attach`, if any, is registered with its batch as it is appended.
     /// `original` is the caller's record when interceptors changed it (see [`Origin`]).
     async fn enqueue(
@@ -500,35 +580,25 @@ impl Producer {
                     .map(|p| i32::try_from(p % n).unwrap_or(0))
             }
         };
-        // Reserve memory: the only place `send` waits besides metadata.
-        let permits = u32::try_from(size).unwrap_or(u32::MAX);
-        let permit = match self.shared.memory.try_acquire_many(permits) {
-            Ok(p) => p,
-            // `close` closed the semaphore: a closed producer, not a full buffer.
-            Err(TryAcquireError::Closed) => return Err(Error::Closed { detail: None }),
-            Err(TryAcquireError::NoPermits) if wait => {
-                let start = *started.get_or_insert_with(Instant::now);
-                let remaining = (start + cfg.max_block).saturating_duration_since(Instant::now());
-                let waiting = Instant::now();
-                let got = tokio::time::timeout(remaining, self.shared.memory.acquire_many(permits)).await;
-                let waited = u64::try_from(waiting.elapsed().as_nanos()).unwrap_or(u64::MAX);
-                self.shared
-                    .metrics
-                    .buffer_wait_ns
-                    .fetch_add(waited, std::sync::atomic::Ordering::Relaxed);
-                match got {
-                    Ok(Ok(p)) => p,
-                    Ok(Err(_)) => return Err(Error::Closed { detail: None }),
-                    Err(_) => {
-                        return Err(Error::BufferFull {
-                            size,
-                            buffer_memory: cfg.buffer_memory,
-                            waited: start.elapsed(),
-                        })
-                    }
-                }
+        // A record slot (queue.buffering.max.messages), then memory: the only places `send`
+        // waits besides metadata. The slot goes back with its batch's outcome, or here if
+        // the record is not queued.
+        let slot = match self.shared.accumulator.record_slots() {
+            None => None,
+            Some(slots) => Some(self.record_slot(slots, wait, &mut started).await?),
+        };
+        let give_back_slot = |slot: Option<&Arc<Semaphore>>| {
+            if let Some(s) = slot {
+                s.add_permits(1);
             }
-            Err(TryAcquireError::NoPermits) => return Err(Error::WouldBlock { size }),
+        };
+        let permits = u32::try_from(size).unwrap_or(u32::MAX);
+        let permit = match self.reserve_memory(permits, size, wait, &mut started).await {
+            Ok(p) => p,
+            Err(e) => {
+                give_back_slot(slot);
+                return Err(e);
+            }
         };
         permit.forget();
         let timestamp = record.timestamp.unwrap_or_else(now_ms);
@@ -572,6 +642,7 @@ impl Producer {
         let Some(appended) = appended else {
             // Closed while this send waited: nothing will drain a queue now.
             self.shared.memory.add_permits(size);
+            give_back_slot(slot);
             return Err(Error::Closed { detail: None });
         };
         if appended.wake {
@@ -669,6 +740,9 @@ impl Producer {
             self.shared.memory.add_permits(q.reserved);
         }
         self.shared.memory.close();
+        if let Some(slots) = acc.record_slots() {
+            slots.close();
+        }
     }
 }
 
