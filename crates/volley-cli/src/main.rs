@@ -72,13 +72,29 @@ fn partition_of(a: &PartitionOfArgs) -> ExitCode {
         return ExitCode::from(2);
     }
     let p = BuiltinPartitioner::new(kind, false);
+    let mut out = String::new();
     for k in &a.keys {
         match p.partition(&a.topic, Some(k.as_bytes()), a.partitions) {
-            Some(n) => println!("{k}\t{n}"),
-            None => println!("{k}\tsticky (this partitioner treats the key as no key)"),
+            Some(n) => out.push_str(&format!("{k}\t{n}\n")),
+            None => out.push_str(&format!("{k}\tsticky (this partitioner treats the key as no key)\n")),
         }
     }
-    ExitCode::SUCCESS
+    write_stdout(out.as_bytes())
+}
+
+/// Writes `bytes` to standard output: exit 1 with a message if it cannot be written (a full
+/// disk), 0 if the reader went away (`| head`), never a panic.
+pub(crate) fn write_stdout(bytes: &[u8]) -> ExitCode {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: cannot write to standard output: {e}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 /// The man page: `volley(1)` with a section per subcommand.
@@ -173,17 +189,14 @@ fn main() -> ExitCode {
         Command::Produce(a) => run_async(produce::run(*a)),
         Command::Metadata(a) => run_async(metadata::run(a)),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "volley", &mut std::io::stdout());
-            ExitCode::SUCCESS
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "volley", &mut out);
+            write_stdout(&out)
         }
         Command::Man => {
             let mut out = Vec::new();
             match man_page(&mut out) {
-                Ok(()) => {
-                    use std::io::Write;
-                    let _ = std::io::stdout().write_all(&out);
-                    ExitCode::SUCCESS
-                }
+                Ok(()) => write_stdout(&out),
                 Err(e) => {
                     eprintln!("error: {e}");
                     ExitCode::from(1)

@@ -10,9 +10,10 @@ use volley::describe::ClusterDescription;
 /// Arguments of `volley metadata`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct MetadataArgs {
-    /// Brokers to bootstrap from: HOST[:PORT][,HOST[:PORT]...] (no port: 9092).
+    /// Brokers to bootstrap from: HOST[:PORT][,HOST[:PORT]...] (no port: 9092); may come from
+    /// bootstrap.servers in --producer-config or -X instead.
     #[arg(short = 'b', long)]
-    bootstrap_servers: String,
+    bootstrap_servers: Option<String>,
     /// Only this topic (repeatable; default: every topic).
     #[arg(short = 't', long)]
     topic: Vec<String>,
@@ -90,7 +91,11 @@ fn to_json(d: &ClusterDescription) -> serde_json::Value {
 /// Runs `volley metadata`: exit 0, 1 when the cluster cannot be reached or a topic asked
 /// for has an error, 2 for a usage error.
 pub(crate) async fn run(a: MetadataArgs) -> ExitCode {
-    let extra = vec![("bootstrap.servers".to_owned(), a.bootstrap_servers.clone())];
+    let extra: Vec<(String, String)> = a
+        .bootstrap_servers
+        .iter()
+        .map(|b| ("bootstrap.servers".to_owned(), b.clone()))
+        .collect();
     let config = match crate::produce::config_from(a.producer_config.as_ref(), &a.properties, extra) {
         Ok(c) => c,
         Err(e) => {
@@ -106,12 +111,9 @@ pub(crate) async fn run(a: MetadataArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    if a.json {
-        println!("{}", to_json(&d));
-    } else {
-        print!("{}", text(&d));
-    }
-    if d.topics.iter().any(|t| t.error.is_some()) {
+    let out = if a.json { format!("{}\n", to_json(&d)) } else { text(&d) };
+    let written = crate::write_stdout(out.as_bytes());
+    if written != ExitCode::SUCCESS || d.topics.iter().any(|t| t.error.is_some()) {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

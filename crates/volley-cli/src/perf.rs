@@ -256,9 +256,9 @@ pub(crate) async fn run(a: PerfArgs) -> ExitCode {
                     outstanding.harvest(&mut stats, &mut hist);
                 }
             }
-            // No room in buffer.memory within max.block.ms: counted, and the run goes on
+            // No room in buffer.memory (or no queue.buffering.max.messages slot) within max.block.ms: counted, and the run goes on
             // (an outage is something to measure, not a reason to stop).
-            Err(e @ volley::Error::BufferFull { .. }) => {
+            Err(e @ (volley::Error::BufferFull { .. } | volley::Error::QueueFull { .. })) => {
                 stats.failed += 1;
                 stats.send_timeouts += 1;
                 if stats.send_timeouts == 1 {

@@ -14,9 +14,10 @@ use volley::{Error, Header, Producer, ProducerConfig, RecordRef};
 /// Arguments of `volley produce`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct ProduceArgs {
-    /// Brokers to bootstrap from: HOST[:PORT][,HOST[:PORT]...] (no port: 9092).
+    /// Brokers to bootstrap from: HOST[:PORT][,HOST[:PORT]...] (no port: 9092); may come from
+    /// bootstrap.servers in --producer-config or -X instead.
     #[arg(short = 'b', long)]
-    bootstrap_servers: String,
+    bootstrap_servers: Option<String>,
     /// Topic to produce to.
     #[arg(short = 't', long)]
     topic: String,
@@ -76,8 +77,9 @@ pub(crate) struct ProduceArgs {
     #[arg(long)]
     sync: bool,
     /// Parse, serialize and partition each record, print where it would go as one JSON line,
-    /// and send nothing. The partition count comes from the broker, or from --partitions.
-    #[arg(long)]
+    /// and send nothing (schemas are looked up in the registry, never registered). The
+    /// partition count comes from the broker, or from --partitions.
+    #[arg(long, conflicts_with_all = ["report", "metrics_addr", "stats", "sync"])]
     dry_run: bool,
     /// With --dry-run: the topic's partition count, so that no broker is asked.
     #[arg(long, value_name = "N", requires = "dry_run")]
@@ -237,7 +239,9 @@ fn build_config(a: &ProduceArgs) -> Result<ProducerConfig, String> {
             extra.push((k.to_owned(), v.clone()));
         }
     }
-    extra.push(("bootstrap.servers".into(), a.bootstrap_servers.clone()));
+    if let Some(b) = &a.bootstrap_servers {
+        extra.push(("bootstrap.servers".into(), b.clone()));
+    }
     if a.stats.is_some() && !a.properties.iter().any(|x| x.starts_with("statistics.interval.ms=")) {
         // --stats without an interval: every 5 s.
         extra.push(("statistics.interval.ms".into(), "5000".into()));
@@ -306,8 +310,11 @@ async fn produce(mut a: ProduceArgs) -> End {
         Ok(f) => f,
         Err(e) => return usage(e),
     };
-    if a.sync && a.dry_run {
-        return usage("--sync and --dry-run cannot be used together");
+    if a.input.iter().filter(|n| *n == "-").count() > 1 {
+        return usage("standard input (-) can be read only once");
+    }
+    if a.key_delimiter.as_deref() == Some("") || a.key_separator.as_deref() == Some("") {
+        return usage("the key delimiter (-K / --key-separator) is empty");
     }
     let mut inputs: Vec<input::Source> = Vec::new();
     let mut total_bytes = Some(0u64);
@@ -319,7 +326,11 @@ async fn produce(mut a: ProduceArgs) -> End {
         }
         match tokio::fs::File::open(name).await {
             Ok(f) => {
-                let len = f.metadata().await.ok().map(|m| m.len());
+                let meta = f.metadata().await.ok();
+                if meta.as_ref().is_some_and(std::fs::Metadata::is_dir) {
+                    return usage(format!("cannot read {name}: it is a directory"));
+                }
+                let len = meta.map(|m| m.len());
                 total_bytes = total_bytes.zip(len).map(|(t, l)| t + l);
                 inputs.push(Box::new(f));
             }
@@ -494,14 +505,15 @@ async fn produce(mut a: ProduceArgs) -> End {
                     });
                     break;
                 };
-                let sent = match sent {
-                    // --sync: this record is acknowledged (or failed) before the next is read.
-                    Ok(delivery) if a.sync => {
-                        producer.flush().await;
-                        Ok(delivery)
+                // --sync: this record is acknowledged (or failed) before the next is read; a
+                // signal stops the wait (the record's outcome is still collected, and the loop
+                // ends at its next turn).
+                if a.sync && sent.is_ok() {
+                    tokio::select! {
+                        () = producer.flush() => {}
+                        () = signals::wait(&mut stopped, 1) => {}
                     }
-                    other => other,
-                };
+                }
                 match sent {
                     Ok(delivery) => Entry::Sent {
                         line: line_no,

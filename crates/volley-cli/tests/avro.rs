@@ -124,6 +124,41 @@ fn avro_confluent_corpus_decodes_with_confluents_deserializer() {
     assert!(report.contains("\"equal\": 60"), "{report}");
 }
 
+/// Review of issue 14: `--dry-run` never registers a schema (it only looks it up): against
+/// an empty registry it fails naming the schema, and works once a real run registered it.
+#[test]
+fn a_dry_run_looks_schemas_up_and_never_registers_them() {
+    let (_rt, reg) = registry();
+    let t = new_topic("avro-dry", 3);
+    let schema = data("event.avsc");
+    let args = |dry: bool| {
+        let mut v = vec![
+            "--value-format",
+            "avro-confluent",
+            "--value-schema",
+            path(&schema),
+            "--schema-registry",
+            reg.url(),
+        ];
+        if dry {
+            v.push("--dry-run");
+        }
+        v
+    };
+    let out = produce(&t, &args(true), &corpus());
+    assert!(
+        !out.status.success(),
+        "the schema is not registered: {}",
+        text(&out.stdout)
+    );
+    assert!(text(&out.stderr).contains("schema"), "{}", text(&out.stderr));
+    let out = produce(&t, &args(false), &corpus());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = produce(&t, &args(true), &corpus());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).lines().count(), 60, "one line per record");
+}
+
 #[test]
 fn plain_avro_corpus_decodes_with_fastavro() {
     let t = new_topic("avro-plain", 2);

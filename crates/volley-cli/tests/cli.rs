@@ -517,18 +517,24 @@ fn several_input_files_are_one_stream() {
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
     assert!(stdout.contains("records: 3 delivered, 0 failed, 3 read"), "{stdout}");
-    // With several inputs, report lines name their file.
-    let files: Vec<String> = std::fs::read_to_string(&report)
+    // With several inputs, report lines name their file and the line in it.
+    let files: Vec<(String, u64, u64)> = std::fs::read_to_string(&report)
         .expect("report")
         .lines()
         .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).expect("json")["file"]
-                .as_str()
-                .expect("file")
-                .to_owned()
+            let v = serde_json::from_str::<serde_json::Value>(l).expect("json");
+            let file = v["file"].as_str().expect("file").to_owned();
+            (
+                file,
+                v["file_line"].as_u64().expect("file_line"),
+                v["line"].as_u64().expect("line"),
+            )
         })
         .collect();
-    assert_eq!(files, vec![p1.to_owned(), p1.to_owned(), p2.to_owned()]);
+    assert_eq!(
+        files,
+        vec![(p1.to_owned(), 1, 1), (p1.to_owned(), 2, 2), (p2.to_owned(), 1, 3)]
+    );
     let values: Vec<Vec<u8>> = read_back(&t, 3).into_iter().map(|g| g.value.expect("value")).collect();
     assert_eq!(values, vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
     let out = volley(&["produce", "-b", &bs, "-t", &t, p1, "no-such-file"], b"");

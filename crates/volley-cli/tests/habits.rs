@@ -12,7 +12,7 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use common::{bootstrap, create_topic, read_back, topic};
-use support::{spawn, text, volley, volley_env, wait_within};
+use support::{interrupt, spawn, text, volley, volley_env, wait_within};
 
 #[test]
 fn metadata_lists_brokers_topics_and_partitions() {
@@ -244,6 +244,83 @@ fn sync_acknowledges_each_record_before_reading_the_next() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
 
+/// Review of issue 14: a signal stops `--sync`'s wait for an acknowledgement that does not
+/// come (the in-repo fake cluster answers every Produce NOT_ENOUGH_REPLICAS, retried until
+/// `delivery.timeout.ms`); it waited the whole delivery timeout before.
+#[test]
+fn a_signal_stops_a_sync_wait() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let cluster = rt.block_on(volley_testkit::fake::FakeCluster::start(1));
+    cluster.create_topic("stuck", 1);
+    cluster.set_hook(|r| {
+        if r.api_key == 0 {
+            volley_testkit::fake::Action::Error(volley::protocol::ErrorCode::NOT_ENOUGH_REPLICAS)
+        } else {
+            volley_testkit::fake::Action::Respond
+        }
+    });
+    let bs = cluster.bootstrap();
+    let mut child = spawn(&[
+        "produce",
+        "-b",
+        &bs,
+        "-t",
+        "stuck",
+        "--sync",
+        "-q",
+        "-X",
+        "delivery.timeout.ms=120000",
+    ]);
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(b"never acknowledged\n").expect("write");
+    stdin.flush().expect("flush");
+    std::thread::sleep(Duration::from_millis(1500));
+    interrupt(&child);
+    std::thread::sleep(Duration::from_millis(300));
+    interrupt(&child);
+    let out = wait_within(child, Duration::from_secs(15), "--sync heard Ctrl-C");
+    drop(stdin);
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("0 delivered, 1 failed"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+/// Review of issue 14: `--dry-run` hears a signal while it asks a silent broker for the
+/// partition count.
+#[test]
+fn a_signal_stops_a_dry_run_waiting_for_the_broker() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let held = std::thread::spawn(move || {
+        // Accepts and never answers.
+        let conns: Vec<_> = listener.incoming().take(4).collect();
+        std::thread::sleep(Duration::from_secs(30));
+        drop(conns);
+    });
+    let child = spawn(&[
+        "produce",
+        "-b",
+        &addr,
+        "-t",
+        "t",
+        "--dry-run",
+        "-X",
+        "max.block.ms=60000",
+    ]);
+    std::thread::sleep(Duration::from_millis(1500));
+    interrupt(&child);
+    let out = wait_within(child, Duration::from_secs(8), "--dry-run heard Ctrl-C");
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
+    drop(held);
+}
+
 /// A Java `producer.properties` with config providers (`${env:...}`, `${file:...}`),
 /// serializers, an interceptor, a metric reporter, consumer keys and librdkafka's `debug`.
 #[test]
@@ -268,14 +345,15 @@ fn properties_with_config_providers_and_debug() {
              interceptor.classes=com.example.Tracing\n\
              metric.reporters=com.example.Reporter\n\
              group.id=consumers\n\
-             debug=broker\n",
+             debug=broker,metadata\n",
             secrets.display()
         ),
     )
     .expect("write");
     let p = props.to_str().expect("path");
+    // No -b: bootstrap.servers comes from the file, through the env provider.
     let out = volley_env(
-        &["produce", "-b", &bs, "-t", &t, "--producer-config", p],
+        &["produce", "-t", &t, "--producer-config", p],
         b"v1\n",
         &[("VOLLEY_TEST_BOOTSTRAP", bs.as_str())],
     );
@@ -288,6 +366,14 @@ fn properties_with_config_providers_and_debug() {
         "debug=broker shows the connections' log: {stderr}"
     );
     assert_eq!(read_back(&t, 1)[0].value.as_deref(), Some(&b"v1"[..]));
+    // Without the variable the reference cannot be resolved: a usage error naming it.
+    let out = volley(&["produce", "-t", &t, "--producer-config", p], b"v2\n");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("VOLLEY_TEST_BOOTSTRAP"),
+        "{}",
+        text(&out.stderr)
+    );
     // A reference that cannot be resolved stops the run before anything is sent.
     let bad = dir.path().join("bad.properties");
     std::fs::write(

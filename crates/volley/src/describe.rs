@@ -109,6 +109,7 @@ async fn ask(config: &ProducerConfig, addr: &str, topics: Option<&[String]>) -> 
     let dial = Dial {
         options: SocketOptions::of(config),
         canonical: config.client_dns_lookup == ClientDnsLookup::ResolveCanonicalBootstrapServersOnly,
+        attempt: 0,
     };
     let client_id = (!config.client_id.is_empty()).then(|| config.client_id.clone());
     let mut conn = connect(

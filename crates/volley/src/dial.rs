@@ -67,17 +67,35 @@ async fn dial_one(addr: SocketAddr, opts: SocketOptions) -> std::io::Result<TcpS
 }
 
 /// Connects to `host:port`: every address the name resolves to, in order, until one answers
-/// (the error of the last one otherwise).
-pub(crate) async fn dial(addr: &str, opts: SocketOptions) -> std::io::Result<TcpStream> {
+/// (the error of the last one otherwise). The order starts `attempt` addresses further on
+/// each new attempt (Java's `ClusterConnectionStates` moves to the next address after a
+/// failed connect), so an address that hangs until the setup timeout does not hide the
+/// others behind it for ever.
+pub(crate) async fn dial(addr: &str, opts: SocketOptions, attempt: u32) -> std::io::Result<TcpStream> {
+    let addrs = rotated(tokio::net::lookup_host(addr).await?.collect(), attempt);
+    dial_addrs(&addrs, opts, addr).await
+}
+
+/// `addrs` starting at `attempt` modulo their number.
+fn rotated(mut addrs: Vec<SocketAddr>, attempt: u32) -> Vec<SocketAddr> {
+    if !addrs.is_empty() {
+        let n = addrs.len();
+        addrs.rotate_left(usize::try_from(attempt).unwrap_or(0) % n);
+    }
+    addrs
+}
+
+/// Tries `addrs` in order; `name` is what they were resolved from (for the error).
+async fn dial_addrs(addrs: &[SocketAddr], opts: SocketOptions, name: &str) -> std::io::Result<TcpStream> {
     let mut last = None;
-    for a in tokio::net::lookup_host(addr).await? {
-        match dial_one(a, opts).await {
+    for a in addrs {
+        match dial_one(*a, opts).await {
             Ok(s) => return Ok(s),
             Err(e) => last = Some(e),
         }
     }
     Err(last.unwrap_or_else(|| {
-        std::io::Error::new(std::io::ErrorKind::NotFound, format!("'{addr}' resolves to no address"))
+        std::io::Error::new(std::io::ErrorKind::NotFound, format!("'{name}' resolves to no address"))
     }))
 }
 
@@ -148,7 +166,7 @@ mod tests {
             keepalive: true,
             nodelay: false,
         };
-        let s = dial(&addr, opts).await.expect("dial");
+        let s = dial(&addr, opts, 0).await.expect("dial");
         let sock = socket2::SockRef::from(&s);
         assert!(sock.send_buffer_size().expect("sndbuf") >= 300_000);
         assert!(sock.recv_buffer_size().expect("rcvbuf") >= 70_000);
@@ -165,7 +183,7 @@ mod tests {
             keepalive: false,
             nodelay: true,
         };
-        let s = dial(&addr, opts).await.expect("dial");
+        let s = dial(&addr, opts, 0).await.expect("dial");
         let sock = socket2::SockRef::from(&s);
         assert!(sock.send_buffer_size().expect("sndbuf") < 300_000);
         assert!(!sock.keepalive().expect("keepalive"));
@@ -173,18 +191,35 @@ mod tests {
         drop(accept.await);
     }
 
-    /// Every address of a name is tried: "localhost" may resolve to ::1 first, where nothing
-    /// listens; the IPv4 listener is still reached.
+    /// Every address of a name is tried in order until one answers, and each new attempt
+    /// starts one address further on (a first address that hangs cannot hide the rest).
     #[tokio::test]
-    async fn every_address_is_tried() {
+    async fn every_address_is_tried_starting_further_on_each_attempt() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let port = listener.local_addr().expect("addr").port();
-        let accept = tokio::spawn(async move { listener.accept().await });
-        dial(&format!("localhost:{port}"), SocketOptions::default())
+        let open = listener.local_addr().expect("addr");
+        let accept = tokio::spawn(async move {
+            for _ in 0..2 {
+                let _ = listener.accept().await;
+            }
+        });
+        // A port nothing listens on: bound, then closed.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("addr");
+        let addrs = vec![closed, open];
+        dial_addrs(&addrs, SocketOptions::default(), "test")
+            .await
+            .expect("the second address answers");
+        assert_eq!(rotated(addrs.clone(), 0), vec![closed, open]);
+        assert_eq!(rotated(addrs.clone(), 1), vec![open, closed]);
+        assert_eq!(rotated(addrs.clone(), 2), vec![closed, open]);
+        assert!(rotated(Vec::new(), 3).is_empty());
+        dial(&format!("localhost:{}", open.port()), SocketOptions::default(), 1)
             .await
             .expect("dial localhost");
         drop(accept.await);
-        let e = dial("127.0.0.1:1", SocketOptions::default())
+        let e = dial_addrs(&[closed], SocketOptions::default(), "test")
             .await
             .expect_err("nothing listens");
         assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused);

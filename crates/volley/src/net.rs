@@ -62,6 +62,8 @@ pub(crate) struct Dial {
     /// A bootstrap address dialled through its canonical names
     /// (`client.dns.lookup=resolve_canonical_bootstrap_servers_only`).
     pub(crate) canonical: bool,
+    /// Failed attempts since the node's last connection: the address to start with.
+    pub(crate) attempt: u32,
 }
 
 /// Versions negotiated with the broker at connect time.
@@ -338,7 +340,7 @@ pub(crate) async fn connect(
         };
         let mut dialled = Err(conn_err(&addr, "no address to dial"));
         for target in &targets {
-            dialled = crate::dial::dial(target, socket.options)
+            dialled = crate::dial::dial(target, socket.options, socket.attempt)
                 .await
                 .map(|s| (s, target.clone()))
                 .map_err(|e| conn_err(&addr, e));

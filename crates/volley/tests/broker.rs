@@ -516,3 +516,36 @@ async fn record_limits_bound_the_queue_and_the_batches() {
     producer.close(Duration::from_secs(5)).await;
     assert_eq!(read_back(&t, 5).len(), 5);
 }
+
+/// Review of issue 14: a `send` cancelled while it waits for `buffer.memory` gives back its
+/// `queue.buffering.max.messages` slot (it was lost for good, and the producer ended up
+/// refusing every record with `QueueFull`).
+#[tokio::test]
+async fn a_cancelled_send_gives_back_its_queue_slot() {
+    let bs = bootstrap();
+    let t = topic("queue-cancel");
+    create_topic(&t, 1);
+    let config = ProducerConfig::from_properties([
+        ("bootstrap.servers", bs.as_str()),
+        ("queue.buffering.max.messages", "2"),
+        ("buffer.memory", "3000"),
+        ("linger.ms", "60000"),
+        ("max.block.ms", "2000"),
+    ])
+    .expect("config");
+    let producer = Producer::new(config).expect("producer");
+    let big = || ProducerRecord::new(&t, Bytes::from(vec![b'x'; 2000])).partition(0);
+    let a = producer.send(big()).await.expect("queued");
+    // B holds a slot and waits for memory A holds; it is cancelled.
+    let b = tokio::time::timeout(Duration::from_millis(200), producer.send(big())).await;
+    assert!(b.is_err(), "B waits for buffer.memory");
+    producer.flush().await;
+    a.await.expect("A delivered");
+    let small = || ProducerRecord::new(&t, Bytes::from_static(b"s")).partition(0);
+    let c = producer.send(small()).await.expect("C queued");
+    let d = producer.send(small()).await.expect("D queued: B's slot came back");
+    producer.flush().await;
+    c.await.expect("C delivered");
+    d.await.expect("D delivered");
+    producer.close(Duration::from_secs(5)).await;
+}

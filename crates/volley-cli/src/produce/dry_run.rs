@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use volley::{BuiltinPartitioner, Header, Partitioner, ProducerConfig};
 
 use super::fields::Fields;
-use super::input::Input;
+use super::input::{Files, Input};
 use super::record::{record_parts, Encoders, Parts};
 use super::report::Summary;
 use super::signals::{self, Stopped};
@@ -31,6 +31,16 @@ fn bytes_json(o: &mut Map<String, Value>, name: &str, b: &[u8]) {
             );
             o.insert(format!("{name}_base64"), Value::from(true));
         }
+    }
+}
+
+/// Standard output cannot be written (a closed pipe, a full disk): the run stops, exit 1.
+fn output_failed(e: &std::io::Error, read: u64) -> End {
+    let msg = format!("cannot write the dry run's lines to standard output: {e}");
+    eprintln!("error: {msg}");
+    End {
+        read,
+        ..End::early(1, msg)
     }
 }
 
@@ -76,11 +86,23 @@ pub(super) async fn run(
     mut input: Input,
     mut stopped: watch::Receiver<Stopped>,
 ) -> End {
-    let count = match partition_count(a, config).await {
-        Ok(n) => n,
-        Err(e) => {
+    let asked = tokio::select! {
+        r = partition_count(a, config) => Some(r),
+        () = signals::wait(&mut stopped, 1) => None,
+    };
+    let count = match asked {
+        Some(Ok(n)) => n,
+        Some(Err(e)) => {
             eprintln!("error: {e}");
             return End::early(1, e);
+        }
+        None => {
+            let s = *stopped.borrow();
+            return End {
+                code: s.exit_code,
+                signal: Some(s.name),
+                ..End::default()
+            };
         }
     };
     let partitioner = BuiltinPartitioner::new(config.partitioner, config.partitioner_ignore_keys);
@@ -88,6 +110,7 @@ pub(super) async fn run(
     let (mut read, mut failed, mut skipped, mut keyless) = (0u64, 0u64, 0u64, 0u64);
     let mut summary = Summary::default();
     let mut buf = Vec::new();
+    let files = Files::new(&a.input);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     loop {
@@ -104,17 +127,25 @@ pub(super) async fn run(
             Ok(None) => break,
             Err(e) => {
                 let _ = out.flush();
+                drop(out);
                 eprintln!("error: cannot read input: {e}");
                 return End::early(1, format!("cannot read input: {e}"));
             }
         }
         read += 1;
+        if let Some(f) = &files {
+            f.note(read, input.index());
+        }
         if a.skip_empty && buf.is_empty() {
             skipped += 1;
             continue;
         }
         let mut o = Map::new();
         o.insert("line".into(), Value::from(read));
+        if let Some((name, file_line)) = files.as_ref().and_then(|f| f.locate(read)) {
+            o.insert("file".into(), Value::from(name));
+            o.insert("file_line".into(), Value::from(file_line));
+        }
         match record_parts(a, encoders, fields, headers, &buf) {
             Err(e) => {
                 failed += 1;
@@ -173,11 +204,13 @@ pub(super) async fn run(
                 }
             }
         }
-        if writeln!(out, "{}", Value::Object(o)).is_err() {
-            break;
+        if let Err(e) = writeln!(out, "{}", Value::Object(o)) {
+            return output_failed(&e, read);
         }
     }
-    let _ = out.flush();
+    if let Err(e) = out.flush() {
+        return output_failed(&e, read);
+    }
     drop(out);
     summary.failed = failed;
     let stop = *stopped.borrow();

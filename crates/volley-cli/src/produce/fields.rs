@@ -68,10 +68,32 @@ fn timestamp_of(bytes: &[u8], text: &str) -> Result<i64, String> {
     })
 }
 
-/// An ISO-8601 date or date-time in epoch milliseconds (the Avro mapping's parser), `None`
-/// if malformed or before 1970.
+/// An ISO-8601 date or date-time in epoch milliseconds, `None` if malformed or before 1970.
+/// The Avro mapping's parser reads it after two relaxations common producers of JSON need:
+/// a time without seconds (`22:22Z`) and a fraction finer than a millisecond (Python's
+/// `isoformat()`, Java's `Instant`, Go's `RFC3339Nano`), truncated to the millisecond.
 pub(super) fn parse_iso8601(s: &str) -> Option<i64> {
-    volley_schema::iso8601_millis(s).filter(|ms| *ms >= 0)
+    let mut t = String::with_capacity(s.len() + 3);
+    let b = s.as_bytes();
+    let no_seconds = b.len() >= 16
+        && s.is_char_boundary(16)
+        && matches!(b[10], b'T' | b't' | b' ')
+        && b[13] == b':'
+        && b.get(16) != Some(&b':');
+    if no_seconds {
+        t.push_str(&s[..16]);
+        t.push_str(":00");
+        t.push_str(&s[16..]);
+    } else {
+        t.push_str(s);
+    }
+    if let Some(dot) = t.find('.') {
+        let digits = t[dot + 1..].bytes().take_while(u8::is_ascii_digit).count();
+        if digits > 3 {
+            t.replace_range(dot + 4..dot + 1 + digits, "");
+        }
+    }
+    volley_schema::iso8601_millis(&t).filter(|ms| *ms >= 0)
 }
 
 #[cfg(test)]
@@ -87,6 +109,16 @@ mod tests {
         assert_eq!(parse_iso8601("2026-12-05 22:22:15"), Some(1_796_509_335_000));
         assert_eq!(parse_iso8601("2026-12-05T17:22:15-05:00"), Some(1_796_509_335_000));
         assert_eq!(parse_iso8601("2000-02-29T00:00:00Z"), Some(951_782_400_000));
+        // Finer than a millisecond is truncated; seconds may be left out.
+        assert_eq!(
+            parse_iso8601("2026-12-05T22:22:15.123456+00:00"),
+            Some(1_796_509_335_123)
+        );
+        assert_eq!(parse_iso8601("2026-12-05T22:22:15.123456789Z"), Some(1_796_509_335_123));
+        assert_eq!(parse_iso8601("2026-12-05T22:22Z"), Some(1_796_509_320_000));
+        assert_eq!(parse_iso8601("2026-12-05T22:22"), Some(1_796_509_320_000));
+        assert_eq!(parse_iso8601("2026-12-05T22:2\u{e9}Z"), None);
+        assert_eq!(parse_iso8601("2026-12-05T23:22+01:00"), Some(1_796_509_320_000));
         for bad in [
             "2026-13-01",
             "2026-12-05T25:00:00Z",

@@ -49,21 +49,23 @@ impl Files {
         }
     }
 
-    /// The name of the input line `line` came from.
-    fn name_of(&self, line: u64) -> Option<&str> {
+    /// The name of the input line `line` came from, and its line number in that input.
+    pub(super) fn locate(&self, line: u64) -> Option<(&str, u64)> {
         let s = self.starts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let at = s.partition_point(|(first, _)| *first <= line);
-        let index = s.get(at.checked_sub(1)?)?.1;
-        self.names.get(index).map(String::as_str)
+        let (first, index) = *s.get(at.checked_sub(1)?)?;
+        Some((self.names.get(index)?.as_str(), line - first + 1))
     }
 
-    /// A report line (`{"line":N,...}`) with `"file"` first.
+    /// A report line (`{"line":N,...}`) with `"file"` and `"file_line"` (the line's number
+    /// in that file; `"line"` counts across every input) first.
     pub(super) fn tag(&self, json: &str) -> Option<String> {
         let rest = json.strip_prefix("{\"line\":")?;
         let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
         let line: u64 = rest[..digits].parse().ok()?;
-        let name = serde_json::Value::from(self.name_of(line)?).to_string();
-        Some(format!("{{\"file\":{name},{}", &json[1..]))
+        let (name, file_line) = self.locate(line)?;
+        let name = serde_json::Value::from(name).to_string();
+        Some(format!("{{\"file\":{name},\"file_line\":{file_line},{}", &json[1..]))
     }
 }
 

@@ -98,7 +98,9 @@ pub(super) async fn build_encoders_inner(a: &ProduceArgs) -> Result<Encoders, Se
     }
     let (registry, options) = match (&url, needs_registry) {
         (Some(u), true) => {
-            let (cfg, opts) = parse_registry_settings(u, &settings).map_err(|e| e.to_string())?;
+            let (cfg, mut opts) = parse_registry_settings(u, &settings).map_err(|e| e.to_string())?;
+            // A dry run writes nothing anywhere: the schema is looked up, never registered.
+            opts.auto_register &= !a.dry_run;
             (
                 Some(Arc::new(RegistryClient::new(cfg).map_err(|e| e.to_string())?)),
                 opts,

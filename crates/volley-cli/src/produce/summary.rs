@@ -56,36 +56,43 @@ impl End {
 
     /// The summary on standard output.
     pub(super) fn print(&self) {
+        use std::fmt::Write;
         let s = &self.summary;
-        println!(
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
             "records: {} delivered, {} failed, {} read",
             s.delivered, s.failed, self.read
         );
-        println!("bytes delivered: {} (keys and values)", s.bytes);
+        let _ = writeln!(out, "bytes delivered: {} (keys and values)", s.bytes);
         if let Some(k) = self.keyless {
-            println!("records without key: {k}");
+            let _ = writeln!(out, "records without key: {k}");
         }
         if self.skipped > 0 {
-            println!("empty records skipped: {}", self.skipped);
+            let _ = writeln!(out, "empty records skipped: {}", self.skipped);
         }
         for (p, n) in &s.per_partition {
-            println!("partition {p}: {n} records");
+            let _ = writeln!(out, "partition {p}: {n} records");
         }
         for (c, n) in &s.failures {
-            println!("failed ({c}): {n}");
+            let _ = writeln!(out, "failed ({c}): {n}");
         }
         if let Some(name) = self.signal {
-            println!(
+            let _ = writeln!(
+                out,
                 "stopped by {name} after line {}; lines after it were not read",
                 self.read
             );
         }
-        println!(
+        let _ = writeln!(
+            out,
             "throughput: {:.0} records/s, {:.2} MB/s over {:.2} s",
             self.per_second(s.delivered),
             self.per_second(s.bytes) / 1e6,
             self.elapsed
         );
+        // A closed pipe (`| head`) or a full disk must not end the run in a panic.
+        let _ = crate::write_stdout(out.as_bytes());
     }
 
     /// The `--summary-json` object.

@@ -82,6 +82,18 @@ fn direct(key: &str) -> Option<&'static str> {
         "interceptor.classes" => "interceptor.classes",
         "metric.reporters" => "metric.reporters",
         "auto.include.jmx.reporter" => "auto.include.jmx.reporter",
+        "ssl.keymanager.algorithm" => "ssl.keymanager.algorithm",
+        "ssl.trustmanager.algorithm" => "ssl.trustmanager.algorithm",
+        "ssl.provider" => "ssl.provider",
+        "ssl.secure.random.implementation" => "ssl.secure.random.implementation",
+        "ssl.engine.factory.class" => "ssl.engine.factory.class",
+        "ssl.cipher.suites" => "ssl.cipher.suites",
+        "security.providers" => "security.providers",
+        "sasl.client.callback.handler.class" => "sasl.client.callback.handler.class",
+        "enable.metrics.push" => "enable.metrics.push",
+        "partitioner.rack.aware" => "partitioner.rack.aware",
+        "metadata.cluster.check.enable" => "metadata.cluster.check.enable",
+        "bootstrap.resolve.timeout.ms" => "bootstrap.resolve.timeout.ms",
         _ => return crate::security::settings::canonical(key),
     })
 }
@@ -123,6 +135,54 @@ pub(super) const WARN_ONLY: &[(&str, &str)] = &[
     (
         "socket.connection.setup.timeout.max.ms",
         "Volley's connect timeout does not grow; socket.connection.setup.timeout.ms is used",
+    ),
+    (
+        "ssl.keymanager.algorithm",
+        "a JSSE key manager algorithm: Volley's TLS is rustls, which reads the key store itself",
+    ),
+    (
+        "ssl.trustmanager.algorithm",
+        "a JSSE trust manager algorithm: Volley's TLS is rustls, which verifies against the trust store itself",
+    ),
+    (
+        "ssl.provider",
+        "a Java security provider: Volley's TLS is rustls",
+    ),
+    (
+        "ssl.secure.random.implementation",
+        "a Java SecureRandom: rustls uses the operating system's random source",
+    ),
+    (
+        "ssl.engine.factory.class",
+        "a Java SSLEngine factory: Volley's TLS is rustls",
+    ),
+    (
+        "ssl.cipher.suites",
+        "rustls's own suites are used (TLS 1.3, and TLS 1.2 with ECDHE and AES-GCM or ChaCha20-Poly1305 only); this list is not applied",
+    ),
+    (
+        "security.providers",
+        "Java security providers cannot run in Volley",
+    ),
+    (
+        "sasl.client.callback.handler.class",
+        "a Java SASL callback handler cannot run in Volley (the library takes a TokenProvider for OAUTHBEARER)",
+    ),
+    (
+        "enable.metrics.push",
+        "KIP-714 client metrics push is not built; Volley's metrics are read with Producer::metrics() or /metrics",
+    ),
+    (
+        "partitioner.rack.aware",
+        "rack-aware partitioning (KIP-1123) is not built; the partitioner ignores racks",
+    ),
+    (
+        "metadata.cluster.check.enable",
+        "Volley does not compare cluster ids across metadata answers",
+    ),
+    (
+        "bootstrap.resolve.timeout.ms",
+        "names are resolved at each connection attempt, bounded by socket.connection.setup.timeout.ms",
     ),
 ];
 
@@ -277,6 +337,18 @@ const KNOWN: &[&str] = &[
     "value.serializer",
     "interceptor.classes",
     "metric.reporters",
+    "ssl.keymanager.algorithm",
+    "ssl.trustmanager.algorithm",
+    "ssl.provider",
+    "ssl.secure.random.implementation",
+    "ssl.engine.factory.class",
+    "ssl.cipher.suites",
+    "security.providers",
+    "sasl.client.callback.handler.class",
+    "enable.metrics.push",
+    "partitioner.rack.aware",
+    "metadata.cluster.check.enable",
+    "bootstrap.resolve.timeout.ms",
     "ssl.ca.location",
     "ssl.ca.pem",
     "ssl.certificate.location",

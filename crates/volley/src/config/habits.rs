@@ -49,24 +49,22 @@ const DEBUG_CONTEXTS: &[(&str, Option<&[&str]>)] = &[
         "broker",
         Some(&["volley::net=debug", "volley::dial=debug", "volley::sender::nodes=debug"]),
     ),
+    // Metadata answers, topics waited for or dropped, leader moves: the sender's own log.
+    ("topic", Some(&["volley::sender=debug"])),
+    ("metadata", Some(&["volley::sender=debug"])),
+    // Each batch taken from the queue and sent, each answer.
+    ("queue", Some(&["volley::sender::drain=trace"])),
     (
-        "topic",
-        Some(&["volley::sender::metadata=debug", "volley::metadata=debug"]),
+        "msg",
+        Some(&["volley::sender::drain=trace", "volley::sender::answer=trace"]),
     ),
-    (
-        "metadata",
-        Some(&["volley::sender::metadata=debug", "volley::metadata=debug"]),
-    ),
-    ("queue", Some(&["volley::accumulator=debug"])),
-    ("msg", Some(&["volley::accumulator=debug", "volley::sender=debug"])),
     ("protocol", Some(&["volley::net=trace", "volley::sender=trace"])),
     ("security", Some(&["volley::security=debug", "volley::net=debug"])),
-    (
-        "eos",
-        Some(&["volley::sender::producer_id=debug", "volley::sender=debug"]),
-    ),
+    // Producer ids and epochs, retries and sequence resets.
+    ("eos", Some(&["volley::sender=debug"])),
     ("conf", Some(&["volley::config=debug"])),
-    ("interceptor", Some(&["volley::interceptor=debug"])),
+    // Interceptor failures are logged at WARN anyway; nothing more to turn on.
+    ("interceptor", None),
     ("all", Some(&["volley=trace"])),
     ("cgrp", None),
     ("fetch", None),
@@ -169,6 +167,15 @@ pub(super) fn apply(
     }
     if let Some(v) = get("connections.max.idle.ms") {
         let n = parse_int("connections.max.idle.ms", v, i64::MIN, i64::MAX)?;
+        if (0..1000).contains(&n) {
+            // Java takes it, and then closes every connection as soon as it is made: a
+            // producer that reconnects in a loop and sends nothing.
+            return Err(invalid(
+                "connections.max.idle.ms",
+                v,
+                "at least 1000 ms (a connection must live long enough to be used), or negative for never",
+            ));
+        }
         c.connections_max_idle = (n >= 0).then(|| ms(n));
     }
     if let Some(v) = get("socket.keepalive.enable") {
@@ -194,8 +201,9 @@ pub(super) fn apply(
         c.client_rack = v.to_owned();
     }
     if let Some(v) = get("queue.buffering.max.messages") {
-        let n = parse_int("queue.buffering.max.messages", v, 1, I32)?;
-        c.queue_buffering_max_messages = usize::try_from(n).ok();
+        // librdkafka: 0 disables the limit.
+        let n = parse_int("queue.buffering.max.messages", v, 0, I32)?;
+        c.queue_buffering_max_messages = usize::try_from(n).ok().filter(|n| *n > 0);
     }
     if let Some(v) = get("batch.num.messages") {
         let n = parse_int("batch.num.messages", v, 1, I32)?;

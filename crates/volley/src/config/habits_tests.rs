@@ -247,3 +247,42 @@ fn debug_contexts_become_a_log_filter() {
         "{e}"
     );
 }
+
+/// Review of issue 14: `connections.max.idle.ms` below a second closed every connection as
+/// soon as it was made (a reconnect loop that sent nothing): refused; librdkafka's
+/// `queue.buffering.max.messages=0` means no limit.
+#[test]
+fn idle_below_a_second_is_refused_and_a_zero_queue_limit_is_none() {
+    for v in ["0", "999"] {
+        let e = base().set("connections.max.idle.ms", v).unwrap().build().unwrap_err();
+        assert!(e.to_string().contains("at least 1000"), "{e}");
+    }
+    let c = base().set("connections.max.idle.ms", "1000").unwrap().build().unwrap();
+    assert_eq!(c.connections_max_idle, Some(Duration::from_secs(1)));
+    let c = base()
+        .set("queue.buffering.max.messages", "0")
+        .unwrap()
+        .build()
+        .unwrap();
+    assert_eq!(c.queue_buffering_max_messages, None);
+}
+
+/// Review of issue 14: Java producer keys typical of TLS properties files are accepted with
+/// a warning saying why they have no effect, never "unknown".
+#[test]
+fn java_tls_and_client_keys_are_warnings() {
+    let mut b = base();
+    for (k, v) in [
+        ("ssl.keymanager.algorithm", "SunX509"),
+        ("ssl.trustmanager.algorithm", "PKIX"),
+        ("ssl.cipher.suites", "TLS_AES_128_GCM_SHA256"),
+        ("enable.metrics.push", "true"),
+        ("partitioner.rack.aware", "false"),
+    ] {
+        b = b.set(k, v).unwrap();
+    }
+    let c = b.build().unwrap();
+    for k in ["ssl.keymanager.algorithm", "ssl.cipher.suites", "enable.metrics.push"] {
+        assert!(c.warnings.iter().any(|w| w.starts_with(k)), "{k}: {:?}", c.warnings);
+    }
+}

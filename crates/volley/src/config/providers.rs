@@ -44,18 +44,16 @@ fn error(key: &str, reference: &str, why: impl std::fmt::Display) -> ConfigError
     }
 }
 
-/// The providers `settings` (the `config.providers*` keys) declare.
+/// The providers `settings` (the `config.providers*` keys) declare. Every other
+/// `config.providers.*` key must belong to a declared provider and be one of its settings: a
+/// mistyped `param.allowed.path` must not silently lift the confinement.
 fn declared(settings: &BTreeMap<String, String>) -> Result<BTreeMap<String, Provider>, ConfigError> {
     let mut out = BTreeMap::new();
-    let Some(names) = settings.get("config.providers") else {
-        if let Some(k) = settings.keys().next() {
-            return Err(ConfigError::Conflict(format!(
-                "'{k}' is set but config.providers does not declare any provider"
-            )));
-        }
-        return Ok(out);
-    };
-    for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+    let names: Vec<&str> = settings
+        .get("config.providers")
+        .map(|v| v.split(',').map(str::trim).filter(|n| !n.is_empty()).collect())
+        .unwrap_or_default();
+    for name in &names {
         let class_key = format!("config.providers.{name}.class");
         let Some(class) = settings.get(&class_key) else {
             return Err(ConfigError::Conflict(format!(
@@ -79,7 +77,25 @@ fn declared(settings: &BTreeMap<String, String>) -> Result<BTreeMap<String, Prov
         let allowed = settings
             .get(&format!("config.providers.{name}.param.allowed.paths"))
             .map(|v| v.split(',').map(|p| PathBuf::from(p.trim())).collect());
-        out.insert(name.to_owned(), Provider { kind, allowed });
+        out.insert((*name).to_owned(), Provider { kind, allowed });
+    }
+    for key in settings.keys().filter(|k| *k != "config.providers") {
+        let rest = key.strip_prefix("config.providers.").unwrap_or(key);
+        let known = out.iter().any(|(name, p)| {
+            rest.strip_prefix(name.as_str())
+                .and_then(|r| r.strip_prefix('.'))
+                .is_some_and(|setting| setting == "class" || (setting == "param.allowed.paths" && p.kind != Kind::Env))
+        });
+        if !known {
+            return Err(ConfigError::InvalidValue {
+                key: key.clone(),
+                value: settings.get(key).cloned().unwrap_or_default(),
+                allowed: format!(
+                    "not a setting of a declared provider (config.providers declares {}; each takes .class, and the file and dir providers .param.allowed.paths)",
+                    if names.is_empty() { "none".to_owned() } else { names.join(", ") }
+                ),
+            });
+        }
     }
     Ok(out)
 }
@@ -103,7 +119,9 @@ pub(super) fn resolve(
     Ok(())
 }
 
-/// `value` with each `${provider:[path:]key}` replaced.
+/// `value` with each `${provider:[path:]key}` replaced. As in Kafka's `ConfigTransformer`,
+/// only `${...}` with a `:` inside is a reference; other text (`${x`, `${x}`) is kept as it
+/// is. Unlike Java, a reference to a provider that is not declared is an error.
 fn substitute(
     key: &str,
     value: &str,
@@ -113,20 +131,17 @@ fn substitute(
     let mut out = String::with_capacity(value.len());
     let mut rest = value;
     while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
-        let Some(end) = after.find('}') else {
-            return Err(error(key, &rest[start..], "no closing '}'"));
-        };
-        let reference = &rest[start..start + 2 + end + 1];
+        let Some(end) = after.find('}') else { break };
         let inner = &after[..end];
         let Some((name, tail)) = inner.split_once(':') else {
-            return Err(error(
-                key,
-                reference,
-                "expected ${provider:path:key} or ${provider:key}",
-            ));
+            // Not a reference: keep "${" and look further on.
+            out.push_str(&rest[..start + 2]);
+            rest = after;
+            continue;
         };
+        out.push_str(&rest[..start]);
+        let reference = &rest[start..start + 2 + end + 1];
         let (path, item) = match tail.rsplit_once(':') {
             Some((p, k)) => (Some(p), k),
             None => (None, tail),
@@ -226,7 +241,9 @@ fn lookup(
 /// A malformed `\u` escape, with its line number.
 pub fn parse_properties(text: &str) -> Result<Vec<(String, String)>, String> {
     let mut out = Vec::new();
-    let mut lines = text.lines().enumerate();
+    // Java's line terminators: \n, \r\n and a lone \r.
+    let text = text.replace("\r\n", "\n").replace('\r', "\n");
+    let mut lines = text.split('\n').enumerate();
     while let Some((i, line)) = lines.next() {
         let first = line.trim_start();
         if first.is_empty() || first.starts_with('#') || first.starts_with('!') {
@@ -260,9 +277,19 @@ pub fn parse_properties(text: &str) -> Result<Vec<(String, String)>, String> {
         }
         let value: String = chars[v..].iter().collect();
         let unescape = |s: &str| unescape(s).map_err(|e| format!("line {}: {e}", i + 1));
-        out.push((unescape(&key)?, unescape(value.trim_end())?));
+        // Trailing whitespace belongs to the value, as in Java.
+        out.push((unescape(&key)?, unescape(&value)?));
     }
     Ok(out)
+}
+
+/// The four hex digits of a `\\u` escape.
+fn hex_unit(chars: &mut std::str::Chars<'_>) -> Result<u32, String> {
+    let hex: String = chars.by_ref().take(4).collect();
+    u32::from_str_radix(&hex, 16)
+        .ok()
+        .filter(|_| hex.len() == 4)
+        .ok_or_else(|| format!("malformed \\u escape '\\u{hex}'"))
 }
 
 /// The escapes of a properties file.
@@ -280,13 +307,23 @@ fn unescape(s: &str) -> Result<String, String> {
             Some('r') => out.push('\r'),
             Some('f') => out.push('\x0c'),
             Some('u') => {
-                let hex: String = chars.by_ref().take(4).collect();
-                let ch = u32::from_str_radix(&hex, 16)
-                    .ok()
-                    .filter(|_| hex.len() == 4)
-                    .and_then(char::from_u32)
-                    .ok_or_else(|| format!("malformed \\u escape '\\u{hex}'"))?;
-                out.push(ch);
+                let first = hex_unit(&mut chars)?;
+                // A UTF-16 surrogate pair is two escapes: \uD83D\uDE00.
+                let code = if (0xD800..0xDC00).contains(&first) {
+                    let rest: String = chars.clone().take(2).collect();
+                    if rest != "\\u" {
+                        return Err(format!("a lone UTF-16 surrogate \\u{first:04X}"));
+                    }
+                    chars.nth(1);
+                    let second = hex_unit(&mut chars)?;
+                    if !(0xDC00..0xE000).contains(&second) {
+                        return Err(format!("a lone UTF-16 surrogate \\u{first:04X}"));
+                    }
+                    0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00)
+                } else {
+                    first
+                };
+                out.push(char::from_u32(code).ok_or_else(|| format!("a lone UTF-16 surrogate \\u{code:04X}"))?);
             }
             Some(other) => out.push(other),
             None => {}
@@ -341,22 +378,25 @@ mod tests {
     /// Java's properties syntax: separators, comments, continuations, escapes.
     #[test]
     fn properties_files_parse_as_java_reads_them() {
-        let text = "# c\n! c\n  a = 1 \nb:2\nc 3\nd=x\\\n   y\ne=\\u0041\\tz\nf\\=g=h\nempty=\n";
+        let text = "# c\n! c\n  a = 1 \nb:2\r\nc 3\rd=x\\\n   y\ne=\\u0041\\tz\nf\\=g=h\nempty=\nsmile=\\uD83D\\uDE00\nesc=x\\ \n";
         let got = super::parse_properties(text).expect("parse");
         let want: Vec<(String, String)> = [
-            ("a", "1"),
+            ("a", "1 "),
             ("b", "2"),
             ("c", "3"),
             ("d", "xy"),
             ("e", "A\tz"),
             ("f=g", "h"),
             ("empty", ""),
+            ("smile", "\u{1F600}"),
+            ("esc", "x "),
         ]
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
         assert_eq!(got, want);
         assert!(super::parse_properties("a=\\u00zz").is_err());
+        assert!(super::parse_properties("a=\\uD83Dx").is_err());
     }
 
     /// A reference that cannot be resolved is an error naming the key, never passed through.
@@ -388,8 +428,13 @@ mod tests {
         assert!(e.contains("no provider 'vault'"), "{e}");
         let e = with("linger.ms", "${env:VOLLEY_SURELY_NOT_SET_1234}".into());
         assert!(e.contains("no provider 'env'"), "{e}");
-        let e = with("client.id", "${file:".into());
-        assert!(e.contains("no closing"), "{e}");
+        // Text that is not a reference is kept: no ':' inside, or no closing brace.
+        for kept in ["team${x", "a${b}c", "${}"] {
+            let mut p = file();
+            p.push(("client.id", kept.to_owned()));
+            p.push(("bootstrap.servers", "127.0.0.1:9".to_owned()));
+            assert_eq!(build(&p).expect("kept").client_id, kept);
+        }
         // Without any declared provider a reference is not resolved either.
         let e = build(&[("client.id", "${env:HOME}".into())]).expect_err("undeclared");
         assert!(e.to_string().contains("no provider 'env'"), "{e}");
@@ -402,6 +447,17 @@ mod tests {
         assert!(e.to_string().contains("built-in providers"), "{e}");
         let e = build(&[("config.providers", "v".into())]).expect_err("no class");
         assert!(e.to_string().contains("config.providers.v.class"), "{e}");
+        // A mistyped setting, or one of a provider not declared, is an error (a typo in
+        // allowed.paths must not lift the confinement).
+        for (k, v) in [
+            ("config.providers.file.param.allowed.path", "/tmp"),
+            ("config.providers.fiel.class", "x"),
+        ] {
+            let mut p = file();
+            p.push((k, v.to_owned()));
+            let e = build(&p).expect_err("mistyped");
+            assert!(e.to_string().contains(k), "{e}");
+        }
     }
 
     /// `allowed.paths` confines the file provider (Kafka's `param.allowed.paths`).

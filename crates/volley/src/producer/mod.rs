@@ -319,8 +319,10 @@ impl Producer {
     ///
     /// # Errors
     /// Immediate problems: a closed producer, an invalid topic or partition, a record over
-    /// `max.request.size`, a topic that did not appear within `max.block.ms`, or no room in
-    /// `buffer.memory` within `max.block.ms`. A topic the cluster answers
+    /// `max.request.size`, a topic that did not appear within `max.block.ms`, no room in
+    /// `buffer.memory` within `max.block.ms` ([`Error::BufferFull`]), or, with
+    /// `queue.buffering.max.messages`, no record slot within it ([`Error::QueueFull`]). A
+    /// cancelled `send` gives back what it reserved. A topic the cluster answers
     /// TOPIC_AUTHORIZATION_FAILED for fails at once with [`Error::Broker`] of that code (the
     /// variant Produce answers use too) and a message naming the topic. The error gives the
     /// record back ([`SendError::into_record`]); `?` turns it into an [`Error`].
@@ -331,7 +333,8 @@ impl Producer {
     }
 
     /// Like [`Producer::send`], but fails at once with [`Error::WouldBlock`] instead of
-    /// waiting for room in `buffer.memory` (it still waits for unknown metadata).
+    /// waiting for room in `buffer.memory`, and with [`Error::QueueFull`] instead of waiting
+    /// for a `queue.buffering.max.messages` slot (it still waits for unknown metadata).
     ///
     /// # Errors
     /// As [`Producer::send`], plus [`Error::WouldBlock`].
@@ -452,14 +455,15 @@ impl Producer {
     }
 
     /// Takes a record slot (`queue.buffering.max.messages`), waiting (when `wait`) up to
-    /// `max.block.ms` counted from `started`; the slot is owned by the caller (forgotten
-    /// permit).
+    /// `max.block.ms` counted from `started`. The permit goes back when dropped (an error, a
+    /// cancelled `send`); once the record is appended it is forgotten and its batch gives the
+    /// slot back when it completes.
     async fn record_slot<'s>(
         &self,
-        slots: &'s Arc<Semaphore>,
+        slots: &'s Semaphore,
         wait: bool,
         started: &mut Option<Instant>,
-    ) -> Result<&'s Arc<Semaphore>, Error> {
+    ) -> Result<tokio::sync::SemaphorePermit<'s>, Error> {
         let limit = self.shared.config.queue_buffering_max_messages.unwrap_or(0);
         let permit = match slots.try_acquire() {
             Ok(p) => p,
@@ -485,8 +489,7 @@ impl Producer {
                 })
             }
         };
-        permit.forget();
-        Ok(slots)
+        Ok(permit)
     }
 
     /// Queues a record; `attach`, if any, is registered with its batch as it is appended.
@@ -581,25 +584,14 @@ impl Producer {
             }
         };
         // A record slot (queue.buffering.max.messages), then memory: the only places `send`
-        // waits besides metadata. The slot goes back with its batch's outcome, or here if
-        // the record is not queued.
+        // waits besides metadata. Until the record is appended the slot is a permit, given
+        // back if this send fails or is cancelled.
         let slot = match self.shared.accumulator.record_slots() {
             None => None,
             Some(slots) => Some(self.record_slot(slots, wait, &mut started).await?),
         };
-        let give_back_slot = |slot: Option<&Arc<Semaphore>>| {
-            if let Some(s) = slot {
-                s.add_permits(1);
-            }
-        };
         let permits = u32::try_from(size).unwrap_or(u32::MAX);
-        let permit = match self.reserve_memory(permits, size, wait, &mut started).await {
-            Ok(p) => p,
-            Err(e) => {
-                give_back_slot(slot);
-                return Err(e);
-            }
-        };
+        let permit = self.reserve_memory(permits, size, wait, &mut started).await?;
         permit.forget();
         let timestamp = record.timestamp.unwrap_or_else(now_ms);
         let origin = Origin {
@@ -642,9 +634,12 @@ impl Producer {
         let Some(appended) = appended else {
             // Closed while this send waited: nothing will drain a queue now.
             self.shared.memory.add_permits(size);
-            give_back_slot(slot);
             return Err(Error::Closed { detail: None });
         };
+        // The batch holds the slot now (`BatchCompletion::hold_slot`).
+        if let Some(p) = slot {
+            p.forget();
+        }
         if appended.wake {
             self.shared.wake.notify_one();
         }

@@ -550,6 +550,12 @@ impl Sender {
         {
             self.meta.force_rebootstrap(now);
         }
+        tracing::debug!(
+            brokers = answer.brokers.len(),
+            controller = answer.controller_id,
+            topics = ?answer.topics.iter().map(|t| (t.name.as_str(), t.partitions.len(), t.error.name())).collect::<Vec<_>>(),
+            "metadata"
+        );
         let next = self.cluster.updated(&answer);
         let mut moved = Vec::new();
         for (id, addr) in &next.brokers {

@@ -231,6 +231,7 @@ impl Nodes {
         let dial = crate::net::Dial {
             options: self.settings.socket,
             canonical: node_id < 0 && self.settings.canonical_bootstrap,
+            attempt: node.failures,
         };
         let events = self.events_tx.clone();
         let done = self.connect_tx.clone();
