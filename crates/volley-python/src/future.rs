@@ -7,7 +7,7 @@
 //! exception) are made on first use and kept, so every caller sees the same objects.
 
 use std::cell::Cell;
-use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
@@ -458,21 +458,47 @@ pub(crate) fn on_callback_thread() -> bool {
     CALLBACK_THREAD.with(Cell::get)
 }
 
+/// The channel into the callback thread of this process, once started. Lock-free to read
+/// and to replace: after `fork()` the child replaces it (a lock held by a parent's thread at
+/// the fork would stay held in the child for ever).
+static CALLBACK_TX: arc_swap::ArcSwapOption<mpsc::Sender<Job>> = arc_swap::ArcSwapOption::const_empty();
+
+/// The sender into the callback thread, starting the thread if there is none; `None` if
+/// it cannot be started.
+fn callback_tx() -> Option<Arc<mpsc::Sender<Job>>> {
+    if let Some(tx) = CALLBACK_TX.load_full() {
+        return Some(tx);
+    }
+    let (tx, rx) = mpsc::channel::<Job>();
+    let tx = Arc::new(tx);
+    // Two first completions at once: the loser's thread ends when its sender is dropped.
+    let prev = CALLBACK_TX.compare_and_swap(&None::<Arc<mpsc::Sender<Job>>>, Some(Arc::clone(&tx)));
+    if let Some(won) = &*prev {
+        return Some(Arc::clone(won));
+    }
+    let started = std::thread::Builder::new()
+        .name("volley-py-callbacks".into())
+        .spawn(move || {
+            CALLBACK_THREAD.with(|c| c.set(true));
+            callback_loop(&rx);
+        });
+    if started.is_err() {
+        CALLBACK_TX.store(None);
+        return None;
+    }
+    Some(tx)
+}
+
+/// In the child after `fork()`: the parent's callback thread does not exist here; the next
+/// completion starts a new one. The old channel is leaked (its receiver belonged to a
+/// thread that is gone).
+pub(crate) fn after_fork_in_child() {
+    std::mem::forget(CALLBACK_TX.swap(None));
+}
+
 /// Hands `job` to the callback thread (started on first use).
 fn dispatch(job: Job) {
-    static TX: OnceLock<Option<mpsc::Sender<Job>>> = OnceLock::new();
-    let tx = TX.get_or_init(|| {
-        let (tx, rx) = mpsc::channel::<Job>();
-        std::thread::Builder::new()
-            .name("volley-py-callbacks".into())
-            .spawn(move || {
-                CALLBACK_THREAD.with(|c| c.set(true));
-                callback_loop(&rx);
-            })
-            .ok()
-            .map(|_| tx)
-    });
-    let job = match tx {
+    let job = match callback_tx() {
         Some(tx) => match tx.send(job) {
             Ok(()) => return,
             Err(mpsc::SendError(job)) => job,

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
-from typing import Dict, Iterator, List
+from typing import Any, Callable, Dict, Iterator, List
 
 import pytest
 
@@ -75,6 +75,9 @@ class Reader:
             out.append(m)
         return out
 
+    def delete(self, topic: str) -> None:
+        self._run("delete", topic)
+
     def placement(self, topic: str, partitions: int, keys: List[bytes]) -> Dict[bytes, int]:
         stdin = "".join(base64.b64encode(k).decode() + "\n" for k in keys)
         out = {}
@@ -101,3 +104,19 @@ def topic(reader: Reader) -> str:
 def python() -> str:
     """The interpreter running the tests (for scripts run as subprocesses)."""
     return sys.executable
+
+
+
+@pytest.fixture
+def stuck(reader: Reader) -> Callable[[Any], str]:
+    """``stuck(producer)``: a topic whose records ``producer`` cannot deliver. The topic is
+    created, ``producer`` learns its metadata (one record), then it is deleted; the producer
+    (made with ``allow_auto_create_topics=False``) keeps retrying its records
+    (UNKNOWN_TOPIC_OR_PARTITION is retriable) until ``delivery_timeout_ms``."""
+    def make(producer: Any) -> str:
+        name = f"py-gone-{uuid.uuid4().hex[:12]}"
+        reader.create(name, 1)
+        producer.send(name, b"warm").get(30)
+        reader.delete(name)
+        return name
+    return make
