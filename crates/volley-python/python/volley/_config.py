@@ -177,7 +177,7 @@ def _acks(value: Any) -> str:
 
 def _serializer(name: str, value: Any) -> Optional[Callable[..., Any]]:
     if value is None or callable(value) or callable(getattr(value, "serialize", None)):
-        return value
+        return value  # type: ignore[no-any-return]  # checked just above
     raise KafkaConfigurationError(f"{name} must be a callable or have serialize(topic, headers, data), not {value!r}")
 
 

@@ -88,7 +88,7 @@ class AIOKafkaProducer:
         key: Any = None,
         partition: Optional[int] = None,
         timestamp_ms: Optional[int] = None,
-        headers: Optional[List[Tuple[str, bytes]]] = None,
+        headers: Optional[List[Tuple[str, Optional[bytes]]]] = None,
     ) -> "asyncio.Future[RecordMetadata]":
         """Queues one record; returns a future of its ``RecordMetadata`` (await it), as
         aiokafka does. Raises at once what ``KafkaProducer.send`` raises."""
@@ -118,7 +118,7 @@ class AIOKafkaProducer:
         key: Any = None,
         partition: Optional[int] = None,
         timestamp_ms: Optional[int] = None,
-        headers: Optional[List[Tuple[str, bytes]]] = None,
+        headers: Optional[List[Tuple[str, Optional[bytes]]]] = None,
     ) -> RecordMetadata:
         """Sends one record and waits for its ``RecordMetadata``."""
         fut = await self.send(topic, value, key, partition, timestamp_ms, headers)

@@ -118,7 +118,7 @@ class KafkaProducer:
         topic: str,
         value: Any = None,
         key: Any = None,
-        headers: Optional[List[Tuple[str, bytes]]] = None,
+        headers: Optional[List[Tuple[str, Optional[bytes]]]] = None,
         partition: Optional[int] = None,
         timestamp_ms: Optional[int] = None,
     ) -> FutureRecordMetadata:
