@@ -15,12 +15,14 @@ use pyo3::prelude::*;
 mod errors;
 mod future;
 mod producer;
+mod schema;
 
 /// The module `volley._volley`.
 #[pymodule]
 fn _volley(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<producer::Producer>()?;
     m.add_class::<future::FutureRecordMetadata>()?;
+    m.add_class::<schema::SchemaEncoder>()?;
     m.add_function(wrap_pyfunction!(after_fork_in_child, m)?)?;
     Ok(())
 }

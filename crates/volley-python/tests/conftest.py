@@ -75,6 +75,17 @@ class Reader:
             out.append(m)
         return out
 
+    def avro_dump(self, topic: str, count: int, registry: str) -> List[Dict]:
+        """Each record's framed schema id and its value decoded by confluent-kafka's
+        AvroDeserializer (scripts/avro_check.py; bytes as {"bytes_b64": ...})."""
+        done = subprocess.run(
+            [self.python, str(ROOT / "scripts/avro_check.py"), "dump", self.bootstrap, topic, str(count), "--registry", registry],
+            capture_output=True, text=True, timeout=300,
+        )
+        if done.returncode != 0:
+            raise AssertionError(f"avro_check dump failed: {done.stderr}")
+        return [json.loads(line) for line in done.stdout.splitlines()]
+
     def delete(self, topic: str) -> None:
         self._run("delete", topic)
 
@@ -85,6 +96,28 @@ class Reader:
             m = json.loads(line)
             out[base64.b64decode(m["k"])] = m["p"]
         return out
+
+
+@pytest.fixture(scope="session")
+def registry() -> Iterator[str]:
+    """The Schema Registry test double (volley-testkit's, as the volley-registry program:
+    VOLLEY_REGISTRY_BIN, else target/debug/volley-registry); its URL."""
+    program = Path(os.environ.get("VOLLEY_REGISTRY_BIN") or ROOT / "target/debug/volley-registry")
+    if not program.exists():
+        pytest.fail(f"no registry double at {program}: cargo build -p volley-testkit --bin volley-registry (or set VOLLEY_REGISTRY_BIN)")
+    proc = subprocess.Popen([str(program)], stdout=subprocess.PIPE, text=True)
+    url = proc.stdout.readline().strip() if proc.stdout else ""
+    if not url:
+        proc.kill()
+        pytest.fail("volley-registry did not print its URL")
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 @pytest.fixture(scope="session")

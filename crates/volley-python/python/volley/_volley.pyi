@@ -37,3 +37,14 @@ class Producer:
     def bootstrap(self, timeout: float) -> None: ...
 
 def after_fork_in_child() -> None: ...
+
+class SchemaEncoder:
+    def __init__(
+        self,
+        format: str,
+        is_key: bool,
+        schema: Optional[str],
+        url: str,
+        settings: List[Tuple[str, str]],
+    ) -> None: ...
+    def encode(self, topic: str, json: bytes) -> bytes: ...
