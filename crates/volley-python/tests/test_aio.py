@@ -63,7 +63,7 @@ def test_failures_arrive_as_exceptions_of_the_future(bootstrap, reader):
 
 def test_start_without_a_broker_raises_kafka_timeout_error_and_send_before_start_refuses():
     async def main():
-        p = AIOKafkaProducer(bootstrap_servers="127.0.0.1:1", bootstrap_timeout_ms=300)
+        p = AIOKafkaProducer(bootstrap_servers="127.0.0.1:1", bootstrap_timeout_ms=300, api_version="auto")
         with pytest.raises(errors.IllegalStateError):
             await p.send("t", b"v")
         with pytest.raises(errors.KafkaTimeoutError):

@@ -36,12 +36,15 @@ class AIOKafkaProducer:
     ``send_and_wait``, ``flush``, ``partitions_for``, ``async with``).
 
     Takes :class:`volley.KafkaProducer`'s keywords (kafka-python's, with its defaults),
-    plus aiokafka's ``max_batch_size`` for ``batch_size``. Transactions are not supported.
+    plus aiokafka's ``max_batch_size`` for ``batch_size`` and its ``api_version="auto"``
+    (the default: bootstrap in ``start``). Transactions are not supported.
     """
 
     def __init__(self, *, loop: Optional[asyncio.AbstractEventLoop] = None, **configs: Any) -> None:
         if "max_batch_size" in configs:
             configs["batch_size"] = configs.pop("max_batch_size")
+        if configs.get("api_version") == "auto":  # aiokafka's default: probe, i.e. bootstrap
+            del configs["api_version"]
         self._configs = configs
         self._loop = loop
         self._producer: Optional[KafkaProducer] = None
