@@ -91,6 +91,9 @@ def test_partitions_for_metrics_and_bootstrap_connected(bootstrap, reader):
         m = p.metrics()
         assert m["producer-metrics"]["record-send-total"] >= 1
         assert f"producer-topic-metrics.{name}" in m
+    # A partition the topic lacks is waited for (it may be being added) for max_block_ms,
+    # then ValueError; a short bound keeps the test fast (the default is 60 s).
+    with KafkaProducer(bootstrap_servers=bootstrap, max_block_ms=500) as p:
         with pytest.raises(ValueError):
             p.send(name, b"v", partition=7)
 
