@@ -78,6 +78,14 @@ pub(crate) fn delivery_exception<'py>(py: Python<'py>, e: &DeliveryError) -> PyR
     Ok(exc)
 }
 
+/// `volley.errors.<name>(message)` as a Python exception.
+pub(crate) fn exception(py: Python<'_>, name: &str, message: String) -> PyErr {
+    match instance(py, name, message) {
+        Ok(exc) => PyErr::from_value(exc),
+        Err(err) => err,
+    }
+}
+
 /// `volley.errors.KafkaTimeoutError(message)`.
 pub(crate) fn timeout(py: Python<'_>, message: String) -> PyErr {
     match instance(py, "KafkaTimeoutError", message) {

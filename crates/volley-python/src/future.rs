@@ -2,12 +2,15 @@
 //!
 //! Volley's callback thread calls [`Shared::complete`] with each record's outcome, in
 //! completion order. It never takes the GIL: it stores the outcome, wakes the threads in
-//! `get()`, and queues the record for `volley-py-callbacks`, which runs the callbacks of
-//! everything queued under one GIL acquisition (none if no record has callbacks). The Python objects (the `RecordMetadata` tuple, the
-//! exception) are made on first use and kept, so every caller sees the same objects.
+//! `get()`, and settles a record without callbacks at once when nothing is queued ahead of
+//! it ([`QUEUED`]); otherwise it queues the record for `volley-py-callbacks`, which runs the
+//! callbacks of everything queued under one GIL acquisition (none if no record has
+//! callbacks). The Python objects (the `RecordMetadata` tuple, the exception) are made on
+//! first use and kept, so every caller sees the same objects.
 
 use std::cell::Cell;
-use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
@@ -144,7 +147,7 @@ impl Shared {
     pub(crate) fn complete(self: Arc<Self>, result: Result<RecordMetadata, DeliveryError>) {
         lock(&self.state).outcome = Some(result);
         self.done.notify_all();
-        dispatch(Job { shared: self });
+        dispatch(self);
     }
 
     /// The callbacks to run now, or `None` after marking the record settled (no more).
@@ -403,18 +406,40 @@ fn log_exception(py: Python<'_>, err: PyErr) {
     }
 }
 
-/// One completed record, for the callback thread.
+/// Records handed to the callback thread and not settled yet (all producers). While it is
+/// zero nothing is ahead of a completing record, so one without callbacks is settled on
+/// Volley's callback thread at once, with no hand-off and no wake-up of the callback thread;
+/// it is never settled before an earlier record's callbacks ran (a callback added to it
+/// later runs at once on the caller's thread, and must come after those).
+static QUEUED: AtomicUsize = AtomicUsize::new(0);
+
+/// One completed record, for the callback thread; counted in [`QUEUED`] until dropped
+/// (after it is settled).
 #[derive(Debug)]
 struct Job {
     shared: Arc<Shared>,
 }
 
-impl Job {
-    /// Whether the record has callbacks waiting (they need the GIL).
-    fn has_callbacks(&self) -> bool {
-        !lock(&self.shared.state).callbacks.is_empty()
+impl Drop for Job {
+    fn drop(&mut self) {
+        QUEUED.fetch_sub(1, Ordering::AcqRel);
     }
+}
 
+/// Settles a record that has no callbacks, without the GIL; whether it had none.
+fn settle_without_python(shared: &Shared) -> bool {
+    {
+        let mut st = lock(&shared.state);
+        if !st.callbacks.is_empty() {
+            return false;
+        }
+        st.settled = true;
+    }
+    shared.inflight.done();
+    true
+}
+
+impl Job {
     /// Runs the record's callbacks (those added while they run too) and settles it.
     fn run(self, py: Python<'_>) {
         while let Some(callbacks) = self.shared.take_callbacks() {
@@ -430,22 +455,6 @@ impl Job {
         }
         self.shared.inflight.done();
     }
-
-    /// Settles a record without callbacks, without the GIL; gives the job back if it has
-    /// callbacks after all.
-    fn settle_without_python(self) -> Option<Self> {
-        {
-            let mut st = lock(&self.shared.state);
-            if !st.callbacks.is_empty() {
-                return Some(Job {
-                    shared: Arc::clone(&self.shared),
-                });
-            }
-            st.settled = true;
-        }
-        self.shared.inflight.done();
-        None
-    }
 }
 
 thread_local! {
@@ -458,21 +467,53 @@ pub(crate) fn on_callback_thread() -> bool {
     CALLBACK_THREAD.with(Cell::get)
 }
 
-/// Hands `job` to the callback thread (started on first use).
-fn dispatch(job: Job) {
-    static TX: OnceLock<Option<mpsc::Sender<Job>>> = OnceLock::new();
-    let tx = TX.get_or_init(|| {
-        let (tx, rx) = mpsc::channel::<Job>();
-        std::thread::Builder::new()
-            .name("volley-py-callbacks".into())
-            .spawn(move || {
-                CALLBACK_THREAD.with(|c| c.set(true));
-                callback_loop(&rx);
-            })
-            .ok()
-            .map(|_| tx)
-    });
-    let job = match tx {
+/// The channel into the callback thread of this process, once started. Lock-free to read
+/// and to replace: after `fork()` the child replaces it (a lock held by a parent's thread at
+/// the fork would stay held in the child for ever).
+static CALLBACK_TX: arc_swap::ArcSwapOption<mpsc::Sender<Job>> = arc_swap::ArcSwapOption::const_empty();
+
+/// The sender into the callback thread, starting the thread if there is none; `None` if
+/// it cannot be started.
+fn callback_tx() -> Option<Arc<mpsc::Sender<Job>>> {
+    if let Some(tx) = CALLBACK_TX.load_full() {
+        return Some(tx);
+    }
+    let (tx, rx) = mpsc::channel::<Job>();
+    let tx = Arc::new(tx);
+    // Two first completions at once: the loser's thread ends when its sender is dropped.
+    let prev = CALLBACK_TX.compare_and_swap(&None::<Arc<mpsc::Sender<Job>>>, Some(Arc::clone(&tx)));
+    if let Some(won) = &*prev {
+        return Some(Arc::clone(won));
+    }
+    let started = std::thread::Builder::new()
+        .name("volley-py-callbacks".into())
+        .spawn(move || {
+            CALLBACK_THREAD.with(|c| c.set(true));
+            callback_loop(&rx);
+        });
+    if started.is_err() {
+        CALLBACK_TX.store(None);
+        return None;
+    }
+    Some(tx)
+}
+
+/// In the child after `fork()`: the parent's callback thread does not exist here; the next
+/// completion starts a new one. The old channel is leaked (its receiver belonged to a
+/// thread that is gone).
+pub(crate) fn after_fork_in_child() {
+    std::mem::forget(CALLBACK_TX.swap(None));
+}
+
+/// Settles a completed record: at once if it has no callbacks and nothing is queued ahead
+/// of it, else through the callback thread (started on first use).
+fn dispatch(shared: Arc<Shared>) {
+    if QUEUED.load(Ordering::Acquire) == 0 && settle_without_python(&shared) {
+        return;
+    }
+    QUEUED.fetch_add(1, Ordering::AcqRel);
+    let job = Job { shared };
+    let job = match callback_tx() {
         Some(tx) => match tx.send(job) {
             Ok(()) => return,
             Err(mpsc::SendError(job)) => job,
@@ -498,14 +539,9 @@ fn run_batch(jobs: Vec<Job>) {
     let mut jobs = jobs.into_iter();
     let rest: Vec<Job> = loop {
         let Some(job) = jobs.next() else { return };
-        let job = if job.has_callbacks() {
-            job
-        } else {
-            match job.settle_without_python() {
-                Some(job) => job,
-                None => continue,
-            }
-        };
+        if settle_without_python(&job.shared) {
+            continue; // dropped: no longer queued
+        }
         break std::iter::once(job).chain(jobs).collect();
     };
     let mut jobs = Some(rest);

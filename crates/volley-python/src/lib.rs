@@ -15,11 +15,24 @@ use pyo3::prelude::*;
 mod errors;
 mod future;
 mod producer;
+mod schema;
 
 /// The module `volley._volley`.
 #[pymodule]
 fn _volley(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<producer::Producer>()?;
     m.add_class::<future::FutureRecordMetadata>()?;
+    m.add_class::<schema::SchemaEncoder>()?;
+    m.add_function(wrap_pyfunction!(after_fork_in_child, m)?)?;
     Ok(())
+}
+
+/// Called in the child after `os.fork()` (registered by `volley.producer` with
+/// `os.register_at_fork`): the parent's I/O and callback threads do not exist in the child,
+/// so the next producer starts new ones. Producers inherited from the parent are refused by
+/// the Python side.
+#[pyfunction]
+fn after_fork_in_child() {
+    volley::blocking::after_fork_in_child();
+    future::after_fork_in_child();
 }

@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use volley::{Error, Header, ProducerConfig, ProducerRecord};
 
 use crate::errors;
-use crate::future::{deadline, expired, on_callback_thread, slice, FutureRecordMetadata, Inflight, Shared};
+use crate::future::{deadline, expired, on_callback_thread, slice, FutureRecordMetadata, Inflight, Shared, SLICE};
 
 /// How long `close()` waits for queued Python callbacks after the producer closed, when its
 /// own timeout has run out (every record has its outcome by then; this bounds slow callbacks).
@@ -88,12 +88,25 @@ impl Producer {
         let shared = Shared::new(topic, sizes, Arc::clone(&self.inflight));
         let done = Arc::clone(&shared);
         let inner = &self.inner;
-        let sent = py.detach(move || inner.send_with_callback(record, move |r| done.complete(r)));
+        // A send blocked on metadata or buffer room waits in slices, so Ctrl-C interrupts it
+        // (the record is then dropped unsent).
+        let sent = py.detach(move || {
+            inner.send_with_callback_interruptible(
+                record,
+                move |r| done.complete(r),
+                SLICE,
+                || Python::attach(|py| py.check_signals().err()),
+            )
+        });
         match sent {
-            Ok(()) => Ok(FutureRecordMetadata::new(shared)),
-            Err(e) => {
+            Ok(Ok(())) => Ok(FutureRecordMetadata::new(shared)),
+            Ok(Err(e)) => {
                 shared.abandon();
                 Err(errors::send_error(py, &e.error))
+            }
+            Err(interrupted) => {
+                shared.abandon();
+                Err(interrupted)
             }
         }
     }
@@ -133,6 +146,30 @@ impl Producer {
             self.callbacks_until(py, grace)?;
         }
         Ok(())
+    }
+
+    /// Waits (at most `timeout` seconds, in slices with Ctrl-C checked between them) until a
+    /// broker answered a metadata request, as kafka-python's constructor does;
+    /// `KafkaTimeoutError` when none did.
+    fn bootstrap(&self, py: Python<'_>, timeout: f64) -> PyResult<()> {
+        let deadline = deadline(Some(timeout))?;
+        let inner = &self.inner;
+        loop {
+            let d = slice(deadline);
+            match py.detach(|| inner.bootstrap(d)) {
+                Ok(()) => return Ok(()),
+                Err(Error::TimedOut { .. }) => {}
+                Err(e) => return Err(errors::to_pyerr(py, &e)),
+            }
+            py.check_signals()?;
+            if expired(deadline) {
+                let brokers = inner.config().bootstrap_servers.join(",");
+                return Err(errors::timeout(
+                    py,
+                    format!("no broker of {brokers} answered within {timeout} s (bootstrap)"),
+                ));
+            }
+        }
     }
 
     /// The partition numbers of `topic` (waits at most `max.block.ms` for metadata).

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
-from typing import Dict, Iterator, List
+from typing import Any, Callable, Dict, Iterator, List
 
 import pytest
 
@@ -75,6 +75,20 @@ class Reader:
             out.append(m)
         return out
 
+    def avro_dump(self, topic: str, count: int, registry: str) -> List[Dict]:
+        """Each record's framed schema id and its value decoded by confluent-kafka's
+        AvroDeserializer (scripts/avro_check.py; bytes as {"bytes_b64": ...})."""
+        done = subprocess.run(
+            [self.python, str(ROOT / "scripts/avro_check.py"), "dump", self.bootstrap, topic, str(count), "--registry", registry],
+            capture_output=True, text=True, timeout=300,
+        )
+        if done.returncode != 0:
+            raise AssertionError(f"avro_check dump failed: {done.stderr}")
+        return [json.loads(line) for line in done.stdout.splitlines()]
+
+    def delete(self, topic: str) -> None:
+        self._run("delete", topic)
+
     def placement(self, topic: str, partitions: int, keys: List[bytes]) -> Dict[bytes, int]:
         stdin = "".join(base64.b64encode(k).decode() + "\n" for k in keys)
         out = {}
@@ -82,6 +96,28 @@ class Reader:
             m = json.loads(line)
             out[base64.b64decode(m["k"])] = m["p"]
         return out
+
+
+@pytest.fixture(scope="session")
+def registry() -> Iterator[str]:
+    """The Schema Registry test double (volley-testkit's, as the volley-registry program:
+    VOLLEY_REGISTRY_BIN, else target/debug/volley-registry); its URL."""
+    program = Path(os.environ.get("VOLLEY_REGISTRY_BIN") or ROOT / "target/debug/volley-registry")
+    if not program.exists():
+        pytest.fail(f"no registry double at {program}: cargo build -p volley-testkit --bin volley-registry (or set VOLLEY_REGISTRY_BIN)")
+    proc = subprocess.Popen([str(program)], stdout=subprocess.PIPE, text=True)
+    url = proc.stdout.readline().strip() if proc.stdout else ""
+    if not url:
+        proc.kill()
+        pytest.fail("volley-registry did not print its URL")
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 @pytest.fixture(scope="session")
@@ -101,3 +137,19 @@ def topic(reader: Reader) -> str:
 def python() -> str:
     """The interpreter running the tests (for scripts run as subprocesses)."""
     return sys.executable
+
+
+
+@pytest.fixture
+def stuck(reader: Reader) -> Callable[[Any], str]:
+    """``stuck(producer)``: a topic whose records ``producer`` cannot deliver. The topic is
+    created, ``producer`` learns its metadata (one record), then it is deleted; the producer
+    (made with ``allow_auto_create_topics=False``) keeps retrying its records
+    (UNKNOWN_TOPIC_OR_PARTITION is retriable) until ``delivery_timeout_ms``."""
+    def make(producer: Any) -> str:
+        name = f"py-gone-{uuid.uuid4().hex[:12]}"
+        reader.create(name, 1)
+        producer.send(name, b"warm").get(30)
+        reader.delete(name)
+        return name
+    return make

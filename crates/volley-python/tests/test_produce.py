@@ -18,7 +18,7 @@ def test_callbacks_in_completion_order_over_10000_records(bootstrap, reader, top
     threads = set()
 
     def ok(i, meta):
-        threads.add(threading.get_ident())
+        threads.add(threading.get_native_id())
         seen.append((i, meta.offset))
 
     p = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
@@ -34,7 +34,12 @@ def test_callbacks_in_completion_order_over_10000_records(bootstrap, reader, top
     assert [o for _, o in seen] == sorted(o for _, o in seen)
     # One callback thread; a callback added after the thread settled its record runs at once
     # on the caller's thread (kafka-python's rule), still after every earlier record's.
-    assert len(threads - {threading.get_ident()}) == 1
+    others = threads - {threading.get_native_id()}
+    assert len(others) == 1
+    # ... and that thread is the extension's own, not one of Volley's I/O threads.
+    (tid,) = others
+    with open(f"/proc/self/task/{tid}/comm") as f:
+        assert f.read().strip() == "volley-py-callb"  # "volley-py-callbacks", cut to 15 bytes
     assert all(f.is_done and f.succeeded() and not f.failed() for f in futures)
     meta = futures[-1].get()
     assert isinstance(meta, RecordMetadata) and meta.topic == topic and meta.partition == 0
@@ -86,6 +91,9 @@ def test_partitions_for_metrics_and_bootstrap_connected(bootstrap, reader):
         m = p.metrics()
         assert m["producer-metrics"]["record-send-total"] >= 1
         assert f"producer-topic-metrics.{name}" in m
+    # A partition the topic lacks is waited for (it may be being added) for max_block_ms,
+    # then ValueError; a short bound keeps the test fast (the default is 60 s).
+    with KafkaProducer(bootstrap_servers=bootstrap, max_block_ms=500) as p:
         with pytest.raises(ValueError):
             p.send(name, b"v", partition=7)
 

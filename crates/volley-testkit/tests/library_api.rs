@@ -124,6 +124,68 @@ fn blocking_calls_from_a_delivery_callback_do_not_deadlock() {
     assert_eq!(c.records("cb").len(), 3);
 }
 
+/// Bootstrapping before any topic is used (issue 16: kafka-python's constructor does): one
+/// metadata request, answered; known brokers answer at once; nothing listening times out.
+#[test]
+fn blocking_bootstrap_waits_for_a_broker_and_times_out_without_one() {
+    const METADATA: i16 = 3;
+    let (_rt, c) = background_cluster(1);
+    let p = volley::blocking::Producer::new(config(&c, &[])).expect("producer");
+    p.bootstrap(LIVENESS).expect("a broker answered");
+    p.bootstrap(Duration::ZERO).expect("the brokers are known now");
+    let asked = c.request_log().iter().filter(|r| r.api_key == METADATA).count();
+    assert_eq!(asked, 1, "one metadata request");
+    let nobody = ProducerConfig::from_properties([("bootstrap.servers", "127.0.0.1:9")]).expect("config");
+    let q = volley::blocking::Producer::new(nobody).expect("producer");
+    let e = q.bootstrap(Duration::from_millis(200)).expect_err("nothing listens");
+    assert!(matches!(e, Error::TimedOut { what: "bootstrap", .. }), "{e}");
+}
+
+/// A send waiting for metadata is interrupted between slices when asked (a binding's
+/// Ctrl-C): the record is dropped unsent and its callback never runs; a send that is not
+/// interrupted is queued and delivered as usual.
+#[test]
+fn an_interrupted_send_drops_the_record_and_one_not_interrupted_is_delivered() {
+    let (_rt, c) = background_cluster(1);
+    c.create_topic("here", 1);
+    let p = volley::blocking::Producer::new(config(&c, &[("allow.auto.create.topics", "false")])).expect("producer");
+    let called = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&called);
+    let mut checks = 0;
+    let sent = p.send_with_callback_interruptible(
+        ProducerRecord::new("missing", "v"),
+        move |_| {
+            counted.fetch_add(1, Ordering::SeqCst);
+        },
+        Duration::from_millis(20),
+        || {
+            checks += 1;
+            (checks == 3).then_some("interrupted")
+        },
+    );
+    assert!(matches!(sent, Err("interrupted")));
+    assert_eq!(checks, 3);
+    let (tx, rx) = mpsc::channel();
+    p.send_with_callback_interruptible(
+        ProducerRecord::new("here", "v"),
+        move |r| {
+            let _ = tx.send(r.is_ok());
+        },
+        Duration::from_millis(20),
+        || None::<()>,
+    )
+    .expect("not interrupted")
+    .expect("queued");
+    assert!(rx.recv_timeout(LIVENESS).expect("outcome"));
+    p.close(LIVENESS).expect("closed");
+    assert_eq!(
+        called.load(Ordering::SeqCst),
+        0,
+        "the dropped record's callback never ran"
+    );
+    assert_eq!(c.records("here").len(), 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_send_gives_the_record_back() {
     let c = FakeCluster::start(1).await;

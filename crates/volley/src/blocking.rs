@@ -36,7 +36,7 @@ pub use typed::TypedProducer;
 
 use std::cell::Cell;
 use std::future::Future;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
@@ -66,21 +66,43 @@ impl Wake for Unpark {
     }
 }
 
-/// The runtime shared by every blocking producer of the process.
+/// The runtime shared by every blocking producer of the process. Each runtime is leaked
+/// (it lives as long as the process): after `fork` the child's copy has no threads, and
+/// dropping it there could wait for them for ever (see [`after_fork_in_child`]).
+static RUNTIME: arc_swap::ArcSwapOption<&'static Runtime> = arc_swap::ArcSwapOption::const_empty();
+
+/// The shared runtime, started by the first caller (again after [`after_fork_in_child`]).
 fn runtime() -> Result<&'static Runtime, Error> {
-    static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
-    RUNTIME
-        .get_or_init(|| {
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .thread_name("volley-io")
-                .on_thread_start(|| IO_THREAD.with(|c| c.set(true)))
-                .enable_all()
-                .build()
-                .map_err(|e| e.to_string())
-        })
-        .as_ref()
-        .map_err(|e| Error::Blocking(format!("cannot start the producer's runtime: {e}")))
+    if let Some(rt) = &*RUNTIME.load() {
+        return Ok(**rt);
+    }
+    let built = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("volley-io")
+        .on_thread_start(|| IO_THREAD.with(|c| c.set(true)))
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Blocking(format!("cannot start the producer's runtime: {e}")))?;
+    let built: &'static Runtime = Box::leak(Box::new(built));
+    // Two first callers at once: one runtime wins, the loser's stays idle (leaked, one thread).
+    let prev = RUNTIME.compare_and_swap(
+        &None::<std::sync::Arc<&'static Runtime>>,
+        Some(std::sync::Arc::new(built)),
+    );
+    Ok(match &*prev {
+        Some(won) => **won,
+        None => built,
+    })
+}
+
+/// Call in the child after `fork()`: the child has none of the parent's threads, so the
+/// shared runtime is abandoned and the next blocking producer starts a new one. Producers
+/// made before the fork stay bound to the abandoned runtime and must not be used in the
+/// child (their calls would wait for threads that do not exist); a binding should refuse
+/// them (the Python package does). Leaks the old runtime, which cannot be shut down
+/// without its threads.
+pub fn after_fork_in_child() {
+    std::mem::forget(RUNTIME.swap(None));
 }
 
 /// The shared runtime, unless this thread must not block: the runtime's own thread would
@@ -242,6 +264,52 @@ impl Producer {
             Err(e) => return Err(SendError::new(e, record)),
         };
         wait_in(rt, self.inner.send_with_callback(record, callback))
+    }
+
+    /// As [`Producer::send_with_callback`], waiting in slices of `every` and calling
+    /// `interrupted` between them: when it returns `Some`, the wait for metadata or buffer
+    /// room ends, the record is dropped unsent (its callback is not called) and that value
+    /// is returned. For bindings whose callers must be interruptible (Python's Ctrl-C is
+    /// only seen between slices).
+    ///
+    /// # Errors
+    /// `Err(e)` from `interrupted`; otherwise as [`Producer::send_with_callback`].
+    pub fn send_with_callback_interruptible<E>(
+        &self,
+        record: ProducerRecord,
+        callback: impl FnOnce(Result<RecordMetadata, DeliveryError>) + Send + 'static,
+        every: Duration,
+        mut interrupted: impl FnMut() -> Option<E>,
+    ) -> Result<Result<(), SendError>, E> {
+        let rt = match ready() {
+            Ok(rt) => rt,
+            Err(e) => return Ok(Err(SendError::new(e, record))),
+        };
+        let mut sending = std::pin::pin!(self.inner.send_with_callback(record, callback));
+        loop {
+            if let Some(done) = wait_until(rt, sending.as_mut(), every) {
+                return Ok(done);
+            }
+            if let Some(e) = interrupted() {
+                return Err(e);
+            }
+        }
+    }
+
+    /// Waits (at most `timeout`) until the producer knows the cluster's brokers (see
+    /// [`crate::Producer::bootstrap`]).
+    ///
+    /// # Errors
+    /// [`Error::TimedOut`] when no broker answered in time; as
+    /// [`crate::Producer::bootstrap`]; [`Error::Blocking`].
+    pub fn bootstrap(&self, timeout: Duration) -> Result<(), Error> {
+        match wait_until(ready()?, self.inner.bootstrap(), timeout) {
+            Some(r) => r,
+            None => Err(Error::TimedOut {
+                what: "bootstrap",
+                waited: timeout,
+            }),
+        }
     }
 
     /// Sends everything queued now and waits until every record queued before the call has

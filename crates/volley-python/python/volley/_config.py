@@ -84,9 +84,21 @@ _DEFAULT_ONLY = {
     "transaction_timeout_ms": "transactions (not supported yet)",
 }
 
-# Keywords that only tune kafka-python's own Python I/O or version probing: any value is
-# accepted and has no effect (Volley negotiates API versions with each broker itself).
+# Keywords that only tune kafka-python's version probing and bootstrap: not Volley
+# properties (Volley negotiates API versions with each broker itself). The constructor
+# bootstraps as kafka-python does unless api_version is given, bounded by bootstrap_timeout().
 _NO_EFFECT = {"api_version", "api_version_auto_timeout_ms", "bootstrap_timeout_ms"}
+
+
+def bootstrap_timeout(config: Dict[str, Any], given: Dict[str, Any]) -> int:
+    """Milliseconds the constructor waits for a broker: kafka-python 3.0's
+    ``bootstrap_timeout_ms``, or 2.x's ``api_version_auto_timeout_ms`` when only that was
+    given, never more than ``max_block_ms``."""
+    if "api_version_auto_timeout_ms" in given and "bootstrap_timeout_ms" not in given:
+        wait = config["api_version_auto_timeout_ms"]
+    else:
+        wait = config["bootstrap_timeout_ms"]
+    return min(int(_int("bootstrap_timeout_ms", wait)), int(_int("max_block_ms", config["max_block_ms"])))
 
 # Keywords copied to a Volley property as a whole number of the same meaning.
 _INTS = {
@@ -165,7 +177,7 @@ def _acks(value: Any) -> str:
 
 def _serializer(name: str, value: Any) -> Optional[Callable[..., Any]]:
     if value is None or callable(value) or callable(getattr(value, "serialize", None)):
-        return value
+        return value  # type: ignore[no-any-return]  # checked just above
     raise KafkaConfigurationError(f"{name} must be a callable or have serialize(topic, headers, data), not {value!r}")
 
 

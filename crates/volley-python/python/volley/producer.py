@@ -1,11 +1,12 @@
 """``KafkaProducer``: kafka-python's producer API on Volley."""
 import atexit
 import logging
+import os
 import threading
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple, Union
 
 from . import _config
-from ._volley import FutureRecordMetadata, Producer as _Native
+from ._volley import FutureRecordMetadata, Producer as _Native, after_fork_in_child as _native_after_fork
 from .errors import IllegalStateError
 
 log = logging.getLogger("volley")
@@ -34,6 +35,28 @@ def _close_all() -> None:
 atexit.register(_close_all)
 
 
+def _after_fork_in_child() -> None:
+    """The child of ``os.fork()`` has none of the parent's threads: Volley starts new ones
+    for producers made in the child, and producers inherited from the parent refuse to work
+    (their I/O thread is the parent's; using them would hang)."""
+    global _open_lock
+    _open_lock = threading.Lock()  # a parent's thread may have held it at the fork
+    for p in list(_open):
+        p._inherited = True
+        p._closed = True
+    _open.clear()
+    _native_after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+_INHERITED = (
+    "this KafkaProducer was created in the parent process before os.fork(); "
+    "it cannot be used in the child: create a new KafkaProducer in the child"
+)
+
+
 def _to_bytes(what: str, data: Any) -> Optional[bytes]:
     if data is None or isinstance(data, bytes):
         return data
@@ -59,8 +82,21 @@ class KafkaProducer:
         self._value_serializer: Serializer = self.config["value_serializer"]
         self._native = _Native(properties)
         self._closed = False
+        self._inherited = False
+        if self.config["api_version"] is None:
+            # kafka-python bootstraps here (unless api_version is given): no broker answering
+            # raises KafkaTimeoutError now rather than at the first send.
+            try:
+                self._native.bootstrap(_config.bootstrap_timeout(self.config, configs) / 1000)
+            except BaseException:
+                self._native.close(0)
+                raise
         with _open_lock:
             _open.add(self)
+
+    def _check_process(self) -> None:
+        if self._inherited:
+            raise IllegalStateError(_INHERITED)
 
     def __enter__(self) -> "KafkaProducer":
         return self
@@ -82,7 +118,7 @@ class KafkaProducer:
         topic: str,
         value: Any = None,
         key: Any = None,
-        headers: Optional[List[Tuple[str, bytes]]] = None,
+        headers: Optional[List[Tuple[str, Optional[bytes]]]] = None,
         partition: Optional[int] = None,
         timestamp_ms: Optional[int] = None,
     ) -> FutureRecordMetadata:
@@ -92,7 +128,7 @@ class KafkaProducer:
         ``KafkaTimeoutError``). ``None`` keys and values are sent as null, without calling
         the serializer."""
         if self._closed:
-            raise IllegalStateError("the producer is closed")
+            raise IllegalStateError(_INHERITED if self._inherited else "the producer is closed")
         if not isinstance(topic, str):
             raise TypeError(f"topic must be a str, not {type(topic).__name__}")
         if value is None and key is None:
@@ -110,12 +146,16 @@ class KafkaProducer:
         """Sends everything queued and waits (at most ``timeout`` seconds, ``None``: no
         limit) until every record has its outcome and its callbacks have run; raises
         ``KafkaTimeoutError`` if time runs out first."""
+        self._check_process()
         self._native.flush(timeout)
 
     def close(self, timeout: Optional[float] = None) -> None:
         """Delivers what is queued (at most ``timeout`` seconds), then closes: records still
         pending fail. Called from a callback, it does not wait (timeout 0). Closing twice is
-        harmless."""
+        harmless. In the child of ``os.fork()`` a producer inherited from the parent is left
+        alone (the parent still owns it)."""
+        if self._inherited:
+            return
         with _open_lock:
             _open.discard(self)
         self._closed = True
@@ -127,10 +167,12 @@ class KafkaProducer:
 
     def partitions_for(self, topic: str) -> Set[int]:
         """The partition numbers of ``topic`` (waits at most ``max_block_ms`` for metadata)."""
+        self._check_process()
         return self._native.partitions_for(topic)
 
     def bootstrap_connected(self) -> bool:
-        """Whether a connection to a broker is open (Volley connects at the first send)."""
+        """Whether a connection to a broker is open."""
+        self._check_process()
         return self._native.bootstrap_connected()
 
     def metrics(self, raw: bool = False) -> Dict[str, Dict[str, float]]:

@@ -138,6 +138,43 @@ impl Producer {
         Ok(())
     }
 
+    /// Waits until the producer knows the cluster's brokers: a metadata request (without
+    /// topics if none is used yet) answered by one of them. Volley otherwise connects at the
+    /// first `send`; kafka-python bootstraps in its constructor, and its Python twin calls
+    /// this there. Not bounded here: the caller bounds the wait (the blocking
+    /// [`crate::blocking::Producer::bootstrap`] takes a timeout).
+    ///
+    /// # Errors
+    /// [`Error::Fatal`], a TLS or SASL refusal of the brokers ([`Error::Tls`],
+    /// [`Error::Authentication`]), [`Error::Closed`].
+    pub async fn bootstrap(&self) -> Result<(), Error> {
+        let mut rx = self.cluster.clone();
+        let mut asked = false;
+        loop {
+            {
+                let c = rx.borrow_and_update();
+                if let Some(reason) = self.shared.fatal.get() {
+                    return Err(Error::Fatal(reason.clone()));
+                }
+                if !c.brokers.is_empty() {
+                    return Ok(());
+                }
+                if let Some(e) = &c.auth_error {
+                    return Err(e.clone());
+                }
+            }
+            if !asked {
+                self.commands
+                    .send(Command::Bootstrap)
+                    .map_err(|_| Error::Closed { detail: None })?;
+                asked = true;
+            }
+            if rx.changed().await.is_err() {
+                return Err(Error::Closed { detail: None });
+            }
+        }
+    }
+
     /// Where a key would go now for `topic` (waits for metadata like `send`). `None` for
     /// a keyless record, which the sticky partitioner places.
     ///

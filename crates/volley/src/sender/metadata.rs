@@ -41,6 +41,10 @@ pub(super) struct MetadataPolicy {
     /// A broker asked for a rebootstrap: due at once, whatever the time trigger says (a
     /// flag, not a back-dated `last_answer`: `Instant` cannot go before the host's boot).
     forced: bool,
+    /// The producer waits to know the cluster before any topic is used (a bootstrap at
+    /// construction, as kafka-python does): a request without topics is wanted until one
+    /// is answered.
+    bootstrap: bool,
 }
 
 impl MetadataPolicy {
@@ -55,6 +59,21 @@ impl MetadataPolicy {
             topics: HashMap::new(),
             last_answer: now,
             forced: false,
+            bootstrap: false,
+        }
+    }
+
+    /// The producer wants to know the brokers before any topic is used: a metadata request
+    /// goes (without topics, if none is used yet) when the backoff allows. Asking again
+    /// while it is wanted changes nothing, so a caller polling this cannot cause a storm.
+    pub(super) fn want_bootstrap(&mut self, now: Instant) {
+        if self.bootstrap {
+            return;
+        }
+        self.bootstrap = true;
+        self.need = true;
+        if !self.in_flight {
+            self.not_before = self.not_before.min(now);
         }
     }
 
@@ -94,7 +113,10 @@ impl MetadataPolicy {
 
     /// Whether a request should go now.
     pub(super) fn due(&self, now: Instant) -> bool {
-        !self.in_flight && !self.topics.is_empty() && now >= self.not_before && (self.need || now >= self.next_periodic)
+        !self.in_flight
+            && (!self.topics.is_empty() || self.bootstrap)
+            && now >= self.not_before
+            && (self.need || now >= self.next_periodic)
     }
 
     /// A request went out.
@@ -108,6 +130,7 @@ impl MetadataPolicy {
         self.in_flight = false;
         self.last_answer = now;
         self.forced = false;
+        self.bootstrap = false;
         self.next_periodic = now + self.settings.max_age;
         if unresolved {
             self.failures = self.failures.saturating_add(1);
@@ -169,7 +192,7 @@ impl MetadataPolicy {
 
     /// The next time the policy may want to act.
     pub(super) fn next_wakeup(&self) -> Option<Instant> {
-        if self.topics.is_empty() {
+        if self.topics.is_empty() && !self.bootstrap {
             return None;
         }
         Some(if self.need {
@@ -203,6 +226,27 @@ mod tests {
         let t = Instant::now();
         let m = MetadataPolicy::new(settings(), t);
         assert!(!m.due(t + Duration::from_secs(1000)));
+    }
+
+    #[test]
+    fn a_bootstrap_asks_once_without_topics_backs_off_and_ends_with_an_answer() {
+        let t = Instant::now();
+        let mut m = MetadataPolicy::new(settings(), t);
+        m.want_bootstrap(t);
+        assert!(m.due(t));
+        assert!(m.topics().is_empty());
+        m.sent();
+        m.failed(t);
+        m.want_bootstrap(t); // asked again while wanted: the backoff stands
+        assert!(!m.due(t + Duration::from_millis(50)));
+        assert!(m.due(t + Duration::from_millis(121)));
+        m.sent();
+        m.answered(t, false);
+        assert!(
+            !m.due(t + Duration::from_secs(1000)),
+            "no periodic refresh without topics"
+        );
+        assert_eq!(m.next_wakeup(), None);
     }
 
     #[test]

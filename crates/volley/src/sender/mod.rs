@@ -95,6 +95,8 @@ pub(crate) enum Command {
     NeedTopic(String),
     /// `send` waits for a partition the cached metadata of this known topic lacks.
     RefreshTopic(String),
+    /// [`crate::Producer::bootstrap`] waits to learn the brokers.
+    Bootstrap,
     /// Reply with every incomplete batch (the flush waits for them).
     Flush(oneshot::Sender<Vec<Arc<BatchCompletion>>>),
     /// Fail everything still pending and stop.
@@ -264,6 +266,7 @@ impl Sender {
     fn on_command(&mut self, c: Command, now: Instant) {
         match c {
             Command::NeedTopic(t) => self.meta.want_topic(&t, now),
+            Command::Bootstrap => self.meta.want_bootstrap(now),
             Command::RefreshTopic(t) => {
                 tracing::debug!(topic = %t, "a send waits for a partition beyond the cached count");
                 self.meta.want_topic(&t, now);
