@@ -31,6 +31,7 @@ fn exception_for<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyAny>>
         Error::Config(_) => "KafkaConfigurationError",
         Error::RecordTooLarge { .. } => "MessageSizeTooLargeError",
         Error::BufferFull { .. }
+        | Error::QueueFull { .. }
         | Error::TopicNotAvailable { .. }
         | Error::DeliveryTimeout { .. }
         | Error::TimedOut { .. }
