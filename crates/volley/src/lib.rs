@@ -70,6 +70,7 @@ pub mod partitioner;
 pub mod record;
 pub mod security;
 pub mod serializer;
+pub mod transaction;
 
 mod accumulator;
 mod metadata;
@@ -81,7 +82,7 @@ pub use config::{
     Acks, ClientDnsLookup, Compression, ConfigError, MetadataRecovery, PartitionerKind, ProducerConfig,
     ProducerConfigBuilder,
 };
-pub use error::{BatchId, DeliveryError, Error, Persistence, SendError};
+pub use error::{BatchId, DeliveryError, Error, Persistence, SendError, TransactionError, TransactionErrorKind};
 pub use interceptor::{Acknowledgement, Interceptor};
 pub use partitioner::{murmur2, murmur2_partition, BuiltinPartitioner, Partitioner};
 pub use producer::callback::Callback;

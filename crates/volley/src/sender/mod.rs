@@ -25,6 +25,11 @@ mod nodes;
 mod partitions;
 mod producer_id;
 mod stats;
+// Wired into the sender loop step by step; until then parts are used by tests only.
+#[allow(dead_code)]
+mod transaction;
+#[allow(dead_code)]
+mod txn_errors;
 mod warn_limit;
 
 use rustc_hash::FxHashMap;
