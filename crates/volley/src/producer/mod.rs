@@ -213,6 +213,15 @@ impl Producer {
     /// As [`Producer::new`].
     pub fn with_partitioner(config: ProducerConfig, partitioner: Arc<dyn Partitioner>) -> Result<Self, Error> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
+        if let Some(id) = &config.transactional_id {
+            // The transaction manager exists (sender::transaction) but the sender does not
+            // drive it yet: refuse rather than run a transactional id as a plain producer.
+            return Err(Error::Config(crate::config::ConfigError::NotSupported {
+                key: "transactional.id".into(),
+                value: id.clone(),
+                detail: "the transactional producer is not wired into the sender yet".into(),
+            }));
+        }
         let batch_size = config.batch_size.min(config.max_request_size);
         let shared = Arc::new(Shared {
             accumulator: Accumulator::new(
