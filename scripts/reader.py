@@ -13,7 +13,11 @@ Commands (BOOTSTRAP is host:port):
   elect-preferred BOOTSTRAP TOPIC       move each partition's leadership back to its
                                         preferred replica (no error if it already leads)
   describe BOOTSTRAP TOPIC              print {"partition": {"leader", "replicas", "isr"}}
-  read BOOTSTRAP TOPIC COUNT            print every record as a JSON line (base64 bytes)
+  read BOOTSTRAP TOPIC COUNT [ISOLATION]
+                                        print every record as a JSON line (base64 bytes);
+                                        ISOLATION is read_committed (librdkafka's default:
+                                        records of aborted or open transactions are skipped)
+                                        or read_uncommitted
   placement BOOTSTRAP TOPIC PARTITIONS  keys on stdin (one base64 key a line): print the
                                         partition librdkafka's murmur2_random gives each,
                                         found by producing probes to TOPIC
@@ -163,10 +167,13 @@ def partitions_of(consumer, topic):
     return sorted(t.partitions.keys())
 
 
-def consume(bootstrap, topic, count):
+def consume(bootstrap, topic, count, isolation="read_committed"):
     """Yields every message of the topic; stops after COUNT or when idle."""
+    if isolation not in ("read_committed", "read_uncommitted"):
+        raise SystemExit(f"reader: unknown isolation level {isolation}")
     c = Consumer({
         "bootstrap.servers": bootstrap,
+        "isolation.level": isolation,
         "group.id": "volley-reader",
         "enable.auto.commit": False,
         "check.crcs": True,
@@ -193,9 +200,9 @@ def consume(bootstrap, topic, count):
         c.close()
 
 
-def read(bootstrap, topic, count):
+def read(bootstrap, topic, count, isolation="read_committed"):
     out = sys.stdout
-    for m in consume(bootstrap, topic, int(count)):
+    for m in consume(bootstrap, topic, int(count), isolation):
         ts_type, ts = m.timestamp()
         out.write(json.dumps({
             "p": m.partition(), "o": m.offset(), "k": b64(m.key()), "v": b64(m.value()),

@@ -19,6 +19,7 @@
 
 pub mod compression;
 pub mod control;
+pub mod txn;
 pub mod error;
 pub mod frame;
 pub mod produce;

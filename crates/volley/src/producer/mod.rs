@@ -5,6 +5,7 @@
 pub(crate) mod callback;
 pub(crate) mod stats;
 pub(crate) mod typed;
+pub(crate) mod transactions;
 pub(crate) mod wait;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -213,15 +214,6 @@ impl Producer {
     /// As [`Producer::new`].
     pub fn with_partitioner(config: ProducerConfig, partitioner: Arc<dyn Partitioner>) -> Result<Self, Error> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
-        if let Some(id) = &config.transactional_id {
-            // The transaction manager exists (sender::transaction) but the sender does not
-            // drive it yet: refuse rather than run a transactional id as a plain producer.
-            return Err(Error::Config(crate::config::ConfigError::NotSupported {
-                key: "transactional.id".into(),
-                value: id.clone(),
-                detail: "the transactional producer is not wired into the sender yet".into(),
-            }));
-        }
         let batch_size = config.batch_size.min(config.max_request_size);
         let shared = Arc::new(Shared {
             accumulator: Accumulator::new(
@@ -253,6 +245,14 @@ impl Producer {
             } else {
                 config.client_id.clone()
             },
+            txn: config.transactional_id.as_ref().map(|id| {
+                std::sync::Mutex::new(crate::sender::transaction::TransactionManager::new(
+                    id.clone(),
+                    std::time::Instant::now(),
+                    (config.retry_backoff, config.retry_backoff_max),
+                ))
+            }),
+            txn_changed: Notify::new(),
             config,
         });
         let (tx, rx) = mpsc::unbounded_channel();
@@ -429,6 +429,9 @@ impl Producer {
     ) -> Result<DeliveryFuture, Error> {
         let topic = record.topic;
         let r = self.append(record, wait, attach, original).await;
+        if let Err(e) = &r {
+            self.txn_send_refused(e);
+        }
         if r.is_err() {
             // As Java's `doSend`: a record `send` refuses counts in record-error-total.
             self.shared
@@ -456,6 +459,7 @@ impl Producer {
         if let Some(reason) = self.shared.fatal.get() {
             return Err(Error::Fatal(reason.clone()));
         }
+        self.txn_check_send()?;
         validate_topic(record.topic)?;
         let size = single_record_batch_size(record.key, record.value, record.headers);
         if size > cfg.max_request_size {
@@ -578,6 +582,9 @@ impl Producer {
                 },
             )
         };
+        if let Some(a) = &appended {
+            self.txn_note_partition(record.topic, a.completion.partition);
+        }
         let Some(appended) = appended else {
             // Closed while this send waited: nothing will drain a queue now.
             self.shared.memory.add_permits(size);

@@ -25,10 +25,9 @@ mod nodes;
 mod partitions;
 mod producer_id;
 mod stats;
-// Wired into the sender loop step by step; until then parts are used by tests only.
-#[allow(dead_code)]
-mod transaction;
-#[allow(dead_code)]
+pub(crate) mod transaction;
+mod txn_driver;
+pub(crate) use txn_driver::lock as txn_lock;
 mod txn_errors;
 mod warn_limit;
 
@@ -82,6 +81,11 @@ pub(crate) struct Shared {
     pub(crate) metrics: crate::metrics::Metrics,
     /// `client.id`, or `producer-N` when it is empty.
     pub(crate) client_name: String,
+    /// The transaction manager of a producer with a `transactional.id`: the sender drives
+    /// it, the producer's transactional calls start operations and read their results.
+    pub(crate) txn: Option<std::sync::Mutex<transaction::TransactionManager>>,
+    /// Notified (all waiters) whenever the transaction manager may have a new result.
+    pub(crate) txn_changed: Notify,
 }
 
 impl std::fmt::Debug for Shared {
@@ -306,6 +310,7 @@ impl Sender {
         self.expire_idle_topics(now);
         self.maybe_fetch_metadata(now);
         self.maybe_init_producer_id(now);
+        self.drive_transaction(now);
         self.drain(now);
         (self.shutdown || !self.commands_open) && self.is_idle()
     }
@@ -355,6 +360,7 @@ impl Sender {
             self.meta.next_wakeup(),
             self.meta.next_idle_check(),
             self.pid.next_attempt(),
+            self.txn_next_attempt(),
         ]
         .into_iter()
         .flatten()
@@ -445,7 +451,7 @@ impl Sender {
                 };
                 (encode_init_producer_id(v, corr, client_id, *current), v)
             }
-            PendingKind::Produce { .. } => return false,
+            PendingKind::Produce { .. } | PendingKind::Txn(_) => return false,
         };
         let frame = match frame {
             Ok(f) => f,
@@ -506,6 +512,10 @@ impl Sender {
     }
 
     fn maybe_init_producer_id(&mut self, now: Instant) {
+        if self.shared.txn.is_some() {
+            // The transaction manager asks for the transactional producer's id.
+            return;
+        }
         let bump_wanted = self
             .pid
             .current()
@@ -707,6 +717,7 @@ impl Sender {
             format!("{records} records of {topic}-{partition} failed, not persisted: {error}"),
             now,
         );
+        self.txn_send_refused(&error);
         q.completion.complete(BatchOutcome::Failed {
             error: DeliveryError::not_persisted(error),
             record_errors: Vec::new(),

@@ -98,7 +98,8 @@ pub(crate) enum Op {
 }
 
 impl Op {
-    fn name(self) -> &'static str {
+    /// The call's name (for timeouts and errors).
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Op::Init => "init_transactions",
             Op::SendOffsets => "send_offsets_to_transaction",
@@ -324,6 +325,42 @@ impl TransactionManager {
         Ok(Started::New)
     }
 
+    /// Sets the protocol from the coordinator's ApiVersions answer; only while initializing
+    /// (Java reads it at transaction boundaries; a transaction never changes protocol).
+    pub(crate) fn set_protocol(&mut self, tv2: bool) {
+        if self.state == State::Initializing {
+            self.protocol = if tv2 { Protocol::V2 } else { Protocol::V1 };
+        }
+    }
+
+    /// After the current transaction, bump the epoch (a partition has a sequence gap).
+    pub(crate) fn require_bump(&mut self) {
+        self.bump_required = true;
+    }
+
+    /// `send` refused a record of the transaction before queueing it (too large, no
+    /// metadata in time): as in Java, the transaction cannot commit any more.
+    pub(crate) fn on_send_refused(&mut self, detail: &str) -> TxnEvent {
+        if self.state != State::InTransaction {
+            return TxnEvent::None;
+        }
+        let class = ErrorClass::Abortable { bump: false };
+        self.fail(TxnRequest::Produce, None, format!("a send was refused: {detail}"), class)
+    }
+
+    /// A broker lacks an API the transaction needs.
+    pub(crate) fn unsupported(&mut self, reason: String) -> TxnEvent {
+        self.in_flight = false;
+        self.fail(TxnRequest::InitProducerId, None, reason, ErrorClass::Fatal)
+    }
+
+    /// The request [`poll`](Self::poll) returned could not be written (no connection to
+    /// its broker yet): it is asked for again on the next pass.
+    pub(crate) fn unsent(&mut self) {
+        self.in_flight = false;
+        self.requeue_adding();
+    }
+
     /// `send_offsets_to_transaction`'s offsets, after [`start`](Self::start) accepted it.
     pub(crate) fn set_offsets(&mut self, group: ConsumerGroupMetadata, offsets: Vec<(Tp, OffsetAndMetadata)>) {
         self.offsets = Some(PendingOffsets {
@@ -364,7 +401,15 @@ impl TransactionManager {
     }
 
     /// `send` to `tp`: allowed only inside a transaction; notes the partition.
+    #[cfg(test)]
     pub(crate) fn check_send(&mut self, tp: &Tp) -> Result<(), TransactionError> {
+        self.check_send_state()?;
+        self.note_partition(tp);
+        Ok(())
+    }
+
+    /// Whether a record may be sent now (inside a transaction that can still commit).
+    pub(crate) fn check_send_state(&self) -> Result<(), TransactionError> {
         match &self.state {
             State::InTransaction => {}
             State::AbortableError(e) => {
@@ -375,6 +420,15 @@ impl TransactionManager {
                 ))
             }
             _ => return Err(self.wrong_state("send (call begin_transaction first)")),
+        }
+        Ok(())
+    }
+
+    /// A record of the transaction goes to `tp` (after [`check_send_state`]
+    /// (Self::check_send_state); a commit that started meanwhile still covers it).
+    pub(crate) fn note_partition(&mut self, tp: &Tp) {
+        if !matches!(self.state, State::InTransaction | State::Committing) {
+            return;
         }
         if !self.partitions.contains(tp) {
             match self.protocol {
@@ -390,7 +444,6 @@ impl TransactionManager {
                 }
             }
         }
-        Ok(())
     }
 
     /// Whether the batches of `tp` may be sent now (TV1: once the coordinator added it).
@@ -415,6 +468,9 @@ impl TransactionManager {
     /// A batch of the transaction failed for good (`code`, or `None` for a timeout or a
     /// client-side failure).
     pub(crate) fn on_produce_failed(&mut self, code: Option<ErrorCode>, detail: &str) -> TxnEvent {
+        if self.fatal_error().is_some() {
+            return TxnEvent::None;
+        }
         let class = code.map_or(ErrorClass::Abortable { bump: true }, |c| {
             classify(TxnRequest::Produce, c)
         });
@@ -424,6 +480,15 @@ impl TransactionManager {
     fn fail(&mut self, request: TxnRequest, code: Option<ErrorCode>, detail: String, class: ErrorClass) -> TxnEvent {
         match class {
             ErrorClass::Fatal => {
+                // As Java: a coordinator's INVALID_PRODUCER_EPOCH means another producer
+                // took the transactional id, and is reported as PRODUCER_FENCED.
+                let (code, detail) = match code {
+                    Some(ErrorCode::INVALID_PRODUCER_EPOCH) if request != TxnRequest::Produce => (
+                        Some(ErrorCode::PRODUCER_FENCED),
+                        format!("{detail} (INVALID_PRODUCER_EPOCH: fenced by a newer producer)"),
+                    ),
+                    _ => (code, detail),
+                };
                 let e = TransactionError::new(TransactionErrorKind::Fatal, code, format!("{request:?}: {detail}"));
                 if self.fatal_error().is_none() {
                     self.state = State::Fatal(e.clone());
@@ -598,250 +663,10 @@ impl TransactionManager {
         self.retry_later(now);
     }
 
-    /// A FindCoordinator answer for `key_type` (`Err`: the answer did not decode).
-    pub(crate) fn on_find_coordinator(
-        &mut self,
-        key_type: i8,
-        answer: Result<(ErrorCode, i32), String>,
-        now: Instant,
-    ) -> TxnEvent {
-        self.in_flight = false;
-        let (code, node) = match answer {
-            Ok(a) => a,
-            Err(_) => {
-                self.retry_later(now);
-                return TxnEvent::None;
-            }
-        };
-        if code.is_ok() {
-            self.failures = 0;
-            if key_type == 1 {
-                self.coordinator = Some(node);
-            } else if let Some(o) = &self.offsets {
-                self.group_coordinator = Some((o.group.group_id.clone(), node));
-            }
-            return TxnEvent::None;
-        }
-        let class = classify(TxnRequest::FindCoordinator, code);
-        self.retry_later(now);
-        self.fail(
-            TxnRequest::FindCoordinator,
-            Some(code),
-            "FindCoordinator failed".into(),
-            class,
-        )
-    }
-
-    /// An InitProducerId answer (`Err`: it did not decode).
-    pub(crate) fn on_init_producer_id(
-        &mut self,
-        answer: Result<(ErrorCode, Identity), String>,
-        now: Instant,
-    ) -> TxnEvent {
-        self.in_flight = false;
-        if self.state != State::Initializing {
-            return TxnEvent::None;
-        }
-        let (code, id) = match answer {
-            Ok(a) => a,
-            Err(_) => {
-                self.retry_later(now);
-                return TxnEvent::None;
-            }
-        };
-        if code.is_ok() {
-            self.answered_ok();
-            self.identity = Some(id);
-            self.bump_required = false;
-            self.fresh_id_required = false;
-            self.state = State::Ready;
-            self.finish(Ok(()));
-            return TxnEvent::NewIdentity(id);
-        }
-        match classify(TxnRequest::InitProducerId, code) {
-            c @ (ErrorClass::FindCoordinator | ErrorClass::Retry) => {
-                self.retry(c, now);
-                TxnEvent::None
-            }
-            c => self.fail(
-                TxnRequest::InitProducerId,
-                Some(code),
-                "InitProducerId failed".into(),
-                c,
-            ),
-        }
-    }
-
-    /// An AddPartitionsToTxn answer, per partition (`Err`: it did not decode).
-    pub(crate) fn on_add_partitions(&mut self, answer: Result<Vec<(Tp, ErrorCode)>, String>, now: Instant) -> TxnEvent {
-        self.in_flight = false;
-        let results = match answer {
-            Ok(r) => r,
-            Err(_) => {
-                self.requeue_adding();
-                self.retry_later(now);
-                return TxnEvent::None;
-            }
-        };
-        let adding = std::mem::take(&mut self.adding);
-        let mut worst: Option<(ErrorCode, ErrorClass)> = None;
-        for (tp, code) in &results {
-            if code.is_ok() {
-                if adding.contains(tp) {
-                    self.partitions.insert(tp.clone());
-                    self.started = true;
-                }
-                continue;
-            }
-            let class = classify(TxnRequest::AddPartitions, *code);
-            let rank = |c: ErrorClass| match c {
-                ErrorClass::Fatal => 3,
-                ErrorClass::Abortable { .. } => 2,
-                ErrorClass::FindCoordinator => 1,
-                ErrorClass::Retry => 0,
-            };
-            if worst.is_none_or(|(_, w)| rank(class) > rank(w)) {
-                worst = Some((*code, class));
-            }
-        }
-        // Partitions the answer did not settle are asked again.
-        let unsettled: Vec<Tp> = adding.into_iter().filter(|tp| !self.partitions.contains(tp)).collect();
-        match worst {
-            None if unsettled.is_empty() => {
-                self.failures = 0;
-                TxnEvent::None
-            }
-            None | Some((_, ErrorClass::FindCoordinator | ErrorClass::Retry)) => {
-                let class = worst.map_or(ErrorClass::Retry, |(_, c)| c);
-                if matches!(self.state, State::InTransaction | State::Committing) {
-                    self.new_partitions.extend(unsettled);
-                }
-                self.retry(class, now);
-                TxnEvent::None
-            }
-            Some((code, class)) => self.fail(
-                TxnRequest::AddPartitions,
-                Some(code),
-                "AddPartitionsToTxn failed".into(),
-                class,
-            ),
-        }
-    }
-
-    /// An AddOffsetsToTxn answer (TV1).
-    pub(crate) fn on_add_offsets(&mut self, answer: Result<ErrorCode, String>, now: Instant) -> TxnEvent {
-        self.in_flight = false;
-        let code = match answer {
-            Ok(c) => c,
-            Err(_) => {
-                self.retry_later(now);
-                return TxnEvent::None;
-            }
-        };
-        if code.is_ok() {
-            self.failures = 0;
-            self.started = true;
-            if let Some(o) = &mut self.offsets {
-                o.added = true;
-            }
-            return TxnEvent::None;
-        }
-        match classify(TxnRequest::AddOffsets, code) {
-            c @ (ErrorClass::FindCoordinator | ErrorClass::Retry) => {
-                self.retry(c, now);
-                TxnEvent::None
-            }
-            c => self.fail(TxnRequest::AddOffsets, Some(code), "AddOffsetsToTxn failed".into(), c),
-        }
-    }
-
-    /// A TxnOffsetCommit answer, per partition.
-    pub(crate) fn on_txn_offset_commit(
-        &mut self,
-        answer: Result<Vec<(Tp, ErrorCode)>, String>,
-        now: Instant,
-    ) -> TxnEvent {
-        self.in_flight = false;
-        let results = match answer {
-            Ok(r) => r,
-            Err(_) => {
-                self.retry_later(now);
-                return TxnEvent::None;
-            }
-        };
-        let Some(first) = results.iter().map(|(_, c)| *c).find(|c| !c.is_ok()) else {
-            self.failures = 0;
-            self.started = true;
-            self.offsets = None;
-            if matches!(self.op, Some((Op::SendOffsets, _))) {
-                self.finish(Ok(()));
-            }
-            return TxnEvent::None;
-        };
-        match classify(TxnRequest::TxnOffsetCommit, first) {
-            c @ (ErrorClass::FindCoordinator | ErrorClass::Retry) => {
-                if c == ErrorClass::FindCoordinator {
-                    self.group_coordinator = None;
-                }
-                self.retry_later(now);
-                TxnEvent::None
-            }
-            c => self.fail(
-                TxnRequest::TxnOffsetCommit,
-                Some(first),
-                "TxnOffsetCommit failed".into(),
-                c,
-            ),
-        }
-    }
-
-    /// An EndTxn answer; `new_identity`: what EndTxn v5 (TV2) returned.
-    pub(crate) fn on_end_txn(
-        &mut self,
-        answer: Result<(ErrorCode, Option<Identity>), String>,
-        now: Instant,
-    ) -> TxnEvent {
-        self.in_flight = false;
-        if !matches!(self.state, State::Committing | State::Aborting) {
-            return TxnEvent::None;
-        }
-        let (code, new_identity) = match answer {
-            Ok(a) => a,
-            Err(_) => {
-                self.retry_later(now);
-                return TxnEvent::None;
-            }
-        };
-        if code.is_ok() {
-            self.failures = 0;
-            let adopted = new_identity.filter(|_| self.protocol == Protocol::V2);
-            if let Some(id) = adopted {
-                // KIP-890: the coordinator bumped the epoch itself; no InitProducerId.
-                self.identity = Some(id);
-                self.bump_required = false;
-            }
-            self.completed();
-            return adopted.map_or(TxnEvent::None, TxnEvent::NewIdentity);
-        }
-        let class = classify(TxnRequest::EndTxn, code);
-        match class {
-            ErrorClass::FindCoordinator | ErrorClass::Retry => {
-                self.retry(class, now);
-                TxnEvent::None
-            }
-            ErrorClass::Abortable { .. } if self.state == State::Aborting => {
-                // The abort itself was refused for a reason a new epoch cures (the
-                // coordinator forgot the producer, KIP-360): InitProducerId with the
-                // transactional id aborts whatever is open, so the abort ends with it.
-                self.fail(TxnRequest::EndTxn, Some(code), "EndTxn failed".into(), class);
-                self.bump_required = true;
-                self.completed();
-                TxnEvent::None
-            }
-            _ => self.fail(TxnRequest::EndTxn, Some(code), "EndTxn failed".into(), class),
-        }
-    }
 }
+
+#[path = "transaction_answers.rs"]
+mod answers;
 
 #[cfg(test)]
 #[path = "transaction_tests.rs"]

@@ -627,10 +627,15 @@ fn init_errors() {
         m.sent();
         m.on_init_producer_id(Ok((code, (-1, -1))), t);
         if fatal {
-            assert_eq!(
-                m.take_result(Op::Init).unwrap().unwrap_err().kind,
-                TransactionErrorKind::Fatal
-            );
+            let e = m.take_result(Op::Init).unwrap().unwrap_err();
+            assert_eq!(e.kind, TransactionErrorKind::Fatal);
+            // As Java: a coordinator's INVALID_PRODUCER_EPOCH is reported as fencing.
+            let reported = if code == ErrorCode::INVALID_PRODUCER_EPOCH {
+                ErrorCode::PRODUCER_FENCED
+            } else {
+                code
+            };
+            assert_eq!(e.code, Some(reported));
         } else {
             assert_eq!(m.take_result(Op::Init), None);
             assert_eq!(m.state(), &State::Initializing);
