@@ -538,7 +538,12 @@ mod tests {
         use kafka_protocol::messages::api_versions_response::FinalizedFeatureKey;
         for level in [1i16, 2] {
             let mut resp = ApiVersionsResponse::default();
-            resp.api_keys.push(ApiVersion::default().with_api_key(0).with_min_version(3).with_max_version(12));
+            resp.api_keys.push(
+                ApiVersion::default()
+                    .with_api_key(0)
+                    .with_min_version(3)
+                    .with_max_version(12),
+            );
             resp.finalized_features_epoch = 9;
             for (name, max) in [("metadata.version", 27i16), ("transaction.version", level)] {
                 resp.finalized_features.push(

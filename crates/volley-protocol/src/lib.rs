@@ -19,12 +19,12 @@
 
 pub mod compression;
 pub mod control;
-pub mod txn;
 pub mod error;
 pub mod frame;
 pub mod produce;
 pub mod record_batch;
 pub mod sasl;
+pub mod txn;
 pub mod versions;
 pub mod wire;
 

@@ -29,8 +29,7 @@ pub(super) fn format_storage(
         // e.g. transaction.version=1: the pre-KIP-890 transaction protocol.
         tool.arg("--feature").arg(format!("{name}={level}"));
     }
-    let out = tool.output()
-        .map_err(io("running java (is Java 17+ on PATH?)"))?;
+    let out = tool.output().map_err(io("running java (is Java 17+ on PATH?)"))?;
     if out.status.success() {
         Ok(())
     } else {
@@ -44,4 +43,3 @@ pub(super) fn format_storage(
         })
     }
 }
-

@@ -100,7 +100,11 @@ async fn abort_then_commit(bs: String) {
     p.close(Duration::from_secs(10)).await;
     for t in [&a, &b] {
         // One more than expected: an extra record would show.
-        assert_eq!(values(&bs, t, 3, "read_committed"), ["committed-1", "committed-2"], "{t}");
+        assert_eq!(
+            values(&bs, t, 3, "read_committed"),
+            ["committed-1", "committed-2"],
+            "{t}"
+        );
         assert_eq!(
             values(&bs, t, 5, "read_uncommitted"),
             ["aborted-1", "aborted-2", "committed-1", "committed-2"],
@@ -134,7 +138,9 @@ async fn fencing(bs: String, at: FencedAt) {
     let first = producer(&bs, &id);
     first.init_transactions().await.expect("init");
     first.begin_transaction().expect("begin");
-    send(&first, &t, "first-before").await.expect("written before the fence");
+    send(&first, &t, "first-before")
+        .await
+        .expect("written before the fence");
     // The newer producer fences the first (and aborts its open transaction).
     let second = producer(&bs, &id);
     second.init_transactions().await.expect("second init");
@@ -150,11 +156,19 @@ async fn fencing(bs: String, at: FencedAt) {
                 "{code}"
             );
             let e = txn_error(first.abort_transaction().await.expect_err("fenced"));
-            assert_eq!((e.kind, e.code), (TransactionErrorKind::Fatal, Some(ErrorCode::PRODUCER_FENCED)), "{e}");
+            assert_eq!(
+                (e.kind, e.code),
+                (TransactionErrorKind::Fatal, Some(ErrorCode::PRODUCER_FENCED)),
+                "{e}"
+            );
         }
         FencedAt::Commit => {
             let e = txn_error(first.commit_transaction().await.expect_err("fenced"));
-            assert_eq!((e.kind, e.code), (TransactionErrorKind::Fatal, Some(ErrorCode::PRODUCER_FENCED)), "{e}");
+            assert_eq!(
+                (e.kind, e.code),
+                (TransactionErrorKind::Fatal, Some(ErrorCode::PRODUCER_FENCED)),
+                "{e}"
+            );
         }
         FencedAt::SendOffsets => {
             let group = ConsumerGroupMetadata::new(topic("group"));
@@ -165,7 +179,11 @@ async fn fencing(bs: String, at: FencedAt) {
                     .await
                     .expect_err("fenced"),
             );
-            assert_eq!((e.kind, e.code), (TransactionErrorKind::Fatal, Some(ErrorCode::PRODUCER_FENCED)), "{e}");
+            assert_eq!(
+                (e.kind, e.code),
+                (TransactionErrorKind::Fatal, Some(ErrorCode::PRODUCER_FENCED)),
+                "{e}"
+            );
             let e = txn_error(first.commit_transaction().await.expect_err("fenced"));
             assert_eq!(e.code, Some(ErrorCode::PRODUCER_FENCED), "{e}");
         }
@@ -220,7 +238,11 @@ async fn epochs(bs: String, tv2: bool) {
     p.init_transactions().await.expect("init");
     let (pid, e0, state) = identity(&p).await;
     assert!(pid >= 0, "{pid}");
-    assert_eq!((e0, state.as_str()), (0, "READY"), "a new transactional id starts at epoch 0");
+    assert_eq!(
+        (e0, state.as_str()),
+        (0, "READY"),
+        "a new transactional id starts at epoch 0"
+    );
     let step = i64::from(tv2);
     p.begin_transaction().expect("begin");
     send(&p, &t, "one").await.expect("written");
@@ -238,7 +260,11 @@ async fn epochs(bs: String, tv2: bool) {
     p.begin_transaction().expect("begin");
     send(&p, &t, "three").await.expect("written");
     p.commit_transaction().await.expect("commit");
-    assert_eq!(identity(&p).await, (pid, 3 * step, "READY".into()), "after a second commit");
+    assert_eq!(
+        identity(&p).await,
+        (pid, 3 * step, "READY".into()),
+        "after a second commit"
+    );
     p.close(Duration::from_secs(10)).await;
     assert_eq!(values(&bs, &t, 3, "read_committed"), ["one", "three"]);
 }
@@ -318,7 +344,10 @@ async fn calls_out_of_order_are_refused() {
         TransactionErrorKind::InvalidState
     );
     p.init_transactions().await.expect("init");
-    let e = p.send(ProducerRecord::new(t.as_str(), "x")).await.expect_err("no begin");
+    let e = p
+        .send(ProducerRecord::new(t.as_str(), "x"))
+        .await
+        .expect_err("no begin");
     assert_eq!(txn_error(e.error).kind, TransactionErrorKind::InvalidState);
     assert_eq!(
         txn_error(p.commit_transaction().await.expect_err("no begin")).kind,

@@ -4,8 +4,8 @@
 
 pub(crate) mod callback;
 pub(crate) mod stats;
-pub(crate) mod typed;
 pub(crate) mod transactions;
+pub(crate) mod typed;
 pub(crate) mod wait;
 
 use std::sync::atomic::{AtomicUsize, Ordering};

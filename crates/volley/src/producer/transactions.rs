@@ -28,11 +28,7 @@ impl Producer {
 
     /// Starts `op` (or resumes it after an earlier timeout) and waits up to `max.block.ms`
     /// for its result.
-    async fn run_transactional(
-        &self,
-        op: Op,
-        setup: impl FnOnce(&mut TransactionManager),
-    ) -> Result<(), Error> {
+    async fn run_transactional(&self, op: Op, setup: impl FnOnce(&mut TransactionManager)) -> Result<(), Error> {
         let m = self.txn_manager()?;
         if self.shared.closing.load(std::sync::atomic::Ordering::Acquire) {
             return Err(Error::Closed { detail: None });

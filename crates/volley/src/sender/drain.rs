@@ -51,11 +51,11 @@ impl Sender {
         let per_task = taken.len().div_ceil(tasks).max(1);
         while !taken.is_empty() {
             let chunk: Vec<_> = taken.drain(..per_task.min(taken.len())).collect();
-            let (codec, level) = (cfg.compression, cfg.compression_level);
+            let (codec, level, txn) = (cfg.compression, cfg.compression_level, cfg.transactional_id.is_some());
             let shared = Arc::clone(&self.shared);
             tokio::spawn(async move {
                 for (builder, slot) in chunk {
-                    let closed = builder.close(codec, level, false);
+                    let closed = builder.close(codec, level, txn);
                     *slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(closed);
                 }
                 shared.wake.notify_one();

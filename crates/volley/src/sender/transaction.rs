@@ -345,7 +345,12 @@ impl TransactionManager {
             return TxnEvent::None;
         }
         let class = ErrorClass::Abortable { bump: false };
-        self.fail(TxnRequest::Produce, None, format!("a send was refused: {detail}"), class)
+        self.fail(
+            TxnRequest::Produce,
+            None,
+            format!("a send was refused: {detail}"),
+            class,
+        )
     }
 
     /// A broker lacks an API the transaction needs.
@@ -662,7 +667,6 @@ impl TransactionManager {
         }
         self.retry_later(now);
     }
-
 }
 
 #[path = "transaction_answers.rs"]

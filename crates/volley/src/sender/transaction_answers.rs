@@ -9,7 +9,7 @@ use volley_protocol::ErrorCode;
 
 use super::super::partitions::Identity;
 use super::super::txn_errors::{classify, ErrorClass, TxnRequest};
-use super::{Op, Protocol, State, TransactionManager, Tp, TxnEvent};
+use super::{Op, Protocol, State, Tp, TransactionManager, TxnEvent};
 
 impl TransactionManager {
     /// A FindCoordinator answer for `key_type` (`Err`: the answer did not decode).

@@ -108,7 +108,10 @@ impl Sender {
         let records_done = self.shared.accumulator.is_empty()
             && self.parts.values().all(PartState::is_idle)
             && !self.nodes.produce_pending();
-        let gap = self.txn().and_then(|m| m.identity()).is_some_and(|c| self.parts.values().any(|p| p.wants_bump(c)));
+        let gap = self
+            .txn()
+            .and_then(|m| m.identity())
+            .is_some_and(|c| self.parts.values().any(|p| p.wants_bump(c)));
         let request = {
             let Some(mut m) = self.txn() else { return };
             if gap {
@@ -130,10 +133,17 @@ impl Sender {
 
     /// Writes `req` to its broker; `false` if it could not go now (no connection yet).
     fn send_txn(&mut self, req: &TxnRequestOut, now: Instant) -> bool {
-        let (tid, timeout_ms, identity, coordinator) = {
+        let (tid, timeout_ms, identity, coordinator, tv2) = {
             let Some(m) = self.txn() else { return false };
             let timeout = i32::try_from(self.shared.config.transaction_timeout.as_millis()).unwrap_or(i32::MAX);
-            (m.transactional_id().to_owned(), timeout, m.identity(), m.coordinator())
+            let tv2 = m.protocol() == Protocol::V2;
+            (
+                m.transactional_id().to_owned(),
+                timeout,
+                m.identity(),
+                m.coordinator(),
+                tv2,
+            )
         };
         let node_id = match req {
             TxnRequestOut::FindCoordinator { .. } => self.pick_control_node(now),
@@ -141,7 +151,11 @@ impl Sender {
             _ => coordinator,
         };
         let Some(node_id) = node_id else { return false };
-        let up = self.nodes.map.get(&node_id).is_some_and(|n| matches!(n.conn, ConnState::Up(_)));
+        let up = self
+            .nodes
+            .map
+            .get(&node_id)
+            .is_some_and(|n| matches!(n.conn, ConnState::Up(_)));
         if !up {
             self.nodes.ensure_connecting(node_id, now);
             return false;
@@ -149,7 +163,9 @@ impl Sender {
         let corr = self.next_correlation();
         let cfg = &self.shared.config;
         let client_id = (!cfg.client_id.is_empty()).then_some(cfg.client_id.as_str());
-        let Some(node) = self.nodes.map.get(&node_id) else { return false };
+        let Some(node) = self.nodes.map.get(&node_id) else {
+            return false;
+        };
         let ConnState::Up(conn) = &node.conn else { return false };
         let versions = conn.versions;
         let addr = node.addr.clone();
@@ -170,9 +186,8 @@ impl Sender {
                 };
                 // The protocol is read where Java reads it: at a transaction boundary, from
                 // the coordinator's ApiVersions answer.
-                let tv2 = v.tv2(produce);
                 if let Some(mut m) = self.txn() {
-                    m.set_protocol(tv2);
+                    m.set_protocol(v.tv2(produce));
                 }
                 let f = encode_init_producer_id_txn(ver, corr, client_id, &tid, timeout_ms, *current);
                 (f, ver, TxnPending::InitProducerId)
@@ -196,6 +211,8 @@ impl Sender {
                 let Some(ver) = v.txn_offset_commit else {
                     return self.txn_unsupported(missing("TxnOffsetCommit"));
                 };
+                // v5 is KIP-890's (no AddOffsetsToTxn first): TV2 only, as Java.
+                let ver = if tv2 { ver } else { ver.min(4) };
                 let g = &offsets.group;
                 let group = GroupMember {
                     group_id: &g.group_id,
@@ -215,6 +232,8 @@ impl Sender {
                 let Some(ver) = v.end_txn else {
                     return self.txn_unsupported(missing("EndTxn"));
                 };
+                // EndTxn v5 tells the coordinator to bump the epoch (KIP-890): TV2 only.
+                let ver = if tv2 { ver } else { ver.min(4) };
                 let f = encode_end_txn(ver, corr, client_id, &tid, pid, *commit);
                 (f, ver, TxnPending::EndTxn)
             }
@@ -233,7 +252,9 @@ impl Sender {
             correlation_id: corr,
             report_written: false,
         };
-        let Some(node) = self.nodes.map.get_mut(&node_id) else { return false };
+        let Some(node) = self.nodes.map.get_mut(&node_id) else {
+            return false;
+        };
         let ok = node.write(out, version, PendingKind::Txn(kind), now).is_ok();
         if ok {
             self.shared.metrics.control_sent(node_id, bytes, now);
