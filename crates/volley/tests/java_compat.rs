@@ -221,6 +221,11 @@ const TABLE: &[(&str, Expect, Props)] = &[
     ("transactional.id empty", Expect::Same, &[B, ("transactional.id", "")]),
     ("transaction.timeout.ms", Expect::Same, &[B, ("transaction.timeout.ms", "60000")]),
     ("transaction.timeout.ms=0", Expect::Same, &[B, ("transaction.timeout.ms", "0")]),
+    (
+        "transaction.timeout.ms=-1",
+        Expect::Deliberate("Java has no bound on this INT; a negative timeout cannot mean anything (the broker refuses it)"),
+        &[B, ("transaction.timeout.ms", "-1")],
+    ),
     ("security.protocol=SSL", Expect::Same, &[B, ("security.protocol", "SSL")]),
     (
         "ssl.keystore.type with PLAINTEXT",

@@ -362,3 +362,80 @@ async fn calls_out_of_order_are_refused() {
     p.close(Duration::from_secs(10)).await;
     plain.close(Duration::from_secs(10)).await;
 }
+
+/// A call that runs out of `max.block.ms` can be called again and picks up the same
+/// operation (Java's pending result). With `max.block.ms=0` the first call cannot have
+/// its answer yet, so it times out every time this runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_transactions_resumes_after_a_timeout() {
+    let bs = tv2();
+    let c = ProducerConfig::from_properties([
+        ("bootstrap.servers", bs.as_str()),
+        ("transactional.id", topic("resume-id").as_str()),
+        ("max.block.ms", "0"),
+    ])
+    .expect("config");
+    let p = Producer::new(c).expect("producer");
+    let first = p.init_transactions().await.expect_err("no answer within 0 ms");
+    assert!(
+        matches!(
+            first,
+            Error::TimedOut {
+                what: "init_transactions",
+                ..
+            }
+        ),
+        "{first}"
+    );
+    let mut calls = 1;
+    loop {
+        match p.init_transactions().await {
+            Ok(()) => break,
+            Err(Error::TimedOut { .. }) if calls < 600 => {
+                calls += 1;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("after {calls} calls: {e}"),
+        }
+    }
+    let (pid, epoch, state) = identity(&p).await;
+    assert!(pid >= 0);
+    assert_eq!(
+        (epoch, state.as_str()),
+        (0, "READY"),
+        "one InitProducerId, not one per call"
+    );
+    // Done: a further call is a second initialization, refused.
+    let e = txn_error(p.init_transactions().await.expect_err("initialized already"));
+    assert_eq!(e.kind, TransactionErrorKind::InvalidState);
+    p.close(Duration::from_secs(10)).await;
+}
+
+/// The blocking producer's transactional calls (what the Python package builds on).
+#[test]
+fn blocking_producer_commits_a_transaction() {
+    let bs = tv1();
+    let t = topic("blocking");
+    create_topic_on(&bs, &t, 1);
+    let c = ProducerConfig::from_properties([
+        ("bootstrap.servers", bs.as_str()),
+        ("transactional.id", topic("blocking-id").as_str()),
+    ])
+    .expect("config");
+    let p = volley::blocking::Producer::new(c).expect("producer");
+    p.init_transactions().expect("init");
+    p.begin_transaction().expect("begin");
+    p.send_and_wait(ProducerRecord::new(t.as_str(), "aborted").partition(0))
+        .expect("written");
+    p.abort_transaction().expect("abort");
+    p.begin_transaction().expect("begin");
+    p.send_and_wait(ProducerRecord::new(t.as_str(), "committed").partition(0))
+        .expect("written");
+    let group = ConsumerGroupMetadata::new(topic("blocking-group"));
+    p.send_offsets_to_transaction(vec![((t.clone(), 0), OffsetAndMetadata::new(1))], &group)
+        .expect("offsets");
+    p.commit_transaction().expect("commit");
+    p.close(Duration::from_secs(10)).expect("close");
+    assert_eq!(values(&bs, &t, 2, "read_committed"), ["committed"]);
+    assert_eq!(values(&bs, &t, 3, "read_uncommitted"), ["aborted", "committed"]);
+}

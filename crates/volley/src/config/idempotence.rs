@@ -15,9 +15,10 @@ pub(super) fn decide<'a>(c: &mut ProducerConfig, get: &dyn Fn(&str) -> Option<&'
         c.transactional_id = Some(v.to_owned());
     }
     if let Some(v) = get("transaction.timeout.ms") {
-        // An INT in Java; the broker bounds it (transaction.max.timeout.ms) and answers
-        // INVALID_TRANSACTION_TIMEOUT to InitProducerId when it is too large.
-        c.transaction_timeout = ms(parse_int("transaction.timeout.ms", v, 1, i64::from(i32::MAX))?);
+        // An INT without bounds in Java; the broker bounds it (transaction.max.timeout.ms)
+        // and answers INVALID_TRANSACTION_TIMEOUT to InitProducerId when it is out of range.
+        // A negative one is refused here (DESIGN.md: deliberate differences).
+        c.transaction_timeout = ms(parse_int("transaction.timeout.ms", v, 0, i64::from(i32::MAX))?);
     }
     let explicit = get("enable.idempotence")
         .map(|v| parse_bool("enable.idempotence", v))

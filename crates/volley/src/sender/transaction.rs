@@ -600,7 +600,7 @@ impl TransactionManager {
 
     /// EndTxn, or the end of a transaction that needs none.
     fn end(&mut self, commit: bool) -> Option<TxnRequestOut> {
-        if self.started && !(self.fresh_id_required && !commit) {
+        if self.started && (commit || !self.fresh_id_required) {
             return Some(TxnRequestOut::EndTxn { commit });
         }
         // Nothing reached a broker (Java skips EndTxn), or the coordinator does not know the
