@@ -574,7 +574,10 @@ impl TransactionManager {
         match self.state {
             State::Initializing => true,
             State::InTransaction => !self.new_partitions.is_empty() || self.offsets.as_ref().is_some_and(|o| !o.added),
-            State::Committing | State::Aborting => records_done,
+            // Partitions of a commit wait for AddPartitionsToTxn: the coordinator is needed
+            // before the records can be done.
+            State::Committing => records_done || !self.new_partitions.is_empty() || self.offsets.is_some(),
+            State::Aborting => records_done,
             _ => false,
         }
     }

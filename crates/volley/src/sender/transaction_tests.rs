@@ -552,6 +552,33 @@ fn retriable_answers_retry() {
     assert!(m.poll(t2 + FAR, true).is_some());
 }
 
+/// A commit whose new partition waits for AddPartitionsToTxn while the coordinator is
+/// unknown (it moved) finds the coordinator first: the records cannot be done before.
+#[test]
+fn a_commit_finds_a_lost_coordinator_for_its_partitions() {
+    let (mut m, t) = in_txn(Protocol::V1);
+    m.check_send(&tp("b", 0)).unwrap();
+    m.start(Op::Commit, false).unwrap();
+    assert_eq!(m.poll(t, false), Some(TxnRequestOut::AddPartitions(vec![tp("b", 0)])));
+    m.sent();
+    m.on_add_partitions(Ok(vec![(tp("b", 0), ErrorCode::NOT_COORDINATOR)]), t);
+    assert_eq!(m.coordinator(), None);
+    assert_eq!(
+        m.poll(t + FAR, false),
+        Some(TxnRequestOut::FindCoordinator {
+            key: "txn-a".into(),
+            key_type: 1
+        }),
+        "records of b-0 are not done until it is added"
+    );
+    m.sent();
+    m.on_find_coordinator(1, Ok((ErrorCode::NONE, 1)), t + FAR);
+    assert_eq!(
+        m.poll(t + FAR, false),
+        Some(TxnRequestOut::AddPartitions(vec![tp("b", 0)]))
+    );
+}
+
 /// A retriable AddPartitionsToTxn error asks for the same partitions again; a partition
 /// not added yet is not sendable meanwhile.
 #[test]
