@@ -381,6 +381,13 @@ impl Sender {
         }
         if let Some(e) = self.nodes.connected(node_id, conn_id, res, now) {
             self.shared.metrics.connection_failed(node_id);
+            // As Java's NetworkClient: a broker that cannot be reached may have lost its
+            // leadership (killed, fenced); without this, a producer idle when its leader died
+            // kept dialling the dead broker until metadata.max.age.ms (the refresh on the lost
+            // connection comes before the controller moves the leaders). Bounded by the
+            // metadata backoff.
+            self.meta.request_refresh();
+            self.txn_unreachable(node_id, now);
             let addr = self.addr_of(node_id);
             self.warn(&addr, Cause::Connect, e.to_string(), now);
             let mut c = (*self.cluster).clone();

@@ -359,6 +359,24 @@ impl TransactionManager {
         self.fail(TxnRequest::InitProducerId, None, reason, ErrorClass::Fatal)
     }
 
+    /// A connection to `node` could not be made: if it is a coordinator, find the
+    /// coordinator again after a backoff (Java looks the coordinator up again when it is
+    /// disconnected; a killed broker's transaction log moves to another broker).
+    pub(crate) fn unreachable(&mut self, node: i32, now: Instant) {
+        let mut forgot = false;
+        if self.coordinator == Some(node) {
+            self.coordinator = None;
+            forgot = true;
+        }
+        if self.group_coordinator.as_ref().is_some_and(|(_, n)| *n == node) {
+            self.group_coordinator = None;
+            forgot = true;
+        }
+        if forgot && !self.in_flight {
+            self.retry_later(now);
+        }
+    }
+
     /// The request [`poll`](Self::poll) returned could not be written (no connection to
     /// its broker yet): it is asked for again on the next pass.
     pub(crate) fn unsent(&mut self) {

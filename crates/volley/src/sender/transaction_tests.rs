@@ -579,6 +579,22 @@ fn a_commit_finds_a_lost_coordinator_for_its_partitions() {
     );
 }
 
+/// A coordinator that cannot be reached is looked up again; another node's failure
+/// changes nothing.
+#[test]
+fn an_unreachable_coordinator_is_looked_up_again() {
+    let (mut m, t) = in_txn(Protocol::V2);
+    m.unreachable(7, t);
+    assert_eq!(m.coordinator(), Some(1), "not the coordinator");
+    m.unreachable(1, t);
+    assert_eq!(m.coordinator(), None);
+    m.start(Op::Commit, true).unwrap();
+    assert!(matches!(
+        m.poll(t + FAR, true),
+        Some(TxnRequestOut::FindCoordinator { key_type: 1, .. })
+    ));
+}
+
 /// A retriable AddPartitionsToTxn error asks for the same partitions again; a partition
 /// not added yet is not sendable meanwhile.
 #[test]

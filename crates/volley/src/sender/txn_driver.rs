@@ -325,6 +325,13 @@ impl Sender {
         self.shared.txn_changed.notify_waiters();
     }
 
+    /// A connection to `node_id` could not be made.
+    pub(super) fn txn_unreachable(&mut self, node_id: i32, now: Instant) {
+        if let Some(mut m) = self.txn() {
+            m.unreachable(node_id, now);
+        }
+    }
+
     /// The connection carrying a transaction request was lost.
     pub(super) fn txn_lost(&mut self, now: Instant) {
         if let Some(mut m) = self.txn() {
