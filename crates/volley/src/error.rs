@@ -180,7 +180,9 @@ pub enum Error {
     /// [`Producer::on_settled`](crate::Producer::on_settled) listeners run).
     #[error("blocking call refused: {0}")]
     Blocking(String),
-    /// A blocking wait ran out of time (`flush(timeout)`, `wait_timeout`).
+    /// A wait ran out of time: a blocking `flush(timeout)` or `wait_timeout`, or a
+    /// transactional call after `max.block.ms` (which goes on: calling it again waits for
+    /// the same operation).
     #[error("timed out after {} ms waiting for {what}", waited.as_millis())]
     TimedOut {
         /// What was waited for.
