@@ -238,6 +238,8 @@ async fn epochs(bs: String, tv2: bool) {
     p.init_transactions().await.expect("init");
     let (pid, e0, state) = identity(&p).await;
     assert!(pid >= 0, "{pid}");
+    let stats: serde_json::Value = serde_json::from_str(&p.statistics().await.expect("statistics")).expect("json");
+    assert_eq!(stats["eos"]["idemp_state"], "Assigned");
     assert_eq!(
         (e0, state.as_str()),
         (0, "READY"),

@@ -213,7 +213,12 @@ impl Sender {
             "brokers": brokers,
             "topics": topics,
             "eos": {
-                "idemp_state": self.pid.state_name(),
+                // A transactional producer's id comes from its transaction manager.
+                "idemp_state": match (&shared.txn, pid >= 0) {
+                    (None, _) => self.pid.state_name(),
+                    (Some(_), true) => "Assigned",
+                    (Some(_), false) => "RequestPID",
+                },
                 // librdkafka's field; the state names are Java's.
                 "txn_state": txn_state,
                 "producer_id": pid,

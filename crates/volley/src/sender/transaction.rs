@@ -447,8 +447,9 @@ impl TransactionManager {
         Ok(())
     }
 
-    /// A record of the transaction goes to `tp` (after [`check_send_state`]
-    /// (Self::check_send_state); a commit that started meanwhile still covers it).
+    /// A record of the transaction goes to `tp` (after
+    /// [`check_send_state`](Self::check_send_state); a commit that started meanwhile still
+    /// covers it).
     pub(crate) fn note_partition(&mut self, tp: &Tp) {
         if !matches!(self.state, State::InTransaction | State::Committing) {
             return;
