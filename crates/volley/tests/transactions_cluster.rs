@@ -1,8 +1,9 @@
 //! A transaction across a broker failure (issue 17): three Apache Kafka brokers and a
-//! controller, replication factor 3, `min.insync.replicas=2`. The broker that is the
-//! transaction coordinator (and leads one of the topic's partitions) is SIGKILLed in the
-//! middle of a transaction; the producer finds the new coordinator and leaders, and the
-//! commit holds every record exactly once for a `read_committed` reader.
+//! controller, replication factor 3, `min.insync.replicas=2`, formatted with Kafka 4.x's
+//! default `transaction.version` (2) and with 1. The broker that is the transaction
+//! coordinator (and leads one of the topic's partitions) is SIGKILLed in the middle of a
+//! transaction; the producer finds the new coordinator and leaders, and the commit holds
+//! every record exactly once for a `read_committed` reader. One cluster at a time.
 
 mod common;
 
@@ -11,7 +12,7 @@ use std::time::Duration;
 
 use common::{read_back_isolated, topic};
 use volley::{Producer, ProducerConfig, ProducerRecord};
-use volley_testkit::kafka::KafkaCluster;
+use volley_testkit::kafka::{KafkaCluster, Layout};
 
 async fn send_all(p: &Producer, t: &str, range: std::ops::Range<u32>) {
     let mut pending = Vec::new();
@@ -24,9 +25,28 @@ async fn send_all(p: &Producer, t: &str, range: std::ops::Range<u32>) {
     }
 }
 
+/// One four-JVM cluster at a time on the test machine.
+static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_coordinator_dies_in_a_transaction() {
-    let c = KafkaCluster::cluster(3, &[]).unwrap_or_else(|e| panic!("{e}"));
+async fn the_coordinator_dies_in_a_transaction_tv2() {
+    let _turn = TURN.lock().await;
+    coordinator_dies(Vec::new()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_coordinator_dies_in_a_transaction_tv1() {
+    let _turn = TURN.lock().await;
+    coordinator_dies(vec![("transaction.version".to_owned(), 1)]).await;
+}
+
+async fn coordinator_dies(features: Vec<(String, i16)>) {
+    let c = KafkaCluster::start(&Layout {
+        brokers: 3,
+        extra: Vec::new(),
+        features,
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
     let bs = c.bootstrap().to_owned();
     let t = topic("txn-kill");
     c.create_topic(&t, 3, Some(3), &[]).expect("topic");
