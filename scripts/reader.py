@@ -30,6 +30,8 @@ Commands (BOOTSTRAP is host:port):
                                         iterations) for USER
   allow BOOTSTRAP PRINCIPAL TOPIC OP...  add ALLOW ACLs (e.g. WRITE, DESCRIBE) for PRINCIPAL
                                         (User:bob) on TOPIC, from any host
+  allow-transactional-id BOOTSTRAP PRINCIPAL ID OP...
+                                        the same on a transactional id
 Batch CRCs are checked (check.crcs=true). Exit status 0 = success.
 VOLLEY_READER_CONFIG (a JSON object) is added to every client's configuration: the
 connection options of a secured listener (security.protocol, ssl.*, sasl.*).
@@ -69,11 +71,11 @@ def add_scram(bootstrap, user, password):
             f.result(timeout=30)
 
 
-def allow(bootstrap, principal, topic, *ops):
+def allow(bootstrap, principal, topic, *ops, resource="TOPIC"):
     from confluent_kafka.admin import (AclBinding, AclOperation, AclPermissionType, ResourcePatternType,
                                        ResourceType)
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    bindings = [AclBinding(ResourceType.TOPIC, topic, ResourcePatternType.LITERAL, principal, "*",
+    bindings = [AclBinding(ResourceType[resource], topic, ResourcePatternType.LITERAL, principal, "*",
                            AclOperation[op.upper()], AclPermissionType.ALLOW) for op in ops]
     for f in admin.create_acls(bindings).values():
         f.result(timeout=30)
@@ -334,6 +336,8 @@ def main(argv):
             add_scram(*args)
         elif cmd == "allow":
             allow(*args)
+        elif cmd == "allow-transactional-id":
+            allow(*args, resource="TRANSACTIONAL_ID")
         else:
             raise SystemExit(__doc__)
     except KafkaException as e:
