@@ -15,11 +15,16 @@
 //! - [`nodes`]: connections, their backoff and what is pending on each;
 //! - [`warn_limit`]: at most one WARN or ERROR line per (broker or topic, cause) per 10 s,
 //!   with the count of the events it stands for (pure, time as an argument);
-//! - this file: the tokio loop that feeds events and time in, control requests, expiry.
+//! - [`transaction`]: the transaction manager (Java's states, the user call in progress,
+//!   which coordinator request goes next; pure), [`txn_errors`]: KIP-588's error classes
+//!   by request (pure), [`txn_driver`]: its requests and answers on the wire;
+//! - [`expiry`]: request and delivery timeouts, and what `close` fails when it runs out;
+//! - this file: the tokio loop that feeds events and time in, control requests.
 
 mod answer;
 mod batch;
 mod drain;
+mod expiry;
 mod metadata;
 mod nodes;
 mod partitions;
@@ -41,12 +46,12 @@ use rand::Rng;
 use tokio::sync::{mpsc, oneshot, watch, Notify, Semaphore};
 use volley_protocol::control::{decode_init_producer_id, decode_metadata, encode_init_producer_id, encode_metadata};
 
-use crate::accumulator::{Accumulator, QueuedBatch};
+use crate::accumulator::Accumulator;
 use crate::config::{MetadataRecovery, ProducerConfig};
-use crate::error::{DeliveryError, Error};
+use crate::error::Error;
 use crate::metadata::Cluster;
 use crate::net::{ConnEvent, Connection, Outbound};
-use crate::record::{BatchCompletion, BatchOutcome, Settled};
+use crate::record::{BatchCompletion, Settled};
 
 use self::batch::SentBatch;
 use self::metadata::{MetadataPolicy, MetadataSettings};
@@ -655,115 +660,6 @@ impl Sender {
         for b in retries {
             self.fail(b, Error::Fatal(reason.clone()), Vec::new());
         }
-    }
-
-    // ----- timeouts -----
-
-    fn expire(&mut self, now: Instant) {
-        let shared = Arc::clone(&self.shared);
-        let cfg = &shared.config;
-        // Requests without an answer (or, with acks=0, not written) within
-        // request.timeout.ms end their connection.
-        let timed_out: Vec<i32> = self
-            .nodes
-            .map
-            .iter()
-            .filter(|(_, n)| n.pending.iter().any(|p| now >= p.sent_at + cfg.request_timeout))
-            .map(|(id, _)| *id)
-            .collect();
-        for id in timed_out {
-            let why = format!(
-                "no answer within request.timeout.ms ({} ms)",
-                cfg.request_timeout.as_millis()
-            );
-            self.shared.metrics.request_timeout(id);
-            self.close_node(id, &why, now);
-        }
-        // Queued batches past the delivery timeout were never sent.
-        if let Some(cutoff) = now.checked_sub(cfg.delivery_timeout) {
-            for q in shared.accumulator.expire(cutoff) {
-                let last = self.cluster.last_error.clone();
-                let error = Error::DeliveryTimeout {
-                    timeout: cfg.delivery_timeout,
-                    last,
-                };
-                self.fail_queued(q, error, now);
-            }
-        }
-        // Retries past the delivery timeout: possibly persisted if any send may have landed;
-        // either way their sequences leave a gap to resolve (rule 8).
-        let mut dead = Vec::new();
-        for p in self.parts.values_mut() {
-            while p
-                .retries
-                .front()
-                .is_some_and(|b| now >= b.created + cfg.delivery_timeout)
-            {
-                dead.extend(p.retries.pop_front());
-            }
-        }
-        for b in dead {
-            let err = Error::DeliveryTimeout {
-                timeout: cfg.delivery_timeout,
-                last: b.last_error.clone(),
-            };
-            self.fail_sealed(b, err, Vec::new());
-        }
-    }
-
-    fn fail_queued(&mut self, q: QueuedBatch, error: Error, now: Instant) {
-        let (topic, partition, records) = (
-            Arc::clone(&q.completion.topic),
-            q.completion.partition,
-            q.record_count(),
-        );
-        self.shared.metrics.failed(Some(&topic), records, false, now);
-        self.warn(
-            &topic,
-            Cause::Failed,
-            format!("{records} records of {topic}-{partition} failed, not persisted: {error}"),
-            now,
-        );
-        self.txn_send_refused(&error);
-        q.completion.complete(BatchOutcome::Failed {
-            error: DeliveryError::not_persisted(error),
-            record_errors: Vec::new(),
-        });
-        self.shared.memory.add_permits(q.reserved);
-    }
-
-    fn fail_everything_queued(&mut self, error: &Error) {
-        let now = Instant::now();
-        for q in self.shared.accumulator.drain_all() {
-            self.fail_queued(q, error.clone(), now);
-        }
-    }
-
-    /// `close` ran out of time: queued records were not written; records in flight may be.
-    fn abort_all(&mut self) {
-        let closed = |d: &str| Error::Closed {
-            detail: Some(d.to_owned()),
-        };
-        self.fail_everything_queued(&closed("closed before the record was sent"));
-        let mut all = Vec::new();
-        for p in self.parts.values_mut() {
-            all.extend(p.retries.drain(..));
-            p.in_flight.clear();
-        }
-        self.count_closes();
-        for p in self.nodes.take_all_pending() {
-            if let PendingKind::Produce { batches, .. } = p.kind {
-                all.extend(batches.into_iter().map(|mut b| {
-                    b.maybe_written = true;
-                    b
-                }));
-            }
-        }
-        for b in all {
-            let err = closed("closed while the record was in flight or waiting to be retried");
-            self.fail(b, err, Vec::new());
-        }
-        self.shutdown = true;
     }
 }
 
