@@ -13,7 +13,11 @@ Commands (BOOTSTRAP is host:port):
   elect-preferred BOOTSTRAP TOPIC       move each partition's leadership back to its
                                         preferred replica (no error if it already leads)
   describe BOOTSTRAP TOPIC              print {"partition": {"leader", "replicas", "isr"}}
-  read BOOTSTRAP TOPIC COUNT            print every record as a JSON line (base64 bytes)
+  read BOOTSTRAP TOPIC COUNT [ISOLATION]
+                                        print every record as a JSON line (base64 bytes);
+                                        ISOLATION is read_committed (librdkafka's default:
+                                        records of aborted or open transactions are skipped)
+                                        or read_uncommitted
   placement BOOTSTRAP TOPIC PARTITIONS  keys on stdin (one base64 key a line): print the
                                         partition librdkafka's murmur2_random gives each,
                                         found by producing probes to TOPIC
@@ -26,6 +30,8 @@ Commands (BOOTSTRAP is host:port):
                                         iterations) for USER
   allow BOOTSTRAP PRINCIPAL TOPIC OP...  add ALLOW ACLs (e.g. WRITE, DESCRIBE) for PRINCIPAL
                                         (User:bob) on TOPIC, from any host
+  allow-transactional-id BOOTSTRAP PRINCIPAL ID OP...
+                                        the same on a transactional id
 Batch CRCs are checked (check.crcs=true). Exit status 0 = success.
 VOLLEY_READER_CONFIG (a JSON object) is added to every client's configuration: the
 connection options of a secured listener (security.protocol, ssl.*, sasl.*).
@@ -65,11 +71,11 @@ def add_scram(bootstrap, user, password):
             f.result(timeout=30)
 
 
-def allow(bootstrap, principal, topic, *ops):
+def allow(bootstrap, principal, topic, *ops, resource="TOPIC"):
     from confluent_kafka.admin import (AclBinding, AclOperation, AclPermissionType, ResourcePatternType,
                                        ResourceType)
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    bindings = [AclBinding(ResourceType.TOPIC, topic, ResourcePatternType.LITERAL, principal, "*",
+    bindings = [AclBinding(ResourceType[resource], topic, ResourcePatternType.LITERAL, principal, "*",
                            AclOperation[op.upper()], AclPermissionType.ALLOW) for op in ops]
     for f in admin.create_acls(bindings).values():
         f.result(timeout=30)
@@ -163,10 +169,13 @@ def partitions_of(consumer, topic):
     return sorted(t.partitions.keys())
 
 
-def consume(bootstrap, topic, count):
+def consume(bootstrap, topic, count, isolation="read_committed"):
     """Yields every message of the topic; stops after COUNT or when idle."""
+    if isolation not in ("read_committed", "read_uncommitted"):
+        raise SystemExit(f"reader: unknown isolation level {isolation}")
     c = Consumer({
         "bootstrap.servers": bootstrap,
+        "isolation.level": isolation,
         "group.id": "volley-reader",
         "enable.auto.commit": False,
         "check.crcs": True,
@@ -193,9 +202,9 @@ def consume(bootstrap, topic, count):
         c.close()
 
 
-def read(bootstrap, topic, count):
+def read(bootstrap, topic, count, isolation="read_committed"):
     out = sys.stdout
-    for m in consume(bootstrap, topic, int(count)):
+    for m in consume(bootstrap, topic, int(count), isolation):
         ts_type, ts = m.timestamp()
         out.write(json.dumps({
             "p": m.partition(), "o": m.offset(), "k": b64(m.key()), "v": b64(m.value()),
@@ -327,6 +336,8 @@ def main(argv):
             add_scram(*args)
         elif cmd == "allow":
             allow(*args)
+        elif cmd == "allow-transactional-id":
+            allow(*args, resource="TRANSACTIONAL_ID")
         else:
             raise SystemExit(__doc__)
     except KafkaException as e:

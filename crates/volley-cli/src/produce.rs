@@ -161,6 +161,15 @@ pub(crate) struct ProduceArgs {
     /// errors included).
     #[arg(long, value_name = "FILE")]
     summary_json: Option<PathBuf>,
+    /// Write every line inside Kafka transactions with this `transactional.id`
+    /// (read_committed consumers see a transaction's lines once it commits). A transaction
+    /// that cannot commit is aborted, its lines fail ("transaction aborted") and the run
+    /// stops: every line before the first failed one is in the log exactly once.
+    #[arg(long, value_name = "ID")]
+    transactional_id: Option<String>,
+    /// Lines per transaction with a transactional id (default 10000; the last may be smaller).
+    #[arg(long, value_name = "N")]
+    transaction_records: Option<u64>,
 }
 
 mod dry_run;
@@ -172,6 +181,7 @@ mod record;
 mod report;
 mod signals;
 mod summary;
+mod txn;
 
 use progress::{Counters, Progress};
 use record::{build_encoders, record_parts, Parts};
@@ -241,6 +251,11 @@ fn build_config(a: &ProduceArgs) -> Result<ProducerConfig, String> {
     }
     if let Some(b) = &a.bootstrap_servers {
         extra.push(("bootstrap.servers".into(), b.clone()));
+    }
+    if let Some(id) = &a.transactional_id {
+        extra.push(("transactional.id".into(), id.clone()));
+    } else if a.transaction_records.is_some() {
+        return Err("--transaction-records needs --transactional-id".into());
     }
     if a.stats.is_some() && !a.properties.iter().any(|x| x.starts_with("statistics.interval.ms=")) {
         // --stats without an interval: every 5 s.
@@ -367,6 +382,11 @@ async fn produce(mut a: ProduceArgs) -> End {
     if a.dry_run {
         return dry_run::run(&a, &config, &encoders, &fields, &headers, partition, input, stopped).await;
     }
+    // A transactional id (--transactional-id or -X transactional.id) writes in transactions.
+    let mut txn = config
+        .transactional_id
+        .is_some()
+        .then(|| txn::TxnRun::new(a.transaction_records.unwrap_or(10_000)));
     let mut builder = Producer::builder(config);
     if let Some(path) = &a.stats {
         let file = match std::fs::File::create(path) {
@@ -390,6 +410,14 @@ async fn produce(mut a: ProduceArgs) -> End {
         },
         None => None,
     };
+    if txn.is_some() {
+        if let Err(e) = producer.init_transactions().await {
+            let msg = format!("cannot initialize transactions: {e}");
+            eprintln!("error: {msg}");
+            producer.close(Duration::from_millis(a.close_timeout_ms)).await;
+            return End::early(1, msg);
+        }
+    }
     let counters = Arc::new(Counters::default());
     let mode = progress::Mode::choose(a.quiet, a.progress_interval_ms, std::io::stderr().is_terminal());
     // Outcomes go to the collector in chunks (one channel message per CHUNK lines, not one
@@ -490,6 +518,19 @@ async fn produce(mut a: ProduceArgs) -> End {
                     headers: &record_headers,
                     timestamp,
                 };
+                if let Err(e) = txn.as_mut().map_or(Ok(()), |t| t.before_send(&producer)) {
+                    fatal = Some(e.clone());
+                    txn::keep(
+                        &mut txn,
+                        &mut chunk,
+                        Entry::Bad {
+                            line: line_no,
+                            cause: "transaction not begun".into(),
+                            error: e,
+                        },
+                    );
+                    break;
+                }
                 // A send that waits (metadata, buffer memory) yields to a signal; the line
                 // it carried is reported as not sent.
                 let sent = tokio::select! {
@@ -498,11 +539,15 @@ async fn produce(mut a: ProduceArgs) -> End {
                     () = signals::wait(&mut stopped, 1) => None,
                 };
                 let Some(sent) = sent else {
-                    chunk.push(Entry::Bad {
-                        line: line_no,
-                        cause: "stopped by a signal before it was sent".into(),
-                        error: "a signal stopped the run while this record waited to be queued: not sent".into(),
-                    });
+                    txn::keep(
+                        &mut txn,
+                        &mut chunk,
+                        Entry::Bad {
+                            line: line_no,
+                            cause: "stopped by a signal before it was sent".into(),
+                            error: "a signal stopped the run while this record waited to be queued: not sent".into(),
+                        },
+                    );
                     break;
                 };
                 // --sync: this record is acknowledged (or failed) before the next is read; a
@@ -528,11 +573,15 @@ async fn produce(mut a: ProduceArgs) -> End {
                         | Error::InvalidTopic { .. }),
                     ) => {
                         fatal = Some(e.to_string());
-                        chunk.push(Entry::Bad {
-                            line: line_no,
-                            cause: cause_of(&e),
-                            error: e.to_string(),
-                        });
+                        txn::keep(
+                            &mut txn,
+                            &mut chunk,
+                            Entry::Bad {
+                                line: line_no,
+                                cause: cause_of(&e),
+                                error: e.to_string(),
+                            },
+                        );
                         break;
                     }
                     Err(e) => Entry::Bad {
@@ -543,7 +592,14 @@ async fn produce(mut a: ProduceArgs) -> End {
                 }
             }
         };
-        chunk.push(entry);
+        if txn::keep(&mut txn, &mut chunk, entry) {
+            if let Some(t) = &mut txn {
+                if let Err(e) = t.end(&producer, &mut chunk, true).await {
+                    fatal = Some(e);
+                    break;
+                }
+            }
+        }
         if chunk.len() >= CHUNK
             && tx
                 .send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)))
@@ -551,6 +607,13 @@ async fn produce(mut a: ProduceArgs) -> End {
                 .is_err()
         {
             break;
+        }
+    }
+    if let Some(t) = &mut txn {
+        // The last transaction commits only if the run ended cleanly.
+        let commit = fatal.is_none() && stopped.borrow().count == 0;
+        if let Err(e) = t.end(&producer, &mut chunk, commit).await {
+            fatal.get_or_insert(e);
         }
     }
     if !chunk.is_empty() {

@@ -239,7 +239,8 @@ fn java_producer_properties_file_runs_with_warnings() {
 fn config_errors_exit_2_with_the_key_value_and_what_is_allowed() {
     let cases: &[(&[&str], &str)] = &[
         (&["--acks", "2"], "error: invalid value '2' for 'acks': 0, 1, all or -1"),
-        (&["-X", "transactional.id=t"], "error: 'transactional.id=t' is not supported yet: transactions come in a later release; the idempotent producer is supported"),
+        (&["-X", "transactional.id=t", "-X", "enable.idempotence=false"], "error: conflicting configuration: transactional.id=t needs idempotence, but enable.idempotence=false was set"),
+        (&["--transaction-records", "5"], "error: --transaction-records needs --transactional-id"),
         (&["-X", "lingr.ms=5"], "error: unknown configuration property 'lingr.ms' (did you mean 'linger.ms'?)"),
         (&["-X", "group.id=g"], "error: unknown configuration property 'group.id'"),
         (&["-X", "socket.timeout.ms=soon"], "error: invalid value 'soon' for 'socket.timeout.ms': an integer from 0 to 2147483647"),

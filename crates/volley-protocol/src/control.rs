@@ -105,13 +105,35 @@ pub fn decode_api_versions(version: i16, body: Bytes) -> Result<ApiVersionsAnswe
     if version >= 1 && r.remaining() >= 4 {
         let _throttle = r.i32("throttle time")?;
     }
+    let mut finalized = Vec::new();
     if flexible && r.remaining() > 0 {
-        r.tagged_fields("api versions response")?;
+        for (tag, field) in r.tagged_fields("api versions response")? {
+            // Tag 2: FinalizedFeatures (KIP-584), where `transaction.version` is read.
+            if tag == 2 {
+                finalized = decode_finalized_features(field)?;
+            }
+        }
     }
     Ok(ApiVersionsAnswer {
         error,
-        versions: BrokerVersions::new(ranges),
+        versions: BrokerVersions::new(ranges).with_finalized(finalized),
     })
+}
+
+/// The FinalizedFeatures tagged field of ApiVersions v3+: a compact array of (name, max
+/// level, min level, tagged fields).
+fn decode_finalized_features(field: Bytes) -> Result<Vec<(String, i16)>, DecodeError> {
+    let mut r = Reader::new(field);
+    let n = r.array_len(true, 6, "finalized features")?.unwrap_or(0);
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let name = r.string(true, "feature name")?;
+        let max = r.i16("max version level")?;
+        let _min = r.i16("min version level")?;
+        r.tagged_fields("finalized feature")?;
+        out.push((name, max));
+    }
+    Ok(out)
 }
 
 /// Encodes a Metadata request for `topics` (`None` = all topics).
@@ -506,6 +528,37 @@ mod tests {
         let a = decode_api_versions(3, b.freeze()).unwrap();
         assert!(a.error.is_ok());
         assert_eq!(a.versions.negotiate(crate::versions::Api::Produce), Ok(11));
+        assert_eq!(a.versions.finalized("transaction.version"), None);
+    }
+
+    /// KIP-890: the finalized `transaction.version` is read from ApiVersions v3's tagged
+    /// field 2 (what Kafka 4.x sends), checked against the generated encoder.
+    #[test]
+    fn api_versions_finalized_features() {
+        use kafka_protocol::messages::api_versions_response::FinalizedFeatureKey;
+        for level in [1i16, 2] {
+            let mut resp = ApiVersionsResponse::default();
+            resp.api_keys.push(
+                ApiVersion::default()
+                    .with_api_key(0)
+                    .with_min_version(3)
+                    .with_max_version(12),
+            );
+            resp.finalized_features_epoch = 9;
+            for (name, max) in [("metadata.version", 27i16), ("transaction.version", level)] {
+                resp.finalized_features.push(
+                    FinalizedFeatureKey::default()
+                        .with_name(StrBytes::from_static_str(name))
+                        .with_max_version_level(max)
+                        .with_min_version_level(max),
+                );
+            }
+            let mut b = BytesMut::new();
+            resp.encode(&mut b, 3).unwrap();
+            let a = decode_api_versions(3, b.freeze()).unwrap();
+            assert_eq!(a.versions.finalized("transaction.version"), Some(level));
+            assert_eq!(a.versions.finalized("metadata.version"), Some(27));
+        }
     }
 
     #[test]

@@ -24,6 +24,7 @@ pub mod frame;
 pub mod produce;
 pub mod record_batch;
 pub mod sasl;
+pub mod txn;
 pub mod versions;
 pub mod wire;
 

@@ -318,7 +318,7 @@ mod tests {
     #[test]
     fn kafka_protocol_decodes_our_requests() {
         let topics = sample_topics();
-        for version in 3..=11 {
+        for version in 3..=12 {
             let req = ProduceRequest {
                 transactional_id: None,
                 acks: -1,
@@ -385,7 +385,7 @@ mod tests {
 
     #[test]
     fn decodes_kafka_protocol_responses_every_version() {
-        for version in 3..=11 {
+        for version in 3..=12 {
             let r = decode_produce_response(version, kp_response(version, 2, 6, true)).unwrap();
             assert_eq!(r.throttle_time_ms, 12);
             assert_eq!(r.topics.len(), 2);

@@ -14,6 +14,16 @@ pub enum Api {
     ApiVersions,
     /// InitProducerId (22).
     InitProducerId,
+    /// FindCoordinator (10).
+    FindCoordinator,
+    /// AddPartitionsToTxn (24).
+    AddPartitionsToTxn,
+    /// AddOffsetsToTxn (25).
+    AddOffsetsToTxn,
+    /// EndTxn (26).
+    EndTxn,
+    /// TxnOffsetCommit (28).
+    TxnOffsetCommit,
 }
 
 impl Api {
@@ -28,6 +38,11 @@ impl Api {
             Api::Metadata => 3,
             Api::ApiVersions => 18,
             Api::InitProducerId => 22,
+            Api::FindCoordinator => 10,
+            Api::AddPartitionsToTxn => 24,
+            Api::AddOffsetsToTxn => 25,
+            Api::EndTxn => 26,
+            Api::TxnOffsetCommit => 28,
         }
     }
 
@@ -39,16 +54,30 @@ impl Api {
             Api::Metadata => "Metadata",
             Api::ApiVersions => "ApiVersions",
             Api::InitProducerId => "InitProducerId",
+            Api::FindCoordinator => "FindCoordinator",
+            Api::AddPartitionsToTxn => "AddPartitionsToTxn",
+            Api::AddOffsetsToTxn => "AddOffsetsToTxn",
+            Api::EndTxn => "EndTxn",
+            Api::TxnOffsetCommit => "TxnOffsetCommit",
         }
     }
 
     /// The version range Volley implements. Produce starts at v3 (RecordBatch v2, the
-    /// only format Kafka 4 accepts); InitProducerId at v3 (earlier versions are answered
-    /// with an error by some brokers, and v3 is where epoch bumps are defined).
+    /// only format Kafka 4 accepts) and goes to v12 (KIP-890's transactional produce; the
+    /// sender uses v12 only for a transaction on a `transaction.version` 2 cluster);
+    /// InitProducerId at v3 (earlier versions are answered with an error by some brokers,
+    /// and v3 is where epoch bumps are defined). The transaction APIs stop where the Java
+    /// client's TV1 path stops (AddPartitionsToTxn v3: v4+ is for brokers), EndTxn and
+    /// TxnOffsetCommit at v5 (KIP-890).
     #[must_use]
     pub fn supported(self) -> (i16, i16) {
         match self {
-            Api::Produce => (3, 11),
+            Api::Produce => (3, 12),
+            Api::FindCoordinator => (1, 6),
+            Api::AddPartitionsToTxn => (1, 3),
+            Api::AddOffsetsToTxn => (1, 4),
+            Api::EndTxn => (1, 5),
+            Api::TxnOffsetCommit => (1, 5),
             Api::Metadata => (4, 13),
             Api::ApiVersions => (0, 3),
             Api::InitProducerId => (3, 4),
@@ -60,6 +89,8 @@ impl Api {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BrokerVersions {
     ranges: HashMap<i16, (i16, i16)>,
+    /// Finalized features (ApiVersions v3+): name and max version level.
+    features: HashMap<String, i16>,
 }
 
 /// A broker cannot speak a version of an API that Volley supports.
@@ -81,7 +112,22 @@ impl BrokerVersions {
     pub fn new(ranges: impl IntoIterator<Item = (i16, i16, i16)>) -> Self {
         Self {
             ranges: ranges.into_iter().map(|(k, lo, hi)| (k, (lo, hi))).collect(),
+            features: HashMap::new(),
         }
+    }
+
+    /// With the cluster's finalized features (`name`, max version level).
+    #[must_use]
+    pub fn with_finalized(mut self, features: impl IntoIterator<Item = (String, i16)>) -> Self {
+        self.features = features.into_iter().collect();
+        self
+    }
+
+    /// The finalized max version level of a feature, `None` when the broker did not list
+    /// it (older brokers list no features at all).
+    #[must_use]
+    pub fn finalized(&self, feature: &str) -> Option<i16> {
+        self.features.get(feature).copied()
     }
 
     /// The broker's `(min, max)` for a raw API key (for APIs outside [`Api`], such as SASL's).
@@ -120,6 +166,10 @@ mod tests {
         let b = BrokerVersions::new([(0, 0, 11), (3, 0, 12), (18, 0, 4), (22, 0, 5)]);
         assert_eq!(b.negotiate(Api::Produce), Ok(11));
         assert_eq!(b.negotiate(Api::ApiVersions), Ok(3));
+        let kafka4 = BrokerVersions::new([(0, 3, 13), (26, 0, 5), (24, 0, 5)]);
+        assert_eq!(kafka4.negotiate(Api::Produce), Ok(12));
+        assert_eq!(kafka4.negotiate(Api::EndTxn), Ok(5));
+        assert_eq!(kafka4.negotiate(Api::AddPartitionsToTxn), Ok(3));
         assert_eq!(b.negotiate(Api::InitProducerId), Ok(4));
     }
 
@@ -129,7 +179,7 @@ mod tests {
         let e = b.negotiate(Api::Produce).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "the broker supports Produce versions 0..=2, Volley needs one of 3..=11; the broker is too old or not Kafka-compatible"
+            "the broker supports Produce versions 0..=2, Volley needs one of 3..=12; the broker is too old or not Kafka-compatible"
         );
         assert!(b
             .negotiate(Api::Metadata)

@@ -26,6 +26,9 @@ use base64::Engine;
 
 use crate::tansu::repo_root;
 
+#[path = "kafka_storage.rs"]
+mod storage;
+
 /// What can go wrong starting or driving a Kafka node.
 #[derive(Debug, thiserror::Error)]
 pub enum KafkaError {
@@ -367,6 +370,10 @@ pub struct Layout {
     pub brokers: usize,
     /// Extra broker settings, applied last.
     pub extra: Vec<(String, String)>,
+    /// Feature levels fixed when the storage is formatted (`--feature NAME=LEVEL`), such as
+    /// `transaction.version` 1 for the pre-KIP-890 transaction protocol; empty: Kafka's
+    /// defaults for its release.
+    pub features: Vec<(String, i16)>,
 }
 
 /// A running Kafka cluster: one combined node or brokers plus a controller. Shareable
@@ -402,6 +409,20 @@ impl KafkaCluster {
         Self::start(&Layout {
             brokers: 0,
             extra: Vec::new(),
+            features: Vec::new(),
+        })
+    }
+
+    /// One combined node formatted with these feature levels (for example
+    /// `[("transaction.version", 1)]`).
+    ///
+    /// # Errors
+    /// When Kafka is not installed or the node does not start.
+    pub fn single_with_features(features: &[(&str, i16)]) -> Result<Self, KafkaError> {
+        Self::start(&Layout {
+            brokers: 0,
+            extra: Vec::new(),
+            features: features.iter().map(|(n, l)| ((*n).to_owned(), *l)).collect(),
         })
     }
 
@@ -416,6 +437,7 @@ impl KafkaCluster {
         Self::start(&Layout {
             brokers,
             extra: extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+            features: Vec::new(),
         })
     }
 
@@ -450,7 +472,7 @@ impl KafkaCluster {
             let props = properties(id, role, port, controller_port, &quorum, &dir, rf, &layout.extra);
             let props_path = dir.join("server.properties");
             std::fs::write(&props_path, props).map_err(io(format!("writing {}", props_path.display())))?;
-            format_storage(&install, &cid, id, role, &dir)?;
+            storage::format_storage(&install, &cid, id, role, &dir, &layout.features)?;
             let mut server = install.java("kafka.Kafka");
             server.arg(&props_path);
             let sup = supervise(&dir, &server)?;
@@ -676,37 +698,6 @@ fn supervise(dir: &Path, server: &Command) -> Result<Supervisor, KafkaError> {
         stdin,
         stdout: BufReader::new(stdout),
     })
-}
-
-/// Formats a node's log dir. A controller (or combined node) goes through
-/// `StorageTool format --standalone` (it writes the bootstrap metadata and the voter set); a
-/// broker-only node needs only the `meta.properties` that the same tool writes for it in
-/// 4.x, written here to save a JVM per broker.
-fn format_storage(install: &KafkaInstall, cid: &str, id: i32, role: Role, dir: &Path) -> Result<(), KafkaError> {
-    if role == Role::Broker {
-        let dir_id = cluster_id();
-        let meta = format!("#\nnode.id={id}\ndirectory.id={dir_id}\nversion=1\ncluster.id={cid}\n");
-        let path = dir.join("data/meta.properties");
-        return std::fs::write(&path, meta).map_err(io(format!("writing {}", path.display())));
-    }
-    let out = install
-        .java("kafka.tools.StorageTool")
-        .args(["format", "--standalone", "-t", cid, "-c"])
-        .arg(dir.join("server.properties"))
-        .output()
-        .map_err(io("running java (is Java 17+ on PATH?)"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(KafkaError::Tool {
-            what: format!("StorageTool format of node {id}"),
-            output: format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        })
-    }
 }
 
 #[allow(clippy::too_many_arguments)]

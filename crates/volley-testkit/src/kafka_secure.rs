@@ -241,7 +241,11 @@ impl SecureKafka {
                 "10000".into(),
             ));
         }
-        let cluster = KafkaCluster::start(&Layout { brokers: 0, extra })?;
+        let cluster = KafkaCluster::start(&Layout {
+            brokers: 0,
+            extra,
+            features: Vec::new(),
+        })?;
         let plaintext = addr(0);
         for (user, password) in USERS {
             reader("add-scram", &plaintext, &[(*user).to_owned(), (*password).to_owned()])?;

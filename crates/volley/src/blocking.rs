@@ -338,6 +338,51 @@ impl Producer {
         wait(self.inner.close(timeout))
     }
 
+    /// [`crate::Producer::init_transactions`], waiting on this thread (at most
+    /// `max.block.ms`).
+    ///
+    /// # Errors
+    /// As the async call, or [`Error::Blocking`].
+    pub fn init_transactions(&self) -> Result<(), Error> {
+        wait(self.inner.init_transactions())?
+    }
+
+    /// [`crate::Producer::begin_transaction`].
+    ///
+    /// # Errors
+    /// As the async call.
+    pub fn begin_transaction(&self) -> Result<(), Error> {
+        self.inner.begin_transaction()
+    }
+
+    /// [`crate::Producer::send_offsets_to_transaction`], waiting on this thread.
+    ///
+    /// # Errors
+    /// As the async call, or [`Error::Blocking`].
+    pub fn send_offsets_to_transaction(
+        &self,
+        offsets: crate::transaction::Offsets,
+        group: &crate::transaction::ConsumerGroupMetadata,
+    ) -> Result<(), Error> {
+        wait(self.inner.send_offsets_to_transaction(offsets, group))?
+    }
+
+    /// [`crate::Producer::commit_transaction`], waiting on this thread.
+    ///
+    /// # Errors
+    /// As the async call, or [`Error::Blocking`].
+    pub fn commit_transaction(&self) -> Result<(), Error> {
+        wait(self.inner.commit_transaction())?
+    }
+
+    /// [`crate::Producer::abort_transaction`], waiting on this thread.
+    ///
+    /// # Errors
+    /// As the async call, or [`Error::Blocking`].
+    pub fn abort_transaction(&self) -> Result<(), Error> {
+        wait(self.inner.abort_transaction())?
+    }
+
     /// The partitions of `topic` with leader, replicas and ISR (see
     /// [`crate::Producer::partitions_for`]).
     ///

@@ -2,8 +2,8 @@
 //!
 //! A config is built from a typed builder or from `key=value` properties (Kafka names and
 //! the librdkafka aliases). Every problem is a [`ConfigError`] that names the key, the value
-//! and what is allowed. Keys of features that are designed for but not built yet (TLS, SASL,
-//! transactions) fail with "not supported yet" rather than being silently ignored.
+//! and what is allowed. Keys of features that are designed for but not built yet fail with
+//! "not supported" rather than being silently ignored.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -124,6 +124,11 @@ pub struct ProducerConfig {
     pub acks: Acks,
     /// `enable.idempotence` after the conflict rule was applied.
     pub enable_idempotence: bool,
+    /// `transactional.id`: makes the producer transactional (and idempotent).
+    pub transactional_id: Option<String>,
+    /// `transaction.timeout.ms`: how long the coordinator lets a transaction stay open
+    /// before it aborts it.
+    pub transaction_timeout: Duration,
     /// `retries`.
     pub retries: u32,
     /// `retry.backoff.ms`.
@@ -227,6 +232,8 @@ impl Default for ProducerConfig {
             client_id: String::new(),
             acks: Acks::All,
             enable_idempotence: true,
+            transactional_id: None,
+            transaction_timeout: Duration::from_millis(60_000),
             retries: i32::MAX as u32,
             retry_backoff: Duration::from_millis(100),
             retry_backoff_max: Duration::from_millis(1000),
@@ -433,6 +440,16 @@ impl ProducerConfigBuilder {
     #[must_use]
     pub fn enable_idempotence(self, on: bool) -> Self {
         self.put("enable.idempotence", on)
+    }
+    /// `transactional.id`: a transactional producer (see `Producer::init_transactions`).
+    #[must_use]
+    pub fn transactional_id(self, id: &str) -> Self {
+        self.put("transactional.id", id)
+    }
+    /// `transaction.timeout.ms`.
+    #[must_use]
+    pub fn transaction_timeout(self, d: Duration) -> Self {
+        self.put("transaction.timeout.ms", d.as_millis())
     }
     /// `linger.ms`.
     #[must_use]
@@ -718,45 +735,7 @@ impl ProducerConfigBuilder {
             self.token_provider.clone(),
         )?;
 
-        // Idempotence, as the Java producer decides it.
-        let explicit = get("enable.idempotence")
-            .map(|v| parse_bool("enable.idempotence", v))
-            .transpose()?;
-        let mut conflicts = Vec::new();
-        if c.acks != Acks::All {
-            conflicts.push(format!("acks={}", c.acks));
-        }
-        if c.retries == 0 {
-            conflicts.push("retries=0".to_owned());
-        }
-        if c.max_in_flight > 5 {
-            conflicts.push(format!("max.in.flight.requests.per.connection={}", c.max_in_flight));
-        }
-        c.enable_idempotence = match explicit {
-            Some(true) if !conflicts.is_empty() => {
-                return Err(ConfigError::Conflict(format!(
-                    "enable.idempotence=true requires acks=all, retries > 0 and max.in.flight.requests.per.connection <= 5, but {} was set",
-                    conflicts.join(" and ")
-                )))
-            }
-            Some(on) => on,
-            None if c.max_in_flight > 5 => {
-                // Kafka 4.x quietly turns idempotence off for acks and retries, never for this.
-                return Err(ConfigError::Conflict(format!(
-                    "max.in.flight.requests.per.connection={} is over 5, the most the idempotent producer (on by default) allows; set enable.idempotence=false to use it",
-                    c.max_in_flight
-                )));
-            }
-            None => {
-                if !conflicts.is_empty() {
-                    tracing::info!(
-                        "idempotence is off because {} was set (set enable.idempotence=true to make this an error)",
-                        conflicts.join(" and ")
-                    );
-                }
-                conflicts.is_empty()
-            }
-        };
+        idempotence::decide(&mut c, &get)?;
 
         // Java compares in an int: the sum is capped at 2^31-1 ms.
         let needed = (c.linger + c.request_timeout).min(ms(I32));
@@ -785,6 +764,7 @@ mod aliases;
 mod habits;
 #[cfg(test)]
 mod habits_tests;
+mod idempotence;
 mod kinds;
 mod providers;
 mod setters;

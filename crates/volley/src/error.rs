@@ -174,6 +174,10 @@ pub enum Error {
     /// `enable.gapless.guarantee=true`); every later send fails with it.
     #[error("the producer stopped after a fatal error: {0}")]
     Fatal(String),
+    /// A transactional call failed (see [`TransactionError`]: abortable, fatal, or made in
+    /// the wrong state).
+    #[error(transparent)]
+    Transaction(#[from] TransactionError),
     /// Something failed that should not be able to.
     #[error("internal error: {0}")]
     Internal(String),
@@ -185,7 +189,9 @@ pub enum Error {
     /// [`Producer::on_settled`](crate::Producer::on_settled) listeners run).
     #[error("blocking call refused: {0}")]
     Blocking(String),
-    /// A blocking wait ran out of time (`flush(timeout)`, `wait_timeout`).
+    /// A wait ran out of time: a blocking `flush(timeout)` or `wait_timeout`, or a
+    /// transactional call after `max.block.ms` (which goes on: calling it again waits for
+    /// the same operation).
     #[error("timed out after {} ms waiting for {what}", waited.as_millis())]
     TimedOut {
         /// What was waited for.
@@ -193,6 +199,52 @@ pub enum Error {
         /// How long.
         waited: Duration,
     },
+}
+
+/// How bad a transactional failure is, as the Java producer ranks them (KIP-588).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransactionErrorKind {
+    /// The current transaction cannot commit; `abort_transaction` works, and the next
+    /// transaction starts clean.
+    Abortable,
+    /// The producer can only be closed: another producer with the same `transactional.id`
+    /// fenced it, it is not authorized, or the broker is too old.
+    Fatal,
+    /// The call does not fit the transaction's state (`send` before `begin_transaction`,
+    /// `commit_transaction` twice, another call still in progress). Nothing was sent.
+    InvalidState,
+}
+
+/// A transactional call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{} transaction error{}: {detail}", match kind { TransactionErrorKind::Abortable => "abortable", TransactionErrorKind::Fatal => "fatal", TransactionErrorKind::InvalidState => "invalid-state" }, code.map(|c| format!(" {c}")).unwrap_or_default())]
+pub struct TransactionError {
+    /// Abortable, fatal, or a call in the wrong state.
+    pub kind: TransactionErrorKind,
+    /// The broker's error code behind it, if a broker answered one (for example
+    /// `PRODUCER_FENCED` when another producer took over the transactional id).
+    pub code: Option<ErrorCode>,
+    /// What happened, naming the request that failed.
+    pub detail: String,
+}
+
+impl TransactionError {
+    /// An error of `kind` with an optional broker code.
+    #[must_use]
+    pub fn new(kind: TransactionErrorKind, code: Option<ErrorCode>, detail: impl Into<String>) -> Self {
+        Self {
+            kind,
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    /// A call made in the wrong state.
+    #[must_use]
+    pub fn invalid_state(detail: impl Into<String>) -> Self {
+        Self::new(TransactionErrorKind::InvalidState, None, detail)
+    }
 }
 
 impl Error {

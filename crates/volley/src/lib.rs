@@ -71,6 +71,7 @@ pub mod partitioner;
 pub mod record;
 pub mod security;
 pub mod serializer;
+pub mod transaction;
 
 mod accumulator;
 mod dial;
@@ -84,7 +85,7 @@ pub use config::{
     ProducerConfigBuilder,
 };
 pub use describe::{describe_cluster, ClusterDescription};
-pub use error::{BatchId, DeliveryError, Error, Persistence, SendError};
+pub use error::{BatchId, DeliveryError, Error, Persistence, SendError, TransactionError, TransactionErrorKind};
 pub use interceptor::{Acknowledgement, Interceptor};
 pub use partitioner::{murmur2, murmur2_partition, BuiltinPartitioner, Partitioner};
 pub use producer::callback::Callback;

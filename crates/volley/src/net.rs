@@ -72,6 +72,28 @@ pub(crate) struct Negotiated {
     pub(crate) produce: i16,
     pub(crate) metadata: i16,
     pub(crate) init_producer_id: Option<i16>,
+    /// The transaction APIs (`None` where the broker lacks one).
+    pub(crate) txn: TxnVersions,
+}
+
+/// Versions of the transaction APIs, and the cluster's finalized `transaction.version`.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct TxnVersions {
+    pub(crate) find_coordinator: Option<i16>,
+    pub(crate) add_partitions: Option<i16>,
+    pub(crate) add_offsets: Option<i16>,
+    pub(crate) end_txn: Option<i16>,
+    pub(crate) txn_offset_commit: Option<i16>,
+    /// The finalized `transaction.version` feature level (0 when not listed).
+    pub(crate) transaction_version: i16,
+}
+
+impl TxnVersions {
+    /// KIP-890 part 2 is in force: the feature is finalized at 2 or more and this broker
+    /// speaks the versions that carry it (Produce v12, EndTxn v5, TxnOffsetCommit v5).
+    pub(crate) fn tv2(&self, produce: i16) -> bool {
+        self.transaction_version >= 2 && produce >= 12 && self.end_txn >= Some(5) && self.txn_offset_commit >= Some(5)
+    }
 }
 
 /// A live connection.
@@ -396,6 +418,14 @@ pub(crate) async fn connect(
         produce: versions.negotiate(Api::Produce).map_err(mismatch)?,
         metadata: versions.negotiate(Api::Metadata).map_err(mismatch)?,
         init_producer_id: versions.negotiate(Api::InitProducerId).ok(),
+        txn: TxnVersions {
+            find_coordinator: versions.negotiate(Api::FindCoordinator).ok(),
+            add_partitions: versions.negotiate(Api::AddPartitionsToTxn).ok(),
+            add_offsets: versions.negotiate(Api::AddOffsetsToTxn).ok(),
+            end_txn: versions.negotiate(Api::EndTxn).ok(),
+            txn_offset_commit: versions.negotiate(Api::TxnOffsetCommit).ok(),
+            transaction_version: versions.finalized("transaction.version").unwrap_or(0),
+        },
     };
     let started = Arc::new(AtomicU64::new(0));
     let (tx, rx) = mpsc::unbounded_channel::<Outbound>();

@@ -33,6 +33,7 @@ fn stalled_connection() -> (Connection, tokio::io::DuplexStream) {
             produce: 9,
             metadata: 12,
             init_producer_id: Some(4),
+            txn: super::TxnVersions::default(),
         },
         queued: 0,
         started,

@@ -92,14 +92,19 @@ async fn invalid_topic_is_refused() {
     );
 }
 
-/// TLS and SASL are built (issue 12); transactions are not yet, and say so.
+/// Transactions are built (issue 17): a transactional id needs idempotence, as in Java,
+/// and the error names what turned it off.
 #[test]
-fn transactions_are_not_supported_yet() {
-    let e = ProducerConfig::from_properties([("bootstrap.servers", "127.0.0.1:9092"), ("transactional.id", "x")])
-        .expect_err("transactions");
+fn a_transactional_id_needs_idempotence() {
+    let e = ProducerConfig::from_properties([
+        ("bootstrap.servers", "127.0.0.1:9092"),
+        ("transactional.id", "x"),
+        ("acks", "1"),
+    ])
+    .expect_err("transactions need idempotence");
     assert_eq!(
         e.to_string(),
-        "'transactional.id=x' is not supported yet: transactions come in a later release; the idempotent producer is supported"
+        "conflicting configuration: transactional.id=x needs idempotence, but acks=1 turned it off"
     );
 }
 

@@ -36,6 +36,7 @@ async fn main() -> std::process::ExitCode {
     let started = KafkaCluster::start(&Layout {
         brokers: args.brokers,
         extra: args.set,
+        features: Vec::new(),
     });
     let cluster = match started {
         Ok(c) => c,

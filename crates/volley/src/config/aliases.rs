@@ -31,6 +31,8 @@ fn direct(key: &str) -> Option<&'static str> {
         "client.id" => "client.id",
         "acks" | "request.required.acks" => "acks",
         "enable.idempotence" => "enable.idempotence",
+        "transactional.id" => "transactional.id",
+        "transaction.timeout.ms" => "transaction.timeout.ms",
         "retries" | "message.send.max.retries" => "retries",
         "retry.backoff.ms" => "retry.backoff.ms",
         "retry.backoff.max.ms" => "retry.backoff.max.ms",
@@ -113,14 +115,6 @@ pub(super) const NOT_YET: &[(&str, &str)] = &[
     (
         "sasl.login.",
         "login callbacks are not supported; set sasl.username/sasl.password or sasl.jaas.config",
-    ),
-    (
-        "transactional.id",
-        "transactions come in a later release; the idempotent producer is supported",
-    ),
-    (
-        "transaction.timeout.ms",
-        "transactions come in a later release; the idempotent producer is supported",
     ),
 ];
 
@@ -283,6 +277,8 @@ const KNOWN: &[&str] = &[
     "acks",
     "request.required.acks",
     "enable.idempotence",
+    "transactional.id",
+    "transaction.timeout.ms",
     "retries",
     "message.send.max.retries",
     "retry.backoff.ms",

@@ -84,8 +84,6 @@ fn errors_name_key_value_and_allowed() {
         .unwrap_err();
     assert!(matches!(e, ConfigError::NotSupported { .. }));
     assert!(!e.to_string().contains("hunter2"), "{e}");
-    let e = base().set("transactional.id", "t").unwrap_err();
-    assert!(matches!(e, ConfigError::NotSupported { .. }));
     let e = ProducerConfig::builder().build().unwrap_err();
     assert!(e.to_string().contains("'bootstrap.servers'"));
     let e = ProducerConfig::builder()
@@ -280,4 +278,45 @@ fn max_in_flight_over_five_is_an_error_unless_idempotence_is_set_off() {
         .unwrap();
     assert_eq!(c.max_in_flight, 6);
     assert!(!c.enable_idempotence);
+}
+
+/// Issue 17: a transactional id is real, implies idempotence, and conflicts as in Java.
+#[test]
+fn transactional_settings() {
+    let c = base().set("transactional.id", "t-1").unwrap().build().unwrap();
+    assert_eq!(c.transactional_id.as_deref(), Some("t-1"));
+    assert!(c.enable_idempotence);
+    assert_eq!(c.transaction_timeout, Duration::from_millis(60_000));
+    let c = base()
+        .transactional_id("t-2")
+        .transaction_timeout(Duration::from_millis(9000))
+        .build()
+        .unwrap();
+    assert_eq!(c.transactional_id.as_deref(), Some("t-2"));
+    assert_eq!(c.transaction_timeout, Duration::from_millis(9000));
+    assert_eq!(base().build().unwrap().transactional_id, None);
+    // enable.idempotence=false with a transactional id is an error, as in Java.
+    let e = base()
+        .set("transactional.id", "t")
+        .unwrap()
+        .set("enable.idempotence", "false")
+        .unwrap()
+        .build()
+        .unwrap_err();
+    assert!(matches!(e, ConfigError::Conflict(_)), "{e}");
+    assert!(e.to_string().contains("enable.idempotence=false"), "{e}");
+    // So is a setting that quietly turns the default idempotence off.
+    let e = base()
+        .set("transactional.id", "t")
+        .unwrap()
+        .set("acks", "1")
+        .unwrap()
+        .build()
+        .unwrap_err();
+    assert!(e.to_string().contains("acks=1"), "{e}");
+    let e = base().set("transactional.id", " ").unwrap().build().unwrap_err();
+    assert!(matches!(e, ConfigError::InvalidValue { .. }), "{e}");
+    // Java accepts any INT here; a negative timeout cannot mean anything.
+    let e = base().set("transaction.timeout.ms", "-1").unwrap().build().unwrap_err();
+    assert!(e.to_string().contains("transaction.timeout.ms"), "{e}");
 }

@@ -4,6 +4,7 @@
 
 pub(crate) mod callback;
 pub(crate) mod stats;
+pub(crate) mod transactions;
 pub(crate) mod typed;
 pub(crate) mod wait;
 
@@ -245,6 +246,14 @@ impl Producer {
             } else {
                 config.client_id.clone()
             },
+            txn: config.transactional_id.as_ref().map(|id| {
+                std::sync::Mutex::new(crate::sender::transaction::TransactionManager::new(
+                    id.clone(),
+                    std::time::Instant::now(),
+                    (config.retry_backoff, config.retry_backoff_max),
+                ))
+            }),
+            txn_changed: Notify::new(),
             config,
         });
         let (tx, rx) = mpsc::unbounded_channel();
@@ -503,6 +512,9 @@ impl Producer {
     ) -> Result<DeliveryFuture, Error> {
         let topic = record.topic;
         let r = self.append(record, wait, attach, original).await;
+        if let Err(e) = &r {
+            self.txn_send_refused(e);
+        }
         if r.is_err() {
             // As Java's `doSend`: a record `send` refuses counts in record-error-total.
             self.shared
@@ -530,6 +542,7 @@ impl Producer {
         if let Some(reason) = self.shared.fatal.get() {
             return Err(Error::Fatal(reason.clone()));
         }
+        self.txn_check_send()?;
         validate_topic(record.topic)?;
         let size = single_record_batch_size(record.key, record.value, record.headers);
         if size > cfg.max_request_size {
@@ -631,6 +644,9 @@ impl Producer {
                 },
             )
         };
+        if let Some(a) = &appended {
+            self.txn_note_partition(record.topic, a.completion.partition);
+        }
         let Some(appended) = appended else {
             // Closed while this send waited: nothing will drain a queue now.
             self.shared.memory.add_permits(size);

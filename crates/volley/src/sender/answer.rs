@@ -90,6 +90,17 @@ pub(super) fn classify(code: ErrorCode, b: &SentBatch, idempotent: bool) -> Verd
     }
 }
 
+/// Produce errors that fail a transactional batch at once (the transaction is aborted).
+const TXN_FINAL: [ErrorCode; 7] = [
+    ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER,
+    ErrorCode::UNKNOWN_PRODUCER_ID,
+    ErrorCode::INVALID_PRODUCER_EPOCH,
+    ErrorCode::PRODUCER_FENCED,
+    ErrorCode::INVALID_TXN_STATE,
+    ErrorCode::INVALID_PRODUCER_ID_MAPPING,
+    ErrorCode::TRANSACTION_ABORTABLE,
+];
+
 fn describe(c: ErrorCode, msg: Option<&str>) -> String {
     match msg {
         Some(m) if !m.is_empty() => format!("{c}: {m}"),
@@ -186,6 +197,11 @@ impl Sender {
                 self.on_init_producer_id(p.version, body, now);
                 Ok(())
             }
+            PendingKind::Txn(kind) => {
+                // Malformed answers are retried by the transaction manager.
+                self.on_txn_answer(kind, p.version, body, now);
+                Ok(())
+            }
             PendingKind::Produce { batches, span, .. } => {
                 // Events of the answer's handling (retries, failures) belong to the request.
                 let _in = span.enter();
@@ -230,6 +246,7 @@ impl Sender {
             }
         }
         let idempotent = self.rules.idempotent;
+        let transactional = self.shared.txn.is_some();
         for mut b in batches {
             let answer = resp
                 .topics
@@ -246,7 +263,14 @@ impl Sender {
             tracing::trace!(node = node_id, topic = %b.topic, partition = b.partition, producer = ?b.stamp,
                 sequence = b.base_sequence, %code, base_offset = p.base_offset, "produce answer");
             let text = describe(code, p.error_message.as_deref());
-            match classify(code, &b, idempotent) {
+            // In a transaction, sequence and epoch errors end the transaction instead of
+            // being mended under a new epoch (the manager aborts and bumps, KIP-360/890).
+            let verdict = if transactional && TXN_FINAL.contains(&code) {
+                Verdict::Fail { maybe_written: false }
+            } else {
+                classify(code, &b, idempotent)
+            };
+            match verdict {
                 Verdict::Delivered => {
                     let base_offset = (code == ErrorCode::NONE).then_some(p.base_offset);
                     let outcome = BatchOutcome::Delivered {
@@ -514,6 +538,7 @@ impl Sender {
     /// Fails a batch: possibly persisted if any send of it may have reached the log. An
     /// ERROR line (rate limited per topic) says so.
     pub(super) fn fail(&mut self, b: SentBatch, error: Error, record_errors: Vec<(i32, Option<String>)>) {
+        self.txn_batch_failed(&error);
         self.shared
             .metrics
             .failed(Some(&b.topic), b.record_count, b.maybe_written, Instant::now());
@@ -571,6 +596,7 @@ impl Sender {
                 PendingKind::InitProducerId { .. } => {
                     self.pid.lost(now, error);
                 }
+                PendingKind::Txn(_) => self.txn_lost(now),
                 PendingKind::Produce { batches, span, .. } => {
                     span.record("outcome", "connection lost");
                     let _in = span.enter();

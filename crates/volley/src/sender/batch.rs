@@ -159,7 +159,11 @@ pub(super) fn seal(
         ..
     } = q;
     let closed = match body {
-        Body::Open(builder) => Ok(builder.close(cfg.compression, cfg.compression_level, false)),
+        // A transactional producer's batches carry the transactional attribute: without it
+        // the broker takes them as plain writes outside the transaction.
+        Body::Open(builder) => {
+            Ok(builder.close(cfg.compression, cfg.compression_level, cfg.transactional_id.is_some()))
+        }
         Body::Closed(r) => Ok(r),
         Body::Closing(_) => Err(Error::Internal("a batch was drained while being compressed".into())),
     }
@@ -214,6 +218,7 @@ fn rebuild<'a>(
     let params = SealParams {
         compression: cfg.compression,
         level: cfg.compression_level,
+        transactional: cfg.transactional_id.is_some(),
         ..SealParams::default()
     };
     builder

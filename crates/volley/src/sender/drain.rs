@@ -51,11 +51,11 @@ impl Sender {
         let per_task = taken.len().div_ceil(tasks).max(1);
         while !taken.is_empty() {
             let chunk: Vec<_> = taken.drain(..per_task.min(taken.len())).collect();
-            let (codec, level) = (cfg.compression, cfg.compression_level);
+            let (codec, level, txn) = (cfg.compression, cfg.compression_level, cfg.transactional_id.is_some());
             let shared = Arc::clone(&self.shared);
             tokio::spawn(async move {
                 for (builder, slot) in chunk {
-                    let closed = builder.close(codec, level, false);
+                    let closed = builder.close(codec, level, txn);
                     *slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(closed);
                 }
                 shared.wake.notify_one();
@@ -75,7 +75,7 @@ impl Sender {
         // First, whatever the rest of the pass does (see `Accumulator::collect_due`).
         self.shared.accumulator.collect_due(now, flushing);
         self.start_compressing(now, flushing);
-        let Some(current) = self.pid.current() else { return };
+        let Some(current) = self.current_identity() else { return };
         if self.shared.fatal.get().is_some() {
             return;
         }
@@ -94,6 +94,10 @@ impl Sender {
         let mut seen = HashSet::new();
         for key in candidates {
             if !seen.insert(key.clone()) {
+                continue;
+            }
+            if !self.txn_sendable(&key) {
+                // TV1: waits for AddPartitionsToTxn.
                 continue;
             }
             let Some(leader) = self.cluster.leader(&key.0, key.1) else {
@@ -222,16 +226,20 @@ impl Sender {
 
     pub(super) fn send_produce(&mut self, node_id: i32, mut batches: Vec<SentBatch>, now: Instant) {
         let corr = self.next_correlation();
+        let negotiated = match self.nodes.map.get(&node_id).map(|n| &n.conn) {
+            Some(super::nodes::ConnState::Up(conn)) => conn.versions.produce,
+            _ => return,
+        };
+        let (version, transactional_id) = self.produce_version(negotiated);
         let cfg = &self.shared.config;
         let acks0 = cfg.acks == Acks::None;
         let client_id = (!cfg.client_id.is_empty()).then_some(cfg.client_id.as_str());
         let Some(node) = self.nodes.map.get_mut(&node_id) else {
             return;
         };
-        let super::nodes::ConnState::Up(conn) = &node.conn else {
+        if !matches!(node.conn, super::nodes::ConnState::Up(_)) {
             return;
-        };
-        let version = conn.versions.produce;
+        }
         let mut topics: Vec<TopicData> = Vec::new();
         for b in &batches {
             let pd = PartitionData {
@@ -252,7 +260,7 @@ impl Sender {
             corr,
             client_id,
             &ProduceRequest {
-                transactional_id: None,
+                transactional_id: transactional_id.as_deref(),
                 acks: cfg.acks.wire(),
                 timeout_ms,
                 topics: &topics,

@@ -15,16 +15,25 @@
 //! - [`nodes`]: connections, their backoff and what is pending on each;
 //! - [`warn_limit`]: at most one WARN or ERROR line per (broker or topic, cause) per 10 s,
 //!   with the count of the events it stands for (pure, time as an argument);
-//! - this file: the tokio loop that feeds events and time in, control requests, expiry.
+//! - [`transaction`]: the transaction manager (Java's states, the user call in progress,
+//!   which coordinator request goes next; pure), [`txn_errors`]: KIP-588's error classes
+//!   by request (pure), [`txn_driver`]: its requests and answers on the wire;
+//! - [`expiry`]: request and delivery timeouts, and what `close` fails when it runs out;
+//! - this file: the tokio loop that feeds events and time in, control requests.
 
 mod answer;
 mod batch;
 mod drain;
+mod expiry;
 mod metadata;
 mod nodes;
 mod partitions;
 mod producer_id;
 mod stats;
+pub(crate) mod transaction;
+mod txn_driver;
+pub(crate) use txn_driver::lock as txn_lock;
+mod txn_errors;
 mod warn_limit;
 
 use rustc_hash::FxHashMap;
@@ -37,12 +46,12 @@ use rand::Rng;
 use tokio::sync::{mpsc, oneshot, watch, Notify, Semaphore};
 use volley_protocol::control::{decode_init_producer_id, decode_metadata, encode_init_producer_id, encode_metadata};
 
-use crate::accumulator::{Accumulator, QueuedBatch};
+use crate::accumulator::Accumulator;
 use crate::config::{MetadataRecovery, ProducerConfig};
-use crate::error::{DeliveryError, Error};
+use crate::error::Error;
 use crate::metadata::Cluster;
 use crate::net::{ConnEvent, Connection, Outbound};
-use crate::record::{BatchCompletion, BatchOutcome, Settled};
+use crate::record::{BatchCompletion, Settled};
 
 use self::batch::SentBatch;
 use self::metadata::{MetadataPolicy, MetadataSettings};
@@ -77,6 +86,11 @@ pub(crate) struct Shared {
     pub(crate) metrics: crate::metrics::Metrics,
     /// `client.id`, or `producer-N` when it is empty.
     pub(crate) client_name: String,
+    /// The transaction manager of a producer with a `transactional.id`: the sender drives
+    /// it, the producer's transactional calls start operations and read their results.
+    pub(crate) txn: Option<std::sync::Mutex<transaction::TransactionManager>>,
+    /// Notified (all waiters) whenever the transaction manager may have a new result.
+    pub(crate) txn_changed: Notify,
 }
 
 impl std::fmt::Debug for Shared {
@@ -308,6 +322,7 @@ impl Sender {
         self.close_idle_connections(now);
         self.maybe_fetch_metadata(now);
         self.maybe_init_producer_id(now);
+        self.drive_transaction(now);
         self.drain(now);
         (self.shutdown || !self.commands_open) && self.is_idle()
     }
@@ -360,6 +375,7 @@ impl Sender {
             self.config()
                 .connections_max_idle
                 .and_then(|d| self.nodes.next_idle_close(d)),
+            self.txn_next_attempt(),
         ]
         .into_iter()
         .flatten()
@@ -380,6 +396,13 @@ impl Sender {
         }
         if let Some(e) = self.nodes.connected(node_id, conn_id, res, now) {
             self.shared.metrics.connection_failed(node_id);
+            // As Java's NetworkClient: a broker that cannot be reached may have lost its
+            // leadership (killed, fenced); without this, a producer idle when its leader died
+            // kept dialling the dead broker until metadata.max.age.ms (the refresh on the lost
+            // connection comes before the controller moves the leaders). Bounded by the
+            // metadata backoff.
+            self.meta.request_refresh();
+            self.txn_unreachable(node_id, now);
             let addr = self.addr_of(node_id);
             self.warn(&addr, Cause::Connect, e.to_string(), now);
             let mut c = (*self.cluster).clone();
@@ -450,7 +473,7 @@ impl Sender {
                 };
                 (encode_init_producer_id(v, corr, client_id, *current), v)
             }
-            PendingKind::Produce { .. } => return false,
+            PendingKind::Produce { .. } | PendingKind::Txn(_) => return false,
         };
         let frame = match frame {
             Ok(f) => f,
@@ -511,6 +534,10 @@ impl Sender {
     }
 
     fn maybe_init_producer_id(&mut self, now: Instant) {
+        if self.shared.txn.is_some() {
+            // The transaction manager asks for the transactional producer's id.
+            return;
+        }
         let bump_wanted = self
             .pid
             .current()
@@ -660,114 +687,6 @@ impl Sender {
         for b in retries {
             self.fail(b, Error::Fatal(reason.clone()), Vec::new());
         }
-    }
-
-    // ----- timeouts -----
-
-    fn expire(&mut self, now: Instant) {
-        let shared = Arc::clone(&self.shared);
-        let cfg = &shared.config;
-        // Requests without an answer (or, with acks=0, not written) within
-        // request.timeout.ms end their connection.
-        let timed_out: Vec<i32> = self
-            .nodes
-            .map
-            .iter()
-            .filter(|(_, n)| n.pending.iter().any(|p| now >= p.sent_at + cfg.request_timeout))
-            .map(|(id, _)| *id)
-            .collect();
-        for id in timed_out {
-            let why = format!(
-                "no answer within request.timeout.ms ({} ms)",
-                cfg.request_timeout.as_millis()
-            );
-            self.shared.metrics.request_timeout(id);
-            self.close_node(id, &why, now);
-        }
-        // Queued batches past the delivery timeout were never sent.
-        if let Some(cutoff) = now.checked_sub(cfg.delivery_timeout) {
-            for q in shared.accumulator.expire(cutoff) {
-                let last = self.cluster.last_error.clone();
-                let error = Error::DeliveryTimeout {
-                    timeout: cfg.delivery_timeout,
-                    last,
-                };
-                self.fail_queued(q, error, now);
-            }
-        }
-        // Retries past the delivery timeout: possibly persisted if any send may have landed;
-        // either way their sequences leave a gap to resolve (rule 8).
-        let mut dead = Vec::new();
-        for p in self.parts.values_mut() {
-            while p
-                .retries
-                .front()
-                .is_some_and(|b| now >= b.created + cfg.delivery_timeout)
-            {
-                dead.extend(p.retries.pop_front());
-            }
-        }
-        for b in dead {
-            let err = Error::DeliveryTimeout {
-                timeout: cfg.delivery_timeout,
-                last: b.last_error.clone(),
-            };
-            self.fail_sealed(b, err, Vec::new());
-        }
-    }
-
-    fn fail_queued(&mut self, q: QueuedBatch, error: Error, now: Instant) {
-        let (topic, partition, records) = (
-            Arc::clone(&q.completion.topic),
-            q.completion.partition,
-            q.record_count(),
-        );
-        self.shared.metrics.failed(Some(&topic), records, false, now);
-        self.warn(
-            &topic,
-            Cause::Failed,
-            format!("{records} records of {topic}-{partition} failed, not persisted: {error}"),
-            now,
-        );
-        q.completion.complete(BatchOutcome::Failed {
-            error: DeliveryError::not_persisted(error),
-            record_errors: Vec::new(),
-        });
-        self.shared.memory.add_permits(q.reserved);
-    }
-
-    fn fail_everything_queued(&mut self, error: &Error) {
-        let now = Instant::now();
-        for q in self.shared.accumulator.drain_all() {
-            self.fail_queued(q, error.clone(), now);
-        }
-    }
-
-    /// `close` ran out of time: queued records were not written; records in flight may be.
-    fn abort_all(&mut self) {
-        let closed = |d: &str| Error::Closed {
-            detail: Some(d.to_owned()),
-        };
-        self.fail_everything_queued(&closed("closed before the record was sent"));
-        let mut all = Vec::new();
-        for p in self.parts.values_mut() {
-            all.extend(p.retries.drain(..));
-            p.in_flight.clear();
-        }
-        self.count_closes();
-        for p in self.nodes.take_all_pending() {
-            if let PendingKind::Produce { batches, .. } = p.kind {
-                all.extend(batches.into_iter().map(|mut b| {
-                    b.maybe_written = true;
-                    b
-                }));
-            }
-        }
-        for b in all {
-            let err = closed("closed while the record was in flight or waiting to be retried");
-            self.fail(b, err, Vec::new());
-        }
-        self.shutdown = true;
     }
 }
 

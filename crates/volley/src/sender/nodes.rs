@@ -27,6 +27,8 @@ pub(super) enum PendingKind {
     Metadata { topics: Vec<String> },
     /// `current`: the id and epoch to bump, or `None` for a fresh producer id.
     InitProducerId { current: Option<Identity> },
+    /// A request of the transaction manager.
+    Txn(super::txn_driver::TxnPending),
 }
 
 /// A request written (or queued) on a connection, waiting for its answer.

@@ -188,7 +188,11 @@ impl Sender {
                 (t, age)
             })
             .collect();
-        let (pid, epoch) = self.pid.current().map_or((-1, -1), |(id, e)| (id, i64::from(e)));
+        let (pid, epoch) = self.current_identity().map_or((-1, -1), |(id, e)| (id, i64::from(e)));
+        let txn_state = shared
+            .txn
+            .as_ref()
+            .map_or("Init", |m| super::txn_driver::lock(m).state().name());
         json!({
             "name": shared.client_name,
             "client_id": cfg.client_id,
@@ -209,7 +213,14 @@ impl Sender {
             "brokers": brokers,
             "topics": topics,
             "eos": {
-                "idemp_state": self.pid.state_name(),
+                // A transactional producer's id comes from its transaction manager.
+                "idemp_state": match (&shared.txn, pid >= 0) {
+                    (None, _) => self.pid.state_name(),
+                    (Some(_), true) => "Assigned",
+                    (Some(_), false) => "RequestPID",
+                },
+                // librdkafka's field; the state names are Java's.
+                "txn_state": txn_state,
                 "producer_id": pid,
                 "producer_epoch": epoch,
                 "epoch_cnt": shared.metrics.epoch_bumps(),

@@ -193,7 +193,13 @@ pub fn read_back(topic: &str, count: usize) -> Vec<ReadRecord> {
 
 /// [`read_back`] from the broker at `bs`.
 pub fn read_back_on(bs: &str, topic: &str, count: usize) -> Vec<ReadRecord> {
-    let out = reader(&["read", bs, topic, &count.to_string()], None);
+    read_back_isolated(bs, topic, count, "read_committed")
+}
+
+/// [`read_back_on`] with librdkafka's `isolation.level` (`read_committed`, its default, or
+/// `read_uncommitted`).
+pub fn read_back_isolated(bs: &str, topic: &str, count: usize, isolation: &str) -> Vec<ReadRecord> {
+    let out = reader(&["read", bs, topic, &count.to_string(), isolation], None);
     let mut recs: Vec<ReadRecord> = out
         .lines()
         .map(|l| {

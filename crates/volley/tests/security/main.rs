@@ -20,6 +20,7 @@ use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::Layer as _;
 
 mod stores;
+mod txn_acl;
 
 /// Records per (listener, mechanism) pair: 10,000 in CI; `VOLLEY_SECURITY_RECORDS=100000` by
 /// hand, as the issue asks.
