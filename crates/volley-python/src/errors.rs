@@ -37,9 +37,15 @@ fn exception_for<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyAny>>
         | Error::TimedOut { .. }
         | Error::WouldBlock { .. } => "KafkaTimeoutError",
         Error::InvalidTopic { .. } => "InvalidTopicError",
-        Error::Broker { code, .. } | Error::SequenceGap { code, .. } => {
+        Error::Broker { code, .. }
+        | Error::SequenceGap { code, .. }
+        | Error::Transaction(volley::TransactionError { code: Some(code), .. }) => {
             return errors_module(py)?.getattr("_for_code")?.call1((code.0, message));
         }
+        Error::Transaction(volley::TransactionError {
+            kind: volley::TransactionErrorKind::InvalidState,
+            ..
+        }) => "IllegalStateError",
         Error::Connection { .. } | Error::Tls { .. } => "KafkaConnectionError",
         Error::Authentication { .. } => "AuthenticationFailedError",
         Error::Protocol { .. } => "KafkaProtocolError",

@@ -144,10 +144,26 @@ impl Shared {
     /// Stores the outcome (on Volley's callback thread, without the GIL) and queues the
     /// record for the callback thread, which runs its callbacks in completion order (a
     /// callback may still be added between `send` returning and the thread reaching it).
+    ///
+    /// A record without callbacks and with nothing queued ahead of it is settled under the
+    /// same lock as its outcome is stored: whoever sees the outcome (a `get()` that returns)
+    /// also sees it settled, so a callback added then runs at once on the caller's thread
+    /// (stored first and settled a moment later, such a callback was left to the callback
+    /// thread: a race the after-completion test lost now and then).
     pub(crate) fn complete(self: Arc<Self>, result: Result<RecordMetadata, DeliveryError>) {
-        lock(&self.state).outcome = Some(result);
+        let settled = {
+            let mut st = lock(&self.state);
+            st.outcome = Some(result);
+            let now = st.callbacks.is_empty() && QUEUED.load(Ordering::Acquire) == 0;
+            st.settled |= now;
+            now
+        };
         self.done.notify_all();
-        dispatch(self);
+        if settled {
+            self.inflight.done();
+        } else {
+            dispatch(self);
+        }
     }
 
     /// The callbacks to run now, or `None` after marking the record settled (no more).

@@ -196,6 +196,63 @@ impl Producer {
         out
     }
 
+    /// `init_transactions()`: fences earlier producers with the same `transactional.id` and
+    /// gets the producer id (waits at most `max.block.ms`, the GIL released).
+    fn init_transactions(&self, py: Python<'_>) -> PyResult<()> {
+        let inner = &self.inner;
+        py.detach(|| inner.init_transactions())
+            .map_err(|e| errors::to_pyerr(py, &e))
+    }
+
+    /// `begin_transaction()`.
+    fn begin_transaction(&self, py: Python<'_>) -> PyResult<()> {
+        self.inner.begin_transaction().map_err(|e| errors::to_pyerr(py, &e))
+    }
+
+    /// `send_offsets_to_transaction`: `(topic, partition, offset, metadata, leader_epoch)`
+    /// entries committed with the transaction for the consumer group.
+    #[pyo3(signature = (offsets, group_id, generation_id=-1, member_id=String::new(), group_instance_id=None))]
+    fn send_offsets_to_transaction(
+        &self,
+        py: Python<'_>,
+        offsets: Vec<(String, i32, i64, Option<String>, Option<i32>)>,
+        group_id: String,
+        generation_id: i32,
+        member_id: String,
+        group_instance_id: Option<String>,
+    ) -> PyResult<()> {
+        let offsets: volley::transaction::Offsets = offsets
+            .into_iter()
+            .map(|(topic, partition, offset, metadata, leader_epoch)| {
+                let mut o = volley::transaction::OffsetAndMetadata::new(offset);
+                o.metadata = metadata;
+                o.leader_epoch = leader_epoch;
+                ((topic, partition), o)
+            })
+            .collect();
+        let mut group = volley::transaction::ConsumerGroupMetadata::new(group_id);
+        group.generation_id = generation_id;
+        group.member_id = member_id;
+        group.group_instance_id = group_instance_id;
+        let inner = &self.inner;
+        py.detach(|| inner.send_offsets_to_transaction(offsets, &group))
+            .map_err(|e| errors::to_pyerr(py, &e))
+    }
+
+    /// `commit_transaction()`: flushes, then commits (waits at most `max.block.ms`).
+    fn commit_transaction(&self, py: Python<'_>) -> PyResult<()> {
+        let inner = &self.inner;
+        py.detach(|| inner.commit_transaction())
+            .map_err(|e| errors::to_pyerr(py, &e))
+    }
+
+    /// `abort_transaction()` (waits at most `max.block.ms`).
+    fn abort_transaction(&self, py: Python<'_>) -> PyResult<()> {
+        let inner = &self.inner;
+        py.detach(|| inner.abort_transaction())
+            .map_err(|e| errors::to_pyerr(py, &e))
+    }
+
     /// Whether a broker connection is open now.
     fn bootstrap_connected(&self) -> bool {
         self.inner

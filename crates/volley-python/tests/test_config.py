@@ -64,7 +64,7 @@ def test_unknown_keyword_is_named():
 
 
 @pytest.mark.parametrize("kw", [{"ssl_context": object()}, {"partitioner": lambda *a: 0}, {"metric_reporters": [object]},
-                                {"sasl_kerberos_service_name": "other"}, {"transactional_id": "tx"}])
+                                {"sasl_kerberos_service_name": "other"}, {"selector": object()}])
 def test_keywords_without_a_mapping_only_at_their_default(kw):
     with pytest.raises(errors.KafkaConfigurationError, match=next(iter(kw))):
         KafkaProducer(**kw)

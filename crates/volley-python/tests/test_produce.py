@@ -123,6 +123,20 @@ def test_callback_added_after_completion_runs_at_once(bootstrap, topic):
         assert got == [("p", 0, "s")]
 
 
+def test_a_callback_added_right_after_get_always_runs_at_once(bootstrap, topic):
+    # The outcome and "settled" were stored a moment apart: a get() returning in between
+    # left a callback added then to the callback thread (it ran later, not at once).
+    with KafkaProducer(bootstrap_servers=bootstrap, linger_ms=0) as p:
+        late = 0
+        for _ in range(500):
+            f = p.send(topic, b"v")
+            f.get(30)
+            got = []
+            f.add_callback(got.append)
+            late += not got
+        assert late == 0
+
+
 def test_failed_delivery_carries_persistence(bootstrap, reader):
     name = f"py-{uuid.uuid4().hex[:12]}"
     reader.create(name, 1, "max.message.bytes=1000")

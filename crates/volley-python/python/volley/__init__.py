@@ -6,12 +6,13 @@ from . import errors, serializer
 from ._volley import FutureRecordMetadata
 from .producer import KafkaProducer
 from .serializer import JsonSerializer, Serializer
-from .structs import RecordMetadata, TopicPartition
+from .structs import OffsetAndMetadata, RecordMetadata, TopicPartition
 
 __all__ = [
     "FutureRecordMetadata",
     "JsonSerializer",
     "KafkaProducer",
+    "OffsetAndMetadata",
     "RecordMetadata",
     "Serializer",
     "TopicPartition",

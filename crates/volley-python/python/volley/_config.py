@@ -80,8 +80,6 @@ _DEFAULT_ONLY = {
     "sasl_oauth_token_provider": "a Python OAUTHBEARER token provider",
     "selector": "a custom selector (Volley does its I/O in Rust)",
     "socket_options": "socket options",
-    "transactional_id": "transactions (not supported yet)",
-    "transaction_timeout_ms": "transactions (not supported yet)",
 }
 
 # Keywords that only tune kafka-python's version probing and bootstrap: not Volley
@@ -183,11 +181,15 @@ def _serializer(name: str, value: Any) -> Optional[Callable[..., Any]]:
 
 def _idempotence(config: Dict[str, Any], explicit: Set[str]) -> str:
     """kafka-python 3.0's rule: acks 0/1, retries=0 or more than 5 requests in flight turn
-    the default idempotence off (with a warning); asked for explicitly, they are an error."""
+    the default idempotence off (with a warning); asked for explicitly, or with a
+    transactional_id, they are an error."""
     wanted = config["enable_idempotence"]
     if not isinstance(wanted, bool):
         raise KafkaConfigurationError(f"enable_idempotence must be True or False, not {wanted!r}")
+    transactional = config["transactional_id"] is not None
     if not wanted:
+        if transactional:
+            raise KafkaConfigurationError("transactional_id needs idempotence: enable_idempotence=False cannot be used with it")
         return "false"
     conflicts = []
     if _acks(config["acks"]) != "all":
@@ -198,9 +200,9 @@ def _idempotence(config: Dict[str, Any], explicit: Set[str]) -> str:
         conflicts.append(f"max_in_flight_requests_per_connection={config['max_in_flight_requests_per_connection']}")
     if not conflicts:
         return "true"
-    if "enable_idempotence" in explicit:
+    if "enable_idempotence" in explicit or transactional:
         raise KafkaConfigurationError(
-            "enable_idempotence=True needs acks='all', retries > 0 and "
+            f"{'transactional_id' if transactional else 'enable_idempotence=True'} needs acks='all', retries > 0 and "
             f"max_in_flight_requests_per_connection <= 5, but {', '.join(conflicts)} was given"
         )
     log.warning("idempotence turned off because %s was given (pass enable_idempotence=False to silence this)", ", ".join(conflicts))
@@ -246,6 +248,11 @@ def resolve(configs: Dict[str, Any]) -> Tuple[Dict[str, Any], List[Tuple[str, st
     for name, key in _STRINGS.items():
         if config[name] is not None:
             props.append((key, str(config[name])))
+    if config["transactional_id"] is not None:
+        if not isinstance(config["transactional_id"], str) or not config["transactional_id"]:
+            raise KafkaConfigurationError(f"transactional_id must be a non-empty str, not {config['transactional_id']!r}")
+        props.append(("transactional.id", config["transactional_id"]))
+        props.append(("transaction.timeout.ms", _int("transaction_timeout_ms", config["transaction_timeout_ms"])))
     if not config["ssl_check_hostname"]:
         props.append(("ssl.endpoint.identification.algorithm", ""))
     return config, props

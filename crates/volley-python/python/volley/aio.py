@@ -37,7 +37,10 @@ class AIOKafkaProducer:
 
     Takes :class:`volley.KafkaProducer`'s keywords (kafka-python's, with its defaults),
     plus aiokafka's ``max_batch_size`` for ``batch_size`` and its ``api_version="auto"``
-    (the default: bootstrap in ``start``). Transactions are not supported.
+    (the default: bootstrap in ``start``). With a ``transactional_id``, ``start`` also
+    initializes transactions, as aiokafka's does; ``begin_transaction``,
+    ``commit_transaction``, ``abort_transaction``, ``send_offsets_to_transaction`` and the
+    ``transaction()`` context manager follow aiokafka.
     """
 
     def __init__(self, *, loop: Optional[asyncio.AbstractEventLoop] = None, **configs: Any) -> None:
@@ -61,6 +64,8 @@ class AIOKafkaProducer:
             return
         self._loop = self._loop or asyncio.get_running_loop()
         self._producer = await self._loop.run_in_executor(None, lambda: KafkaProducer(**self._configs))
+        if self._producer.config["transactional_id"] is not None:
+            await self._loop.run_in_executor(None, self._producer.init_transactions)
 
     async def stop(self, timeout: Optional[float] = None) -> None:
         """Delivers what is queued (at most ``timeout`` seconds), then closes."""
@@ -127,6 +132,30 @@ class AIOKafkaProducer:
         fut = await self.send(topic, value, key, partition, timestamp_ms, headers)
         return await fut
 
+    def begin_transaction(self) -> None:
+        """Starts a transaction (as ``KafkaProducer.begin_transaction``)."""
+        self._started().begin_transaction()
+
+    async def commit_transaction(self) -> None:
+        """Sends what is queued and commits, without blocking the event loop."""
+        producer = self._started()
+        await asyncio.get_running_loop().run_in_executor(None, producer.commit_transaction)
+
+    async def abort_transaction(self) -> None:
+        """Aborts the transaction, without blocking the event loop."""
+        producer = self._started()
+        await asyncio.get_running_loop().run_in_executor(None, producer.abort_transaction)
+
+    async def send_offsets_to_transaction(self, offsets: Dict[Any, Any], group_id: Any) -> None:
+        """As ``KafkaProducer.send_offsets_to_transaction``, without blocking the event loop."""
+        producer = self._started()
+        await asyncio.get_running_loop().run_in_executor(None, producer.send_offsets_to_transaction, offsets, group_id)
+
+    def transaction(self) -> "_Transaction":
+        """``async with producer.transaction():`` begins a transaction, commits it when the
+        block ends, and aborts it (re-raising) when the block raises."""
+        return _Transaction(self)
+
     def metrics(self) -> Dict[str, Dict[str, float]]:
         """As ``KafkaProducer.metrics``."""
         return self._started().metrics()
@@ -142,3 +171,24 @@ class AIOKafkaProducer:
         tb: Optional[TracebackType],
     ) -> None:
         await self.stop()
+
+
+class _Transaction:
+    """The context manager of ``AIOKafkaProducer.transaction()``."""
+
+    def __init__(self, producer: AIOKafkaProducer) -> None:
+        self._producer = producer
+
+    async def __aenter__(self) -> None:
+        self._producer.begin_transaction()
+
+    async def __aexit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        if exc_type is None:
+            await self._producer.commit_transaction()
+        else:
+            await self._producer.abort_transaction()

@@ -175,6 +175,73 @@ class KafkaProducer:
         self._check_process()
         return self._native.bootstrap_connected()
 
+    # ----- transactions (a transactional_id is needed) -----
+
+    def _check_transactional(self) -> None:
+        self._check_process()
+        if self._closed:
+            raise IllegalStateError("the producer is closed")
+        if self.config["transactional_id"] is None:
+            raise IllegalStateError("transactions need a transactional_id (KafkaProducer(transactional_id=...))")
+
+    def init_transactions(self) -> None:
+        """Fences earlier producers with the same ``transactional_id`` and readies this one
+        (waits at most ``max_block_ms``; calling it again after a timeout resumes it)."""
+        self._check_transactional()
+        self._native.init_transactions()
+
+    def begin_transaction(self) -> None:
+        """Starts a transaction: records sent until the commit or abort belong to it."""
+        self._check_transactional()
+        self._native.begin_transaction()
+
+    def send_offsets_to_transaction(self, offsets: Dict[Any, Any], consumer_group_id: Any) -> None:
+        """Commits consumer offsets with the transaction (consume-transform-produce).
+
+        ``offsets`` maps ``TopicPartition`` (or ``(topic, partition)``) to
+        ``OffsetAndMetadata`` (or an int offset); ``consumer_group_id`` is the group id, or a
+        consumer's group metadata (an object with ``group_id`` and, optionally,
+        ``generation_id``, ``member_id``, ``group_instance_id``)."""
+        self._check_transactional()
+        entries = []
+        for tp, om in offsets.items():
+            topic, partition = (tp.topic, tp.partition) if hasattr(tp, "topic") else tp
+            if isinstance(om, int) and not isinstance(om, bool):
+                offset, metadata, epoch = om, None, None
+            else:
+                offset = om.offset
+                metadata = getattr(om, "metadata", None)
+                epoch = getattr(om, "leader_epoch", None)
+                if epoch is not None and epoch < 0:
+                    epoch = None
+            if not isinstance(topic, str) or not isinstance(partition, int) or not isinstance(offset, int):
+                raise TypeError(f"offsets must map (topic, partition) to an offset, not {tp!r}: {om!r}")
+            entries.append((topic, partition, offset, metadata or None, epoch))
+        if isinstance(consumer_group_id, str):
+            self._native.send_offsets_to_transaction(entries, consumer_group_id)
+            return
+        group = getattr(consumer_group_id, "group_id", None)
+        if not isinstance(group, str):
+            raise TypeError(f"consumer_group_id must be a group id or a consumer's group metadata, not {consumer_group_id!r}")
+        self._native.send_offsets_to_transaction(
+            entries,
+            group,
+            getattr(consumer_group_id, "generation_id", -1),
+            getattr(consumer_group_id, "member_id", "") or "",
+            getattr(consumer_group_id, "group_instance_id", None),
+        )
+
+    def commit_transaction(self) -> None:
+        """Sends what is queued and commits the transaction (waits at most ``max_block_ms``).
+        A transaction that cannot commit raises; ``abort_transaction()`` then starts over."""
+        self._check_transactional()
+        self._native.commit_transaction()
+
+    def abort_transaction(self) -> None:
+        """Aborts the transaction: its records are never seen by read_committed consumers."""
+        self._check_transactional()
+        self._native.abort_transaction()
+
     def metrics(self, raw: bool = False) -> Dict[str, Dict[str, float]]:
         """Volley's metrics by the Java producer's names, as ``{group: {name: value}}``
         (``producer-metrics``, ``producer-topic-metrics.<topic>``,

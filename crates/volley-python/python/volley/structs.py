@@ -25,3 +25,11 @@ class RecordMetadata(NamedTuple):
     serialized_key_size: int
     serialized_value_size: int
     serialized_header_size: int
+
+
+class OffsetAndMetadata(NamedTuple):
+    """A consumer offset to commit (``send_offsets_to_transaction``)."""
+
+    offset: int
+    metadata: Optional[str] = None
+    leader_epoch: Optional[int] = None
