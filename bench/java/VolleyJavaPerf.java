@@ -73,6 +73,11 @@ public final class VolleyJavaPerf {
         String bootstrap = null, topic = null, file = null;
         long n = 0;
         int size = 0, keys = 0;
+        // Transactions: --transactional-id, and a commit every --transaction-records records
+        // or --transaction-duration-ms, whichever comes first (Kafka's perf tool has the
+        // duration only).
+        String txnId = null;
+        long txnRecords = 0, txnMs = 0;
         Properties props = new Properties();
         for (int i = 0; i < args.length; i += 2) {
             String v = args[i + 1];
@@ -83,6 +88,9 @@ public final class VolleyJavaPerf {
                 case "--record-size" -> size = Integer.parseInt(v);
                 case "--payload-file" -> file = v;
                 case "--keys" -> keys = Integer.parseInt(v);
+                case "--transactional-id" -> txnId = v;
+                case "--transaction-records" -> txnRecords = Long.parseLong(v);
+                case "--transaction-duration-ms" -> txnMs = Long.parseLong(v);
                 case "--throughput" -> {
                     if (Long.parseLong(v) > 0) {
                         cannot("--throughput is not built in this driver");
@@ -103,6 +111,9 @@ public final class VolleyJavaPerf {
         props.put("bootstrap.servers", bootstrap);
         props.put("key.serializer", ByteArraySerializer.class.getName());
         props.put("value.serializer", ByteArraySerializer.class.getName());
+        if (txnId != null) {
+            props.put("transactional.id", txnId);
+        }
         double cpu0 = cpuSeconds();
         long[] lat = new long[(int) n];
         AtomicLong failed = new AtomicLong();
@@ -111,8 +122,17 @@ public final class VolleyJavaPerf {
         long bytes = 0;
         long start = System.nanoTime();
         String[] topics = topic.split(",");
+        long commits = 0;
         try (KafkaProducer<byte[], byte[]> p = new KafkaProducer<>(props)) {
+            if (txnId != null) {
+                p.initTransactions();
+            }
+            long inTxn = 0, txnStart = 0;
             for (int i = 0; i < n; i++) {
+                if (txnId != null && inTxn == 0) {
+                    p.beginTransaction();
+                    txnStart = System.nanoTime();
+                }
                 byte[] value = values.get(i % values.size());
                 byte[] key = keys > 0 ? keyBytes[i % keys] : null;
                 bytes += value.length;
@@ -126,6 +146,16 @@ public final class VolleyJavaPerf {
                     }
                     done.countDown();
                 });
+                if (txnId != null) {
+                    inTxn++;
+                    boolean full = txnRecords > 0 && inTxn >= txnRecords;
+                    boolean old = txnMs > 0 && System.nanoTime() - txnStart >= txnMs * 1_000_000L;
+                    if (full || old || i == n - 1) {
+                        p.commitTransaction();
+                        commits++;
+                        inTxn = 0;
+                    }
+                }
             }
             done.await();
         }
@@ -137,6 +167,7 @@ public final class VolleyJavaPerf {
         StringBuilder out = new StringBuilder();
         out.append("{\"client\":\"java\",\"records\":").append(ok)
             .append(",\"failed\":").append(failed.get())
+            .append(",\"transactions\":").append(commits)
             .append(",\"seconds\":").append(elapsed)
             .append(",\"records_per_sec\":").append(ok / elapsed)
             .append(",\"mb_per_sec\":").append(bytes / elapsed / 1048576.0)

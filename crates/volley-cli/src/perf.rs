@@ -54,6 +54,53 @@ pub(crate) struct PerfArgs {
     /// Serve `/metrics` (Prometheus text format) on HOST:PORT while running.
     #[arg(long, value_name = "HOST:PORT")]
     metrics_addr: Option<String>,
+    /// Send in transactions with this transactional.id (as Kafka's perf tool); each commits
+    /// after --transaction-duration-ms or --transaction-records, whichever comes first.
+    #[arg(long, value_name = "ID")]
+    transactional_id: Option<String>,
+    /// The longest a transaction stays open before it is committed (Kafka's perf tool's
+    /// flag; 3000 when only --transactional-id is given, as there).
+    #[arg(long, value_name = "MS")]
+    transaction_duration_ms: Option<u64>,
+    /// Records per transaction (Volley's: a transaction commits after this many records).
+    #[arg(long, value_name = "N")]
+    transaction_records: Option<u64>,
+}
+
+/// When a perf transaction commits: after `records` records or `duration`, whichever first.
+#[derive(Debug, Clone, Copy)]
+struct TxnPlan {
+    records: Option<u64>,
+    duration: Option<Duration>,
+}
+
+impl TxnPlan {
+    /// The plan the flags ask for (`None`: no transactions); a transactional id with neither
+    /// limit commits every 3 s, as Kafka's perf tool does.
+    fn of(a: &PerfArgs) -> Result<Option<Self>, String> {
+        if a.transactional_id.is_none() {
+            if a.transaction_duration_ms.is_some() || a.transaction_records.is_some() {
+                return Err("--transaction-duration-ms and --transaction-records need --transactional-id".into());
+            }
+            return Ok(None);
+        }
+        if a.transaction_records == Some(0) || a.transaction_duration_ms == Some(0) {
+            return Err("--transaction-records and --transaction-duration-ms must be at least 1".into());
+        }
+        let duration = match (a.transaction_duration_ms, a.transaction_records) {
+            (Some(ms), _) => Some(Duration::from_millis(ms)),
+            (None, Some(_)) => None,
+            (None, None) => Some(Duration::from_millis(3000)),
+        };
+        Ok(Some(Self {
+            records: a.transaction_records,
+            duration,
+        }))
+    }
+
+    fn due(&self, records: u64, begun: Instant) -> bool {
+        self.records.is_some_and(|n| records >= n) || self.duration.is_some_and(|d| begun.elapsed() >= d)
+    }
 }
 
 /// CPU seconds (user + system) of this process so far.
@@ -201,6 +248,13 @@ pub(crate) async fn run(a: PerfArgs) -> ExitCode {
         props.push((k.to_owned(), v.to_owned()));
     }
     props.push(("bootstrap.servers".into(), a.bootstrap_servers.clone()));
+    let plan = match TxnPlan::of(&a) {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
+    if let Some(id) = &a.transactional_id {
+        props.push(("transactional.id".into(), id.clone()));
+    }
     let config = match ProducerConfig::from_properties(props) {
         Ok(c) => c,
         Err(e) => return fail(e.to_string()),
@@ -223,6 +277,15 @@ pub(crate) async fn run(a: PerfArgs) -> ExitCode {
     if topics.is_empty() {
         return fail("--topic names no topic".into());
     }
+    if plan.is_some() {
+        if let Err(e) = producer.init_transactions().await {
+            eprintln!("error: {e}");
+            producer.close(Duration::ZERO).await;
+            return ExitCode::from(1);
+        }
+    }
+    // Records in the open transaction, when it began, and how many committed.
+    let (mut in_txn, mut txn_begun, mut commits) = (0u64, Instant::now(), 0u64);
     let mut hist = Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).expect("valid histogram bounds");
     let mut stats = Stats::default();
     let mut outstanding = Outstanding::default();
@@ -248,6 +311,14 @@ pub(crate) async fn run(a: PerfArgs) -> ExitCode {
         if !keys.is_empty() {
             rec = rec.key(&keys[(i % keys.len() as u64) as usize]);
         }
+        if plan.is_some() && in_txn == 0 {
+            if let Err(e) = producer.begin_transaction() {
+                eprintln!("error: {e}");
+                producer.close(Duration::ZERO).await;
+                return ExitCode::from(1);
+            }
+            txn_begun = Instant::now();
+        }
         let sent_at = Instant::now();
         match producer.send_ref(rec).await {
             Ok(f) => {
@@ -269,6 +340,18 @@ pub(crate) async fn run(a: PerfArgs) -> ExitCode {
                 eprintln!("error: {e}");
                 producer.close(Duration::from_secs(5)).await;
                 return ExitCode::from(1);
+            }
+        }
+        if let Some(plan) = plan {
+            in_txn += 1;
+            if plan.due(in_txn, txn_begun) || i + 1 == a.num_records {
+                if let Err(e) = producer.commit_transaction().await {
+                    eprintln!("error: the commit of transaction {} failed: {e}", commits + 1);
+                    producer.close(Duration::ZERO).await;
+                    return ExitCode::from(1);
+                }
+                commits += 1;
+                in_txn = 0;
             }
         }
         if sent_at.saturating_duration_since(last) >= Duration::from_secs(5) {
@@ -297,8 +380,8 @@ pub(crate) async fn run(a: PerfArgs) -> ExitCode {
     };
     if a.json {
         println!(
-            "{{\"records\":{},\"failed\":{},\"seconds\":{:.3},\"records_per_sec\":{:.1},\"mb_per_sec\":{:.3},\"latency_ms\":{{\"avg\":{:.3},\"p50\":{:.3},\"p95\":{:.3},\"p99\":{:.3},\"p999\":{:.3},\"max\":{:.3}}},\"peak_rss_bytes\":{},\"cpu_seconds\":{:.3},\"cpu_seconds_per_million\":{:.3}}}",
-            stats.acked, stats.failed, elapsed, rps, mbps,
+            "{{\"records\":{},\"failed\":{},\"transactions\":{},\"seconds\":{:.3},\"records_per_sec\":{:.1},\"mb_per_sec\":{:.3},\"latency_ms\":{{\"avg\":{:.3},\"p50\":{:.3},\"p95\":{:.3},\"p99\":{:.3},\"p999\":{:.3},\"max\":{:.3}}},\"peak_rss_bytes\":{},\"cpu_seconds\":{:.3},\"cpu_seconds_per_million\":{:.3}}}",
+            stats.acked, stats.failed, commits, elapsed, rps, mbps,
             hist.mean() / 1000.0, ms(hist.value_at_quantile(0.5)), ms(hist.value_at_quantile(0.95)), ms(hist.value_at_quantile(0.99)), ms(hist.value_at_quantile(0.999)), ms(hist.max()),
             rss, cpu, cpu_per_m
         );

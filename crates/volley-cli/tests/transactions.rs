@@ -92,3 +92,31 @@ fn a_failed_line_aborts_its_transaction_and_stops_the_run() {
     let want: Vec<String> = (1..=10).map(|i| format!("line-{i}")).collect();
     assert_eq!(committed_values(&t, 11), want);
 }
+
+/// Issue 17: `volley perf --transactional-id` sends in transactions, committing every
+/// `--transaction-records` records (the last one at the end), all read back read_committed;
+/// the transaction flags without a transactional id are a usage error.
+#[test]
+fn perf_sends_in_transactions() {
+    let bs = bootstrap();
+    let t = topic("perf-txn");
+    create_topic(&t, 3);
+    let id = format!("perf-{t}");
+    let out = support::volley(
+        &[
+            "perf", "--bootstrap-servers", &bs, "--topic", &t, "--num-records", "2500", "--record-size", "50",
+            "--keys", "10", "--transactional-id", &id, "--transaction-records", "1000", "--json",
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["records"], 2500);
+    assert_eq!(v["transactions"], 3, "1000 + 1000 + 500");
+    assert_eq!(read_back_isolated(&bs, &t, 2500, "read_committed").len(), 2500);
+    let out = support::volley(
+        &["perf", "--bootstrap-servers", &bs, "--topic", &t, "--num-records", "1", "--record-size", "5", "--transaction-records", "1"],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(2));
+}
