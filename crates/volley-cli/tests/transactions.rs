@@ -104,8 +104,22 @@ fn perf_sends_in_transactions() {
     let id = format!("perf-{t}");
     let out = support::volley(
         &[
-            "perf", "--bootstrap-servers", &bs, "--topic", &t, "--num-records", "2500", "--record-size", "50",
-            "--keys", "10", "--transactional-id", &id, "--transaction-records", "1000", "--json",
+            "perf",
+            "--bootstrap-servers",
+            &bs,
+            "--topic",
+            &t,
+            "--num-records",
+            "2500",
+            "--record-size",
+            "50",
+            "--keys",
+            "10",
+            "--transactional-id",
+            &id,
+            "--transaction-records",
+            "1000",
+            "--json",
         ],
         b"",
     );
@@ -115,7 +129,19 @@ fn perf_sends_in_transactions() {
     assert_eq!(v["transactions"], 3, "1000 + 1000 + 500");
     assert_eq!(read_back_isolated(&bs, &t, 2500, "read_committed").len(), 2500);
     let out = support::volley(
-        &["perf", "--bootstrap-servers", &bs, "--topic", &t, "--num-records", "1", "--record-size", "5", "--transaction-records", "1"],
+        &[
+            "perf",
+            "--bootstrap-servers",
+            &bs,
+            "--topic",
+            &t,
+            "--num-records",
+            "1",
+            "--record-size",
+            "5",
+            "--transaction-records",
+            "1",
+        ],
         b"",
     );
     assert_eq!(out.status.code(), Some(2));
