@@ -126,6 +126,8 @@ pub(crate) struct Shared {
     /// Serialized key, value and header sizes (-1 when absent), for `RecordMetadata`.
     sizes: (i64, i64, i64),
     inflight: Arc<Inflight>,
+    /// The process that sent the record: in a child of `fork()` its outcome never comes.
+    pid: u32,
 }
 
 impl Shared {
@@ -138,6 +140,7 @@ impl Shared {
             topic,
             sizes,
             inflight,
+            pid: std::process::id(),
         })
     }
 
@@ -292,6 +295,14 @@ impl FutureRecordMetadata {
     /// the delivery error; `KafkaTimeoutError` if the time runs out first.
     #[pyo3(signature = (timeout=None))]
     fn get(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Py<PyAny>> {
+        if self.shared.pid != std::process::id() && !self.shared.is_done() {
+            return Err(errors::exception(
+                py,
+                "IllegalStateError",
+                "this record was sent by the parent process before os.fork(); its outcome never reaches the child"
+                    .into(),
+            ));
+        }
         let deadline = deadline(timeout)?;
         loop {
             let d = slice(deadline);

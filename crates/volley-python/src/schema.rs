@@ -3,7 +3,7 @@
 //! `volley-schema`'s `JsonEncoder`, the encoder of `volley produce`: the same `-S` registry
 //! settings, the schema resolved once per topic (registered or looked up) and cached.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -11,18 +11,30 @@ use volley_schema::{parse_registry_settings, Format, JsonEncoder, MappingOptions
 
 use crate::errors;
 
-/// The runtime registry requests run on: one thread-less runtime driven by the caller
-/// (`block_on`), so nothing of it is left behind by `fork()`.
-fn runtime() -> Result<&'static tokio::runtime::Runtime, String> {
-    static RT: OnceLock<Result<tokio::runtime::Runtime, String>> = OnceLock::new();
-    RT.get_or_init(|| {
+/// The runtime registry requests run on, with the process that made it: one current-thread
+/// runtime driven by the caller (`block_on`). Its blocking pool (DNS lookups run there) has
+/// threads, and a forked child has none of them: a child gets a runtime of its own (the
+/// parent's is leaked there, since one whose threads are gone cannot be shut down).
+static RT: arc_swap::ArcSwapOption<(u32, tokio::runtime::Runtime)> = arc_swap::ArcSwapOption::const_empty();
+
+fn runtime() -> Result<Arc<(u32, tokio::runtime::Runtime)>, String> {
+    let pid = std::process::id();
+    if let Some(rt) = RT.load_full().filter(|rt| rt.0 == pid) {
+        return Ok(rt);
+    }
+    let made = Arc::new((
+        pid,
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| e.to_string())
-    })
-    .as_ref()
-    .map_err(Clone::clone)
+            .map_err(|e| e.to_string())?,
+    ));
+    let old = RT.swap(Some(Arc::clone(&made)));
+    if let Some(old) = old.filter(|o| o.0 != pid) {
+        // The parent's runtime: its threads do not exist in this process.
+        std::mem::forget(old);
+    }
+    Ok(made)
 }
 
 /// A Schema Registry serializer's encoder for one role (key or value).
@@ -30,6 +42,8 @@ fn runtime() -> Result<&'static tokio::runtime::Runtime, String> {
 #[derive(Debug)]
 pub struct SchemaEncoder {
     encoder: JsonEncoder,
+    /// The process that made it: its registry client's connections belong to that process.
+    pid: u32,
 }
 
 /// `e` as `volley.errors.SerializationError` (or `KafkaConfigurationError` for settings).
@@ -68,19 +82,31 @@ impl SchemaEncoder {
             };
             JsonEncoder::new(format, role, schema, Some(registry), options, mapping)
         })();
-        made.map(|encoder| Self { encoder }).map_err(|e| schema_error(py, &e))
+        made.map(|encoder| Self {
+            encoder,
+            pid: std::process::id(),
+        })
+        .map_err(|e| schema_error(py, &e))
     }
 
     /// The record bytes for one JSON document (`json`, UTF-8) written to `topic`: the
     /// topic's schema is resolved on first use (HTTP, with the GIL released), then cached.
     fn encode<'py>(&self, py: Python<'py>, topic: &str, json: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+        if self.pid != std::process::id() {
+            return Err(errors::exception(
+                py,
+                "IllegalStateError",
+                "this serializer was created in the parent process before os.fork(); create a new one in the child"
+                    .into(),
+            ));
+        }
         let value: serde_json::Value = serde_json::from_slice(json)
             .map_err(|e| errors::exception(py, "SerializationError", format!("not JSON: {e}")))?;
         let rt =
             runtime().map_err(|e| errors::exception(py, "KafkaError", format!("no runtime for the registry: {e}")))?;
         let encoder = &self.encoder;
         let resolved = py
-            .detach(|| rt.block_on(encoder.prepare(topic)))
+            .detach(|| rt.1.block_on(encoder.prepare(topic)))
             .map_err(|e| schema_error(py, &e))?;
         let mut out = Vec::with_capacity(json.len() + 5);
         encoder

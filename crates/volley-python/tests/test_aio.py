@@ -70,3 +70,21 @@ def test_start_without_a_broker_raises_kafka_timeout_error_and_send_before_start
             await p.start()
 
     asyncio.run(main())
+
+
+def test_a_second_event_loop_is_refused_before_the_record_is_queued(bootstrap, reader, topic):
+    p = AIOKafkaProducer(bootstrap_servers=bootstrap)
+
+    async def start():
+        await p.start()
+        await p.send_and_wait(topic, b"first loop")
+
+    async def other():
+        with pytest.raises(errors.IllegalStateError, match="another event loop"):
+            await p.send(topic, b"second loop")
+
+    asyncio.run(start())
+    asyncio.run(other())
+    p._started().close()
+    # Only the first loop's record is in the log: the refused one was never queued.
+    assert [m["v"] for m in reader.read(topic, 2)] == [b"first loop"]

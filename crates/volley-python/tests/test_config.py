@@ -113,3 +113,65 @@ def test_send_argument_errors():
         p.close(0)
     with pytest.raises(errors.IllegalStateError):
         p.send("t", b"v")
+
+
+# kafka-python 3.0.12's KafkaProducer.DEFAULT_CONFIG keys, written out (not taken from
+# Volley's own table, so that a key missing there fails this test).
+KAFKA_PYTHON_3_0_KEYS = """
+acks allow_auto_create_topics api_version batch_size
+bootstrap_servers bootstrap_timeout_ms client_dns_lookup client_id compression_type
+connections_max_idle_ms delivery_timeout_ms enable_idempotence kafka_client key_serializer
+linger_ms max_block_ms max_in_flight_requests_per_connection max_request_size
+metadata_max_age_ms metric_reporters metrics_enabled metrics_num_samples
+metrics_sample_window_ms partitioner proxy_url receive_buffer_bytes
+receive_message_max_bytes reconnect_backoff_max_ms reconnect_backoff_ms request_timeout_ms
+retries retry_backoff_ms sasl_kerberos_domain_name sasl_kerberos_name
+sasl_kerberos_service_name sasl_mechanism sasl_oauth_token_provider sasl_plain_password
+sasl_plain_username security_protocol selector send_buffer_bytes socket_options socks5_proxy
+ssl_cafile ssl_certfile ssl_check_hostname ssl_ciphers ssl_context ssl_crlfile ssl_keyfile
+ssl_password transaction_timeout_ms transactional_id value_serializer
+""".split()
+
+
+def test_every_kafka_python_3_0_keyword_is_known():
+    assert len(KAFKA_PYTHON_3_0_KEYS) == 55
+    missing = [k for k in KAFKA_PYTHON_3_0_KEYS if k not in KafkaProducer.DEFAULT_CONFIG]
+    assert missing == []
+    p = props(metrics_enabled=False, receive_message_max_bytes=1 << 20, client_dns_lookup="resolve_canonical_bootstrap_servers_only")
+    assert p["client.dns.lookup"] == "resolve_canonical_bootstrap_servers_only"
+
+
+def test_values_of_the_wrong_kind_are_configuration_errors():
+    for kw in ({"max_in_flight_requests_per_connection": "5"}, {"max_in_flight_requests_per_connection": None},
+               {"metrics_enabled": "yes"}, {"receive_message_max_bytes": 1.5}, {"proxy_url": "http://proxy:3128"}):
+        with pytest.raises(errors.KafkaConfigurationError):
+            props(**kw)
+    with pytest.raises(errors.KafkaConfigurationError, match="bootstrap_timeout_ms"):
+        _config.bootstrap_timeout(dict(KafkaProducer.DEFAULT_CONFIG, bootstrap_timeout_ms=-1), {"bootstrap_timeout_ms": -1})
+
+
+def test_a_scheme_in_bootstrap_servers_is_dropped():
+    assert props(bootstrap_servers="PLAINTEXT://broker1:9093,SSL://broker2")["bootstrap.servers"] == "broker1:9093,broker2:9092"
+
+
+def test_bootstrap_waits_bootstrap_timeout_ms_whatever_max_block_ms():
+    # kafka-python bounds its bootstrap by bootstrap_timeout_ms only.
+    c = dict(KafkaProducer.DEFAULT_CONFIG, max_block_ms=0)
+    assert _config.bootstrap_timeout(c, {"max_block_ms": 0}) == 30000
+
+
+def test_error_classes_have_kafka_pythons_bases():
+    assert issubclass(errors.NotEnoughReplicasError, errors.RetriableError)
+    assert issubclass(errors.RequestTimedOutError, errors.RetriableError)
+    assert issubclass(errors.UnknownTopicOrPartitionError, errors.InvalidMetadataError)
+    assert issubclass(errors.NotLeaderForPartitionError, errors.InvalidMetadataError)
+    assert issubclass(errors.UnknownTopicOrPartitionError, errors.BrokerResponseError)
+    assert issubclass(errors.KafkaConnectionError, errors.InvalidMetadataError)
+    assert issubclass(errors.TopicAuthorizationFailedError, errors.AuthorizationError)
+    assert issubclass(errors.KafkaTimeoutError, errors.RetriableError)
+    assert not issubclass(errors.MessageSizeTooLargeError, errors.RetriableError)
+    assert errors.NotEnoughReplicasError.retriable and not errors.ProducerFencedError.retriable
+    assert errors._for_code(120, "x").__class__.__name__ == "TransactionAbortableError"
+    assert isinstance(errors._for_code(-1, "x"), errors.UnknownError)
+    for name in ("StaleMetadata", "NodeNotReadyError", "TooManyInFlightRequests", "Cancelled", "UnsupportedCodecError"):
+        assert issubclass(getattr(errors, name), errors.KafkaError)

@@ -57,3 +57,28 @@ def test_a_producer_inherited_from_the_parent_raises_instead_of_hanging(bootstra
     """)
     assert done.returncode == 0, done.stderr
     assert [m["v"] for m in reader.read(topic, 2)] == [b"parent", b"parent again"]
+
+
+def test_an_inherited_future_raises_instead_of_hanging(bootstrap, reader, topic, python):
+    # The parent's record lingers (linger_ms) while the process forks: its outcome reaches
+    # only the parent.
+    script = textwrap.dedent("""
+        import os, sys
+        from volley import KafkaProducer, errors
+        bootstrap, topic = sys.argv[1:3]
+        p = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=3000)
+        f = p.send(topic, b"lingering")
+        pid = os.fork()
+        if pid == 0:
+            try:
+                f.get(30)
+            except errors.IllegalStateError as e:
+                os._exit(0 if "os.fork()" in str(e) else 3)
+            os._exit(2)
+        _, status = os.waitpid(pid, 0)
+        assert f.get(30).offset == 0
+        p.close()
+        sys.exit(os.waitstatus_to_exitcode(status))
+    """)
+    done = subprocess.run([python, "-c", script, bootstrap, topic], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr

@@ -57,12 +57,18 @@ def test_serializers_and_record_metadata(bootstrap, reader, topic):
         assert m.topic_partition == TopicPartition(topic, 0)
         assert (m.serialized_key_size, m.serialized_value_size, m.serialized_header_size) == (5, 17, 3)
         assert m.checksum is None and m.timestamp == 1_700_000_000_000 and m.offset == 0
-        m2 = p.send(topic, value=None, key="tombstone").get(30)
-        assert m2.serialized_value_size == -1
+        # As kafka-python: the serializer gets None too (json.dumps: b"null"); a serializer
+        # that returns None for it sends a tombstone.
+        m2 = p.send(topic, value=None, key="not-a-tombstone").get(30)
+        assert m2.serialized_value_size == 4
+    with KafkaProducer(bootstrap_servers=bootstrap, value_serializer=lambda v: None if v is None else v) as p:
+        assert p.send(topic, value=None, key=b"tombstone").get(30).serialized_value_size == -1
     with KafkaProducer(bootstrap_servers=bootstrap, value_serializer=JsonSerializer(sort_keys=True)) as p:
         p.send(topic, {"b": 1, "a": 2}).get(30)
-    back = reader.read(topic, 3)
-    assert [(m["k"], m["v"]) for m in back] == [(b"alice", b'{"user": "alice"}'), (b"tombstone", None), (None, b'{"a": 2, "b": 1}')]
+    back = reader.read(topic, 4)
+    assert [(m["k"], m["v"]) for m in back] == [
+        (b"alice", b'{"user": "alice"}'), (b"not-a-tombstone", b"null"), (b"tombstone", None), (None, b'{"a": 2, "b": 1}')
+    ]
     assert back[0]["h"] == [("h", b"vv")] and back[0]["ts"] == 1_700_000_000_000
 
 
@@ -183,3 +189,23 @@ def test_a_script_that_exits_without_flush_still_delivers(bootstrap, reader, top
     assert done.returncode == 0, done.stderr
     back = reader.read(topic, 500)
     assert [m["v"] for m in back] == [b"exit-%d" % i for i in range(500)]
+
+
+def test_a_producer_dropped_without_close_is_closed(bootstrap, reader, topic):
+    # As kafka-python's __del__: a producer nobody holds is closed (its record delivered
+    # within the bound) instead of living, with its threads, until the process exits.
+    import gc
+    import weakref
+
+    from volley import producer as module
+
+    def make_and_drop():
+        p = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=50)
+        p.send(topic, b"from a dropped producer")
+        return weakref.ref(p)
+
+    ref = make_and_drop()
+    gc.collect()
+    assert ref() is None
+    assert all(p is not None for p in module._open)
+    assert [m["v"] for m in reader.read(topic, 1)] == [b"from a dropped producer"]

@@ -64,3 +64,48 @@ def test_json_schema_serializer_frames_the_registered_id(bootstrap, registry, to
     assert json.loads(out[5:]) == {"user": "alice"}
     with urllib.request.urlopen(f"{registry}/subjects/{topic}-value/versions/latest") as r:
         assert json.load(r)["id"] == schema_id
+
+
+def test_serializers_after_fork(registry, python):
+    # A serializer made in the child works (its registry requests, name lookups included,
+    # run on a runtime of the child's); one inherited from the parent raises instead of
+    # hanging on the parent's connections.
+    import subprocess
+    import textwrap
+
+    url = registry.replace("127.0.0.1", "localhost")
+    script = textwrap.dedent("""
+        import json, os, sys
+        from volley import errors
+        from volley.schema import AvroSerializer
+        url, schema = sys.argv[1:3]
+        parent = AvroSerializer(url, schema)
+        parent.serialize("fork-parent", None, {"id": 1, "item": "a", "blob": b"", "price": "1.00", "tags": []})
+        pid = os.fork()
+        if pid == 0:
+            try:
+                child = AvroSerializer(url, schema)
+                out = child.serialize("fork-child", None, {"id": 2, "item": "b", "blob": b"", "price": "2.00", "tags": []})
+                assert out[:1] == b"\\x00", out
+                try:
+                    parent.serialize("fork-parent-2", None, {"id": 3, "item": "c", "blob": b"", "price": "3.00", "tags": []})
+                except errors.IllegalStateError:
+                    os._exit(0)
+                os._exit(2)
+            except BaseException as e:
+                print("child failed:", repr(e), file=sys.stderr, flush=True)
+                os._exit(1)
+        _, status = os.waitpid(pid, 0)
+        sys.exit(os.waitstatus_to_exitcode(status))
+    """)
+    done = subprocess.run([python, "-c", script, url, json.dumps(ORDER)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_serializer_gets_none_as_kafka_python_passes_it(bootstrap, reader, topic):
+    # kafka-python calls the value serializer for None too: json.dumps gives b"null", not a
+    # tombstone.
+    with KafkaProducer(bootstrap_servers=bootstrap, value_serializer=lambda v: json.dumps(v).encode()) as p:
+        meta = p.send(topic, key=b"k").get(30)
+        assert meta.serialized_value_size == 4
+    assert reader.read(topic, 1)[0]["v"] == b"null"

@@ -65,6 +65,12 @@ DEFAULT_CONFIG: Dict[str, Any] = {
     "sasl_kerberos_domain_name": None,
     "sasl_oauth_token_provider": None,
     "buffer_memory": 33554432,
+    "metrics_enabled": True,
+    "client_dns_lookup": "use_all_dns_ips",
+    "receive_message_max_bytes": 100000000,
+    "proxy_url": None,
+    "socks5_proxy": None,
+    "kafka_client": None,
 }
 
 # Keywords Volley has nothing to map to: accepted at their default only.
@@ -80,6 +86,9 @@ _DEFAULT_ONLY = {
     "sasl_oauth_token_provider": "a Python OAUTHBEARER token provider",
     "selector": "a custom selector (Volley does its I/O in Rust)",
     "socket_options": "socket options",
+    "proxy_url": "a proxy",
+    "socks5_proxy": "a SOCKS5 proxy",
+    "kafka_client": "a Python network client (Volley's is in Rust)",
 }
 
 # Keywords that only tune kafka-python's version probing and bootstrap: not Volley
@@ -87,16 +96,22 @@ _DEFAULT_ONLY = {
 # bootstraps as kafka-python does unless api_version is given, bounded by bootstrap_timeout().
 _NO_EFFECT = {"api_version", "api_version_auto_timeout_ms", "bootstrap_timeout_ms"}
 
+# Keywords accepted with any valid value that change nothing in Volley: metrics are always
+# kept (``metrics()``), and answers are bounded by the protocol decoder's own frame limit.
+_ACCEPTED: Dict[str, type] = {"metrics_enabled": bool, "receive_message_max_bytes": int}
+
 
 def bootstrap_timeout(config: Dict[str, Any], given: Dict[str, Any]) -> int:
     """Milliseconds the constructor waits for a broker: kafka-python 3.0's
     ``bootstrap_timeout_ms``, or 2.x's ``api_version_auto_timeout_ms`` when only that was
     given, never more than ``max_block_ms``."""
+    name = "bootstrap_timeout_ms"
     if "api_version_auto_timeout_ms" in given and "bootstrap_timeout_ms" not in given:
-        wait = config["api_version_auto_timeout_ms"]
-    else:
-        wait = config["bootstrap_timeout_ms"]
-    return min(int(_int("bootstrap_timeout_ms", wait)), int(_int("max_block_ms", config["max_block_ms"])))
+        name = "api_version_auto_timeout_ms"
+    wait = int(_int(name, config[name]))
+    if wait < 0:
+        raise KafkaConfigurationError(f"{name} must not be negative, not {wait}")
+    return wait
 
 # Keywords copied to a Volley property as a whole number of the same meaning.
 _INTS = {
@@ -129,6 +144,7 @@ _STRINGS = {
     "sasl_mechanism": "sasl.mechanism",
     "sasl_plain_username": "sasl.username",
     "sasl_plain_password": "sasl.password",
+    "client_dns_lookup": "client.dns.lookup",
 }
 
 _COMPRESSION = {None: "none", "gzip": "gzip", "snappy": "snappy", "lz4": "lz4", "zstd": "zstd"}
@@ -141,8 +157,11 @@ def _int(name: str, value: Any) -> str:
 
 
 def _server(entry: str) -> str:
-    """host[:port] with kafka-python's default port 9092 ([v6]:port for IPv6)."""
+    """host[:port] with kafka-python's default port 9092 ([v6]:port for IPv6); a
+    ``PLAINTEXT://``-style scheme is dropped, as kafka-python and Java do."""
     entry = entry.strip()
+    if "://" in entry:
+        entry = entry.split("://", 1)[1]
     if entry.startswith("["):
         return entry if "]:" in entry else f"{entry}:9092"
     if entry.count(":") == 1:
@@ -196,7 +215,7 @@ def _idempotence(config: Dict[str, Any], explicit: Set[str]) -> str:
         conflicts.append(f"acks={config['acks']!r}")
     if config["retries"] == 0:
         conflicts.append("retries=0")
-    if config["max_in_flight_requests_per_connection"] > 5:
+    if int(_int("max_in_flight_requests_per_connection", config["max_in_flight_requests_per_connection"])) > 5:
         conflicts.append(f"max_in_flight_requests_per_connection={config['max_in_flight_requests_per_connection']}")
     if not conflicts:
         return "true"
@@ -224,6 +243,9 @@ def resolve(configs: Dict[str, Any]) -> Tuple[Dict[str, Any], List[Tuple[str, st
             raise KafkaConfigurationError(f"{name}={config[name]!r} is not supported: Volley has no {why}; leave it at its default")
     for name in ("key_serializer", "value_serializer"):
         _serializer(name, config[name])
+    for name, kind in _ACCEPTED.items():
+        if not isinstance(config[name], kind) or (kind is int and isinstance(config[name], bool)):
+            raise KafkaConfigurationError(f"{name} must be {kind.__name__}, not {config[name]!r}")
     client_id = config["client_id"]
     if client_id is None:
         client_id = config["client_id"] = f"volley-python-producer-{next(_ids)}"

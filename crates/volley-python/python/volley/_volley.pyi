@@ -1,5 +1,5 @@
 # Type stubs of the native module (crates/volley-python/src).
-from typing import Any, Callable, Dict, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from .structs import RecordMetadata
 
@@ -25,7 +25,7 @@ class Producer:
         topic: str,
         value: Optional[bytes] = None,
         key: Optional[bytes] = None,
-        headers: Optional[List[Tuple[str, Optional[bytes]]]] = None,
+        headers: Optional[Sequence[Tuple[str, Optional[bytes]]]] = None,
         partition: Optional[int] = None,
         timestamp_ms: Optional[int] = None,
     ) -> FutureRecordMetadata: ...

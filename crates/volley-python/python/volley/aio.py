@@ -12,7 +12,7 @@ call: ``start`` (the bootstrap), ``stop``, ``flush``, ``partitions_for``, and th
 ``send`` does).
 """
 import asyncio
-from typing import Any, Dict, List, Optional, Set, Tuple, Type
+from typing import Any, Dict, Optional, Sequence, Set, Tuple, Type
 from types import TracebackType
 
 from .errors import IllegalStateError
@@ -96,13 +96,17 @@ class AIOKafkaProducer:
         key: Any = None,
         partition: Optional[int] = None,
         timestamp_ms: Optional[int] = None,
-        headers: Optional[List[Tuple[str, Optional[bytes]]]] = None,
+        headers: Optional[Sequence[Tuple[str, Optional[bytes]]]] = None,
     ) -> "asyncio.Future[RecordMetadata]":
         """Queues one record; returns a future of its ``RecordMetadata`` (await it), as
         aiokafka does. Raises at once what ``KafkaProducer.send`` raises."""
         producer = self._started()
         loop = self._loop
         assert loop is not None
+        if asyncio.get_running_loop() is not loop:
+            # Checked before the record is queued: failing after it would make a retry send
+            # it twice.
+            raise IllegalStateError("this AIOKafkaProducer was started in another event loop; use it from that loop")
         if topic not in self._known:
             await self.partitions_for(topic)
         fut: "asyncio.Future[RecordMetadata]" = loop.create_future()
@@ -126,7 +130,7 @@ class AIOKafkaProducer:
         key: Any = None,
         partition: Optional[int] = None,
         timestamp_ms: Optional[int] = None,
-        headers: Optional[List[Tuple[str, Optional[bytes]]]] = None,
+        headers: Optional[Sequence[Tuple[str, Optional[bytes]]]] = None,
     ) -> RecordMetadata:
         """Sends one record and waits for its ``RecordMetadata``."""
         fut = await self.send(topic, value, key, partition, timestamp_ms, headers)

@@ -3,7 +3,8 @@ import atexit
 import logging
 import os
 import threading
-from typing import Any, Callable, Dict, List, Optional, Set, Tuple, Union
+import weakref
+from typing import Any, Callable, Dict, Optional, Sequence, Set, Tuple, Union
 
 from . import _config
 from ._volley import FutureRecordMetadata, Producer as _Native, after_fork_in_child as _native_after_fork
@@ -17,8 +18,9 @@ Serializer = Union[None, Callable[[Any], Optional[bytes]], Any]
 ATEXIT_CLOSE_TIMEOUT = 30.0
 
 # Producers not closed yet: the exit hook closes them, so a script that sends and exits
-# without flush() still delivers (as with kafka-python).
-_open: Set["KafkaProducer"] = set()
+# without flush() still delivers (as with kafka-python). Weak: a producer dropped without
+# close() is closed by __del__ (bounded, as kafka-python's), not kept alive until exit.
+_open: "weakref.WeakSet[KafkaProducer]" = weakref.WeakSet()
 _open_lock = threading.Lock()
 
 
@@ -98,6 +100,14 @@ class KafkaProducer:
         if self._inherited:
             raise IllegalStateError(_INHERITED)
 
+    def __del__(self) -> None:
+        # kafka-python closes a producer that is garbage-collected, waiting at most 1 s.
+        try:
+            if not getattr(self, "_closed", True):
+                self.close(timeout=1)
+        except Exception:  # noqa: BLE001 - nothing can be raised from __del__
+            pass
+
     def __enter__(self) -> "KafkaProducer":
         return self
 
@@ -106,7 +116,9 @@ class KafkaProducer:
 
     @staticmethod
     def _serialize(f: Serializer, what: str, topic: str, headers: Any, data: Any) -> Optional[bytes]:
-        if f is None or data is None:
+        # As kafka-python: a serializer is called for None too (json.dumps gives b"null");
+        # without one, None is a null key or value (a tombstone).
+        if f is None:
             return _to_bytes(what, data)
         serialize = getattr(f, "serialize", None)
         if callable(serialize):
@@ -118,15 +130,15 @@ class KafkaProducer:
         topic: str,
         value: Any = None,
         key: Any = None,
-        headers: Optional[List[Tuple[str, Optional[bytes]]]] = None,
+        headers: Optional[Sequence[Tuple[str, Optional[bytes]]]] = None,
         partition: Optional[int] = None,
         timestamp_ms: Optional[int] = None,
     ) -> FutureRecordMetadata:
         """Queues one record; returns a future of its ``RecordMetadata``.
 
         Waits at most ``max_block_ms`` for the topic's metadata and buffer room (then
-        ``KafkaTimeoutError``). ``None`` keys and values are sent as null, without calling
-        the serializer."""
+        ``KafkaTimeoutError``). ``None`` is passed to a serializer as kafka-python does; without
+        a serializer it is sent as null."""
         if self._closed:
             raise IllegalStateError(_INHERITED if self._inherited else "the producer is closed")
         if not isinstance(topic, str):
@@ -246,4 +258,5 @@ class KafkaProducer:
         """Volley's metrics by the Java producer's names, as ``{group: {name: value}}``
         (``producer-metrics``, ``producer-topic-metrics.<topic>``,
         ``producer-node-metrics.node-<id>``). ``raw`` is accepted and changes nothing."""
+        self._check_process()
         return self._native.metrics()
