@@ -65,6 +65,7 @@ pub mod blocking;
 pub mod config;
 pub mod describe;
 pub mod error;
+pub mod group;
 pub mod interceptor;
 pub mod metrics;
 pub mod partitioner;
@@ -85,6 +86,7 @@ pub use config::{
     ProducerConfigBuilder,
 };
 pub use describe::{describe_cluster, ClusterDescription};
+pub use group::committed_offsets;
 pub use error::{BatchId, DeliveryError, Error, Persistence, SendError, TransactionError, TransactionErrorKind};
 pub use interceptor::{Acknowledgement, Interceptor};
 pub use partitioner::{murmur2, murmur2_partition, BuiltinPartitioner, Partitioner};
