@@ -22,11 +22,22 @@ fn lines_go_out_in_transactions() {
     create_topic(&t, 1);
     let input: String = (1..=25).map(|i| format!("line-{i}\n")).collect();
     let id = topic("cli-txn-id");
+    // The loader reads regular files only.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("in.txt");
+    std::fs::write(&file, &input).expect("write");
     let out = produce(
         &bootstrap(),
         &t,
-        &["--transactional-id", &id, "--transaction-records", "10", "-q", "-"],
-        input.as_bytes(),
+        &[
+            "--transactional-id",
+            &id,
+            "--transaction-records",
+            "10",
+            "-q",
+            file.to_str().expect("path"),
+        ],
+        b"",
     );
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", text(&out.stderr));
@@ -54,6 +65,8 @@ fn a_failed_line_aborts_its_transaction_and_stops_the_run() {
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let report = dir.path().join("report.jsonl");
+    let file = dir.path().join("in.txt");
+    std::fs::write(&file, &input).expect("write");
     let id = topic("cli-txn-abort-id");
     let out = produce(
         &bootstrap(),
@@ -68,9 +81,9 @@ fn a_failed_line_aborts_its_transaction_and_stops_the_run() {
             "--report",
             report.to_str().expect("path"),
             "-q",
-            "-",
+            file.to_str().expect("path"),
         ],
-        input.as_bytes(),
+        b"",
     );
     let stdout = text(&out.stdout);
     let stderr = text(&out.stderr);

@@ -93,7 +93,12 @@ pub async fn committed_offsets(
             Ok(Err(e)) => tracing::debug!(error = %e, "reading committed offsets: asking again"),
             Err(_) => {}
         }
-        tokio::time::sleep(config.retry_backoff.min(deadline.saturating_duration_since(Instant::now()))).await;
+        tokio::time::sleep(
+            config
+                .retry_backoff
+                .min(deadline.saturating_duration_since(Instant::now())),
+        )
+        .await;
     }
 }
 
@@ -107,8 +112,14 @@ async fn once(
     let client_id = (!config.client_id.is_empty()).then(|| config.client_id.clone());
     let cid = client_id.as_deref();
     let (v, body) = exchange(config, bootstrap, |n| {
-        let v = n.txn.find_coordinator.ok_or_else(|| unsupported(bootstrap, "FindCoordinator"))?;
-        Ok((v, encode_find_coordinator(v, 1, cid, group, 0).map_err(|e| protocol(bootstrap, e))?))
+        let v = n
+            .txn
+            .find_coordinator
+            .ok_or_else(|| unsupported(bootstrap, "FindCoordinator"))?;
+        Ok((
+            v,
+            encode_find_coordinator(v, 1, cid, group, 0).map_err(|e| protocol(bootstrap, e))?,
+        ))
     })
     .await?;
     let c = decode_find_coordinator(v, body).map_err(|e| protocol(bootstrap, e))?;
@@ -124,7 +135,10 @@ async fn once(
     let addr = format!("{}:{}", c.host, c.port);
     let (v, body) = exchange(config, &addr, |n| {
         let v = n.offset_fetch.ok_or_else(|| unsupported(&addr, "OffsetFetch v7+"))?;
-        Ok((v, encode_offset_fetch(v, 1, cid, group, topics).map_err(|e| protocol(&addr, e))?))
+        Ok((
+            v,
+            encode_offset_fetch(v, 1, cid, group, topics).map_err(|e| protocol(&addr, e))?,
+        ))
     })
     .await?;
     let answer = decode_offset_fetch(v, body).map_err(|e| protocol(&addr, e))?;

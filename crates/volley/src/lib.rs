@@ -86,8 +86,8 @@ pub use config::{
     ProducerConfigBuilder,
 };
 pub use describe::{describe_cluster, ClusterDescription};
-pub use group::committed_offsets;
 pub use error::{BatchId, DeliveryError, Error, Persistence, SendError, TransactionError, TransactionErrorKind};
+pub use group::committed_offsets;
 pub use interceptor::{Acknowledgement, Interceptor};
 pub use partitioner::{murmur2, murmur2_partition, BuiltinPartitioner, Partitioner};
 pub use producer::callback::Callback;
