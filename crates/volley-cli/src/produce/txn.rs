@@ -281,7 +281,7 @@ impl TxnRun {
         )];
         p.send_offsets_to_transaction(offsets, &ConsumerGroupMetadata::new(pr.group.clone()))
             .await
-            .map_err(|e| format!("the transaction's progress could not be sent: {e}"))?;
+            .map_err(|e| format!("the transaction could not commit: its progress could not be sent: {e}"))?;
         p.commit_transaction()
             .await
             .map_err(|e| format!("the transaction could not commit: {e}"))?;
