@@ -329,4 +329,34 @@ mod tests {
         assert_eq!(Fingerprint::parse("{}"), None);
         assert_eq!(Fingerprint::parse("not json"), None);
     }
+
+    fn bad(line: u64) -> Entry {
+        Entry::Bad {
+            line,
+            cause: "c".into(),
+            error: "e".into(),
+        }
+    }
+
+    /// A transaction ends at N lines or after MS, whichever comes first; only consumed lines
+    /// move the progress.
+    #[test]
+    fn transactions_end_by_count_or_age() {
+        let f = Fingerprint {
+            size: 0,
+            sha256: String::new(),
+            files: serde_json::Value::Null,
+        };
+        let mut t = Some(TxnRun::new(3, 60_000, Progress::new("id", "t", f.clone())));
+        let mut chunk = Vec::new();
+        assert!(!keep(&mut t, &mut chunk, bad(1), true));
+        assert!(!keep(&mut t, &mut chunk, bad(2), true));
+        assert!(keep(&mut t, &mut chunk, bad(3), false));
+        assert!(chunk.is_empty());
+        assert_eq!(t.as_ref().map(|t| t.consumed), Some(2));
+        let mut t = Some(TxnRun::new(1000, 30, Progress::new("id", "t", f)));
+        assert!(!keep(&mut t, &mut chunk, bad(1), true));
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(keep(&mut t, &mut chunk, bad(2), true));
+    }
 }
