@@ -441,7 +441,7 @@ async fn produce(mut a: ProduceArgs) -> End {
     if let (Some(t), Some(c)) = (&mut txn, &resume_config) {
         // Fences an earlier run (its open transaction is aborted), then reads its progress.
         let start = match producer.init_transactions().await {
-            Ok(()) => t.resume(c, a.restart).await.map_err(|e| (2, e)),
+            Ok(()) => t.resume(c, a.restart).await,
             Err(e) => Err((1, format!("cannot initialize transactions: {e}"))),
         };
         match start {

@@ -168,14 +168,14 @@ impl TxnRun {
     }
 
     /// Reads the committed progress of an earlier run: how many lines to skip. A progress
-    /// of another input is an error unless `restart` (then the input is loaded from its
-    /// first line).
-    pub(super) async fn resume(&mut self, config: &ProducerConfig, restart: bool) -> Result<u64, String> {
+    /// of another input is an error (exit status 2) unless `restart` (then the input is
+    /// loaded from its first line); a progress that cannot be read is one with status 1.
+    pub(super) async fn resume(&mut self, config: &ProducerConfig, restart: bool) -> Result<u64, (u8, String)> {
         let p = &self.progress;
         let key = (p.topic.clone(), 0);
         let got = volley::committed_offsets(config, &p.group, std::slice::from_ref(&key))
             .await
-            .map_err(|e| format!("cannot read the progress of group {}: {e}", p.group))?;
+            .map_err(|e| (1, format!("cannot read the progress of group {}: {e}", p.group)))?;
         let Some(o) = got.into_iter().find(|(k, _)| *k == key).and_then(|(_, o)| o) else {
             return Ok(0);
         };
@@ -190,12 +190,15 @@ impl TxnRun {
                 self.committed = lines;
                 Ok(lines)
             }
-            _ => Err(format!(
-                "the input differs from the one an earlier run with this transactional id loaded \
+            _ => Err((
+                2,
+                format!(
+                    "the input differs from the one an earlier run with this transactional id loaded \
                  ({lines} lines committed; progress {:?} in group {}): give --restart to load this \
                  input from its first line, or use another --transactional-id",
-                o.metadata.unwrap_or_default(),
-                p.group
+                    o.metadata.unwrap_or_default(),
+                    p.group
+                ),
             )),
         }
     }
