@@ -439,17 +439,32 @@ async fn produce(mut a: ProduceArgs) -> End {
     };
     let mut resumed = None;
     if let (Some(t), Some(c)) = (&mut txn, &resume_config) {
-        // Fences an earlier run (its open transaction is aborted), then reads its progress.
-        let start = match producer.init_transactions().await {
-            Ok(()) => t.resume(c, a.restart).await,
-            Err(e) => Err((1, format!("cannot initialize transactions: {e}"))),
+        // Fences an earlier run (its open transaction is aborted), then reads its progress; a
+        // signal stops the wait (a coordinator may be slow to answer for max.block.ms).
+        let start = async {
+            match producer.init_transactions().await {
+                Ok(()) => t.resume(c, a.restart).await,
+                Err(e) => Err((1, format!("cannot initialize transactions: {e}"))),
+            }
+        };
+        let mut interrupted = stopped.clone();
+        let start = tokio::select! {
+            r = start => r,
+            () = signals::wait(&mut interrupted, 1) => {
+                let s = *interrupted.borrow();
+                Err((s.exit_code, format!("stopped by {} before the load started", s.name)))
+            }
         };
         match start {
             Ok(n) => resumed = Some(n),
             Err((code, msg)) => {
                 eprintln!("error: {msg}");
                 producer.close(Duration::from_millis(a.close_timeout_ms)).await;
-                return End::early(code, msg);
+                let s = *stopped.borrow();
+                return End {
+                    signal: (s.count > 0).then_some(s.name),
+                    ..End::early(code, msg)
+                };
             }
         }
     }

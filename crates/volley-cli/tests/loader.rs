@@ -358,3 +358,30 @@ fn standard_input_is_refused() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("--restart needs --transactional-id"));
 }
+
+/// Ctrl-C while the loader waits for a transaction coordinator (here: no broker at all)
+/// stops it at once, not after max.block.ms.
+#[test]
+fn a_signal_stops_the_wait_for_the_coordinator() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("in.txt");
+    std::fs::write(&input, "a\n").expect("write");
+    let child = spawn(&[
+        "produce",
+        "-b",
+        "127.0.0.1:1",
+        "-t",
+        "t",
+        "--transactional-id",
+        "x",
+        "-X",
+        "max.block.ms=60000",
+        "-q",
+        input.to_str().expect("path"),
+    ]);
+    std::thread::sleep(Duration::from_millis(1500));
+    support::interrupt(&child);
+    let out = support::wait_within(child, Duration::from_secs(15), "SIGINT stops the wait");
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("stopped by SIGINT before the load started"));
+}

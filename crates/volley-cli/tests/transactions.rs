@@ -96,11 +96,15 @@ fn a_failed_line_aborts_its_transaction_and_stops_the_run() {
         .collect();
     // Lines 1-10 committed, 11-20 aborted (15 refused itself); nothing after 20 was read.
     assert_eq!(rep.len(), 20, "{rep:?}");
+    // Report lines carry their transaction's number; the aborted one's are not persisted.
     for r in &rep[..10] {
         assert!(r.get("error").is_none(), "{r}");
+        assert_eq!(r["transaction"], 1, "{r}");
     }
     for r in &rep[10..] {
         assert!(r["error"].is_string(), "{r}");
+        assert_eq!(r["transaction"], 2, "{r}");
+        assert_eq!(r["persistence"], "not_persisted", "{r}");
     }
     let want: Vec<String> = (1..=10).map(|i| format!("line-{i}")).collect();
     assert_eq!(committed_values(&t, 11), want);
