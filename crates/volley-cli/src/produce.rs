@@ -161,15 +161,23 @@ pub(crate) struct ProduceArgs {
     /// errors included).
     #[arg(long, value_name = "FILE")]
     summary_json: Option<PathBuf>,
-    /// Write every line inside Kafka transactions with this `transactional.id`
-    /// (read_committed consumers see a transaction's lines once it commits). A transaction
-    /// that cannot commit is aborted, its lines fail ("transaction aborted") and the run
-    /// stops: every line before the first failed one is in the log exactly once.
+    /// Load the input exactly once, resumable across crashes: every line goes out inside
+    /// Kafka transactions with this `transactional.id`, each committing the run's progress
+    /// (group volley-load.ID). Run again with the same id after a crash or a signal: the
+    /// earlier run is fenced and the lines it committed are skipped. Inputs must be regular
+    /// files.
     #[arg(long, value_name = "ID")]
     transactional_id: Option<String>,
     /// Lines per transaction with a transactional id (default 10000; the last may be smaller).
     #[arg(long, value_name = "N")]
     transaction_records: Option<u64>,
+    /// A transaction ends after this many ms even if it has fewer lines (default 5000).
+    #[arg(long, value_name = "MS")]
+    transaction_duration_ms: Option<u64>,
+    /// With a transactional id: ignore the progress an earlier run committed (even for
+    /// another input) and load the input from its first line.
+    #[arg(long)]
+    restart: bool,
 }
 
 mod dry_run;
@@ -254,14 +262,25 @@ fn build_config(a: &ProduceArgs) -> Result<ProducerConfig, String> {
     }
     if let Some(id) = &a.transactional_id {
         extra.push(("transactional.id".into(), id.clone()));
-    } else if a.transaction_records.is_some() {
-        return Err("--transaction-records needs --transactional-id".into());
     }
     if a.stats.is_some() && !a.properties.iter().any(|x| x.starts_with("statistics.interval.ms=")) {
         // --stats without an interval: every 5 s.
         extra.push(("statistics.interval.ms".into(), "5000".into()));
     }
-    config_from(a.producer_config.as_ref(), &a.properties, extra)
+    let config = config_from(a.producer_config.as_ref(), &a.properties, extra)?;
+    // -X transactional.id (or the --producer-config file) means --transactional-id.
+    if config.transactional_id.is_none() {
+        for (set, flag) in [
+            (a.transaction_records.is_some(), "--transaction-records"),
+            (a.transaction_duration_ms.is_some(), "--transaction-duration-ms"),
+            (a.restart, "--restart"),
+        ] {
+            if set {
+                return Err(format!("{flag} needs --transactional-id"));
+            }
+        }
+    }
+    Ok(config)
 }
 
 /// Runs `volley produce`; the summary JSON is written whatever way the run ends.
@@ -333,6 +352,13 @@ async fn produce(mut a: ProduceArgs) -> End {
     }
     let mut inputs: Vec<input::Source> = Vec::new();
     let mut total_bytes = Some(0u64);
+    let progress = match &config.transactional_id {
+        Some(id) if !a.dry_run => match txn::loader_input(&a.input) {
+            Ok(f) => Some(txn::Progress::new(id, &a.topic, f)),
+            Err(e) => return usage(e),
+        },
+        _ => None,
+    };
     for name in &a.input {
         if name == "-" {
             inputs.push(Box::new(tokio::io::stdin()));
@@ -383,10 +409,11 @@ async fn produce(mut a: ProduceArgs) -> End {
         return dry_run::run(&a, &config, &encoders, &fields, &headers, partition, input, stopped).await;
     }
     // A transactional id (--transactional-id or -X transactional.id) writes in transactions.
-    let mut txn = config
-        .transactional_id
-        .is_some()
-        .then(|| txn::TxnRun::new(a.transaction_records.unwrap_or(10_000)));
+    let mut txn = progress.map(|p| {
+        let ms = a.transaction_duration_ms.unwrap_or(5_000);
+        txn::TxnRun::new(a.transaction_records.unwrap_or(10_000), ms, p)
+    });
+    let resume_config = txn.is_some().then(|| config.clone());
     let mut builder = Producer::builder(config);
     if let Some(path) = &a.stats {
         let file = match std::fs::File::create(path) {
@@ -410,14 +437,38 @@ async fn produce(mut a: ProduceArgs) -> End {
         },
         None => None,
     };
-    if txn.is_some() {
-        if let Err(e) = producer.init_transactions().await {
-            let msg = format!("cannot initialize transactions: {e}");
-            eprintln!("error: {msg}");
-            producer.close(Duration::from_millis(a.close_timeout_ms)).await;
-            return End::early(1, msg);
+    let mut resumed = None;
+    if let (Some(t), Some(c)) = (&mut txn, &resume_config) {
+        // Fences an earlier run (its open transaction is aborted), then reads its progress; a
+        // signal stops the wait (a coordinator may be slow to answer for max.block.ms).
+        let start = async {
+            match producer.init_transactions().await {
+                Ok(()) => t.resume(c, a.restart).await,
+                Err(e) => Err((1, format!("cannot initialize transactions: {e}"))),
+            }
+        };
+        let mut interrupted = stopped.clone();
+        let start = tokio::select! {
+            r = start => r,
+            () = signals::wait(&mut interrupted, 1) => {
+                let s = *interrupted.borrow();
+                Err((s.exit_code, format!("stopped by {} before the load started", s.name)))
+            }
+        };
+        match start {
+            Ok(n) => resumed = Some(n),
+            Err((code, msg)) => {
+                eprintln!("error: {msg}");
+                producer.close(Duration::from_millis(a.close_timeout_ms)).await;
+                let s = *stopped.borrow();
+                return End {
+                    signal: (s.count > 0).then_some(s.name),
+                    ..End::early(code, msg)
+                };
+            }
         }
     }
+    let resume_at = resumed.unwrap_or(0);
     let counters = Arc::new(Counters::default());
     let mode = progress::Mode::choose(a.quiet, a.progress_interval_ms, std::io::stderr().is_terminal());
     // Outcomes go to the collector in chunks (one channel message per CHUNK lines, not one
@@ -485,8 +536,15 @@ async fn produce(mut a: ProduceArgs) -> End {
         }
         counters.read.store(line_no, Ordering::Relaxed);
         counters.read_bytes.store(read_bytes, Ordering::Relaxed);
+        if line_no <= resume_at {
+            // Committed by an earlier run.
+            continue;
+        }
         if a.skip_empty && buf.is_empty() {
             skipped += 1;
+            if let Some(t) = &mut txn {
+                t.mark(line_no);
+            }
             continue;
         }
         let entry = match record_parts(&a, &encoders, &fields, &headers, &buf) {
@@ -528,6 +586,7 @@ async fn produce(mut a: ProduceArgs) -> End {
                             cause: "transaction not begun".into(),
                             error: e,
                         },
+                        false,
                     );
                     break;
                 }
@@ -547,6 +606,7 @@ async fn produce(mut a: ProduceArgs) -> End {
                             cause: "stopped by a signal before it was sent".into(),
                             error: "a signal stopped the run while this record waited to be queued: not sent".into(),
                         },
+                        false,
                     );
                     break;
                 };
@@ -581,6 +641,7 @@ async fn produce(mut a: ProduceArgs) -> End {
                                 cause: cause_of(&e),
                                 error: e.to_string(),
                             },
+                            false,
                         );
                         break;
                     }
@@ -592,7 +653,7 @@ async fn produce(mut a: ProduceArgs) -> End {
                 }
             }
         };
-        if txn::keep(&mut txn, &mut chunk, entry) {
+        if txn::keep(&mut txn, &mut chunk, entry, true) {
             if let Some(t) = &mut txn {
                 if let Err(e) = t.end(&producer, &mut chunk, true).await {
                     fatal = Some(e);
@@ -610,8 +671,9 @@ async fn produce(mut a: ProduceArgs) -> End {
         }
     }
     if let Some(t) = &mut txn {
-        // The last transaction commits only if the run ended cleanly.
-        let commit = fatal.is_none() && stopped.borrow().count == 0;
+        // The last transaction commits unless an error stopped the run (a signal commits
+        // what was read).
+        let commit = fatal.is_none();
         if let Err(e) = t.end(&producer, &mut chunk, commit).await {
             fatal.get_or_insert(e);
         }
@@ -663,6 +725,7 @@ async fn produce(mut a: ProduceArgs) -> End {
         elapsed,
         keyless: a.key_pointer.is_some().then_some(keyless),
         skipped,
+        resumed,
     };
     end.print();
     end

@@ -22,11 +22,22 @@ fn lines_go_out_in_transactions() {
     create_topic(&t, 1);
     let input: String = (1..=25).map(|i| format!("line-{i}\n")).collect();
     let id = topic("cli-txn-id");
+    // The loader reads regular files only.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("in.txt");
+    std::fs::write(&file, &input).expect("write");
     let out = produce(
         &bootstrap(),
         &t,
-        &["--transactional-id", &id, "--transaction-records", "10", "-q", "-"],
-        input.as_bytes(),
+        &[
+            "--transactional-id",
+            &id,
+            "--transaction-records",
+            "10",
+            "-q",
+            file.to_str().expect("path"),
+        ],
+        b"",
     );
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", text(&out.stderr));
@@ -54,6 +65,8 @@ fn a_failed_line_aborts_its_transaction_and_stops_the_run() {
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let report = dir.path().join("report.jsonl");
+    let file = dir.path().join("in.txt");
+    std::fs::write(&file, &input).expect("write");
     let id = topic("cli-txn-abort-id");
     let out = produce(
         &bootstrap(),
@@ -68,9 +81,9 @@ fn a_failed_line_aborts_its_transaction_and_stops_the_run() {
             "--report",
             report.to_str().expect("path"),
             "-q",
-            "-",
+            file.to_str().expect("path"),
         ],
-        input.as_bytes(),
+        b"",
     );
     let stdout = text(&out.stdout);
     let stderr = text(&out.stderr);
@@ -83,11 +96,15 @@ fn a_failed_line_aborts_its_transaction_and_stops_the_run() {
         .collect();
     // Lines 1-10 committed, 11-20 aborted (15 refused itself); nothing after 20 was read.
     assert_eq!(rep.len(), 20, "{rep:?}");
+    // Report lines carry their transaction's number; the aborted one's are not persisted.
     for r in &rep[..10] {
         assert!(r.get("error").is_none(), "{r}");
+        assert_eq!(r["transaction"], 1, "{r}");
     }
     for r in &rep[10..] {
         assert!(r["error"].is_string(), "{r}");
+        assert_eq!(r["transaction"], 2, "{r}");
+        assert_eq!(r["persistence"], "not_persisted", "{r}");
     }
     let want: Vec<String> = (1..=10).map(|i| format!("line-{i}")).collect();
     assert_eq!(committed_values(&t, 11), want);

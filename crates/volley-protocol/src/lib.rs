@@ -21,6 +21,7 @@ pub mod compression;
 pub mod control;
 pub mod error;
 pub mod frame;
+pub mod group;
 pub mod produce;
 pub mod record_batch;
 pub mod sasl;

@@ -24,6 +24,8 @@ pub enum Api {
     EndTxn,
     /// TxnOffsetCommit (28).
     TxnOffsetCommit,
+    /// OffsetFetch (9), to read a group's committed offsets.
+    OffsetFetch,
 }
 
 impl Api {
@@ -43,6 +45,7 @@ impl Api {
             Api::AddOffsetsToTxn => 25,
             Api::EndTxn => 26,
             Api::TxnOffsetCommit => 28,
+            Api::OffsetFetch => 9,
         }
     }
 
@@ -59,6 +62,7 @@ impl Api {
             Api::AddOffsetsToTxn => "AddOffsetsToTxn",
             Api::EndTxn => "EndTxn",
             Api::TxnOffsetCommit => "TxnOffsetCommit",
+            Api::OffsetFetch => "OffsetFetch",
         }
     }
 
@@ -78,6 +82,8 @@ impl Api {
             Api::AddOffsetsToTxn => (1, 4),
             Api::EndTxn => (1, 5),
             Api::TxnOffsetCommit => (1, 5),
+            // v7 is where require_stable starts (KIP-447); v10 names topics by id.
+            Api::OffsetFetch => (7, 9),
             Api::Metadata => (4, 13),
             Api::ApiVersions => (0, 3),
             Api::InitProducerId => (3, 4),

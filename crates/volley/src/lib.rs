@@ -65,6 +65,7 @@ pub mod blocking;
 pub mod config;
 pub mod describe;
 pub mod error;
+pub mod group;
 pub mod interceptor;
 pub mod metrics;
 pub mod partitioner;
@@ -86,6 +87,7 @@ pub use config::{
 };
 pub use describe::{describe_cluster, ClusterDescription};
 pub use error::{BatchId, DeliveryError, Error, Persistence, SendError, TransactionError, TransactionErrorKind};
+pub use group::committed_offsets;
 pub use interceptor::{Acknowledgement, Interceptor};
 pub use partitioner::{murmur2, murmur2_partition, BuiltinPartitioner, Partitioner};
 pub use producer::callback::Callback;

@@ -74,6 +74,8 @@ pub(crate) struct Negotiated {
     pub(crate) init_producer_id: Option<i16>,
     /// The transaction APIs (`None` where the broker lacks one).
     pub(crate) txn: TxnVersions,
+    /// OffsetFetch v7+ (`None` where the broker lacks it).
+    pub(crate) offset_fetch: Option<i16>,
 }
 
 /// Versions of the transaction APIs, and the cluster's finalized `transaction.version`.
@@ -426,6 +428,7 @@ pub(crate) async fn connect(
             txn_offset_commit: versions.negotiate(Api::TxnOffsetCommit).ok(),
             transaction_version: versions.finalized("transaction.version").unwrap_or(0),
         },
+        offset_fetch: versions.negotiate(Api::OffsetFetch).ok(),
     };
     let started = Arc::new(AtomicU64::new(0));
     let (tx, rx) = mpsc::unbounded_channel::<Outbound>();

@@ -34,6 +34,7 @@ fn stalled_connection() -> (Connection, tokio::io::DuplexStream) {
             metadata: 12,
             init_producer_id: Some(4),
             txn: super::TxnVersions::default(),
+            offset_fetch: None,
         },
         queued: 0,
         started,

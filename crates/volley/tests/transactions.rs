@@ -441,3 +441,62 @@ fn blocking_producer_commits_a_transaction() {
     assert_eq!(values(&bs, &t, 2, "read_committed"), ["committed"]);
     assert_eq!(values(&bs, &t, 3, "read_uncommitted"), ["aborted", "committed"]);
 }
+
+/// `committed_offsets` (the loader's resume): nothing for a new group; an open
+/// transaction's offsets are not answered (require_stable: UNSTABLE_OFFSET_COMMIT, asked
+/// again until `max.block.ms`); once it commits, its offset and metadata are; an aborted
+/// transaction's are not.
+async fn committed_offsets_read_back(bs: String) {
+    let t = topic("offsets-read");
+    create_topic_on(&bs, &t, 1);
+    let group = topic("offsets-read-group");
+    let key = vec![(t.clone(), 0)];
+    let quick = ProducerConfig::from_properties([("bootstrap.servers", bs.as_str()), ("max.block.ms", "3000")])
+        .expect("config");
+    let got = volley::committed_offsets(&quick, &group, &key).await.expect("offsets");
+    assert_eq!(got, vec![((t.clone(), 0), None)]);
+    let p = producer(&bs, &topic("offsets-read-id"));
+    p.init_transactions().await.expect("init");
+    let commit = |offset: i64, meta: &str| {
+        vec![(
+            (t.clone(), 0),
+            OffsetAndMetadata {
+                offset,
+                metadata: Some(meta.to_owned()),
+                leader_epoch: None,
+            },
+        )]
+    };
+    let g = ConsumerGroupMetadata::new(group.clone());
+    p.begin_transaction().expect("begin");
+    send(&p, &t, "a").await.expect("send");
+    p.send_offsets_to_transaction(commit(7, "seven"), &g)
+        .await
+        .expect("offsets");
+    let open = volley::committed_offsets(&quick, &group, &key)
+        .await
+        .expect_err("an open transaction's offsets are unstable");
+    assert!(matches!(open, Error::TimedOut { .. }), "{open}");
+    p.commit_transaction().await.expect("commit");
+    let got = volley::committed_offsets(&quick, &group, &key).await.expect("offsets");
+    let o = got[0].1.clone().expect("committed");
+    assert_eq!((o.offset, o.metadata.as_deref()), (7, Some("seven")));
+    p.begin_transaction().expect("begin");
+    p.send_offsets_to_transaction(commit(9, "nine"), &g)
+        .await
+        .expect("offsets");
+    p.abort_transaction().await.expect("abort");
+    let got = volley::committed_offsets(&quick, &group, &key).await.expect("offsets");
+    assert_eq!(got[0].1.as_ref().map(|o| o.offset), Some(7));
+    p.close(Duration::from_secs(10)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn committed_offsets_read_back_tv1() {
+    committed_offsets_read_back(tv1()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn committed_offsets_read_back_tv2() {
+    committed_offsets_read_back(tv2()).await;
+}

@@ -231,6 +231,7 @@ pub(super) async fn run(
         elapsed: start.elapsed().as_secs_f64(),
         keyless: a.key_pointer.is_some().then_some(keyless),
         skipped,
+        resumed: None,
         error: None,
     }
 }

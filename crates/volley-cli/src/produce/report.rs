@@ -31,6 +31,32 @@ pub(super) enum Entry {
         cause: String,
         error: String,
     },
+    /// With a transactional id: the lines that follow belong to this transaction (their
+    /// report lines carry its number).
+    Txn(u64),
+}
+
+impl Entry {
+    /// The input line an outcome is for (0 for a transaction's number).
+    pub(super) fn line(&self) -> u64 {
+        match self {
+            Entry::Sent { line, .. } | Entry::Bad { line, .. } => *line,
+            Entry::Txn(_) => 0,
+        }
+    }
+}
+
+/// Adds `"transaction":n` to each JSON line of `text`.
+fn with_txn(text: &str, n: u64) -> String {
+    let mut out = String::with_capacity(text.len() + 20);
+    for (i, l) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(l.strip_suffix('}').unwrap_or(l));
+        out.push_str(&format!(",\"transaction\":{n}}}"));
+    }
+    out
 }
 
 #[derive(Debug, Default)]
@@ -146,8 +172,13 @@ pub(super) async fn collect(
         None => None,
     };
     let mut s = Summary::default();
+    let mut txn = None;
     while let Some(entries) = rx.recv().await {
         for e in entries {
+            if let Entry::Txn(n) = e {
+                txn = Some(n);
+                continue;
+            }
             // An outcome not known yet: what is known goes to the file first (the write
             // is started, not waited for: it completes while the collector waits).
             if let (Entry::Sent { delivery, .. }, Some(o)) = (&e, out.as_mut()) {
@@ -155,7 +186,10 @@ pub(super) async fn collect(
                     o.write(false).await?;
                 }
             }
-            let line_json = outcome(e, &mut s, &mut settling, out.is_some()).await;
+            let mut line_json = outcome(e, &mut s, &mut settling, out.is_some()).await;
+            if let (Some(n), Some(l)) = (txn, &line_json) {
+                line_json = Some(with_txn(l, n));
+            }
             counters.delivered.store(s.delivered, Ordering::Relaxed);
             counters.delivered_bytes.store(s.bytes, Ordering::Relaxed);
             counters.failed.store(s.failed, Ordering::Relaxed);
@@ -193,6 +227,7 @@ pub(super) async fn collect(
 /// is written.
 async fn outcome(e: Entry, s: &mut Summary, settling: &mut Settling, reporting: bool) -> Option<String> {
     match e {
+        Entry::Txn(_) => None,
         Entry::Bad { line, cause, error } => {
             eprint(format_args!("line {line}: {error}"));
             s.failed += 1;
@@ -285,6 +320,14 @@ mod tests {
     /// Issue 10: every record of a possibly-persisted batch that a later acknowledgement
     /// proved persisted gets a `persisted_later` report line, whether the event comes
     /// before or after the collector reads the record's failure.
+    #[test]
+    fn report_lines_carry_their_transaction() {
+        assert_eq!(
+            with_txn("{\"line\":3,\"error\":\"x\"}\n{\"line\":3,\"persistence\":\"persisted_later\"}", 2),
+            "{\"line\":3,\"error\":\"x\",\"transaction\":2}\n{\"line\":3,\"persistence\":\"persisted_later\",\"transaction\":2}"
+        );
+    }
+
     #[test]
     fn settled_batches_get_a_persisted_later_line_per_record() {
         let (tx, mut rx) = mpsc::unbounded_channel();

@@ -27,6 +27,8 @@ pub(super) struct End {
     pub(super) keyless: Option<u64>,
     /// Empty records skipped (`--skip-empty`).
     pub(super) skipped: u64,
+    /// With a transactional id: lines an earlier run had committed, skipped on resuming.
+    pub(super) resumed: Option<u64>,
 }
 
 impl End {
@@ -70,6 +72,9 @@ impl End {
         }
         if self.skipped > 0 {
             let _ = writeln!(out, "empty records skipped: {}", self.skipped);
+        }
+        if let Some(r) = self.resumed {
+            let _ = writeln!(out, "resumed: {r} lines committed by an earlier run skipped");
         }
         for (p, n) in &s.per_partition {
             let _ = writeln!(out, "partition {p}: {n} records");
@@ -125,6 +130,9 @@ impl End {
         });
         if let (Some(k), Some(o)) = (self.keyless, v.as_object_mut()) {
             o.insert("records_without_key".into(), Value::from(k));
+        }
+        if let (Some(r), Some(o)) = (self.resumed, v.as_object_mut()) {
+            o.insert("resumed_skipped".into(), Value::from(r));
         }
         v
     }

@@ -1,33 +1,209 @@
-//! `--transactional-id`: every line goes out inside a Kafka transaction of at most
-//! `--transaction-records` lines. Outcomes are held until their transaction ends: a
-//! committed transaction's lines are reported as the producer delivered them; if a
-//! transaction cannot commit (a send failed, the producer was fenced, a signal stopped the
-//! run) it is aborted, its lines are reported as failed ("transaction aborted") and the run
-//! stops. A `read_committed` consumer then sees every line before the first failed one
-//! exactly once, and nothing after it: running again from that line loads the input
+//! `--transactional-id`: the loader. Every line goes out inside a Kafka transaction of at
+//! most `--transaction-records` lines or `--transaction-duration-ms`, whichever comes first.
+//! Each transaction also commits the run's progress (`send_offsets_to_transaction`): the
+//! offset of partition 0 of the output topic in the group `volley-load.<transactional.id>`
+//! is the number of input lines consumed, its metadata a [`Fingerprint`] of the input. The
+//! records and the progress commit or abort together, so a run started again with the same
+//! id (after a crash, a SIGKILL, a signal) fences the earlier one, reads the progress, skips
+//! the lines already committed and goes on: a `read_committed` consumer sees every line
 //! exactly once.
+//!
+//! Outcomes are held until their transaction ends: a committed transaction's lines are
+//! reported as the producer delivered them; if a transaction cannot commit (a send failed,
+//! the producer was fenced) it is aborted, its lines are reported as failed ("transaction
+//! aborted", not persisted) and the run stops. A signal commits what was read.
 
-use volley::Producer;
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+use volley::transaction::{ConsumerGroupMetadata, OffsetAndMetadata};
+use volley::{Producer, ProducerConfig};
 
 use super::report::Entry;
 
-/// The open transaction's lines, and how many lines a transaction takes.
+/// The version of the progress document.
+const FORMAT: u64 = 1;
+/// How much of the input the fingerprint hashes.
+const HASHED: u64 = 1 << 20;
+/// File names longer than this together are kept as their hash (the broker's
+/// `offset.metadata.max.bytes` is 4096 by default).
+const NAMES_MAX: usize = 2048;
+
+/// What identifies an input: its size, the SHA-256 of its first MiB, its file names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Fingerprint {
+    size: u64,
+    sha256: String,
+    files: serde_json::Value,
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+impl Fingerprint {
+    /// Reads the first MiB of the files (one stream, in order) and their sizes.
+    pub(super) fn of(names: &[String]) -> Result<Self, String> {
+        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+        let mut size = 0u64;
+        let mut hashed = 0u64;
+        let mut buf = vec![0u8; 64 * 1024];
+        for name in names {
+            let f = std::fs::File::open(name).map_err(|e| format!("cannot open {name}: {e}"))?;
+            size += f.metadata().map_err(|e| format!("cannot read {name}: {e}"))?.len();
+            let mut f = f.take(HASHED.saturating_sub(hashed));
+            loop {
+                let n = f.read(&mut buf).map_err(|e| format!("cannot read {name}: {e}"))?;
+                if n == 0 {
+                    break;
+                }
+                ctx.update(&buf[..n]);
+                hashed += n as u64;
+            }
+        }
+        let sha256 = hex(ctx.finish().as_ref());
+        let list = serde_json::Value::from(names.to_vec());
+        let files = if list.to_string().len() > NAMES_MAX {
+            let d = ring::digest::digest(&ring::digest::SHA256, list.to_string().as_bytes());
+            serde_json::json!({ "sha256": hex(d.as_ref()) })
+        } else {
+            list
+        };
+        Ok(Self { size, sha256, files })
+    }
+
+    /// The progress document: this fingerprint and the last committed transaction's number.
+    fn document(&self, txn: u64) -> String {
+        serde_json::json!({
+            "format": FORMAT,
+            "size": self.size,
+            "sha256_first_mib": self.sha256,
+            "files": self.files,
+            "transaction": txn,
+        })
+        .to_string()
+    }
+
+    /// The fingerprint and transaction number of a progress document (`None`: not one).
+    fn parse(doc: &str) -> Option<(Self, u64)> {
+        let v: serde_json::Value = serde_json::from_str(doc).ok()?;
+        if v["format"].as_u64()? != FORMAT {
+            return None;
+        }
+        Some((
+            Self {
+                size: v["size"].as_u64()?,
+                sha256: v["sha256_first_mib"].as_str()?.to_owned(),
+                files: v["files"].clone(),
+            },
+            v["transaction"].as_u64().unwrap_or(0),
+        ))
+    }
+}
+
+/// The loader's input: regular files only (standard input or a pipe cannot be read again
+/// after a crash), and their fingerprint.
+pub(super) fn loader_input(names: &[String]) -> Result<Fingerprint, String> {
+    for name in names {
+        // A name that cannot be read is reported when it is opened.
+        if name == "-" || std::fs::metadata(name).is_ok_and(|m| !m.is_file()) {
+            return Err(format!(
+                "--transactional-id loads regular files only, and {name} is not one: a run \
+                 resumed after a crash reads its input again from the start"
+            ));
+        }
+    }
+    Fingerprint::of(names)
+}
+
+/// Where a run's progress is committed.
+pub(super) struct Progress {
+    group: String,
+    topic: String,
+    fingerprint: Fingerprint,
+}
+
+impl Progress {
+    pub(super) fn new(transactional_id: &str, topic: &str, fingerprint: Fingerprint) -> Self {
+        Self {
+            group: format!("volley-load.{transactional_id}"),
+            topic: topic.to_owned(),
+            fingerprint,
+        }
+    }
+}
+
+/// The open transaction's lines, how many lines or how long a transaction takes, and the
+/// progress committed so far.
 pub(super) struct TxnRun {
     per: usize,
+    per_time: Duration,
     open: Vec<Entry>,
+    /// When the open transaction took its first line.
+    started: Option<Instant>,
+    /// Whether the open transaction was begun with the producer.
     begun: bool,
+    /// The last transaction's number (committed or aborted).
+    number: u64,
+    progress: Progress,
+    /// Lines consumed: read and dealt with (sent, or failed for good).
+    consumed: u64,
+    /// Lines whose consumption is committed.
+    committed: u64,
 }
 
 impl TxnRun {
-    pub(super) fn new(per: u64) -> Self {
+    pub(super) fn new(per: u64, per_ms: u64, progress: Progress) -> Self {
         Self {
             per: usize::try_from(per.max(1)).unwrap_or(usize::MAX),
+            per_time: Duration::from_millis(per_ms.max(1)),
             open: Vec::new(),
+            started: None,
             begun: false,
+            number: 0,
+            progress,
+            consumed: 0,
+            committed: 0,
         }
     }
 
-    /// Opens a transaction if none is open (before a record is sent).
+    /// Reads the committed progress of an earlier run: how many lines to skip. A progress
+    /// of another input is an error (exit status 2) unless `restart` (then the input is
+    /// loaded from its first line); a progress that cannot be read is one with status 1.
+    pub(super) async fn resume(&mut self, config: &ProducerConfig, restart: bool) -> Result<u64, (u8, String)> {
+        let p = &self.progress;
+        let key = (p.topic.clone(), 0);
+        let got = volley::committed_offsets(config, &p.group, std::slice::from_ref(&key))
+            .await
+            .map_err(|e| (1, format!("cannot read the progress of group {}: {e}", p.group)))?;
+        let Some(o) = got.into_iter().find(|(k, _)| *k == key).and_then(|(_, o)| o) else {
+            return Ok(0);
+        };
+        if restart {
+            return Ok(0);
+        }
+        let lines = u64::try_from(o.offset).unwrap_or(0);
+        match o.metadata.as_deref().and_then(Fingerprint::parse) {
+            Some((f, number)) if f == p.fingerprint => {
+                self.number = number;
+                self.consumed = lines;
+                self.committed = lines;
+                Ok(lines)
+            }
+            _ => Err((
+                2,
+                format!(
+                    "the input differs from the one an earlier run with this transactional id loaded \
+                 ({lines} lines committed; progress {:?} in group {}): give --restart to load this \
+                 input from its first line, or use another --transactional-id",
+                    o.metadata.unwrap_or_default(),
+                    p.group
+                ),
+            )),
+        }
+    }
+
+    /// Opens a transaction with the producer if none is open (before a record is sent).
     pub(super) fn before_send(&mut self, p: &Producer) -> Result<(), String> {
         if !self.begun {
             p.begin_transaction()
@@ -37,34 +213,48 @@ impl TxnRun {
         Ok(())
     }
 
-    /// Holds a line's outcome until its transaction ends; `true` when the transaction is full.
-    pub(super) fn hold(&mut self, e: Entry) -> bool {
-        self.open.push(e);
-        self.open.len() >= self.per
+    /// Lines up to `line` are consumed (read and dealt with).
+    pub(super) fn mark(&mut self, line: u64) {
+        self.consumed = self.consumed.max(line);
     }
 
-    /// Ends the open transaction: commits it (`commit`) or aborts it. The held outcomes go
-    /// to `out` in line order; those of a transaction that did not commit as failures.
+    /// Holds a line's outcome until its transaction ends; `true` when the transaction is
+    /// full or old enough to end.
+    pub(super) fn hold(&mut self, e: Entry) -> bool {
+        let started = *self.started.get_or_insert_with(Instant::now);
+        self.open.push(e);
+        self.open.len() >= self.per || started.elapsed() >= self.per_time
+    }
+
+    /// Ends the open transaction: commits it with the progress (`commit`) or aborts it. The
+    /// held outcomes go to `out` in line order after the transaction's number; those of a
+    /// transaction that did not commit as failures.
     pub(super) async fn end(&mut self, p: &Producer, out: &mut Vec<Entry>, commit: bool) -> Result<(), String> {
         let held = std::mem::take(&mut self.open);
-        if !std::mem::take(&mut self.begun) {
-            out.extend(held);
+        self.started = None;
+        if held.is_empty() && !self.begun && self.consumed == self.committed {
             return Ok(());
         }
+        self.number += 1;
+        out.push(Entry::Txn(self.number));
         let failure = if commit {
-            match p.commit_transaction().await {
+            match self.commit(p).await {
                 Ok(()) => {
                     out.extend(held);
                     return Ok(());
                 }
-                Err(e) => format!("the transaction could not commit: {e}"),
+                Err(e) => e,
             }
         } else {
             "the run stopped before the transaction was committed".to_owned()
         };
-        let failure = match p.abort_transaction().await {
-            Ok(()) => format!("{failure}; it was aborted"),
-            Err(e) => format!("{failure}; aborting it failed too: {e}"),
+        let failure = if std::mem::take(&mut self.begun) {
+            match p.abort_transaction().await {
+                Ok(()) => format!("{failure}; it was aborted"),
+                Err(e) => format!("{failure}; aborting it failed too: {e}"),
+            }
+        } else {
+            failure
         };
         for e in held {
             out.push(match e {
@@ -73,20 +263,103 @@ impl TxnRun {
                     cause: "transaction aborted".into(),
                     error: failure.clone(),
                 },
-                bad @ Entry::Bad { .. } => bad,
+                other => other,
             });
         }
         Err(failure)
     }
+
+    /// Sends the progress into the open transaction and commits it.
+    async fn commit(&mut self, p: &Producer) -> Result<(), String> {
+        self.before_send(p)?;
+        let pr = &self.progress;
+        let doc = pr.fingerprint.document(self.number);
+        let offsets = vec![(
+            (pr.topic.clone(), 0),
+            OffsetAndMetadata {
+                offset: i64::try_from(self.consumed).unwrap_or(i64::MAX),
+                metadata: Some(doc),
+                leader_epoch: None,
+            },
+        )];
+        p.send_offsets_to_transaction(offsets, &ConsumerGroupMetadata::new(pr.group.clone()))
+            .await
+            .map_err(|e| format!("the transaction could not commit: its progress could not be sent: {e}"))?;
+        p.commit_transaction()
+            .await
+            .map_err(|e| format!("the transaction could not commit: {e}"))?;
+        self.begun = false;
+        self.committed = self.consumed;
+        Ok(())
+    }
 }
 
 /// Where a line's outcome goes: held with its transaction, or straight to the collector.
-pub(super) fn keep(txn: &mut Option<TxnRun>, chunk: &mut Vec<Entry>, e: Entry) -> bool {
+/// `consumed`: the line was dealt with (a line a signal stopped before it was sent was not,
+/// and must be read again by the next run). `true` when the transaction should end.
+pub(super) fn keep(txn: &mut Option<TxnRun>, chunk: &mut Vec<Entry>, e: Entry, consumed: bool) -> bool {
     match txn {
-        Some(t) => t.hold(e),
+        Some(t) => {
+            if consumed {
+                t.mark(e.line());
+            }
+            t.hold(e)
+        }
         None => {
             chunk.push(e);
             false
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_progress_document_round_trips_and_tells_inputs_apart() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let a = dir.path().join("a");
+        std::fs::write(&a, "x\ny\n").expect("write");
+        let name = a.to_str().expect("path").to_owned();
+        let f = Fingerprint::of(std::slice::from_ref(&name)).expect("fingerprint");
+        assert_eq!(f.size, 4);
+        let doc = f.document(7);
+        assert!(doc.len() < 4096);
+        assert_eq!(Fingerprint::parse(&doc), Some((f.clone(), 7)));
+        std::fs::write(&a, "x\nz\n").expect("write");
+        assert_ne!(Fingerprint::of(std::slice::from_ref(&name)).expect("fingerprint"), f);
+        assert_eq!(Fingerprint::parse("{}"), None);
+        assert_eq!(Fingerprint::parse("not json"), None);
+    }
+
+    fn bad(line: u64) -> Entry {
+        Entry::Bad {
+            line,
+            cause: "c".into(),
+            error: "e".into(),
+        }
+    }
+
+    /// A transaction ends at N lines or after MS, whichever comes first; only consumed lines
+    /// move the progress.
+    #[test]
+    fn transactions_end_by_count_or_age() {
+        let f = Fingerprint {
+            size: 0,
+            sha256: String::new(),
+            files: serde_json::Value::Null,
+        };
+        let mut t = Some(TxnRun::new(3, 60_000, Progress::new("id", "t", f.clone())));
+        let mut chunk = Vec::new();
+        assert!(!keep(&mut t, &mut chunk, bad(1), true));
+        assert!(!keep(&mut t, &mut chunk, bad(2), true));
+        assert!(keep(&mut t, &mut chunk, bad(3), false));
+        assert!(chunk.is_empty());
+        assert_eq!(t.as_ref().map(|t| t.consumed), Some(2));
+        let mut t = Some(TxnRun::new(1000, 30, Progress::new("id", "t", f)));
+        assert!(!keep(&mut t, &mut chunk, bad(1), true));
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(keep(&mut t, &mut chunk, bad(2), true));
     }
 }

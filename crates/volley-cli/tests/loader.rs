@@ -1,0 +1,387 @@
+//! The exactly-once loader (issue 17): `volley produce --transactional-id` commits its
+//! progress with each transaction and resumes after a crash. Killed (SIGKILL) or stopped
+//! (SIGTERM) at random moments and run again until it finishes, the `read_committed` log
+//! (librdkafka) holds every line exactly once, in input order per key, on Apache Kafka.
+//!
+//! The CI figures are 100,000 lines and 3 kills; by hand:
+//! `VOLLEY_LOADER_LINES=1000000 VOLLEY_LOADER_KILLS=10 cargo test -p volley-cli --test loader -- --nocapture`.
+
+#[path = "../../volley/tests/common/mod.rs"]
+mod common;
+
+mod support;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+use common::{bootstrap, create_topic, read_back_isolated, topic};
+use support::{send_signal, spawn, text, volley};
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// A small xorshift generator; the seed is printed so a failing run can be replayed
+/// (`VOLLEY_LOADER_SEED`).
+struct Rng(u64);
+
+impl Rng {
+    fn new() -> Self {
+        let seed = env_or(
+            "VOLLEY_LOADER_SEED",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.as_nanos() as u64)
+                | 1,
+        );
+        eprintln!("seed {seed} (VOLLEY_LOADER_SEED)");
+        Self(seed)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n.max(1)
+    }
+}
+
+const KEYS: u64 = 64;
+
+/// `lines` JSON lines with 64 keys: line i (from 1) is `{"k":"key-<i%64>","seq":i,...}`.
+fn write_input(path: &Path, lines: u64) {
+    let mut s = String::with_capacity(usize::try_from(lines).unwrap_or(0) * 60);
+    for i in 1..=lines {
+        s.push_str(&format!(
+            "{{\"k\":\"key-{}\",\"seq\":{i},\"pad\":\"abcdefghijklmnop\"}}\n",
+            i % KEYS
+        ));
+    }
+    std::fs::write(path, s).expect("write input");
+}
+
+/// Checks the read_committed log: every line 1..=lines exactly once and, per key, in input
+/// order. Returns the number of violations (missing, duplicated or out-of-order records).
+fn violations(t: &str, lines: u64) -> u64 {
+    let recs = read_back_isolated(
+        &bootstrap(),
+        t,
+        usize::try_from(lines).expect("lines") + 100,
+        "read_committed",
+    );
+    let mut seen = vec![0u32; usize::try_from(lines).expect("lines") + 1];
+    let mut last: HashMap<String, u64> = HashMap::new();
+    let mut bad = 0u64;
+    for r in &recs {
+        let v: serde_json::Value = serde_json::from_slice(r.value.as_deref().expect("value")).expect("json");
+        let seq = v["seq"].as_u64().expect("seq");
+        let key = String::from_utf8(r.key.clone().expect("key")).expect("utf-8");
+        assert_eq!(key, format!("key-{}", seq % KEYS));
+        seen[usize::try_from(seq).expect("seq")] += 1;
+        // Records are sorted by partition and offset: a key's records are in offset order.
+        if last.insert(key, seq).is_some_and(|prev| prev >= seq) {
+            bad += 1;
+        }
+    }
+    let missing = seen[1..].iter().filter(|&&n| n == 0).count() as u64;
+    let extra: u64 = seen[1..].iter().map(|&n| u64::from(n.saturating_sub(1))).sum();
+    eprintln!(
+        "read_committed: {} records, {missing} missing, {extra} duplicated, {bad} out of order",
+        recs.len()
+    );
+    missing + extra + bad
+}
+
+fn loader_args<'a>(t: &'a str, id: &'a str, input: &'a str, per: &'a str) -> Vec<&'a str> {
+    vec![
+        "produce",
+        "-b",
+        leak(bootstrap()),
+        "-t",
+        t,
+        "--key-field",
+        "k",
+        "--transactional-id",
+        id,
+        "--transaction-records",
+        per,
+        "-q",
+        input,
+    ]
+}
+
+fn leak(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+
+/// The number that follows `prefix` at the start of a line of `out`.
+fn number_after(out: &str, prefix: &str) -> u64 {
+    out.lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .and_then(|l| l.split([' ', ';']).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no line starting with {prefix:?} in {out}"))
+}
+
+/// Waits up to `d` for `child` to end on its own; `true` if it did.
+fn ended_within(child: &mut Child, d: Duration) -> bool {
+    let until = Instant::now() + d;
+    while Instant::now() < until {
+        if child.try_wait().expect("wait").is_some() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
+
+/// Runs the loader, stopping it with `signal` (`None`: SIGKILL) at random moments `stops`
+/// times (a run that ends first ends the load), then lets the last run finish, and checks
+/// the log.
+fn load_with_stops(t: &str, lines: u64, stops: u64, signal: Option<&str>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("input.jsonl");
+    write_input(&input, lines);
+    let id = topic("loader-id");
+    let mut rng = Rng::new();
+    let input = input.to_str().expect("path");
+    let args = loader_args(t, &id, input, "2000");
+    // The random moment: 100 ms to 100 + `VOLLEY_LOADER_STOP_MS` (800) ms after the start,
+    // short enough that each stop lands before the run ends (a run here loads about 50,000
+    // lines a second), long enough that most runs commit some transactions first.
+    let spread = env_or("VOLLEY_LOADER_STOP_MS", 800);
+    let mut landed = 0u64;
+    let mut runs = 0u64;
+    let mut expected_resume: Option<u64> = None;
+    let started = Instant::now();
+    loop {
+        runs += 1;
+        let run_start = Instant::now();
+        let mut child = spawn(&args);
+        drop(child.stdin.take());
+        if landed < stops {
+            let at = Duration::from_millis(100 + rng.below(spread));
+            if !ended_within(&mut child, at) {
+                match signal {
+                    None => child.kill().expect("SIGKILL"),
+                    Some(s) => send_signal(&child, s),
+                }
+                landed += 1;
+                let out = child.wait_with_output().expect("output");
+                let stdout = text(&out.stdout);
+                eprintln!(
+                    "run {runs}: stopped ({}) after {:?}: {:?}",
+                    signal.unwrap_or("SIGKILL"),
+                    at,
+                    out.status
+                );
+                if signal.is_some() && out.status.code() == Some(143) {
+                    // SIGTERM commits what was read: the next run resumes there (or one
+                    // line earlier, if the signal stopped a send).
+                    let stop = number_after(&stdout, "stopped by SIGTERM after line ");
+                    let resumed = number_after(&stdout, "resumed: ");
+                    if let Some(want) = expected_resume.take() {
+                        assert!(
+                            resumed == want || resumed + 1 == want,
+                            "expected to resume at {want}, resumed at {resumed}"
+                        );
+                    }
+                    expected_resume = Some(stop.max(resumed));
+                }
+                continue;
+            }
+        }
+        let out = child.wait_with_output().expect("output");
+        let stdout = text(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "run {runs}: {stdout}\n{}",
+            text(&out.stderr)
+        );
+        let resumed = number_after(&stdout, "resumed: ");
+        if let Some(want) = expected_resume.take() {
+            assert!(
+                resumed == want || resumed + 1 == want,
+                "expected to resume at {want}, resumed at {resumed}"
+            );
+        }
+        eprintln!(
+            "run {runs}: finished in {:?}; resumed after {resumed} lines",
+            run_start.elapsed()
+        );
+        break;
+    }
+    eprintln!(
+        "{lines} lines, {landed} stops ({}), {runs} runs in {:?}",
+        signal.unwrap_or("SIGKILL"),
+        started.elapsed()
+    );
+    assert!(landed >= 1.min(stops), "no stop landed");
+    assert_eq!(violations(t, lines), 0);
+}
+
+/// SIGKILL at random moments, run again each time until it finishes: every line exactly
+/// once, in order per key.
+#[test]
+fn sigkilled_loads_resume_exactly_once() {
+    let t = topic("loader-kill");
+    create_topic(&t, 4);
+    load_with_stops(
+        &t,
+        env_or("VOLLEY_LOADER_LINES", 100_000),
+        env_or("VOLLEY_LOADER_KILLS", 3),
+        None,
+    );
+}
+
+/// SIGTERM at random moments: each run commits what it read and exits 143; the next run
+/// resumes at that line.
+#[test]
+fn sigtermed_loads_resume_exactly_once() {
+    let t = topic("loader-term");
+    create_topic(&t, 4);
+    load_with_stops(
+        &t,
+        env_or("VOLLEY_LOADER_LINES", 100_000),
+        env_or("VOLLEY_LOADER_KILLS", 3),
+        Some("-TERM"),
+    );
+}
+
+fn committed(t: &str, count: usize) -> Vec<String> {
+    read_back_isolated(&bootstrap(), t, count, "read_committed")
+        .into_iter()
+        .map(|r| String::from_utf8(r.value.unwrap_or_default()).expect("utf-8"))
+        .collect()
+}
+
+/// A finished load run again skips every line; another input under the same id is refused
+/// (exit 2) unless `--restart`; report lines carry their transaction's number.
+#[test]
+fn the_fingerprint_guards_the_progress() {
+    let t = topic("loader-fp");
+    create_topic(&t, 1);
+    let id = topic("loader-fp-id");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("in.txt");
+    let report = dir.path().join("report.jsonl");
+    std::fs::write(&input, (1..=25).map(|i| format!("a-{i}\n")).collect::<String>()).expect("write");
+    let bs = bootstrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "produce",
+            "-b",
+            &bs,
+            "-t",
+            &t,
+            "--transactional-id",
+            &id,
+            "--transaction-records",
+            "10",
+            "--report",
+            report.to_str().expect("path"),
+            "-q",
+        ];
+        args.extend_from_slice(extra);
+        args.push(input.to_str().expect("path"));
+        volley(&args, b"")
+    };
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("resumed: 0 lines"), "{}", text(&out.stdout));
+    let rep: Vec<serde_json::Value> = std::fs::read_to_string(&report)
+        .expect("report")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    assert_eq!(rep.len(), 25);
+    for r in &rep {
+        let line = r["line"].as_u64().expect("line");
+        assert_eq!(r["transaction"].as_u64(), Some((line - 1) / 10 + 1), "{r}");
+    }
+    // Again: nothing left to load.
+    let out = run(&[]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(stdout.contains("records: 0 delivered, 0 failed, 25 read"), "{stdout}");
+    assert!(
+        stdout.contains("resumed: 25 lines committed by an earlier run skipped"),
+        "{stdout}"
+    );
+    // Another input: refused.
+    std::fs::write(&input, (1..=5).map(|i| format!("b-{i}\n")).collect::<String>()).expect("write");
+    let out = run(&[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("the input differs") && stderr.contains("--restart"),
+        "{stderr}"
+    );
+    // --restart loads it from its first line.
+    let out = run(&["--restart"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("records: 5 delivered"),
+        "{}",
+        text(&out.stdout)
+    );
+    let mut want: Vec<String> = (1..=25).map(|i| format!("a-{i}")).collect();
+    want.extend((1..=5).map(|i| format!("b-{i}")));
+    assert_eq!(committed(&t, 31), want);
+}
+
+/// Standard input (or a pipe) cannot be read again after a crash: a usage error.
+#[test]
+fn standard_input_is_refused() {
+    for input in ["-", "/dev/stdin"] {
+        let out = volley(
+            &[
+                "produce",
+                "-b",
+                "127.0.0.1:1",
+                "-t",
+                "t",
+                "--transactional-id",
+                "x",
+                input,
+            ],
+            b"a\n",
+        );
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{input}: {stderr}");
+        assert!(stderr.contains("regular files only"), "{stderr}");
+    }
+    let out = volley(&["produce", "-b", "127.0.0.1:1", "-t", "t", "--restart", "-"], b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--restart needs --transactional-id"));
+}
+
+/// Ctrl-C while the loader waits for a transaction coordinator (here: no broker at all)
+/// stops it at once, not after max.block.ms.
+#[test]
+fn a_signal_stops_the_wait_for_the_coordinator() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("in.txt");
+    std::fs::write(&input, "a\n").expect("write");
+    let child = spawn(&[
+        "produce",
+        "-b",
+        "127.0.0.1:1",
+        "-t",
+        "t",
+        "--transactional-id",
+        "x",
+        "-X",
+        "max.block.ms=60000",
+        "-q",
+        input.to_str().expect("path"),
+    ]);
+    std::thread::sleep(Duration::from_millis(1500));
+    support::interrupt(&child);
+    let out = support::wait_within(child, Duration::from_secs(15), "SIGINT stops the wait");
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("stopped by SIGINT before the load started"));
+}
