@@ -28,6 +28,10 @@ pub struct Producer {
     inflight: Arc<Inflight>,
 }
 
+/// `(topic, partition, offset, metadata, leader_epoch)`: one entry of
+/// `send_offsets_to_transaction`.
+type PyOffset = (String, i32, i64, Option<String>, Option<i32>);
+
 /// A `(name, value)` header as kafka-python takes it.
 type PyHeader = (String, Option<Vec<u8>>);
 
@@ -215,7 +219,7 @@ impl Producer {
     fn send_offsets_to_transaction(
         &self,
         py: Python<'_>,
-        offsets: Vec<(String, i32, i64, Option<String>, Option<i32>)>,
+        offsets: Vec<PyOffset>,
         group_id: String,
         generation_id: i32,
         member_id: String,
