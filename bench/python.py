@@ -31,6 +31,9 @@ def main() -> None:
     ap.add_argument("--partitions", type=int, default=6)
     ap.add_argument("--keys", type=int, default=1000)
     ap.add_argument("--clients", default="volley,kafka-python,confluent-kafka")
+    ap.add_argument("--futures-only", action="store_true",
+                    help="Volley and kafka-python keep each record's future and register no callback "
+                         "(confluent-kafka keeps its on_delivery: it has no futures)")
     a = ap.parse_args()
     clients = a.clients.split(",")
     payloads = Path(tempfile.mkdtemp()) / "payloads-100.txt"
@@ -45,7 +48,8 @@ def main() -> None:
                 subprocess.run([a.reader, str(ROOT / "scripts/reader.py"), "create", bootstrap, topic,
                                 str(a.partitions), "1"], check=True)
                 out = subprocess.run([a.python, str(ROOT / "bench/python_clients.py"), c, bootstrap, topic,
-                                      str(payloads), str(a.records), str(a.keys)],
+                                      str(payloads), str(a.records), str(a.keys),
+                                      "futures" if a.futures_only else "callbacks"],
                                      check=True, capture_output=True, text=True, timeout=1200)
                 r = json.loads(out.stdout.strip().splitlines()[-1])
                 print(f"run {run + 1} {c}: {r['records_per_s']:,.0f} records/s, "
