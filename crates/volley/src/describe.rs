@@ -3,15 +3,13 @@
 //! to a bootstrap server exactly as the producer would (TLS, SASL, socket options) and sends
 //! one Metadata request.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use tokio::sync::mpsc;
 use volley_protocol::control::{decode_metadata, encode_metadata};
 use volley_protocol::ErrorCode;
 
-use crate::config::{ClientDnsLookup, ProducerConfig};
+use crate::config::ProducerConfig;
 use crate::error::Error;
-use crate::net::{connect, ConnEvent, Dial, Outbound, SocketOptions};
 
 /// A broker the cluster lists.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,66 +103,21 @@ pub async fn describe_cluster(config: &ProducerConfig, topics: Option<&[String]>
 }
 
 async fn ask(config: &ProducerConfig, addr: &str, topics: Option<&[String]>) -> Result<ClusterDescription, Error> {
-    let (events_tx, mut events) = mpsc::unbounded_channel();
-    let dial = Dial {
-        options: SocketOptions::of(config),
-        canonical: config.client_dns_lookup == ClientDnsLookup::ResolveCanonicalBootstrapServersOnly,
-        attempt: 0,
-    };
     let client_id = (!config.client_id.is_empty()).then(|| config.client_id.clone());
-    let mut conn = connect(
-        0,
-        addr.to_owned(),
-        client_id.clone(),
-        config.connect_timeout,
-        events_tx,
-        config.security.clone(),
-        dial,
-    )
+    let (version, body) = crate::group::exchange(config, addr, |versions| {
+        let v = versions.metadata;
+        encode_metadata(v, 1, client_id.as_deref(), topics, false)
+            .map(|r| (v, r))
+            .map_err(|e| Error::Protocol {
+                broker: addr.to_owned(),
+                detail: e.to_string(),
+            })
+    })
     .await?;
-    let version = conn.versions.metadata;
-    let request = encode_metadata(version, 1, client_id.as_deref(), topics, false).map_err(|e| Error::Protocol {
-        broker: addr.to_owned(),
-        detail: e.to_string(),
-    })?;
-    conn.send(Outbound {
-        chunks: vec![request],
-        correlation_id: 1,
-        report_written: false,
-    });
-    let body = loop {
-        match tokio::time::timeout(config.request_timeout, events.recv()).await {
-            Ok(Some((
-                _,
-                ConnEvent::Response {
-                    correlation_id: 1,
-                    body,
-                    ..
-                },
-            ))) => break body,
-            Ok(Some((_, ConnEvent::Closed { error, .. }))) => {
-                return Err(Error::Connection {
-                    broker: addr.to_owned(),
-                    detail: error,
-                })
-            }
-            Ok(Some(_)) => {}
-            Ok(None) | Err(_) => {
-                return Err(Error::Connection {
-                    broker: addr.to_owned(),
-                    detail: format!(
-                        "no Metadata answer within request.timeout.ms ({} ms)",
-                        config.request_timeout.as_millis()
-                    ),
-                })
-            }
-        }
-    };
     let answer = decode_metadata(version, body).map_err(|e| Error::Protocol {
         broker: addr.to_owned(),
         detail: e.to_string(),
     })?;
-    tokio::spawn(conn.shutdown(Duration::from_secs(1)));
     let mut brokers: Vec<BrokerDescription> = answer
         .brokers
         .into_iter()

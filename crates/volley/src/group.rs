@@ -169,9 +169,11 @@ fn unsupported(broker: &str, api: &str) -> Error {
     protocol(broker, format!("the broker does not support {api}"))
 }
 
-/// Connects to `addr`, sends the request `build` makes for the negotiated versions, and
-/// returns the version used and the answer's body.
-async fn exchange(
+/// Connects to `addr` as the producer would (TLS, SASL, socket options), sends the one
+/// request `build` makes for the negotiated versions (correlation id 1), and returns the
+/// version used and the answer's body; the connection is then closed. Used for one-off
+/// requests outside the sender (`describe_cluster`, the loader's OffsetFetch).
+pub(crate) async fn exchange(
     config: &ProducerConfig,
     addr: &str,
     build: impl FnOnce(&Negotiated) -> Result<(i16, Bytes), Error>,
