@@ -172,6 +172,17 @@ pub fn encode_add_partitions(
 pub type PartitionErrors = Vec<(String, i32, ErrorCode)>;
 
 /// Reads `[topic name, [partition, error code]]`, the shape both answers share.
+/// An answer that is a throttle time and per-partition errors (AddPartitionsToTxn up to
+/// v3, TxnOffsetCommit): the two share their layout.
+fn throttle_then_partition_errors(body: Bytes, flexible: bool) -> Result<PartitionErrors, DecodeError> {
+    let mut r = Reader::new(body);
+    if flexible {
+        r.tagged_fields("response header")?;
+    }
+    let _throttle = r.i32("throttle time")?;
+    partition_errors(&mut r, flexible)
+}
+
 fn partition_errors(r: &mut Reader, flexible: bool) -> Result<PartitionErrors, DecodeError> {
     let mut out = Vec::new();
     let n = r.array_len(flexible, 3, "topics")?.unwrap_or(0);
@@ -198,13 +209,7 @@ fn partition_errors(r: &mut Reader, flexible: bool) -> Result<PartitionErrors, D
 /// # Errors
 /// Malformed input.
 pub fn decode_add_partitions(version: i16, body: Bytes) -> Result<PartitionErrors, DecodeError> {
-    let flexible = version >= 3;
-    let mut r = Reader::new(body);
-    if flexible {
-        r.tagged_fields("response header")?;
-    }
-    let _throttle = r.i32("throttle time")?;
-    partition_errors(&mut r, flexible)
+    throttle_then_partition_errors(body, version >= 3)
 }
 
 /// Encodes AddOffsetsToTxn.
@@ -305,13 +310,7 @@ pub fn encode_txn_offset_commit(
 /// # Errors
 /// Malformed input.
 pub fn decode_txn_offset_commit(version: i16, body: Bytes) -> Result<PartitionErrors, DecodeError> {
-    let flexible = version >= 3;
-    let mut r = Reader::new(body);
-    if flexible {
-        r.tagged_fields("response header")?;
-    }
-    let _throttle = r.i32("throttle time")?;
-    partition_errors(&mut r, flexible)
+    throttle_then_partition_errors(body, version >= 3)
 }
 
 /// Encodes EndTxn.
