@@ -500,3 +500,47 @@ async fn committed_offsets_read_back_tv1() {
 async fn committed_offsets_read_back_tv2() {
     committed_offsets_read_back(tv2()).await;
 }
+
+/// Review of issue 17: a send that passed the "in a transaction" check and then waited for
+/// metadata while the transaction committed was appended outside any transaction (TV2: an
+/// open transaction the producer did not know; TV1: a partition never added). It is now
+/// checked again after its waits, under the manager's lock with the append: it fails with
+/// an invalid-state error, and the next transaction commits cleanly.
+async fn a_send_waiting_for_metadata_does_not_escape_the_commit(bs: String) {
+    let known = topic("race-known");
+    let late = topic("race-late");
+    create_topic_on(&bs, &known, 1);
+    let p = std::sync::Arc::new(producer(&bs, &topic("race")));
+    p.init_transactions().await.expect("init");
+    p.begin_transaction().expect("begin");
+    send(&p, &known, "txn1").await.expect("delivered");
+    let p2 = std::sync::Arc::clone(&p);
+    let late_topic = late.clone();
+    let waiting = tokio::spawn(async move {
+        p2.send(ProducerRecord::new(late_topic, "late".to_owned()).partition(0))
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    p.commit_transaction().await.expect("commit");
+    create_topic_on(&bs, &late, 1);
+    let refused = waiting
+        .await
+        .expect("task")
+        .expect_err("the transaction ended while it waited");
+    assert_eq!(txn_error(refused.error).kind, TransactionErrorKind::InvalidState);
+    p.begin_transaction().expect("begin");
+    send(&p, &known, "txn2").await.expect("delivered");
+    p.commit_transaction().await.expect("the next commit is clean");
+    assert_eq!(values(&bs, &known, 2, "read_committed"), vec!["txn1", "txn2"]);
+    p.close(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn a_send_waiting_for_metadata_does_not_escape_the_commit_tv1() {
+    a_send_waiting_for_metadata_does_not_escape_the_commit(tv1()).await;
+}
+
+#[tokio::test]
+async fn a_send_waiting_for_metadata_does_not_escape_the_commit_tv2() {
+    a_send_waiting_for_metadata_does_not_escape_the_commit(tv2()).await;
+}

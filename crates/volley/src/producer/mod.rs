@@ -605,6 +605,15 @@ impl Producer {
         };
         let permits = u32::try_from(size).unwrap_or(u32::MAX);
         let permit = self.reserve_memory(permits, size, wait, &mut started).await?;
+        // A transactional send is checked again now, after its waits (metadata, a slot,
+        // memory: a commit may have started meanwhile), and the check, the append and the
+        // note of its partition happen under the transaction manager's lock: a commit cannot
+        // start between them, so it always covers the record (issue 17 review). Returning
+        // here gives the slot and the memory back (their permits are dropped).
+        let mut txn = self.shared.txn.as_ref().map(|m| crate::sender::txn_lock(m));
+        if let Some(g) = &txn {
+            g.check_send_state().map_err(Error::Transaction)?;
+        }
         permit.forget();
         let timestamp = record.timestamp.unwrap_or_else(now_ms);
         let origin = Origin {
@@ -644,9 +653,10 @@ impl Producer {
                 },
             )
         };
-        if let Some(a) = &appended {
-            self.txn_note_partition(record.topic, a.completion.partition);
+        if let (Some(g), Some(a)) = (txn.as_mut(), &appended) {
+            g.note_partition(&(Arc::<str>::from(record.topic), a.completion.partition));
         }
+        drop(txn);
         let Some(appended) = appended else {
             // Closed while this send waited: nothing will drain a queue now.
             self.shared.memory.add_permits(size);

@@ -149,14 +149,6 @@ impl Producer {
         }
     }
 
-    /// The record goes to `topic`-`partition`: the transaction covers it.
-    pub(super) fn txn_note_partition(&self, topic: &str, partition: i32) {
-        if let Some(m) = &self.shared.txn {
-            let tp = (Arc::<str>::from(topic), partition);
-            lock(m).note_partition(&tp);
-        }
-    }
-
     /// `send` refused a record: as in Java, the open transaction cannot commit any more.
     pub(super) fn txn_send_refused(&self, error: &Error) {
         if let Some(m) = &self.shared.txn {

@@ -341,7 +341,9 @@ impl TransactionManager {
     /// `send` refused a record of the transaction before queueing it (too large, no
     /// metadata in time): as in Java, the transaction cannot commit any more.
     pub(crate) fn on_send_refused(&mut self, detail: &str) -> TxnEvent {
-        if self.state != State::InTransaction {
+        // During a commit too (a record expired in the queue while the commit waited for
+        // it): the commit must fail, as Java's COMMITTING -> ABORTABLE_ERROR.
+        if !matches!(self.state, State::InTransaction | State::Committing) {
             return TxnEvent::None;
         }
         let class = ErrorClass::Abortable { bump: false };
@@ -411,8 +413,28 @@ impl TransactionManager {
         }
     }
 
+    /// As Java's `throwIfPendingState`: while a call (commit, abort, send_offsets, init) has
+    /// not returned its result to the application — it is running, or it timed out and its
+    /// result waits to be taken by calling it again — `begin_transaction` and `send` are
+    /// refused. Without this a commit that timed out and finished in the background let the
+    /// next transaction begin, and the next commit returned the old commit's result.
+    fn refuse_while_pending(&self, what: &str) -> Result<(), TransactionError> {
+        if let Some(e) = self.fatal_error() {
+            return Err(e.clone());
+        }
+        match &self.op {
+            Some((op, _)) => Err(TransactionError::invalid_state(format!(
+                "cannot {what} while {} has not returned (it timed out: call {} again)",
+                op.name(),
+                op.name()
+            ))),
+            None => Ok(()),
+        }
+    }
+
     /// `begin_transaction` (local, as in Java: nothing is sent).
     pub(crate) fn begin(&mut self) -> Result<(), TransactionError> {
+        self.refuse_while_pending("begin_transaction")?;
         if self.state != State::Ready {
             return Err(self.wrong_state("begin a transaction"));
         }
@@ -433,6 +455,7 @@ impl TransactionManager {
 
     /// Whether a record may be sent now (inside a transaction that can still commit).
     pub(crate) fn check_send_state(&self) -> Result<(), TransactionError> {
+        self.refuse_while_pending("send")?;
         match &self.state {
             State::InTransaction => {}
             State::AbortableError(e) => {
@@ -526,10 +549,14 @@ impl TransactionManager {
                 let e = TransactionError::new(TransactionErrorKind::Abortable, code, format!("{request:?}: {detail}"));
                 match self.state {
                     State::InTransaction | State::Committing | State::Initializing => {
+                        // An abort's epoch bump (InitProducerId, state Initializing) that
+                        // fails ends the abort with the error; other abortable errors during
+                        // an abort leave it going.
+                        let bumping = self.state == State::Initializing;
                         self.state = State::AbortableError(e.clone());
                         self.new_partitions.clear();
                         self.offsets = None;
-                        if !matches!(self.op, Some((Op::Abort, _))) {
+                        if bumping || !matches!(self.op, Some((Op::Abort, _))) {
                             self.finish(Err(e));
                         }
                     }
