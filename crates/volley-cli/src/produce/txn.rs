@@ -249,7 +249,7 @@ impl TxnRun {
             "the run stopped before the transaction was committed".to_owned()
         };
         let failure = if std::mem::take(&mut self.begun) {
-            match p.abort_transaction().await {
+            match again(|| p.abort_transaction()).await {
                 Ok(()) => format!("{failure}; it was aborted"),
                 Err(e) => format!("{failure}; aborting it failed too: {e}"),
             }
@@ -282,16 +282,41 @@ impl TxnRun {
                 leader_epoch: None,
             },
         )];
-        p.send_offsets_to_transaction(offsets, &ConsumerGroupMetadata::new(pr.group.clone()))
+        let group = ConsumerGroupMetadata::new(pr.group.clone());
+        again(|| p.send_offsets_to_transaction(offsets.clone(), &group))
             .await
             .map_err(|e| format!("the transaction could not commit: its progress could not be sent: {e}"))?;
-        p.commit_transaction()
+        again(|| p.commit_transaction())
             .await
             .map_err(|e| format!("the transaction could not commit: {e}"))?;
         self.begun = false;
         self.committed = self.consumed;
         Ok(())
     }
+}
+
+/// How many times a transactional call that timed out (`max.block.ms`) is made again before
+/// the loader gives up: as in Java, calling it again waits for the same operation (a broker
+/// that stalls for a moment must not abort the run, nor leave its commit unknown).
+const ATTEMPTS: usize = 5;
+
+/// Calls `call` again while it times out, at most [`ATTEMPTS`] times.
+async fn again<F, Fut>(mut call: F) -> Result<(), volley::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), volley::Error>>,
+{
+    let mut last = None;
+    for _ in 0..ATTEMPTS {
+        match call().await {
+            Err(e @ volley::Error::TimedOut { .. }) => last = Some(e),
+            other => return other,
+        }
+    }
+    Err(last.unwrap_or(volley::Error::TimedOut {
+        what: "a transactional call",
+        waited: std::time::Duration::ZERO,
+    }))
 }
 
 /// Where a line's outcome goes: held with its transaction, or straight to the collector.
@@ -361,5 +386,48 @@ mod tests {
         assert!(!keep(&mut t, &mut chunk, bad(1), true));
         std::thread::sleep(Duration::from_millis(40));
         assert!(keep(&mut t, &mut chunk, bad(2), true));
+    }
+
+    /// Review of issue 17: a transactional call that times out is made again (it resumes
+    /// the same operation), up to ATTEMPTS times; a stall of the broker no longer aborts
+    /// the load (the abort itself was refused while the timed-out call was pending).
+    #[tokio::test]
+    async fn a_timed_out_call_is_made_again() {
+        let calls = std::cell::Cell::new(0);
+        let timed_out = || volley::Error::TimedOut {
+            what: "commit_transaction",
+            waited: Duration::from_millis(1),
+        };
+        let r = again(|| {
+            calls.set(calls.get() + 1);
+            let n = calls.get();
+            async move {
+                if n < 3 {
+                    Err(timed_out())
+                } else {
+                    Ok(())
+                }
+            }
+        })
+        .await;
+        assert!(r.is_ok());
+        assert_eq!(calls.get(), 3);
+        calls.set(0);
+        let r = again(|| {
+            calls.set(calls.get() + 1);
+            async { Err(timed_out()) }
+        })
+        .await;
+        assert!(matches!(r, Err(volley::Error::TimedOut { .. })));
+        assert_eq!(calls.get(), ATTEMPTS);
+        // Another error is returned at once.
+        calls.set(0);
+        let r = again(|| {
+            calls.set(calls.get() + 1);
+            async { Err(volley::Error::Closed { detail: None }) }
+        })
+        .await;
+        assert!(matches!(r, Err(volley::Error::Closed { .. })));
+        assert_eq!(calls.get(), 1);
     }
 }
