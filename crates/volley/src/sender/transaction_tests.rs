@@ -750,3 +750,36 @@ fn an_abort_whose_bump_fails_returns_the_error() {
     let r = m.take_result(Op::Abort).expect("the abort ended");
     assert_eq!(kind(r), Some(TransactionErrorKind::Abortable));
 }
+
+/// Review of issue 17: as Java's handlers, a retriable error a coordinator request is not
+/// documented to return is retried (REQUEST_TIMED_OUT answering InitProducerId was fatal),
+/// and an unexpected AddPartitionsToTxn error dooms only the transaction.
+#[test]
+fn retriable_codes_retry_and_unexpected_add_partitions_errors_abort() {
+    use super::super::txn_errors::{classify, ErrorClass, TxnRequest};
+    for r in [
+        TxnRequest::InitProducerId,
+        TxnRequest::AddOffsets,
+        TxnRequest::EndTxn,
+        TxnRequest::AddPartitions,
+    ] {
+        assert_eq!(classify(r, ErrorCode::REQUEST_TIMED_OUT), ErrorClass::Retry, "{r:?}");
+        assert_eq!(classify(r, ErrorCode::PRODUCER_FENCED), ErrorClass::Fatal, "{r:?}");
+    }
+    assert_eq!(
+        classify(TxnRequest::AddPartitions, ErrorCode::INVALID_REQUEST),
+        ErrorClass::Abortable { bump: false }
+    );
+    for r in [
+        TxnRequest::InitProducerId,
+        TxnRequest::AddPartitions,
+        TxnRequest::EndTxn,
+    ] {
+        assert_eq!(
+            classify(r, ErrorCode::INVALID_PRODUCER_EPOCH),
+            ErrorClass::Fatal,
+            "{r:?}"
+        );
+        assert_eq!(classify(r, ErrorCode::INVALID_TXN_STATE), ErrorClass::Fatal, "{r:?}");
+    }
+}

@@ -84,11 +84,14 @@ pub(crate) fn classify(request: TxnRequest, code: ErrorCode) -> ErrorClass {
             | ErrorCode::NOT_COORDINATOR
             | ErrorCode::COORDINATOR_LOAD_IN_PROGRESS => Retry,
             ErrorCode::GROUP_AUTHORIZATION_FAILED => ABORT,
+            c if c.is_retriable() => Retry,
             _ => Fatal,
         },
         R::InitProducerId => match code {
             ErrorCode::COORDINATOR_NOT_AVAILABLE | ErrorCode::NOT_COORDINATOR => FindCoordinator,
             ErrorCode::COORDINATOR_LOAD_IN_PROGRESS | ErrorCode::CONCURRENT_TRANSACTIONS => Retry,
+            // As Java's handlers: any other retriable error is retried.
+            c if c.is_retriable() => Retry,
             _ => Fatal,
         },
         R::AddPartitions => match code {
@@ -99,13 +102,19 @@ pub(crate) fn classify(request: TxnRequest, code: ErrorCode) -> ErrorClass {
             | ErrorCode::OPERATION_NOT_ATTEMPTED => Retry,
             ErrorCode::TOPIC_AUTHORIZATION_FAILED => ABORT,
             ErrorCode::UNKNOWN_PRODUCER_ID | ErrorCode::INVALID_PRODUCER_ID_MAPPING => ABORT_BUMP,
-            _ => Fatal,
+            // INVALID_PRODUCER_EPOCH / INVALID_TXN_STATE here are fatal (KIP-588).
+            ErrorCode::INVALID_PRODUCER_EPOCH | ErrorCode::INVALID_TXN_STATE => Fatal,
+            c if c.is_retriable() => Retry,
+            // Java's AddPartitionsToTxn handler: another unexpected error dooms the
+            // transaction only.
+            _ => ABORT,
         },
         R::AddOffsets => match code {
             ErrorCode::COORDINATOR_NOT_AVAILABLE | ErrorCode::NOT_COORDINATOR => FindCoordinator,
             ErrorCode::COORDINATOR_LOAD_IN_PROGRESS | ErrorCode::CONCURRENT_TRANSACTIONS => Retry,
             ErrorCode::GROUP_AUTHORIZATION_FAILED => ABORT,
             ErrorCode::UNKNOWN_PRODUCER_ID | ErrorCode::INVALID_PRODUCER_ID_MAPPING => ABORT_BUMP,
+            c if c.is_retriable() => Retry,
             _ => Fatal,
         },
         R::TxnOffsetCommit => match code {
@@ -121,12 +130,14 @@ pub(crate) fn classify(request: TxnRequest, code: ErrorCode) -> ErrorClass {
             | ErrorCode::ILLEGAL_GENERATION
             | ErrorCode::FENCED_INSTANCE_ID => ABORT,
             ErrorCode::UNKNOWN_PRODUCER_ID | ErrorCode::INVALID_PRODUCER_ID_MAPPING => ABORT_BUMP,
+            c if c.is_retriable() => Retry,
             _ => Fatal,
         },
         R::EndTxn => match code {
             ErrorCode::COORDINATOR_NOT_AVAILABLE | ErrorCode::NOT_COORDINATOR => FindCoordinator,
             ErrorCode::COORDINATOR_LOAD_IN_PROGRESS | ErrorCode::CONCURRENT_TRANSACTIONS => Retry,
             ErrorCode::UNKNOWN_PRODUCER_ID | ErrorCode::INVALID_PRODUCER_ID_MAPPING => ABORT_BUMP,
+            c if c.is_retriable() => Retry,
             _ => Fatal,
         },
     }
