@@ -20,12 +20,8 @@ impl TransactionManager {
         now: Instant,
     ) -> TxnEvent {
         self.in_flight = false;
-        let (code, node) = match answer {
-            Ok(a) => a,
-            Err(_) => {
-                self.retry_later(now);
-                return TxnEvent::None;
-            }
+        let Some((code, node)) = self.answer_or_retry(answer, now) else {
+            return TxnEvent::None;
         };
         if code.is_ok() {
             self.failures = 0;
@@ -46,6 +42,18 @@ impl TransactionManager {
         )
     }
 
+    /// The answer, or `None` after arranging a retry when the request failed on the way
+    /// (no answer: the connection went down).
+    fn answer_or_retry<T>(&mut self, answer: Result<T, String>, now: Instant) -> Option<T> {
+        match answer {
+            Ok(a) => Some(a),
+            Err(_) => {
+                self.retry_later(now);
+                None
+            }
+        }
+    }
+
     /// An InitProducerId answer (`Err`: it did not decode).
     pub(crate) fn on_init_producer_id(
         &mut self,
@@ -56,12 +64,8 @@ impl TransactionManager {
         if self.state != State::Initializing {
             return TxnEvent::None;
         }
-        let (code, id) = match answer {
-            Ok(a) => a,
-            Err(_) => {
-                self.retry_later(now);
-                return TxnEvent::None;
-            }
+        let Some((code, id)) = self.answer_or_retry(answer, now) else {
+            return TxnEvent::None;
         };
         if code.is_ok() {
             self.answered_ok();
@@ -145,12 +149,8 @@ impl TransactionManager {
     /// An AddOffsetsToTxn answer (TV1).
     pub(crate) fn on_add_offsets(&mut self, answer: Result<ErrorCode, String>, now: Instant) -> TxnEvent {
         self.in_flight = false;
-        let code = match answer {
-            Ok(c) => c,
-            Err(_) => {
-                self.retry_later(now);
-                return TxnEvent::None;
-            }
+        let Some(code) = self.answer_or_retry(answer, now) else {
+            return TxnEvent::None;
         };
         if code.is_ok() {
             self.failures = 0;
@@ -176,12 +176,8 @@ impl TransactionManager {
         now: Instant,
     ) -> TxnEvent {
         self.in_flight = false;
-        let results = match answer {
-            Ok(r) => r,
-            Err(_) => {
-                self.retry_later(now);
-                return TxnEvent::None;
-            }
+        let Some(results) = self.answer_or_retry(answer, now) else {
+            return TxnEvent::None;
         };
         let Some(first) = results.iter().map(|(_, c)| *c).find(|c| !c.is_ok()) else {
             self.failures = 0;
@@ -219,12 +215,8 @@ impl TransactionManager {
         if !matches!(self.state, State::Committing | State::Aborting) {
             return TxnEvent::None;
         }
-        let (code, new_identity) = match answer {
-            Ok(a) => a,
-            Err(_) => {
-                self.retry_later(now);
-                return TxnEvent::None;
-            }
+        let Some((code, new_identity)) = self.answer_or_retry(answer, now) else {
+            return TxnEvent::None;
         };
         if code.is_ok() {
             self.failures = 0;
