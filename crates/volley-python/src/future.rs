@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyTuple, PyType};
+use pyo3::types::{PyDict, PyString, PyTuple, PyType};
 use volley::{DeliveryError, RecordMetadata};
 
 use crate::errors;
@@ -122,7 +122,8 @@ struct State {
 pub(crate) struct Shared {
     state: Mutex<State>,
     done: Condvar,
-    topic: String,
+    /// The topic as the caller's own Python string: `RecordMetadata` reuses it.
+    topic: Py<PyString>,
     /// Serialized key, value and header sizes (-1 when absent), for `RecordMetadata`.
     sizes: (i64, i64, i64),
     inflight: Arc<Inflight>,
@@ -132,7 +133,7 @@ pub(crate) struct Shared {
 
 impl Shared {
     /// A pending record of `topic`, counted in `inflight` until it is done.
-    pub(crate) fn new(topic: String, sizes: (i64, i64, i64), inflight: Arc<Inflight>) -> Arc<Self> {
+    pub(crate) fn new(topic: Py<PyString>, sizes: (i64, i64, i64), inflight: Arc<Inflight>) -> Arc<Self> {
         inflight.add();
         Arc::new(Self {
             state: Mutex::new(State::default()),
@@ -223,16 +224,23 @@ impl Shared {
         Ok(Some(kept))
     }
 
-    /// kafka-python's `RecordMetadata` tuple for a delivered record.
+    /// kafka-python's `RecordMetadata` tuple for a delivered record. The named tuples are
+    /// made with `tuple.__new__` (C), not their classes' Python-level `__new__`: two of
+    /// those per record were a visible share of a callback's cost.
     fn metadata(&self, py: Python<'_>, m: &RecordMetadata) -> PyResult<Py<PyAny>> {
         static RECORD_METADATA: PyOnceLock<Py<PyType>> = PyOnceLock::new();
         static TOPIC_PARTITION: PyOnceLock<Py<PyType>> = PyOnceLock::new();
-        let tp = TOPIC_PARTITION
-            .import(py, "volley.structs", "TopicPartition")?
-            .call1((self.topic.as_str(), m.partition))?;
+        static TUPLE_NEW: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        let tuple_new = TUPLE_NEW
+            .get_or_try_init(py, || py.get_type::<PyTuple>().getattr("__new__").map(Bound::unbind))?
+            .bind(py);
+        let topic = self.topic.bind(py);
+        let tp_type = TOPIC_PARTITION.import(py, "volley.structs", "TopicPartition")?;
+        let tp = tuple_new.call1((tp_type, (topic, m.partition)))?;
         let (key, value, headers) = self.sizes;
-        let meta = RECORD_METADATA.import(py, "volley.structs", "RecordMetadata")?.call1((
-            self.topic.as_str(),
+        let meta_type = RECORD_METADATA.import(py, "volley.structs", "RecordMetadata")?;
+        let fields = (
+            topic,
             m.partition,
             tp,
             m.offset.unwrap_or(-1),
@@ -241,8 +249,8 @@ impl Shared {
             key,
             value,
             headers,
-        ))?;
-        Ok(meta.unbind())
+        );
+        Ok(tuple_new.call1((meta_type, fields))?.unbind())
     }
 }
 
@@ -363,6 +371,27 @@ impl FutureRecordMetadata {
         Ok(slf.clone())
     }
 
+    /// kafka-python's `chain(future)`: this outcome goes to `future.success(metadata)` or
+    /// `future.failure(exception)`; returns this future.
+    fn chain<'py>(slf: &Bound<'py, Self>, future: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Self>> {
+        let py = slf.py();
+        let none = PyTuple::empty(py);
+        let success = future.getattr("success")?.unbind();
+        let failure = future.getattr("failure")?.unbind();
+        Self::add(slf, On::Success, success, &none, None)?;
+        Self::add(slf, On::Failure, failure, &none, None)?;
+        Ok(slf.clone())
+    }
+
+    /// kafka-python's `retriable()`: whether the record failed with an error whose class says
+    /// it is retriable (False while pending or after a delivery).
+    fn retriable(&self, py: Python<'_>) -> PyResult<bool> {
+        match self.shared.result(py)? {
+            Some(Err(e)) => e.bind(py).getattr("retriable")?.is_truthy(),
+            _ => Ok(false),
+        }
+    }
+
     /// Whether the record was delivered.
     fn succeeded(&self) -> bool {
         matches!(lock(&self.shared.state).outcome, Some(Ok(_)))
@@ -391,13 +420,14 @@ impl FutureRecordMetadata {
         Ok(self.shared.result(py)?.and_then(Result::err))
     }
 
-    fn __repr__(&self) -> String {
+    fn __repr__(&self, py: Python<'_>) -> String {
         let state = match &lock(&self.shared.state).outcome {
             None => "pending".to_owned(),
             Some(Ok(m)) => format!("partition={} offset={:?}", m.partition, m.offset),
             Some(Err(e)) => format!("failed: {e}"),
         };
-        format!("<FutureRecordMetadata topic={:?} {state}>", self.shared.topic)
+        let topic = self.shared.topic.bind(py).to_string();
+        format!("<FutureRecordMetadata topic={topic:?} {state}>")
     }
 }
 
@@ -408,6 +438,13 @@ fn run_callback(py: Python<'_>, cb: &Callback, result: &Result<Py<PyAny>, Py<PyA
         _ => return,
     };
     let args = cb.args.bind(py);
+    if args.is_empty() && cb.kwargs.is_none() {
+        // The usual `add_callback(f)`: no tuple to assemble.
+        if let Err(err) = cb.f.bind(py).call1((arg,)) {
+            log_exception(py, err);
+        }
+        return;
+    }
     let called = (|| {
         let mut all: Vec<Bound<'_, PyAny>> = args.iter().collect();
         all.push(arg.clone());

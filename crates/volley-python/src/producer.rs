@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use pyo3::prelude::*;
+use pyo3::types::PyString;
 use volley::{Error, Header, ProducerConfig, ProducerRecord};
 
 use crate::errors;
@@ -58,7 +59,7 @@ impl Producer {
     fn send(
         &self,
         py: Python<'_>,
-        topic: String,
+        topic: Bound<'_, PyString>,
         value: Option<&[u8]>,
         key: Option<&[u8]>,
         headers: Option<Vec<PyHeader>>,
@@ -77,7 +78,7 @@ impl Producer {
             i64::try_from(n).unwrap_or(i64::MAX)
         };
         let sizes = (size(key), size(value), header_size);
-        let mut record = ProducerRecord::new(topic.clone(), Bytes::new());
+        let mut record = ProducerRecord::new(topic.to_cow()?.into_owned(), Bytes::new());
         record.value = value.map(Bytes::copy_from_slice);
         record.key = key.map(Bytes::copy_from_slice);
         record.partition = partition;
@@ -89,19 +90,20 @@ impl Producer {
                 value: value.map(Bytes::from),
             })
             .collect();
-        let shared = Shared::new(topic, sizes, Arc::clone(&self.inflight));
+        let shared = Shared::new(topic.unbind(), sizes, Arc::clone(&self.inflight));
         let done = Arc::clone(&shared);
         let inner = &self.inner;
-        // A send blocked on metadata or buffer room waits in slices, so Ctrl-C interrupts it
-        // (the record is then dropped unsent).
-        let sent = py.detach(move || {
-            inner.send_with_callback_interruptible(
-                record,
-                move |r| done.complete(r),
-                SLICE,
-                || Python::attach(|py| py.check_signals().err()),
-            )
-        });
+        // The record is offered first with the GIL held (most sends do not wait); a send
+        // that must wait for metadata or buffer room releases it and waits in slices, so
+        // Ctrl-C interrupts it (the record is then dropped unsent). Released around every
+        // send, the GIL went to the callback thread and back once per record.
+        let sent = inner.send_with_callback_around_wait(
+            record,
+            move |r| done.complete(r),
+            SLICE,
+            || Python::attach(|py| py.check_signals().err()),
+            |wait| py.detach(wait),
+        );
         match sent {
             Ok(Ok(())) => Ok(FutureRecordMetadata::new(shared)),
             Ok(Err(e)) => {
@@ -179,8 +181,11 @@ impl Producer {
     /// The partition numbers of `topic` (waits at most `max.block.ms` for metadata).
     fn partitions_for(&self, py: Python<'_>, topic: &str) -> PyResult<HashSet<i32>> {
         let inner = &self.inner;
+        // Waits in slices, so Ctrl-C interrupts a wait for a topic that does not exist.
         let parts = py
-            .detach(|| inner.partitions_for(topic))
+            .detach(|| {
+                inner.partitions_for_interruptible(topic, SLICE, || Python::attach(|py| py.check_signals().err()))
+            })?
             .map_err(|e| errors::to_pyerr(py, &e))?;
         Ok(parts.into_iter().map(|p| p.partition).collect())
     }

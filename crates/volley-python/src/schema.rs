@@ -3,13 +3,16 @@
 //! `volley-schema`'s `JsonEncoder`, the encoder of `volley produce`: the same `-S` registry
 //! settings, the schema resolved once per topic (registered or looked up) and cached.
 
+use std::future::Future;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use volley_schema::{parse_registry_settings, Format, JsonEncoder, MappingOptions, RegistryClient, Role, SchemaError};
 
 use crate::errors;
+use crate::future::SLICE;
 
 /// The runtime registry requests run on, with the process that made it: one current-thread
 /// runtime driven by the caller (`block_on`). Its blocking pool (DNS lookups run there) has
@@ -105,9 +108,30 @@ impl SchemaEncoder {
         let rt =
             runtime().map_err(|e| errors::exception(py, "KafkaError", format!("no runtime for the registry: {e}")))?;
         let encoder = &self.encoder;
-        let resolved = py
-            .detach(|| rt.1.block_on(encoder.prepare(topic)))
-            .map_err(|e| schema_error(py, &e))?;
+        let mut preparing = std::pin::pin!(encoder.prepare(topic));
+        // A topic seen before is answered from the cache on the first poll, with the GIL
+        // held; the first record of a topic asks the registry with the GIL released, in
+        // slices so that Ctrl-C interrupts a registry that does not answer.
+        let first = {
+            let _entered = rt.1.enter();
+            preparing.as_mut().poll(&mut Context::from_waker(Waker::noop()))
+        };
+        let resolved = match first {
+            Poll::Ready(r) => r,
+            Poll::Pending => py.detach(|| {
+                rt.1.block_on(async {
+                    loop {
+                        if let Ok(r) = tokio::time::timeout(SLICE, preparing.as_mut()).await {
+                            return Ok(r);
+                        }
+                        if let Some(e) = Python::attach(|py| py.check_signals().err()) {
+                            return Err(e);
+                        }
+                    }
+                })
+            })?,
+        }
+        .map_err(|e| schema_error(py, &e))?;
         let mut out = Vec::with_capacity(json.len() + 5);
         encoder
             .encode(&resolved, &value, json, &mut out)

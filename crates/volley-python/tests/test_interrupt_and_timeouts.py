@@ -20,7 +20,7 @@ from volley import KafkaProducer
 mode, bootstrap, topic = sys.argv[1:4]
 p = KafkaProducer(bootstrap_servers=bootstrap, allow_auto_create_topics=False)
 f = None
-if mode != "send":
+if mode not in ("send", "partitions_for"):
     p.send(topic, b"warm").get(30)
     print("warm", flush=True)
     sys.stdin.readline()  # the topic is gone
@@ -31,6 +31,8 @@ try:
         p.flush(60)
     elif mode == "get":
         f.get()
+    elif mode == "partitions_for":
+        p.partitions_for(topic)  # no such topic: waits max_block_ms (60 s) for its metadata
     else:
         p.send(topic, b"x")  # no such topic: waits max_block_ms (60 s) for its metadata
     print("returned", flush=True)
@@ -40,16 +42,17 @@ p.close(0)
 """
 
 
-@pytest.mark.parametrize("mode", ["flush", "get", "send"])
+@pytest.mark.parametrize("mode", ["flush", "get", "send", "partitions_for"])
 def test_ctrl_c_interrupts_a_wait_within_half_a_second(bootstrap, reader, python, mode):
     topic = f"py-gone-{uuid.uuid4().hex[:12]}"
-    if mode != "send":
+    waits_for_metadata = mode in ("send", "partitions_for")
+    if not waits_for_metadata:
         reader.create(topic, 1)
     proc = subprocess.Popen([python, "-c", _SCRIPT, mode, bootstrap, topic], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None and proc.stdin is not None
-        if mode != "send":
+        if not waits_for_metadata:
             assert proc.stdout.readline().strip() == "warm", proc.stderr.read() if proc.stderr else ""
             reader.delete(topic)
             proc.stdin.write("go\n")
@@ -62,6 +65,42 @@ def test_ctrl_c_interrupts_a_wait_within_half_a_second(bootstrap, reader, python
         took = time.monotonic() - sent
         assert line == "interrupted", proc.stderr.read() if proc.stderr else ""
         print(f"Ctrl-C in {mode}: KeyboardInterrupt after {took * 1000:.0f} ms")
+        assert took < INTERRUPT_BOUND
+        assert proc.wait(30) == 0
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+_REGISTRY_SCRIPT = """
+import json, socket
+from volley.schema import AvroSerializer
+silent = socket.socket()
+silent.bind(("127.0.0.1", 0))
+silent.listen(8)  # connections complete in the backlog and are never answered
+url = "http://127.0.0.1:%d" % silent.getsockname()[1]
+ser = AvroSerializer(url, json.dumps({"type": "record", "name": "R", "fields": [{"name": "a", "type": "long"}]}))
+print("waiting", flush=True)
+try:
+    ser.serialize("py-silent-registry", None, {"a": 1})
+    print("returned", flush=True)
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+"""
+
+
+def test_ctrl_c_interrupts_a_serializer_waiting_for_the_registry(python):
+    proc = subprocess.Popen([python, "-c", _REGISTRY_SCRIPT], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "waiting", proc.stderr.read() if proc.stderr else ""
+        time.sleep(0.5)  # well into the registry request
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        line = proc.stdout.readline().strip()
+        took = time.monotonic() - sent
+        assert line == "interrupted", proc.stderr.read() if proc.stderr else ""
+        print(f"Ctrl-C in a registry request: KeyboardInterrupt after {took * 1000:.0f} ms")
         assert took < INTERRUPT_BOUND
         assert proc.wait(30) == 0
     finally:

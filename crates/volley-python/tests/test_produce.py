@@ -157,6 +157,34 @@ def test_failed_delivery_carries_persistence(bootstrap, reader):
         assert errs == [raised.value, raised.value]
 
 
+class _Chained:
+    """kafka-python's Future shape: chain() calls success or failure."""
+
+    def __init__(self):
+        self.outcomes = []
+
+    def success(self, value):
+        self.outcomes.append(("success", value))
+
+    def failure(self, exc):
+        self.outcomes.append(("failure", exc))
+
+
+def test_chain_and_retriable_as_kafka_pythons_future(bootstrap, reader, topic):
+    name = f"py-{uuid.uuid4().hex[:12]}"
+    reader.create(name, 1, "max.message.bytes=1000")
+    with KafkaProducer(bootstrap_servers=bootstrap) as p:
+        ok, bad = _Chained(), _Chained()
+        good = p.send(topic, b"v").chain(ok)
+        too_large = p.send(name, b"x" * 5000).chain(bad)
+        assert not good.retriable()  # pending or delivered: not a retriable failure
+        p.flush(30)
+        assert ok.outcomes == [("success", good.value)]
+        assert bad.outcomes == [("failure", too_large.exception)]
+        assert not too_large.retriable()  # MESSAGE_TOO_LARGE is not retriable
+        assert not good.retriable()
+
+
 def test_get_with_a_tiny_timeout_raises_kafka_timeout_error(bootstrap, topic):
     with KafkaProducer(bootstrap_servers=bootstrap, linger_ms=2000) as p:
         f = p.send(topic, b"v")

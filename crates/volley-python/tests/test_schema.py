@@ -3,6 +3,7 @@
 import base64
 import decimal
 import json
+import math
 import urllib.request
 
 import pytest
@@ -53,6 +54,23 @@ def test_a_value_that_does_not_fit_the_schema_names_the_field(registry):
         AvroSerializer(registry, json.dumps(ORDER), conf={"no.such.setting": "1"})
     with pytest.raises(errors.SerializationError):
         AvroSerializer(registry, "{not a schema")
+
+
+def test_avro_doubles_that_are_not_finite_are_written(bootstrap, reader, registry, topic):
+    # Avro doubles and floats hold NaN and the infinities (confluent-kafka's serializer
+    # writes them); JSON has no number for them, so they must not be refused.
+    schema = {"type": "record", "name": "Reading", "fields": [
+        {"name": "d", "type": "double"}, {"name": "f", "type": "float"},
+        {"name": "maybe", "type": ["null", "double"]}]}
+    ser = AvroSerializer(registry, json.dumps(schema))
+    values = [{"d": float("nan"), "f": float("inf"), "maybe": float("-inf")}, {"d": 1.5, "f": -2.0, "maybe": None}]
+    with KafkaProducer(bootstrap_servers=bootstrap, value_serializer=ser) as p:
+        for v in values:
+            p.send(topic, v)
+        p.flush(30)
+    back = [b["value"] for b in reader.avro_dump(topic, 2, registry)]
+    assert math.isnan(back[0]["d"]) and back[0]["f"] == float("inf") and back[0]["maybe"] == float("-inf")
+    assert back[1] == values[1]
 
 
 def test_json_schema_serializer_frames_the_registered_id(bootstrap, registry, topic):

@@ -186,6 +186,55 @@ fn an_interrupted_send_drops_the_record_and_one_not_interrupted_is_delivered() {
     assert_eq!(c.records("here").len(), 1);
 }
 
+/// `send_with_callback_around_wait` calls `around_wait` only for a send that has to wait
+/// (a binding releases its interpreter lock then, and only then): not for a record whose
+/// topic is known, once for one whose metadata it waits for (here interrupted).
+#[test]
+fn around_wait_runs_only_when_a_send_waits() {
+    let (_rt, c) = background_cluster(1);
+    c.create_topic("here", 1);
+    let p = volley::blocking::Producer::new(config(&c, &[("allow.auto.create.topics", "false")])).expect("producer");
+    p.send(ProducerRecord::new("here", "warm"))
+        .expect("queued")
+        .wait()
+        .expect("delivered");
+    let waits = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::channel();
+    p.send_with_callback_around_wait(
+        ProducerRecord::new("here", "v"),
+        move |r| {
+            let _ = tx.send(r.is_ok());
+        },
+        Duration::from_millis(20),
+        || None::<()>,
+        |wait| {
+            waits.fetch_add(1, Ordering::SeqCst);
+            wait()
+        },
+    )
+    .expect("not interrupted")
+    .expect("queued");
+    assert!(rx.recv_timeout(LIVENESS).expect("outcome"));
+    assert_eq!(waits.load(Ordering::SeqCst), 0, "a send that did not wait");
+    let mut checks = 0;
+    let sent = p.send_with_callback_around_wait(
+        ProducerRecord::new("missing", "v"),
+        |_| {},
+        Duration::from_millis(20),
+        || {
+            checks += 1;
+            (checks == 2).then_some("interrupted")
+        },
+        |wait| {
+            waits.fetch_add(1, Ordering::SeqCst);
+            wait()
+        },
+    );
+    assert!(matches!(sent, Err("interrupted")));
+    assert_eq!(waits.load(Ordering::SeqCst), 1, "a send that waited for metadata");
+    p.close(LIVENESS).expect("closed");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_send_gives_the_record_back() {
     let c = FakeCluster::start(1).await;

@@ -162,6 +162,24 @@ fn wait_until<F: Future>(rt: &Runtime, f: F, timeout: Duration) -> Option<F::Out
     }
 }
 
+/// Waits for `f` in slices of `every`, calling `interrupted` between them: its `Some` ends
+/// the wait (and drops nothing: `f` is the caller's).
+fn wait_interruptible<F: Future, E>(
+    rt: &Runtime,
+    mut f: std::pin::Pin<&mut F>,
+    every: Duration,
+    interrupted: &mut impl FnMut() -> Option<E>,
+) -> Result<F::Output, E> {
+    loop {
+        if let Some(done) = wait_until(rt, f.as_mut(), every) {
+            return Ok(done);
+        }
+        if let Some(e) = interrupted() {
+            return Err(e);
+        }
+    }
+}
+
 /// Waits for `f` on the shared runtime, unless this thread must not block.
 fn wait<F: Future>(f: F) -> Result<F::Output, Error> {
     Ok(wait_in(ready()?, f))
@@ -285,15 +303,42 @@ impl Producer {
             Ok(rt) => rt,
             Err(e) => return Ok(Err(SendError::new(e, record))),
         };
+        let sending = std::pin::pin!(self.inner.send_with_callback(record, callback));
+        wait_interruptible(rt, sending, every, &mut interrupted)
+    }
+
+    /// As [`Producer::send_with_callback_interruptible`], for a caller that holds a lock it
+    /// must release while the call waits, and only then (a binding's interpreter lock: taken
+    /// and released around every send, it cost a thread switch per record): the record is
+    /// first offered once without waiting, on this thread; only when it has to wait (for
+    /// metadata, buffer room or a record slot) is `around_wait` called, with the wait to run
+    /// (it releases the lock, runs the wait, takes the lock back).
+    ///
+    /// # Errors
+    /// As [`Producer::send_with_callback_interruptible`].
+    pub fn send_with_callback_around_wait<E>(
+        &self,
+        record: ProducerRecord,
+        callback: impl FnOnce(Result<RecordMetadata, DeliveryError>) + Send + 'static,
+        every: Duration,
+        mut interrupted: impl FnMut() -> Option<E> + Send,
+        around_wait: impl FnOnce(
+            &mut (dyn FnMut() -> Result<Result<(), SendError>, E> + Send),
+        ) -> Result<Result<(), SendError>, E>,
+    ) -> Result<Result<(), SendError>, E> {
+        let rt = match ready() {
+            Ok(rt) => rt,
+            Err(e) => return Ok(Err(SendError::new(e, record))),
+        };
         let mut sending = std::pin::pin!(self.inner.send_with_callback(record, callback));
-        loop {
-            if let Some(done) = wait_until(rt, sending.as_mut(), every) {
+        {
+            let _entered = rt.enter();
+            if let Poll::Ready(done) = sending.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
                 return Ok(done);
             }
-            if let Some(e) = interrupted() {
-                return Err(e);
-            }
         }
+        let mut wait = move || wait_interruptible(rt, sending.as_mut(), every, &mut interrupted);
+        around_wait(&mut wait)
     }
 
     /// Waits (at most `timeout`) until the producer knows the cluster's brokers (see
@@ -390,6 +435,26 @@ impl Producer {
     /// As [`crate::Producer::partitions_for`], or [`Error::Blocking`].
     pub fn partitions_for(&self, topic: &str) -> Result<Vec<PartitionMetadata>, Error> {
         wait(self.inner.partitions_for(topic))?
+    }
+
+    /// As [`Producer::partitions_for`], waiting in slices of `every` and calling
+    /// `interrupted` between them: its `Some` ends the wait and is returned (see
+    /// [`Producer::send_with_callback_interruptible`]).
+    ///
+    /// # Errors
+    /// `Err(e)` from `interrupted`; otherwise as [`Producer::partitions_for`].
+    pub fn partitions_for_interruptible<E>(
+        &self,
+        topic: &str,
+        every: Duration,
+        mut interrupted: impl FnMut() -> Option<E>,
+    ) -> Result<Result<Vec<PartitionMetadata>, Error>, E> {
+        let rt = match ready() {
+            Ok(rt) => rt,
+            Err(e) => return Ok(Err(e)),
+        };
+        let asking = std::pin::pin!(self.inner.partitions_for(topic));
+        wait_interruptible(rt, asking, every, &mut interrupted)
     }
 
     /// Where `key` would go now for `topic` (see [`crate::Producer::partition_for`]).

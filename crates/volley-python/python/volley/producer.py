@@ -150,8 +150,10 @@ class KafkaProducer:
             for h in headers:
                 if not (isinstance(h, tuple) and len(h) == 2 and isinstance(h[0], str) and (h[1] is None or isinstance(h[1], bytes))):
                     raise TypeError(f"headers must be a list of (str, bytes) tuples, not {h!r}")
-        key_bytes = self._serialize(self._key_serializer, "key", topic, headers, key)
-        value_bytes = self._serialize(self._value_serializer, "value", topic, headers, value)
+        # bytes without a serializer (the common case) go through without a call
+        ks, vs = self._key_serializer, self._value_serializer
+        key_bytes = key if ks is None and (key is None or type(key) is bytes) else self._serialize(ks, "key", topic, headers, key)
+        value_bytes = value if vs is None and (value is None or type(value) is bytes) else self._serialize(vs, "value", topic, headers, value)
         return self._native.send(topic, value_bytes, key_bytes, headers, partition, timestamp_ms)
 
     def flush(self, timeout: Optional[float] = None) -> None:

@@ -22,6 +22,7 @@ keys a record schema does not know are skipped (as confluent-kafka's writer skip
 import datetime
 import decimal
 import json
+import math
 import uuid
 from typing import Any, Callable, Dict, Optional
 
@@ -67,8 +68,24 @@ class _RegistrySerializer(Serializer):
             return None
         if self._to_dict is not None:
             data = self._to_dict(data)
-        text = json.dumps(data, default=_json_default, ensure_ascii=False, allow_nan=True)
+        try:
+            text = json.dumps(data, default=_json_default, ensure_ascii=False, allow_nan=False)
+        except ValueError:
+            # NaN and the infinities have no JSON number: Avro's JSON mapping spells them
+            # "NaN", "Infinity", "-Infinity" (a float or double field takes those strings).
+            text = json.dumps(_finite(data), default=_json_default, ensure_ascii=False, allow_nan=False)
         return self._encoder.encode(topic, text.encode("utf-8"))
+
+
+def _finite(o: Any) -> Any:
+    """``o`` with each float that is not finite replaced by its Avro JSON spelling."""
+    if isinstance(o, float) and not math.isfinite(o):
+        return "NaN" if math.isnan(o) else ("Infinity" if o > 0 else "-Infinity")
+    if isinstance(o, dict):
+        return {k: _finite(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_finite(v) for v in o]
+    return o
 
 
 def _setting(v: Any) -> str:
