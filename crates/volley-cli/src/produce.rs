@@ -352,12 +352,13 @@ async fn produce(mut a: ProduceArgs) -> End {
     }
     let mut inputs: Vec<input::Source> = Vec::new();
     let mut total_bytes = Some(0u64);
+    // A dry run of a load checks its input as the load would (regular files only).
     let progress = match &config.transactional_id {
-        Some(id) if !a.dry_run => match txn::loader_input(&a.input) {
-            Ok(f) => Some(txn::Progress::new(id, &a.topic, f)),
+        Some(id) => match txn::loader_input(&a.input) {
+            Ok(f) => (!a.dry_run).then(|| txn::Progress::new(id, &a.topic, f)),
             Err(e) => return usage(e),
         },
-        _ => None,
+        None => None,
     };
     for name in &a.input {
         if name == "-" {
@@ -547,115 +548,141 @@ async fn produce(mut a: ProduceArgs) -> End {
             }
             continue;
         }
-        let entry = match record_parts(&a, &encoders, &fields, &headers, &buf) {
-            Err(error) => Entry::Bad {
-                line: line_no,
-                cause: if error.contains("does not fit its schema") {
-                    "value does not fit the schema".into()
-                } else {
-                    "malformed input line".into()
-                },
-                error,
-            },
-            Ok(Parts {
-                key,
-                value,
-                timestamp,
-                headers: record_headers,
-            }) => {
-                if key.is_none() {
-                    keyless += 1;
-                }
-                let bytes = value.as_ref().map_or(0, |v| v.len()) + key.as_ref().map_or(0, |k| k.len());
-                // Borrowed from the line: the producer copies the bytes into the batch.
-                let record = RecordRef {
+        let parts = record_parts(&a, &encoders, &fields, &headers, &buf);
+        // In a transaction, a record the producer would refuse at once (too large) is left
+        // out like a malformed line: sent, its refusal would make the transaction
+        // abortable, and every run would stop at the same line.
+        let refused = match (&txn, &parts) {
+            (Some(_), Ok(p)) => producer
+                .check(&RecordRef {
                     topic: &a.topic,
                     partition,
-                    key: key.as_deref(),
-                    value: value.as_deref(),
-                    headers: &record_headers,
-                    timestamp,
-                };
-                if let Err(e) = txn.as_mut().map_or(Ok(()), |t| t.before_send(&producer)) {
-                    fatal = Some(e.clone());
-                    txn::keep(
-                        &mut txn,
-                        &mut chunk,
-                        Entry::Bad {
-                            line: line_no,
-                            cause: "transaction not begun".into(),
-                            error: e,
-                        },
-                        false,
-                    );
-                    break;
-                }
-                // A send that waits (metadata, buffer memory) yields to a signal; the line
-                // it carried is reported as not sent.
-                let sent = tokio::select! {
-                    biased;
-                    r = producer.send_ref(record) => Some(r),
-                    () = signals::wait(&mut stopped, 1) => None,
-                };
-                let Some(sent) = sent else {
-                    txn::keep(
-                        &mut txn,
-                        &mut chunk,
-                        Entry::Bad {
-                            line: line_no,
-                            cause: "stopped by a signal before it was sent".into(),
-                            error: "a signal stopped the run while this record waited to be queued: not sent".into(),
-                        },
-                        false,
-                    );
-                    break;
-                };
-                // --sync: this record is acknowledged (or failed) before the next is read; a
-                // signal stops the wait (the record's outcome is still collected, and the loop
-                // ends at its next turn).
-                if a.sync && sent.is_ok() {
-                    tokio::select! {
-                        () = producer.flush() => {}
-                        () = signals::wait(&mut stopped, 1) => {}
-                    }
-                }
-                match sent {
-                    Ok(delivery) => Entry::Sent {
-                        line: line_no,
-                        key: key.filter(|_| keep_keys).map(|k| Bytes::copy_from_slice(&k)),
-                        bytes,
-                        delivery,
+                    key: p.key.as_deref(),
+                    value: p.value.as_deref(),
+                    headers: &p.headers,
+                    timestamp: p.timestamp,
+                })
+                .err(),
+            _ => None,
+        };
+        let entry = if let Some(e) = refused {
+            Entry::Bad {
+                line: line_no,
+                cause: cause_of(&e),
+                error: e.to_string(),
+            }
+        } else {
+            match parts {
+                Err(error) => Entry::Bad {
+                    line: line_no,
+                    cause: if error.contains("does not fit its schema") {
+                        "value does not fit the schema".into()
+                    } else {
+                        "malformed input line".into()
                     },
-                    Err(
-                        e @ (Error::TopicNotAvailable { .. }
-                        | Error::Closed { .. }
-                        | Error::UnknownPartition { .. }
-                        | Error::InvalidTopic { .. }),
-                    ) => {
-                        fatal = Some(e.to_string());
+                    error,
+                },
+                Ok(Parts {
+                    key,
+                    value,
+                    timestamp,
+                    headers: record_headers,
+                }) => {
+                    if key.is_none() {
+                        keyless += 1;
+                    }
+                    let bytes = value.as_ref().map_or(0, |v| v.len()) + key.as_ref().map_or(0, |k| k.len());
+                    // Borrowed from the line: the producer copies the bytes into the batch.
+                    let record = RecordRef {
+                        topic: &a.topic,
+                        partition,
+                        key: key.as_deref(),
+                        value: value.as_deref(),
+                        headers: &record_headers,
+                        timestamp,
+                    };
+                    if let Err(e) = txn.as_mut().map_or(Ok(()), |t| t.before_send(&producer)) {
+                        fatal = Some(e.clone());
                         txn::keep(
                             &mut txn,
                             &mut chunk,
                             Entry::Bad {
                                 line: line_no,
-                                cause: cause_of(&e),
-                                error: e.to_string(),
+                                cause: "transaction not begun".into(),
+                                error: e,
                             },
                             false,
                         );
                         break;
                     }
-                    Err(e) => Entry::Bad {
-                        line: line_no,
-                        cause: cause_of(&e),
-                        error: e.to_string(),
-                    },
+                    // A send that waits (metadata, buffer memory) yields to a signal; the line
+                    // it carried is reported as not sent.
+                    let sent = tokio::select! {
+                        biased;
+                        r = producer.send_ref(record) => Some(r),
+                        () = signals::wait(&mut stopped, 1) => None,
+                    };
+                    let Some(sent) = sent else {
+                        txn::keep(
+                            &mut txn,
+                            &mut chunk,
+                            Entry::Bad {
+                                line: line_no,
+                                cause: "stopped by a signal before it was sent".into(),
+                                error: "a signal stopped the run while this record waited to be queued: not sent"
+                                    .into(),
+                            },
+                            false,
+                        );
+                        break;
+                    };
+                    // --sync: this record is acknowledged (or failed) before the next is read; a
+                    // signal stops the wait (the record's outcome is still collected, and the loop
+                    // ends at its next turn).
+                    if a.sync && sent.is_ok() {
+                        tokio::select! {
+                            () = producer.flush() => {}
+                            () = signals::wait(&mut stopped, 1) => {}
+                        }
+                    }
+                    match sent {
+                        Ok(delivery) => Entry::Sent {
+                            line: line_no,
+                            key: key.filter(|_| keep_keys).map(|k| Bytes::copy_from_slice(&k)),
+                            bytes,
+                            delivery,
+                        },
+                        Err(
+                            e @ (Error::TopicNotAvailable { .. }
+                            | Error::Closed { .. }
+                            | Error::UnknownPartition { .. }
+                            | Error::InvalidTopic { .. }),
+                        ) => {
+                            fatal = Some(e.to_string());
+                            txn::keep(
+                                &mut txn,
+                                &mut chunk,
+                                Entry::Bad {
+                                    line: line_no,
+                                    cause: cause_of(&e),
+                                    error: e.to_string(),
+                                },
+                                false,
+                            );
+                            break;
+                        }
+                        Err(e) => Entry::Bad {
+                            line: line_no,
+                            cause: cause_of(&e),
+                            error: e.to_string(),
+                        },
+                    }
                 }
             }
         };
         if txn::keep(&mut txn, &mut chunk, entry, true) {
             if let Some(t) = &mut txn {
-                if let Err(e) = t.end(&producer, &mut chunk, true).await {
+                if let Err(e) = t.end(&producer, &mut chunk, true, &mut stopped).await {
                     fatal = Some(e);
                     break;
                 }
@@ -674,7 +701,7 @@ async fn produce(mut a: ProduceArgs) -> End {
         // The last transaction commits unless an error stopped the run (a signal commits
         // what was read).
         let commit = fatal.is_none();
-        if let Err(e) = t.end(&producer, &mut chunk, commit).await {
+        if let Err(e) = t.end(&producer, &mut chunk, commit, &mut stopped).await {
             fatal.get_or_insert(e);
         }
     }

@@ -16,7 +16,7 @@ use std::path::Path;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
-use common::{bootstrap, create_topic, read_back_isolated, topic};
+use common::{bootstrap, create_topic, read_back_isolated, topic, watermarks};
 use support::{send_signal, spawn, text, volley};
 
 fn env_or(name: &str, default: u64) -> u64 {
@@ -153,6 +153,11 @@ fn load_with_stops(t: &str, lines: u64, stops: u64, signal: Option<&str>) {
     // lines a second), long enough that most runs commit some transactions first.
     let spread = env_or("VOLLEY_LOADER_STOP_MS", 800);
     let mut landed = 0u64;
+    // SIGKILLs that left an open transaction with records written (the log's last stable
+    // offset below its high watermark until the next run fences it), and the others (during
+    // initialization, or between a commit and the next record).
+    let mut inside = 0u64;
+    let mut outside = 0u64;
     let mut runs = 0u64;
     let mut expected_resume: Option<u64> = None;
     let started = Instant::now();
@@ -161,7 +166,11 @@ fn load_with_stops(t: &str, lines: u64, stops: u64, signal: Option<&str>) {
         let run_start = Instant::now();
         let mut child = spawn(&args);
         drop(child.stdin.take());
-        if landed < stops {
+        // SIGKILL: if none of the stops landed inside an open transaction, up to five more
+        // until one does (the moments are random; the kill in a transaction is the case
+        // that matters).
+        let more = signal.is_none() && stops > 0 && inside == 0 && landed < stops + 5;
+        if landed < stops || more {
             let at = Duration::from_millis(100 + rng.below(spread));
             if !ended_within(&mut child, at) {
                 match signal {
@@ -177,6 +186,18 @@ fn load_with_stops(t: &str, lines: u64, stops: u64, signal: Option<&str>) {
                     at,
                     out.status
                 );
+                if signal.is_none() {
+                    let open = watermarks(&bootstrap(), t)
+                        .iter()
+                        .filter(|(committed, high)| committed < high)
+                        .count();
+                    if open > 0 {
+                        inside += 1;
+                    } else {
+                        outside += 1;
+                    }
+                    eprintln!("run {runs}: killed with an open transaction in {open} partitions");
+                }
                 let before_loading = text(&out.stderr).contains("before the load started");
                 if signal.is_some() && out.status.code() == Some(143) && !before_loading {
                     // SIGTERM commits what was read: the next run resumes there (or one
@@ -224,6 +245,10 @@ fn load_with_stops(t: &str, lines: u64, stops: u64, signal: Option<&str>) {
         started.elapsed()
     );
     assert!(landed >= 1.min(stops), "no stop landed");
+    if signal.is_none() && stops > 0 {
+        eprintln!("SIGKILLs inside an open transaction: {inside}; outside one: {outside}");
+        assert!(inside >= 1, "no SIGKILL landed inside an open transaction");
+    }
     assert_eq!(violations(t, lines), 0);
 }
 
@@ -337,6 +362,47 @@ fn the_fingerprint_guards_the_progress() {
     assert_eq!(committed(&t, 31), want);
 }
 
+/// A line too large for `max.request.size` is left out as a failed line: its refusal does
+/// not abort its transaction (every run would stop there), the other lines commit, and a
+/// run again has nothing left to load.
+#[test]
+fn a_record_too_large_fails_alone() {
+    let t = topic("loader-large");
+    create_topic(&t, 1);
+    let id = topic("loader-large-id");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("in.txt");
+    let mut lines: Vec<String> = (1..=9).map(|i| format!("small-{i}")).collect();
+    lines.insert(4, "x".repeat(5000));
+    std::fs::write(&input, lines.join("\n") + "\n").expect("write");
+    let bs = bootstrap();
+    let args = [
+        "produce",
+        "-b",
+        &bs,
+        "-t",
+        &t,
+        "--transactional-id",
+        &id,
+        "--transaction-records",
+        "3",
+        "-X",
+        "max.request.size=2000",
+        "-q",
+        input.to_str().expect("path"),
+    ];
+    let out = volley(&args, b"");
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("records: 9 delivered, 1 failed, 10 read"), "{stdout}");
+    let want: Vec<String> = (1..=9).map(|i| format!("small-{i}")).collect();
+    assert_eq!(committed(&t, 11), want);
+    let out = volley(&args, b"");
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("resumed: 10 lines committed"), "{stdout}");
+}
+
 /// Standard input (or a pipe) cannot be read again after a crash: a usage error.
 #[test]
 fn standard_input_is_refused() {
@@ -358,6 +424,13 @@ fn standard_input_is_refused() {
         assert_eq!(out.status.code(), Some(2), "{input}: {stderr}");
         assert!(stderr.contains("regular files only"), "{stderr}");
     }
+    // A dry run of a load checks its input as the load would.
+    let out = volley(
+        &["produce", "--dry-run", "-t", "t", "--transactional-id", "x", "-"],
+        b"a\n",
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("regular files only"));
     let out = volley(&["produce", "-b", "127.0.0.1:1", "-t", "t", "--restart", "-"], b"");
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("--restart needs --transactional-id"));

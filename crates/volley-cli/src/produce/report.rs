@@ -34,13 +34,19 @@ pub(super) enum Entry {
     /// With a transactional id: the lines that follow belong to this transaction (their
     /// report lines carry its number).
     Txn(u64),
+    /// A line of a transaction whose commit was left unfinished (a second signal): it may
+    /// be committed.
+    Unknown {
+        line: u64,
+        error: String,
+    },
 }
 
 impl Entry {
     /// The input line an outcome is for (0 for a transaction's number).
     pub(super) fn line(&self) -> u64 {
         match self {
-            Entry::Sent { line, .. } | Entry::Bad { line, .. } => *line,
+            Entry::Sent { line, .. } | Entry::Bad { line, .. } | Entry::Unknown { line, .. } => *line,
             Entry::Txn(_) => 0,
         }
     }
@@ -236,6 +242,17 @@ async fn outcome(e: Entry, s: &mut Summary, settling: &mut Settling, reporting: 
             reporting.then(|| {
                 format!(
                     "{{\"line\":{line},\"error\":{},\"persistence\":\"not_persisted\"}}",
+                    json_str(error.as_bytes())
+                )
+            })
+        }
+        Entry::Unknown { line, error } => {
+            s.failed += 1;
+            s.possibly_persisted += 1;
+            *s.failures.entry("transaction outcome unknown".into()).or_default() += 1;
+            reporting.then(|| {
+                format!(
+                    "{{\"line\":{line},\"error\":{},\"persistence\":\"possibly_persisted\"}}",
                     json_str(error.as_bytes())
                 )
             })

@@ -19,17 +19,21 @@ use std::time::{Duration, Instant};
 use volley::transaction::{ConsumerGroupMetadata, OffsetAndMetadata};
 use volley::{Producer, ProducerConfig};
 
-use super::report::Entry;
+use tokio::sync::watch;
 
-/// The version of the progress document.
-const FORMAT: u64 = 1;
+use super::report::Entry;
+use super::signals::{self, Stopped};
+
+/// The version of the progress document (2: file names are absolute paths).
+const FORMAT: u64 = 2;
 /// How much of the input the fingerprint hashes.
 const HASHED: u64 = 1 << 20;
 /// File names longer than this together are kept as their hash (the broker's
 /// `offset.metadata.max.bytes` is 4096 by default).
 const NAMES_MAX: usize = 2048;
 
-/// What identifies an input: its size, the SHA-256 of its first MiB, its file names.
+/// What identifies an input: its size, the SHA-256 of its first MiB, its files' absolute
+/// paths.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Fingerprint {
     size: u64,
@@ -62,7 +66,13 @@ impl Fingerprint {
             }
         }
         let sha256 = hex(ctx.finish().as_ref());
-        let list = serde_json::Value::from(names.to_vec());
+        // The files as absolute paths: `in.txt`, `./in.txt` and the same file named from
+        // another directory are one input.
+        let canonical: Vec<String> = names
+            .iter()
+            .map(|n| std::fs::canonicalize(n).map_or_else(|_| n.clone(), |p| p.display().to_string()))
+            .collect();
+        let list = serde_json::Value::from(canonical);
         let files = if list.to_string().len() > NAMES_MAX {
             let d = ring::digest::digest(&ring::digest::SHA256, list.to_string().as_bytes());
             serde_json::json!({ "sha256": hex(d.as_ref()) })
@@ -229,7 +239,17 @@ impl TxnRun {
     /// Ends the open transaction: commits it with the progress (`commit`) or aborts it. The
     /// held outcomes go to `out` in line order after the transaction's number; those of a
     /// transaction that did not commit as failures.
-    pub(super) async fn end(&mut self, p: &Producer, out: &mut Vec<Entry>, commit: bool) -> Result<(), String> {
+    ///
+    /// A commit is waited for until it ends, or until one more stopping signal than `stop`
+    /// has seen (at least two): its lines are then reported possibly persisted, since the
+    /// commit may go through; the next run resumes after what did.
+    pub(super) async fn end(
+        &mut self,
+        p: &Producer,
+        out: &mut Vec<Entry>,
+        commit: bool,
+        stop: &mut watch::Receiver<Stopped>,
+    ) -> Result<(), String> {
         let held = std::mem::take(&mut self.open);
         self.started = None;
         if held.is_empty() && !self.begun && self.consumed == self.committed {
@@ -238,12 +258,29 @@ impl TxnRun {
         self.number += 1;
         out.push(Entry::Txn(self.number));
         let failure = if commit {
-            match self.commit(p).await {
-                Ok(()) => {
+            let enough = stop.borrow().count.max(1) + 1;
+            let committed = tokio::select! {
+                r = self.commit(p) => Some(r),
+                () = signals::wait(stop, enough) => None,
+            };
+            match committed {
+                Some(Ok(())) => {
                     out.extend(held);
                     return Ok(());
                 }
-                Err(e) => e,
+                Some(Err(e)) => e,
+                None => {
+                    let e = format!(
+                        "stopped by a second signal while transaction {} committed: whether it \
+                         committed is unknown; a run again resumes after the last committed line",
+                        self.number
+                    );
+                    out.extend(held.into_iter().map(|h| match h {
+                        Entry::Sent { line, .. } => Entry::Unknown { line, error: e.clone() },
+                        other => other,
+                    }));
+                    return Err(e);
+                }
             }
         } else {
             "the run stopped before the transaction was committed".to_owned()
@@ -355,6 +392,13 @@ mod tests {
         std::fs::write(&a, "x\nz\n").expect("write");
         assert_ne!(Fingerprint::of(std::slice::from_ref(&name)).expect("fingerprint"), f);
         assert_eq!(Fingerprint::parse("{}"), None);
+        // The same file named another way is the same input.
+        let dotted = dir.path().join(".").join("a");
+        let again = Fingerprint::of(&[dotted.to_str().expect("path").to_owned()]).expect("fingerprint");
+        assert_eq!(
+            again,
+            Fingerprint::of(std::slice::from_ref(&name)).expect("fingerprint")
+        );
         assert_eq!(Fingerprint::parse("not json"), None);
     }
 

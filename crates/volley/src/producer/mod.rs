@@ -446,6 +446,33 @@ impl Producer {
         r
     }
 
+    /// What [`Producer::send`] refuses at once whatever the cluster's state, checked without
+    /// sending: an invalid topic name, or a record whose batch would exceed
+    /// `max.request.size` or `buffer.memory`. A transactional caller can leave such a record
+    /// out instead (a send that is refused makes the open transaction abortable, as in Java).
+    ///
+    /// # Errors
+    /// [`Error::InvalidTopic`], [`Error::RecordTooLarge`].
+    pub fn check(&self, record: &RecordRef<'_>) -> Result<(), Error> {
+        self.checked_size(record).map(drop)
+    }
+
+    /// [`Producer::check`], giving the size of the record's batch alone.
+    fn checked_size(&self, record: &RecordRef<'_>) -> Result<usize, Error> {
+        validate_topic(record.topic)?;
+        let cfg = &self.shared.config;
+        let size = single_record_batch_size(record.key, record.value, record.headers);
+        for (limit, setting) in [
+            (cfg.max_request_size, "max.request.size"),
+            (cfg.buffer_memory, "buffer.memory"),
+        ] {
+            if size > limit {
+                return Err(Error::RecordTooLarge { size, limit, setting });
+            }
+        }
+        Ok(size)
+    }
+
     /// Waits for metadata and memory as needed, then appends the record to its batch.
     async fn append(
         &self,
@@ -465,22 +492,7 @@ impl Producer {
             return Err(Error::Fatal(reason.clone()));
         }
         self.txn_check_send()?;
-        validate_topic(record.topic)?;
-        let size = single_record_batch_size(record.key, record.value, record.headers);
-        if size > cfg.max_request_size {
-            return Err(Error::RecordTooLarge {
-                size,
-                limit: cfg.max_request_size,
-                setting: "max.request.size",
-            });
-        }
-        if size > cfg.buffer_memory {
-            return Err(Error::RecordTooLarge {
-                size,
-                limit: cfg.buffer_memory,
-                setting: "buffer.memory",
-            });
-        }
+        let size = self.checked_size(&record)?;
         let known = self
             .shared
             .cluster
