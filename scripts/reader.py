@@ -21,6 +21,10 @@ Commands (BOOTSTRAP is host:port):
   placement BOOTSTRAP TOPIC PARTITIONS  keys on stdin (one base64 key a line): print the
                                         partition librdkafka's murmur2_random gives each,
                                         found by producing probes to TOPIC
+  watermarks BOOTSTRAP TOPIC             one JSON line per partition: {"p": N, "committed": the last
+                                        stable offset (what read_committed sees), "high": the
+                                        high watermark}; committed < high while a transaction
+                                        with records in that partition is open
   check-placement BOOTSTRAP TOPIC COUNT read the topic back: record count, and the keys not
                                         on librdkafka's murmur2_random partition
   verify BOOTSTRAP TOPIC INPUT KEYFIELD check a `volley produce --key-field` run: every input
@@ -212,6 +216,23 @@ def read(bootstrap, topic, count, isolation="read_committed"):
         }) + "\n")
 
 
+def watermarks(bootstrap, topic):
+    """librdkafka's ListOffsets under each isolation level: the last stable offset and the
+    high watermark of every partition."""
+    ends = {}
+    for isolation in ("read_committed", "read_uncommitted"):
+        c = Consumer({"bootstrap.servers": bootstrap, "isolation.level": isolation,
+                      "group.id": "volley-reader", "enable.auto.commit": False})
+        try:
+            for p in partitions_of(c, topic):
+                _low, high = c.get_watermark_offsets(TopicPartition(topic, p), timeout=30, cached=False)
+                ends.setdefault(p, {})[isolation] = high
+        finally:
+            c.close()
+    for p in sorted(ends):
+        print(json.dumps({"p": p, "committed": ends[p]["read_committed"], "high": ends[p]["read_uncommitted"]}))
+
+
 def placement(bootstrap, topic, partitions, keys):
     """librdkafka's own murmur2_random placement, observed through delivery reports."""
     create(bootstrap, topic, partitions)
@@ -328,6 +349,8 @@ def main(argv):
         elif cmd in ("add-partitions", "delete", "alter-config", "alter-cluster-config", "describe",
                      "elect-preferred"):
             admin_command(cmd, *args)
+        elif cmd == "watermarks":
+            watermarks(*args)
         elif cmd == "check-placement":
             check_placement(*args)
         elif cmd == "verify":

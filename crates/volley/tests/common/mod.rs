@@ -223,6 +223,21 @@ pub fn read_back_isolated(bs: &str, topic: &str, count: usize, isolation: &str) 
     recs
 }
 
+/// Per partition of `topic`, librdkafka's (last stable offset, high watermark): the first is
+/// below the second while a transaction that wrote to the partition is open.
+pub fn watermarks(bs: &str, topic: &str) -> Vec<(i64, i64)> {
+    reader(&["watermarks", bs, topic], None)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("json line");
+            (
+                v["committed"].as_i64().expect("committed"),
+                v["high"].as_i64().expect("high"),
+            )
+        })
+        .collect()
+}
+
 /// Where librdkafka's `murmur2_random` partitioner puts each key, observed by producing
 /// probes with librdkafka to a fresh topic with `partitions` partitions.
 pub fn librdkafka_placement(keys: &[Vec<u8>], partitions: u32) -> HashMap<Vec<u8>, i32> {
