@@ -426,7 +426,17 @@ fn standard_input_is_refused() {
     }
     // A dry run of a load checks its input as the load would.
     let out = volley(
-        &["produce", "--dry-run", "-t", "t", "--transactional-id", "x", "-"],
+        &[
+            "produce",
+            "--dry-run",
+            "-b",
+            "127.0.0.1:1",
+            "-t",
+            "t",
+            "--transactional-id",
+            "x",
+            "-",
+        ],
         b"a\n",
     );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
