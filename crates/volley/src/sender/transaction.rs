@@ -339,14 +339,19 @@ impl TransactionManager {
     }
 
     /// `send` refused a record of the transaction before queueing it (too large, no
-    /// metadata in time): as in Java, the transaction cannot commit any more.
+    /// metadata in time), or a queued record expired: as in Java, the transaction cannot
+    /// commit any more, and its abort bumps the epoch (Java 4.x's `maybeTransitionToErrorState`
+    /// asks for a client-side bump unless the transaction is completing; with TV2 the
+    /// abort's EndTxn bumps it instead).
     pub(crate) fn on_send_refused(&mut self, detail: &str) -> TxnEvent {
         // During a commit too (a record expired in the queue while the commit waited for
         // it): the commit must fail, as Java's COMMITTING -> ABORTABLE_ERROR.
         if !matches!(self.state, State::InTransaction | State::Committing) {
             return TxnEvent::None;
         }
-        let class = ErrorClass::Abortable { bump: false };
+        let class = ErrorClass::Abortable {
+            bump: self.state == State::InTransaction,
+        };
         self.fail(
             TxnRequest::Produce,
             None,

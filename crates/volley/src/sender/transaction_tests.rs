@@ -728,6 +728,37 @@ fn a_record_refused_during_the_commit_fails_the_commit() {
     }
 }
 
+/// A record refused by `send` (or expired in the queue) inside a transaction: as Java 4.x,
+/// TV1's abort bumps the epoch with InitProducerId after EndTxn; TV2's abort adopts the
+/// epoch its EndTxn bumped and asks for nothing more (the cluster test checks both on a
+/// broker).
+#[test]
+fn a_refused_send_bumps_the_epoch_at_the_abort_as_java() {
+    for protocol in [Protocol::V1, Protocol::V2] {
+        let (mut m, t) = in_txn(protocol);
+        m.on_send_refused("too large");
+        assert_eq!(m.state().name(), "ABORTABLE_ERROR");
+        m.start(Op::Abort, protocol == Protocol::V2).unwrap();
+        assert_eq!(m.poll(t, true), Some(TxnRequestOut::EndTxn { commit: false }));
+        m.sent();
+        if protocol == Protocol::V1 {
+            m.on_end_txn(Ok((ErrorCode::NONE, None)), t);
+            assert_eq!(m.take_result(Op::Abort), None, "the abort waits for the bump");
+            assert_eq!(
+                m.poll(t, true),
+                Some(TxnRequestOut::InitProducerId { current: Some((7, 0)) })
+            );
+            m.sent();
+            m.on_init_producer_id(Ok((ErrorCode::NONE, (7, 1))), t);
+        } else {
+            m.on_end_txn(Ok((ErrorCode::NONE, Some((7, 1)))), t);
+            assert_eq!(m.poll(t, true), None, "no InitProducerId with TV2");
+        }
+        assert_eq!(m.take_result(Op::Abort), Some(Ok(())), "{protocol:?}");
+        assert_eq!((m.state(), m.identity()), (&State::Ready, Some((7, 1))));
+    }
+}
+
 /// Review of issue 17: an abort whose epoch bump (InitProducerId) answers an abortable
 /// error ends with that error instead of never ending.
 #[test]
