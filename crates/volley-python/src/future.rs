@@ -9,7 +9,7 @@
 //! first use and kept, so every caller sees the same objects.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -95,6 +95,8 @@ impl Inflight {
 enum On {
     Success,
     Failure,
+    /// `add_both`: one registration for either outcome.
+    Both,
 }
 
 /// A Python callback with the arguments given to `add_callback` / `add_errback`.
@@ -115,6 +117,9 @@ struct State {
     settled: bool,
     value: Option<Py<PyAny>>,
     exception: Option<Py<PyAny>>,
+    /// Threads waiting in `get()`: the outcome wakes them only if there are any (a
+    /// `notify_all` is a system call, once per record otherwise).
+    waiters: usize,
 }
 
 /// One record's future, shared by the Python object and Volley's completion callback.
@@ -141,7 +146,7 @@ impl Shared {
             topic,
             sizes,
             inflight,
-            pid: std::process::id(),
+            pid: this_process(),
         })
     }
 
@@ -155,14 +160,16 @@ impl Shared {
     /// (stored first and settled a moment later, such a callback was left to the callback
     /// thread: a race the after-completion test lost now and then).
     pub(crate) fn complete(self: Arc<Self>, result: Result<RecordMetadata, DeliveryError>) {
-        let settled = {
+        let (settled, waiters) = {
             let mut st = lock(&self.state);
             st.outcome = Some(result);
             let now = st.callbacks.is_empty() && QUEUED.load(Ordering::Acquire) == 0;
             st.settled |= now;
-            now
+            (now, st.waiters > 0)
         };
-        self.done.notify_all();
+        if waiters {
+            self.done.notify_all();
+        }
         if settled {
             self.inflight.done();
         } else {
@@ -192,11 +199,13 @@ impl Shared {
 
     /// Waits at most `d` for the outcome; whether it is known.
     fn wait(&self, d: Duration) -> bool {
-        let st = lock(&self.state);
-        let (st, _) = self
+        let mut st = lock(&self.state);
+        st.waiters += 1;
+        let (mut st, _) = self
             .done
             .wait_timeout_while(st, d, |st| st.outcome.is_none())
             .unwrap_or_else(PoisonError::into_inner);
+        st.waiters -= 1;
         st.outcome.is_some()
     }
 
@@ -365,9 +374,7 @@ impl FutureRecordMetadata {
         args: &Bound<'py, PyTuple>,
         kwargs: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, Self>> {
-        let py = slf.py();
-        Self::add(slf, On::Success, f.clone_ref(py), args, kwargs)?;
-        Self::add(slf, On::Failure, f, args, kwargs)?;
+        Self::add(slf, On::Both, f, args, kwargs)?;
         Ok(slf.clone())
     }
 
@@ -434,7 +441,7 @@ impl FutureRecordMetadata {
 /// Runs one callback if it wants this outcome; an exception is logged and swallowed.
 fn run_callback(py: Python<'_>, cb: &Callback, result: &Result<Py<PyAny>, Py<PyAny>>) {
     let arg = match (cb.on, result) {
-        (On::Success, Ok(v)) | (On::Failure, Err(v)) => v.bind(py),
+        (On::Success | On::Both, Ok(v)) | (On::Failure | On::Both, Err(v)) => v.bind(py),
         _ => return,
     };
     let args = cb.args.bind(py);
@@ -562,10 +569,26 @@ fn callback_tx() -> Option<Arc<mpsc::Sender<Job>>> {
     Some(tx)
 }
 
+/// This process's id, read once (and again after a fork): `getpid` is a system call, and
+/// every record notes the process that sent it.
+static PID: AtomicU32 = AtomicU32::new(0);
+
+fn this_process() -> u32 {
+    match PID.load(Ordering::Relaxed) {
+        0 => {
+            let pid = std::process::id();
+            PID.store(pid, Ordering::Relaxed);
+            pid
+        }
+        pid => pid,
+    }
+}
+
 /// In the child after `fork()`: the parent's callback thread does not exist here; the next
 /// completion starts a new one. The old channel is leaked (its receiver belonged to a
 /// thread that is gone).
 pub(crate) fn after_fork_in_child() {
+    PID.store(std::process::id(), Ordering::Relaxed);
     std::mem::forget(CALLBACK_TX.swap(None));
 }
 

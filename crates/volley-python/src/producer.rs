@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use pyo3::prelude::*;
 use pyo3::types::PyString;
-use volley::{Error, Header, ProducerConfig, ProducerRecord};
+use volley::{Error, Header, ProducerConfig, RecordRef};
 
 use crate::errors;
 use crate::future::{deadline, expired, on_callback_thread, slice, FutureRecordMetadata, Inflight, Shared, SLICE};
@@ -78,26 +78,31 @@ impl Producer {
             i64::try_from(n).unwrap_or(i64::MAX)
         };
         let sizes = (size(key), size(value), header_size);
-        let mut record = ProducerRecord::new(topic.to_cow()?.into_owned(), Bytes::new());
-        record.value = value.map(Bytes::copy_from_slice);
-        record.key = key.map(Bytes::copy_from_slice);
-        record.partition = partition;
-        record.timestamp = timestamp_ms;
-        record.headers = headers
+        let headers: Vec<Header> = headers
             .into_iter()
             .map(|(key, value)| Header {
                 key,
                 value: value.map(Bytes::from),
             })
             .collect();
-        let shared = Shared::new(topic.unbind(), sizes, Arc::clone(&self.inflight));
+        let topic_str = topic.to_cow()?;
+        // Borrowed: the producer copies the bytes into the open batch (no copy of our own).
+        let record = RecordRef {
+            topic: &topic_str,
+            partition,
+            key,
+            value,
+            headers: &headers,
+            timestamp: timestamp_ms,
+        };
+        let shared = Shared::new(topic.clone().unbind(), sizes, Arc::clone(&self.inflight));
         let done = Arc::clone(&shared);
         let inner = &self.inner;
         // The record is offered first with the GIL held (most sends do not wait); a send
         // that must wait for metadata or buffer room releases it and waits in slices, so
         // Ctrl-C interrupts it (the record is then dropped unsent). Released around every
         // send, the GIL went to the callback thread and back once per record.
-        let sent = inner.send_with_callback_around_wait(
+        let sent = inner.send_ref_with_callback_around_wait(
             record,
             move |r| done.complete(r),
             SLICE,
@@ -108,7 +113,7 @@ impl Producer {
             Ok(Ok(())) => Ok(FutureRecordMetadata::new(shared)),
             Ok(Err(e)) => {
                 shared.abandon();
-                Err(errors::send_error(py, &e.error))
+                Err(errors::send_error(py, &e))
             }
             Err(interrupted) => {
                 shared.abandon();

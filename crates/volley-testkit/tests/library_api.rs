@@ -13,7 +13,7 @@ use volley::interceptor::InterceptorError;
 use volley::protocol::ErrorCode;
 use volley::{
     Acknowledgement, Error, Interceptor, JsonSerializer, Persistence, Producer, ProducerConfig, ProducerRecord,
-    StringSerializer, TypedRecord,
+    RecordRef, StringSerializer, TypedRecord,
 };
 use volley_testkit::fake::{Action, FakeCluster};
 
@@ -186,7 +186,7 @@ fn an_interrupted_send_drops_the_record_and_one_not_interrupted_is_delivered() {
     assert_eq!(c.records("here").len(), 1);
 }
 
-/// `send_with_callback_around_wait` calls `around_wait` only for a send that has to wait
+/// `send_ref_with_callback_around_wait` calls `around_wait` only for a send that has to wait
 /// (a binding releases its interpreter lock then, and only then): not for a record whose
 /// topic is known, once for one whose metadata it waits for (here interrupted).
 #[test]
@@ -200,8 +200,8 @@ fn around_wait_runs_only_when_a_send_waits() {
         .expect("delivered");
     let waits = AtomicUsize::new(0);
     let (tx, rx) = mpsc::channel();
-    p.send_with_callback_around_wait(
-        ProducerRecord::new("here", "v"),
+    p.send_ref_with_callback_around_wait(
+        RecordRef::new("here", b"v"),
         move |r| {
             let _ = tx.send(r.is_ok());
         },
@@ -217,8 +217,8 @@ fn around_wait_runs_only_when_a_send_waits() {
     assert!(rx.recv_timeout(LIVENESS).expect("outcome"));
     assert_eq!(waits.load(Ordering::SeqCst), 0, "a send that did not wait");
     let mut checks = 0;
-    let sent = p.send_with_callback_around_wait(
-        ProducerRecord::new("missing", "v"),
+    let sent = p.send_ref_with_callback_around_wait(
+        RecordRef::new("missing", b"v"),
         |_| {},
         Duration::from_millis(20),
         || {

@@ -46,7 +46,7 @@ use crate::config::ProducerConfig;
 use crate::error::{DeliveryError, Error, SendError};
 use crate::producer::wait::PartitionMetadata;
 use crate::producer::ProducerBuilder;
-use crate::record::{DeliveryFuture, ProducerRecord, RecordMetadata};
+use crate::record::{DeliveryFuture, ProducerRecord, RecordMetadata, RecordRef};
 
 thread_local! {
     /// Set on the runtime's own threads, where blocking would deadlock.
@@ -307,30 +307,30 @@ impl Producer {
         wait_interruptible(rt, sending, every, &mut interrupted)
     }
 
-    /// As [`Producer::send_with_callback_interruptible`], for a caller that holds a lock it
-    /// must release while the call waits, and only then (a binding's interpreter lock: taken
-    /// and released around every send, it cost a thread switch per record): the record is
-    /// first offered once without waiting, on this thread; only when it has to wait (for
-    /// metadata, buffer room or a record slot) is `around_wait` called, with the wait to run
-    /// (it releases the lock, runs the wait, takes the lock back).
+    /// As [`Producer::send_with_callback_interruptible`], for a record borrowed from the
+    /// caller (see [`crate::Producer::send_ref_with_callback`]) and a caller that holds a
+    /// lock it must release while the call waits, and only then (a binding's interpreter
+    /// lock: taken and released around every send, it cost a thread switch per record): the
+    /// record is first offered once without waiting, on this thread; only when it has to
+    /// wait (for metadata, buffer room or a record slot) is `around_wait` called, with the
+    /// wait to run (it releases the lock, runs the wait, takes the lock back).
     ///
     /// # Errors
-    /// As [`Producer::send_with_callback_interruptible`].
-    pub fn send_with_callback_around_wait<E>(
+    /// `Err(e)` from `interrupted`; otherwise as [`crate::Producer::send_ref_with_callback`]
+    /// (or [`Error::Blocking`]).
+    pub fn send_ref_with_callback_around_wait<E>(
         &self,
-        record: ProducerRecord,
+        record: RecordRef<'_>,
         callback: impl FnOnce(Result<RecordMetadata, DeliveryError>) + Send + 'static,
         every: Duration,
         mut interrupted: impl FnMut() -> Option<E> + Send,
-        around_wait: impl FnOnce(
-            &mut (dyn FnMut() -> Result<Result<(), SendError>, E> + Send),
-        ) -> Result<Result<(), SendError>, E>,
-    ) -> Result<Result<(), SendError>, E> {
+        around_wait: impl FnOnce(&mut (dyn FnMut() -> Result<Result<(), Error>, E> + Send)) -> Result<Result<(), Error>, E>,
+    ) -> Result<Result<(), Error>, E> {
         let rt = match ready() {
             Ok(rt) => rt,
-            Err(e) => return Ok(Err(SendError::new(e, record))),
+            Err(e) => return Ok(Err(e)),
         };
-        let mut sending = std::pin::pin!(self.inner.send_with_callback(record, callback));
+        let mut sending = std::pin::pin!(self.inner.send_ref_with_callback(record, callback));
         {
             let _entered = rt.enter();
             if let Poll::Ready(done) = sending.as_mut().poll(&mut Context::from_waker(Waker::noop())) {

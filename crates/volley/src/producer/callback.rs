@@ -16,9 +16,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{mpsc, Arc, Mutex};
 
 use super::Producer;
-use crate::error::{DeliveryError, SendError};
+use crate::error::{DeliveryError, Error, SendError};
 use crate::interceptor::{Acknowledgement, Interceptors};
-use crate::record::{DeliveryFuture, ProducerRecord, RecordMetadata};
+use crate::record::{DeliveryFuture, ProducerRecord, RecordMetadata, RecordRef};
 
 /// A delivery callback: called once with the record's outcome, on the producer's callback
 /// thread.
@@ -156,6 +156,32 @@ impl Producer {
     ) -> Result<(), SendError> {
         // The callback is registered as the record is appended (see the module docs).
         self.send_inner(record, true, Some(Box::new(callback))).await.map(drop)
+    }
+
+    /// [`Producer::send_with_callback`] for a record borrowed from the caller (see
+    /// [`Producer::send_ref`]): its bytes are copied into the open batch, with no copy of
+    /// the record of its own (with interceptors, one owned copy as for `send_ref`).
+    ///
+    /// # Errors
+    /// As [`Producer::send_ref`]; then the callback is not called.
+    pub async fn send_ref_with_callback(
+        &self,
+        record: RecordRef<'_>,
+        callback: impl FnOnce(Result<RecordMetadata, DeliveryError>) + Send + 'static,
+    ) -> Result<(), Error> {
+        if self.interceptors.is_some() {
+            return self
+                .send_inner(record.to_owned_record(), true, Some(Box::new(callback)))
+                .await
+                .map(drop)
+                .map_err(|e| e.error);
+        }
+        let attach = Attach {
+            dispatcher: Arc::clone(self.dispatcher()?),
+            callback: Some(Box::new(callback)),
+            interceptors: None,
+        };
+        self.enqueue(record, true, Some(attach), None).await.map(drop)
     }
 
     /// Sends a record and waits for its outcome: `send(record).await?.await` in one call,
