@@ -484,6 +484,11 @@ fn log_exception(py: Python<'_>, err: PyErr) {
 /// later runs at once on the caller's thread, and must come after those).
 static QUEUED: AtomicUsize = AtomicUsize::new(0);
 
+/// Whether records wait for the callback thread (which then wants the GIL).
+pub(crate) fn callbacks_queued() -> bool {
+    QUEUED.load(Ordering::Relaxed) > 0
+}
+
 /// One completed record, for the callback thread; counted in [`QUEUED`] until dropped
 /// (after it is settled).
 #[derive(Debug)]
