@@ -94,22 +94,25 @@ fn violations(t: &str, lines: u64) -> u64 {
     missing + extra + bad
 }
 
-fn loader_args<'a>(t: &'a str, id: &'a str, input: &'a str, per: &'a str) -> Vec<&'a str> {
+/// `volley produce -b BS -t T --transactional-id ID --transaction-records PER`.
+fn loader<'a>(bs: &'a str, t: &'a str, id: &'a str, per: &'a str) -> Vec<&'a str> {
     vec![
         "produce",
         "-b",
-        leak(bootstrap()),
+        bs,
         "-t",
         t,
-        "--key-field",
-        "k",
         "--transactional-id",
         id,
         "--transaction-records",
         per,
-        "-q",
-        input,
     ]
+}
+
+fn loader_args<'a>(t: &'a str, id: &'a str, input: &'a str, per: &'a str) -> Vec<&'a str> {
+    let mut args = loader(leak(bootstrap()), t, id, per);
+    args.extend(["--key-field", "k", "-q", input]);
+    args
 }
 
 fn leak(s: String) -> &'static str {
@@ -300,20 +303,8 @@ fn the_fingerprint_guards_the_progress() {
     std::fs::write(&input, (1..=25).map(|i| format!("a-{i}\n")).collect::<String>()).expect("write");
     let bs = bootstrap();
     let run = |extra: &[&str]| {
-        let mut args = vec![
-            "produce",
-            "-b",
-            &bs,
-            "-t",
-            &t,
-            "--transactional-id",
-            &id,
-            "--transaction-records",
-            "10",
-            "--report",
-            report.to_str().expect("path"),
-            "-q",
-        ];
+        let mut args = loader(&bs, &t, &id, "10");
+        args.extend(["--report", report.to_str().expect("path"), "-q"]);
         args.extend_from_slice(extra);
         args.push(input.to_str().expect("path"));
         volley(&args, b"")
@@ -376,21 +367,8 @@ fn a_record_too_large_fails_alone() {
     lines.insert(4, "x".repeat(5000));
     std::fs::write(&input, lines.join("\n") + "\n").expect("write");
     let bs = bootstrap();
-    let args = [
-        "produce",
-        "-b",
-        &bs,
-        "-t",
-        &t,
-        "--transactional-id",
-        &id,
-        "--transaction-records",
-        "3",
-        "-X",
-        "max.request.size=2000",
-        "-q",
-        input.to_str().expect("path"),
-    ];
+    let mut args = loader(&bs, &t, &id, "3");
+    args.extend(["-X", "max.request.size=2000", "-q", input.to_str().expect("path")]);
     let out = volley(&args, b"");
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}{}", text(&out.stderr));

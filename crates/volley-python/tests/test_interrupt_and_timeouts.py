@@ -42,6 +42,21 @@ p.close(0)
 """
 
 
+def _interrupt_within_bound(proc: subprocess.Popen, what: str) -> None:
+    """SIGINT half a second into the wait proc announced: it prints "interrupted" (it
+    caught KeyboardInterrupt) within INTERRUPT_BOUND and exits 0."""
+    assert proc.stdout is not None
+    time.sleep(0.5)  # well into the wait
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    line = proc.stdout.readline().strip()
+    took = time.monotonic() - sent
+    assert line == "interrupted", proc.stderr.read() if proc.stderr else ""
+    print(f"Ctrl-C in {what}: KeyboardInterrupt after {took * 1000:.0f} ms")
+    assert took < INTERRUPT_BOUND
+    assert proc.wait(30) == 0
+
+
 @pytest.mark.parametrize("mode", ["flush", "get", "send", "partitions_for"])
 def test_ctrl_c_interrupts_a_wait_within_half_a_second(bootstrap, reader, python, mode):
     topic = f"py-gone-{uuid.uuid4().hex[:12]}"
@@ -58,15 +73,7 @@ def test_ctrl_c_interrupts_a_wait_within_half_a_second(bootstrap, reader, python
             proc.stdin.write("go\n")
             proc.stdin.flush()
         assert proc.stdout.readline().strip() == "waiting"
-        time.sleep(0.5)  # well into the wait
-        sent = time.monotonic()
-        proc.send_signal(signal.SIGINT)
-        line = proc.stdout.readline().strip()
-        took = time.monotonic() - sent
-        assert line == "interrupted", proc.stderr.read() if proc.stderr else ""
-        print(f"Ctrl-C in {mode}: KeyboardInterrupt after {took * 1000:.0f} ms")
-        assert took < INTERRUPT_BOUND
-        assert proc.wait(30) == 0
+        _interrupt_within_bound(proc, mode)
     finally:
         proc.kill()
         proc.wait()
@@ -94,15 +101,7 @@ def test_ctrl_c_interrupts_a_serializer_waiting_for_the_registry(python):
     try:
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "waiting", proc.stderr.read() if proc.stderr else ""
-        time.sleep(0.5)  # well into the registry request
-        sent = time.monotonic()
-        proc.send_signal(signal.SIGINT)
-        line = proc.stdout.readline().strip()
-        took = time.monotonic() - sent
-        assert line == "interrupted", proc.stderr.read() if proc.stderr else ""
-        print(f"Ctrl-C in a registry request: KeyboardInterrupt after {took * 1000:.0f} ms")
-        assert took < INTERRUPT_BOUND
-        assert proc.wait(30) == 0
+        _interrupt_within_bound(proc, "a registry request")
     finally:
         proc.kill()
         proc.wait()

@@ -9,7 +9,7 @@ mod common;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use common::{create_topic_on, read_back_isolated, topic};
+use common::{create_topic_on, read_back_isolated, topic, txn_identity};
 use volley::protocol::ErrorCode;
 use volley::transaction::{ConsumerGroupMetadata, OffsetAndMetadata};
 use volley::{Error, Producer, ProducerConfig, ProducerRecord, TransactionErrorKind};
@@ -50,17 +50,6 @@ fn values(bs: &str, topic: &str, count: usize, isolation: &str) -> Vec<String> {
         .into_iter()
         .map(|r| String::from_utf8(r.value.unwrap_or_default()).expect("utf-8"))
         .collect()
-}
-
-/// The producer id and epoch from the statistics (`eos`).
-async fn identity(p: &Producer) -> (i64, i64, String) {
-    let s: serde_json::Value = serde_json::from_str(&p.statistics().await.expect("statistics")).expect("json");
-    let eos = &s["eos"];
-    (
-        eos["producer_id"].as_i64().expect("producer_id"),
-        eos["producer_epoch"].as_i64().expect("producer_epoch"),
-        eos["txn_state"].as_str().expect("txn_state").to_owned(),
-    )
 }
 
 async fn send(p: &Producer, topic: &str, value: &str) -> Result<volley::RecordMetadata, volley::DeliveryError> {
@@ -234,9 +223,9 @@ async fn epochs(bs: String, tv2: bool) {
     let t = topic("epochs");
     create_topic_on(&bs, &t, 1);
     let p = producer(&bs, &topic("epochs-id"));
-    assert_eq!(identity(&p).await, (-1, -1, "UNINITIALIZED".into()));
+    assert_eq!(txn_identity(&p).await, (-1, -1, "UNINITIALIZED".into()));
     p.init_transactions().await.expect("init");
-    let (pid, e0, state) = identity(&p).await;
+    let (pid, e0, state) = txn_identity(&p).await;
     assert!(pid >= 0, "{pid}");
     let stats: serde_json::Value = serde_json::from_str(&p.statistics().await.expect("statistics")).expect("json");
     assert_eq!(stats["eos"]["idemp_state"], "Assigned");
@@ -248,22 +237,30 @@ async fn epochs(bs: String, tv2: bool) {
     let step = i64::from(tv2);
     p.begin_transaction().expect("begin");
     send(&p, &t, "one").await.expect("written");
-    assert_eq!(identity(&p).await, (pid, 0, "IN_TRANSACTION".into()));
+    assert_eq!(txn_identity(&p).await, (pid, 0, "IN_TRANSACTION".into()));
     p.commit_transaction().await.expect("commit");
-    assert_eq!(identity(&p).await, (pid, step, "READY".into()), "after a commit");
+    assert_eq!(txn_identity(&p).await, (pid, step, "READY".into()), "after a commit");
     // A transaction without sends ends without EndTxn: no bump.
     p.begin_transaction().expect("begin");
     p.commit_transaction().await.expect("empty commit");
-    assert_eq!(identity(&p).await, (pid, step, "READY".into()), "after an empty commit");
+    assert_eq!(
+        txn_identity(&p).await,
+        (pid, step, "READY".into()),
+        "after an empty commit"
+    );
     p.begin_transaction().expect("begin");
     send(&p, &t, "two").await.expect("written");
     p.abort_transaction().await.expect("abort");
-    assert_eq!(identity(&p).await, (pid, 2 * step, "READY".into()), "after an abort");
+    assert_eq!(
+        txn_identity(&p).await,
+        (pid, 2 * step, "READY".into()),
+        "after an abort"
+    );
     p.begin_transaction().expect("begin");
     send(&p, &t, "three").await.expect("written");
     p.commit_transaction().await.expect("commit");
     assert_eq!(
-        identity(&p).await,
+        txn_identity(&p).await,
         (pid, 3 * step, "READY".into()),
         "after a second commit"
     );
@@ -400,7 +397,7 @@ async fn init_transactions_resumes_after_a_timeout() {
             Err(e) => panic!("after {calls} calls: {e}"),
         }
     }
-    let (pid, epoch, state) = identity(&p).await;
+    let (pid, epoch, state) = txn_identity(&p).await;
     assert!(pid >= 0);
     assert_eq!(
         (epoch, state.as_str()),

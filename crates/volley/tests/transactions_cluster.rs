@@ -18,7 +18,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::{read_back_isolated, topic};
+use common::{read_back_isolated, topic, txn_identity};
 use volley::{Producer, ProducerConfig, ProducerRecord};
 use volley_testkit::kafka::{KafkaCluster, Layout};
 
@@ -124,17 +124,6 @@ async fn coordinator_dies(c: &KafkaCluster) {
     c.restart(coordinator).expect("restart");
 }
 
-/// The identity in the producer's statistics: producer id, epoch, transaction state.
-async fn identity(p: &Producer) -> (i64, i64, String) {
-    let s: serde_json::Value = serde_json::from_str(&p.statistics().await.expect("statistics")).expect("json");
-    let eos = &s["eos"];
-    (
-        eos["producer_id"].as_i64().expect("producer_id"),
-        eos["producer_epoch"].as_i64().expect("producer_epoch"),
-        eos["txn_state"].as_str().expect("txn_state").to_owned(),
-    )
-}
-
 /// Kafka's `testBumpTransactionalEpoch`, with the exact epoch after each step.
 async fn partition_leader_dies_then_abort(c: &KafkaCluster, tv2: bool) {
     let bs = c.bootstrap().to_owned();
@@ -162,7 +151,7 @@ async fn partition_leader_dies_then_abort(c: &KafkaCluster, tv2: bool) {
     let p = Producer::new(config).expect("producer");
     let to = |t: &str, partition: i32, v: &str| ProducerRecord::new(t, v.to_owned()).partition(partition);
     p.init_transactions().await.expect("init");
-    let (pid, e0, _) = identity(&p).await;
+    let (pid, e0, _) = txn_identity(&p).await;
     assert_eq!(e0, 0, "a new transactional id starts at epoch 0");
     let step = i64::from(tv2);
 
@@ -170,7 +159,7 @@ async fn partition_leader_dies_then_abort(c: &KafkaCluster, tv2: bool) {
     p.send_and_wait(to(&single, part, "4")).await.expect("written");
     p.commit_transaction().await.expect("commit");
     assert_eq!(
-        identity(&p).await,
+        txn_identity(&p).await,
         (pid, step, "READY".into()),
         "after the first commit"
     );
@@ -186,7 +175,7 @@ async fn partition_leader_dies_then_abort(c: &KafkaCluster, tv2: bool) {
     // TV2: the abort's EndTxn bumped the epoch; TV1: the abort bumped it with InitProducerId.
     let after_abort = if tv2 { 2 } else { 1 };
     assert_eq!(
-        identity(&p).await,
+        txn_identity(&p).await,
         (pid, after_abort, "READY".into()),
         "after the abort"
     );
@@ -200,7 +189,7 @@ async fn partition_leader_dies_then_abort(c: &KafkaCluster, tv2: bool) {
     p.commit_transaction().await.expect("commit");
     let after_commit = if tv2 { 3 } else { 1 };
     assert_eq!(
-        identity(&p).await,
+        txn_identity(&p).await,
         (pid, after_commit, "READY".into()),
         "after the commit that follows"
     );

@@ -51,6 +51,17 @@ fn in_txn(protocol: Protocol) -> (TransactionManager, Instant) {
     (m, t)
 }
 
+/// After a TV1 abort's EndTxn: the abort waits for InitProducerId to bump (7, 0) to (7, 1).
+fn abort_bumps_from_7_0(m: &mut TransactionManager, t: Instant) {
+    assert_eq!(m.take_result(Op::Abort), None, "the abort waits for the bump");
+    assert_eq!(
+        m.poll(t, true),
+        Some(TxnRequestOut::InitProducerId { current: Some((7, 0)) })
+    );
+    m.sent();
+    m.on_init_producer_id(Ok((ErrorCode::NONE, (7, 1))), t);
+}
+
 fn kind(r: Result<(), TransactionError>) -> Option<TransactionErrorKind> {
     r.err().map(|e| e.kind)
 }
@@ -436,13 +447,7 @@ fn abortable_then_abort_then_clean() {
         m.on_end_txn(Ok((ErrorCode::NONE, None)), t);
         if bumps {
             assert_eq!(m.state(), &State::Initializing);
-            assert_eq!(m.take_result(Op::Abort), None, "the abort waits for the bump");
-            assert_eq!(
-                m.poll(t, true),
-                Some(TxnRequestOut::InitProducerId { current: Some((7, 0)) })
-            );
-            m.sent();
-            m.on_init_producer_id(Ok((ErrorCode::NONE, (7, 1))), t);
+            abort_bumps_from_7_0(&mut m, t);
         }
         assert_eq!(m.take_result(Op::Abort), Some(Ok(())), "{code}");
         assert_eq!(m.state(), &State::Ready);
@@ -743,13 +748,7 @@ fn a_refused_send_bumps_the_epoch_at_the_abort_as_java() {
         m.sent();
         if protocol == Protocol::V1 {
             m.on_end_txn(Ok((ErrorCode::NONE, None)), t);
-            assert_eq!(m.take_result(Op::Abort), None, "the abort waits for the bump");
-            assert_eq!(
-                m.poll(t, true),
-                Some(TxnRequestOut::InitProducerId { current: Some((7, 0)) })
-            );
-            m.sent();
-            m.on_init_producer_id(Ok((ErrorCode::NONE, (7, 1))), t);
+            abort_bumps_from_7_0(&mut m, t);
         } else {
             m.on_end_txn(Ok((ErrorCode::NONE, Some((7, 1)))), t);
             assert_eq!(m.poll(t, true), None, "no InitProducerId with TV2");

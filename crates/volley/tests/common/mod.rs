@@ -223,6 +223,18 @@ pub fn read_back_isolated(bs: &str, topic: &str, count: usize, isolation: &str) 
     recs
 }
 
+/// A transactional producer's producer id, epoch and transaction state, from its statistics
+/// (`eos`).
+pub async fn txn_identity(p: &volley::Producer) -> (i64, i64, String) {
+    let s: serde_json::Value = serde_json::from_str(&p.statistics().await.expect("statistics")).expect("json");
+    let eos = &s["eos"];
+    (
+        eos["producer_id"].as_i64().expect("producer_id"),
+        eos["producer_epoch"].as_i64().expect("producer_epoch"),
+        eos["txn_state"].as_str().expect("txn_state").to_owned(),
+    )
+}
+
 /// Per partition of `topic`, librdkafka's (last stable offset, high watermark): the first is
 /// below the second while a transaction that wrote to the partition is open.
 pub fn watermarks(bs: &str, topic: &str) -> Vec<(i64, i64)> {
