@@ -36,3 +36,7 @@ fn after_fork_in_child() {
     volley::blocking::after_fork_in_child();
     future::after_fork_in_child();
 }
+
+/// mimalloc for the extension's own allocations (see Cargo.toml).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
