@@ -127,8 +127,8 @@ struct State {
 pub(crate) struct Shared {
     state: Mutex<State>,
     done: Condvar,
-    /// The topic as the caller's own Python string: `RecordMetadata` reuses it.
-    topic: Py<PyString>,
+    /// The topic (Rust text: a `Shared` may be dropped on Volley's threads, without the GIL).
+    topic: Arc<str>,
     /// Serialized key, value and header sizes (-1 when absent), for `RecordMetadata`.
     sizes: (i64, i64, i64),
     inflight: Arc<Inflight>,
@@ -138,7 +138,7 @@ pub(crate) struct Shared {
 
 impl Shared {
     /// A pending record of `topic`, counted in `inflight` until it is done.
-    pub(crate) fn new(topic: Py<PyString>, sizes: (i64, i64, i64), inflight: Arc<Inflight>) -> Arc<Self> {
+    pub(crate) fn new(topic: Arc<str>, sizes: (i64, i64, i64), inflight: Arc<Inflight>) -> Arc<Self> {
         inflight.add();
         Arc::new(Self {
             state: Mutex::new(State::default()),
@@ -243,9 +243,9 @@ impl Shared {
         let tuple_new = TUPLE_NEW
             .get_or_try_init(py, || py.get_type::<PyTuple>().getattr("__new__").map(Bound::unbind))?
             .bind(py);
-        let topic = self.topic.bind(py);
+        let topic = PyString::new(py, &self.topic);
         let tp_type = TOPIC_PARTITION.import(py, "volley.structs", "TopicPartition")?;
-        let tp = tuple_new.call1((tp_type, (topic, m.partition)))?;
+        let tp = tuple_new.call1((tp_type, (&topic, m.partition)))?;
         let (key, value, headers) = self.sizes;
         let meta_type = RECORD_METADATA.import(py, "volley.structs", "RecordMetadata")?;
         let fields = (
@@ -427,14 +427,13 @@ impl FutureRecordMetadata {
         Ok(self.shared.result(py)?.and_then(Result::err))
     }
 
-    fn __repr__(&self, py: Python<'_>) -> String {
+    fn __repr__(&self) -> String {
         let state = match &lock(&self.shared.state).outcome {
             None => "pending".to_owned(),
             Some(Ok(m)) => format!("partition={} offset={:?}", m.partition, m.offset),
             Some(Err(e)) => format!("failed: {e}"),
         };
-        let topic = self.shared.topic.bind(py).to_string();
-        format!("<FutureRecordMetadata topic={topic:?} {state}>")
+        format!("<FutureRecordMetadata topic={:?} {state}>", self.shared.topic)
     }
 }
 

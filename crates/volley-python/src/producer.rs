@@ -2,7 +2,7 @@
 //! serializes and validates), futures out.
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -12,7 +12,7 @@ use volley::{Error, Header, ProducerConfig, RecordRef};
 
 use crate::errors;
 use crate::future::{
-    callbacks_queued, deadline, expired, on_callback_thread, slice, FutureRecordMetadata, Inflight, Shared, SLICE,
+    callbacks_queued, deadline, expired, lock, on_callback_thread, slice, FutureRecordMetadata, Inflight, Shared, SLICE,
 };
 
 /// How long `close()` waits for queued Python callbacks after the producer closed, when its
@@ -29,6 +29,11 @@ const NO_LIMIT: Duration = Duration::from_secs(365 * 86_400);
 pub struct Producer {
     inner: volley::blocking::Producer,
     inflight: Arc<Inflight>,
+    /// The last topic sent to, as the caller's string and as Rust text: a loop over one
+    /// topic converts it once. Each record keeps the `Arc<str>` (no Python object, which
+    /// would be released off the GIL on Volley's threads, through PyO3's global
+    /// pending-release list and its lock).
+    last_topic: Mutex<Option<(Py<PyString>, Arc<str>)>>,
 }
 
 /// `(topic, partition, offset, metadata, leader_epoch)`: one entry of
@@ -37,6 +42,21 @@ type PyOffset = (String, i32, i64, Option<String>, Option<i32>);
 
 /// A `(name, value)` header as kafka-python takes it.
 type PyHeader = (String, Option<Vec<u8>>);
+
+impl Producer {
+    /// `topic` as Rust text, converted once per run of sends to the same string object.
+    fn topic_text(&self, topic: &Bound<'_, PyString>) -> PyResult<Arc<str>> {
+        let mut last = lock(&self.last_topic);
+        if let Some((py_topic, text)) = last.as_ref() {
+            if py_topic.is(topic) {
+                return Ok(Arc::clone(text));
+            }
+        }
+        let text: Arc<str> = Arc::from(topic.to_cow()?.as_ref());
+        *last = Some((topic.clone().unbind(), Arc::clone(&text)));
+        Ok(text)
+    }
+}
 
 #[pymethods]
 impl Producer {
@@ -51,6 +71,7 @@ impl Producer {
         Ok(Self {
             inner,
             inflight: Arc::new(Inflight::default()),
+            last_topic: Mutex::new(None),
         })
     }
 
@@ -87,7 +108,7 @@ impl Producer {
                 value: value.map(Bytes::from),
             })
             .collect();
-        let topic_str = topic.to_cow()?;
+        let topic_str = self.topic_text(&topic)?;
         // Borrowed: the producer copies the bytes into the open batch (no copy of our own).
         let record = RecordRef {
             topic: &topic_str,
@@ -97,7 +118,7 @@ impl Producer {
             headers: &headers,
             timestamp: timestamp_ms,
         };
-        let shared = Shared::new(topic.clone().unbind(), sizes, Arc::clone(&self.inflight));
+        let shared = Shared::new(Arc::clone(&topic_str), sizes, Arc::clone(&self.inflight));
         let done = Arc::clone(&shared);
         let inner = &self.inner;
         let on_outcome = move |r| done.complete(r);

@@ -118,18 +118,17 @@ impl SchemaEncoder {
         };
         let resolved = match first {
             Poll::Ready(r) => r,
-            Poll::Pending => py.detach(|| {
-                rt.1.block_on(async {
-                    loop {
-                        if let Ok(r) = tokio::time::timeout(SLICE, preparing.as_mut()).await {
-                            return Ok(r);
-                        }
-                        if let Some(e) = Python::attach(|py| py.check_signals().err()) {
-                            return Err(e);
-                        }
-                    }
-                })
-            })?,
+            // Signals are checked outside the runtime: a handler may serialize again.
+            Poll::Pending => loop {
+                // The timer is made inside the runtime (`timeout` registers it at once).
+                let slice = py.detach(|| {
+                    rt.1.block_on(async { tokio::time::timeout(SLICE, preparing.as_mut()).await })
+                });
+                if let Ok(r) = slice {
+                    break r;
+                }
+                py.check_signals()?;
+            },
         }
         .map_err(|e| schema_error(py, &e))?;
         let mut out = Vec::with_capacity(json.len() + 5);

@@ -185,6 +185,19 @@ def test_chain_and_retriable_as_kafka_pythons_future(bootstrap, reader, topic):
         assert not good.retriable()
 
 
+def test_a_record_that_timed_out_is_retriable(bootstrap, stuck):
+    with KafkaProducer(bootstrap_servers=bootstrap, allow_auto_create_topics=False, delivery_timeout_ms=1500,
+                       request_timeout_ms=1000) as p:
+        later = _Chained()
+        f = p.send(stuck(p), b"cannot be delivered").chain(later)
+        assert not f.retriable()  # pending
+        with pytest.raises(errors.KafkaTimeoutError):
+            f.get(30)
+        p.flush(30)
+        assert f.retriable()  # a timeout may pass if the record is sent again
+        assert later.outcomes == [("failure", f.exception)]
+
+
 def test_get_with_a_tiny_timeout_raises_kafka_timeout_error(bootstrap, topic):
     with KafkaProducer(bootstrap_servers=bootstrap, linger_ms=2000) as p:
         f = p.send(topic, b"v")

@@ -4,6 +4,7 @@ import base64
 import decimal
 import json
 import math
+import struct
 import urllib.request
 
 import pytest
@@ -71,6 +72,19 @@ def test_avro_doubles_that_are_not_finite_are_written(bootstrap, reader, registr
     back = [b["value"] for b in reader.avro_dump(topic, 2, registry)]
     assert math.isnan(back[0]["d"]) and back[0]["f"] == float("inf") and back[0]["maybe"] == float("-inf")
     assert back[1] == values[1]
+    # Only a float or double takes them: a string field still refuses a float, and a union
+    # with a string takes the double branch.
+    strings = AvroSerializer(registry, json.dumps({"type": "record", "name": "S", "fields": [
+        {"name": "s", "type": "string"}, {"name": "u", "type": ["null", "string", "double"]}]}))
+    with pytest.raises(errors.SerializationError):
+        strings.serialize("py-nonfinite-strings", None, {"s": float("nan"), "u": None})
+    framed = strings.serialize("py-nonfinite-strings", None, {"s": "x", "u": float("nan")})
+    assert framed is not None and framed[5:8] == bytes([2, ord("x"), 4])  # "x", then branch 2
+    assert math.isnan(struct.unpack("<d", framed[8:16])[0])
+    # JSON has no spelling for them: the JSON Schema serializer refuses them.
+    js = JsonSchemaSerializer(registry, json.dumps({"type": "object"}))
+    with pytest.raises(errors.SerializationError, match="NaN"):
+        js.serialize("py-nonfinite-json", None, {"x": float("inf")})
 
 
 def test_json_schema_serializer_frames_the_registered_id(bootstrap, registry, topic):

@@ -77,3 +77,27 @@ def test_the_gil_is_released_while_flush_waits(bootstrap, stuck):
     p.close(0)  # fails the pending record, which ends the other thread's flush
     t.join(30)
     assert ran_while_waiting and flushed == [True]
+
+
+def test_the_gil_is_released_while_send_waits_for_metadata(bootstrap):
+    # A send to a topic that does not exist waits max_block_ms for its metadata: another
+    # thread must run Python meanwhile (the first poll of a send keeps the GIL; a send that
+    # has to wait releases it).
+    with KafkaProducer(bootstrap_servers=bootstrap, allow_auto_create_topics=False, max_block_ms=3000) as p:
+        entered = threading.Event()
+        outcome = []
+
+        def send():
+            entered.set()
+            try:
+                p.send(f"py-missing-{time.monotonic_ns()}", b"v")
+            except errors.KafkaTimeoutError:
+                outcome.append("timed out")
+
+        t = threading.Thread(target=send)
+        t.start()
+        assert entered.wait(30)
+        time.sleep(0.3)  # into the wait; had send() kept the GIL, this thread would sleep on
+        ran_while_waiting = t.is_alive() and not outcome
+        t.join(30)
+        assert ran_while_waiting and outcome == ["timed out"]

@@ -232,6 +232,7 @@ fn kind_fits(s: &Schema, v: &Json) -> bool {
             Json::Number(_),
         ) => true,
         (Schema::Float | Schema::Double, Json::String(s)) => matches!(s.as_str(), "NaN" | "Infinity" | "-Infinity"),
+        (Schema::Float | Schema::Double, Json::Object(_)) => values::nonfinite(v).is_some(),
         (
             Schema::String
             | Schema::Bytes
@@ -592,6 +593,29 @@ mod tests {
             .unwrap()
             .read_value(&mut &bytes[..])
             .unwrap()
+    }
+
+    /// NaN and the infinities from the Python serializers: `{"$volley_nonfinite": ...}`
+    /// fits a float or double only (not a string field, where the bare "NaN" would fit),
+    /// and picks the double branch of a union that also has a string.
+    #[test]
+    fn nonfinite_floats_fit_float_and_double_only() {
+        use apache_avro::types::Value as V;
+        let nan = json!({"$volley_nonfinite": "NaN"});
+        assert!(matches!(roundtrip(r#""double""#, nan.clone()), V::Double(d) if d.is_nan()));
+        assert_eq!(
+            roundtrip(r#""float""#, json!({"$volley_nonfinite": "-Infinity"})),
+            V::Float(f32::NEG_INFINITY)
+        );
+        assert!(enc(r#""string""#, nan.clone()).is_err());
+        assert!(enc(r#""double""#, json!({"$volley_nonfinite": "nan"})).is_err());
+        assert_eq!(
+            roundtrip(
+                r#"["null", "string", "double"]"#,
+                json!({"$volley_nonfinite": "Infinity"})
+            ),
+            V::Union(2, Box::new(V::Double(f64::INFINITY)))
+        );
     }
 
     #[test]

@@ -313,7 +313,10 @@ impl Producer {
     /// lock: taken and released around every send, it cost a thread switch per record): the
     /// record is first offered once without waiting, on this thread; only when it has to
     /// wait (for metadata, buffer room or a record slot) is `around_wait` called, with the
-    /// wait to run (it releases the lock, runs the wait, takes the lock back).
+    /// wait to run (it releases the lock, runs the wait, takes the lock back). `around_wait`
+    /// must call the wait exactly once and return what it returned: not called, the record
+    /// is dropped unsent while the caller may report it queued; called again after it
+    /// returned, it panics (the send is over).
     ///
     /// # Errors
     /// `Err(e)` from `interrupted`; otherwise as [`crate::Producer::send_ref_with_callback`]

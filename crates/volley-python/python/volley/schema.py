@@ -27,6 +27,7 @@ import uuid
 from typing import Any, Callable, Dict, Optional
 
 from ._volley import SchemaEncoder
+from .errors import SerializationError
 from .serializer import Headers, Serializer
 
 __all__ = ["AvroSerializer", "JsonSchemaSerializer"]
@@ -71,16 +72,23 @@ class _RegistrySerializer(Serializer):
         try:
             text = json.dumps(data, default=_json_default, ensure_ascii=False, allow_nan=False)
         except ValueError:
-            # NaN and the infinities have no JSON number: Avro's JSON mapping spells them
-            # "NaN", "Infinity", "-Infinity" (a float or double field takes those strings).
+            # NaN or an infinity: JSON has no number for them.
+            if not self._nonfinite:
+                raise SerializationError("NaN and infinite floats have no JSON representation") from None
             text = json.dumps(_finite(data), default=_json_default, ensure_ascii=False, allow_nan=False)
         return self._encoder.encode(topic, text.encode("utf-8"))
 
+    # Whether the format has floats JSON cannot spell (Avro's float and double do).
+    _nonfinite = False
+
 
 def _finite(o: Any) -> Any:
-    """``o`` with each float that is not finite replaced by its Avro JSON spelling."""
+    """``o`` with each float that is not finite replaced by ``{"$volley_nonfinite": "NaN"}``
+    (or ``"Infinity"``, ``"-Infinity"``): the encoder takes that object for a float or
+    double field only (``$`` is not allowed in an Avro name), so a string field still
+    refuses a float."""
     if isinstance(o, float) and not math.isfinite(o):
-        return "NaN" if math.isnan(o) else ("Infinity" if o > 0 else "-Infinity")
+        return {"$volley_nonfinite": "NaN" if math.isnan(o) else ("Infinity" if o > 0 else "-Infinity")}
     if isinstance(o, dict):
         return {k: _finite(v) for k, v in o.items()}
     if isinstance(o, (list, tuple)):
@@ -104,6 +112,7 @@ class AvroSerializer(_RegistrySerializer):
     """
 
     _format = "avro-confluent"
+    _nonfinite = True
 
 
 class JsonSchemaSerializer(_RegistrySerializer):

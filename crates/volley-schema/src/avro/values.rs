@@ -17,8 +17,29 @@ pub(super) fn int64(v: &Json, what: &str) -> Result<i64, FieldError> {
     v.as_i64().ok_or_else(|| mismatch(what, v))
 }
 
+/// The key of `{"$volley_nonfinite": "NaN" | "Infinity" | "-Infinity"}`: how the Python
+/// serializers pass a float JSON cannot spell. `$` is not allowed in an Avro name, so no
+/// record field is called that; only a float or double takes it (the bare strings would
+/// also fit a string field).
+pub(super) const NONFINITE_KEY: &str = "$volley_nonfinite";
+
+/// The value of a `{NONFINITE_KEY: ...}` object, if `v` is one.
+pub(super) fn nonfinite(v: &Json) -> Option<f64> {
+    let Json::Object(obj) = v else { return None };
+    if obj.len() != 1 {
+        return None;
+    }
+    match obj.get(NONFINITE_KEY)?.as_str()? {
+        "NaN" => Some(f64::NAN),
+        "Infinity" => Some(f64::INFINITY),
+        "-Infinity" => Some(f64::NEG_INFINITY),
+        _ => None,
+    }
+}
+
 pub(super) fn float(v: &Json, what: &str) -> Result<f64, FieldError> {
     match v {
+        Json::Object(_) => nonfinite(v).ok_or_else(|| mismatch(what, v)),
         Json::Number(n) => n.as_f64().ok_or_else(|| mismatch(what, v)),
         Json::String(s) => match s.as_str() {
             "NaN" => Ok(f64::NAN),
