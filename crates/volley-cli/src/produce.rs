@@ -549,9 +549,10 @@ async fn produce(mut a: ProduceArgs) -> End {
             continue;
         }
         let parts = record_parts(&a, &encoders, &fields, &headers, &buf);
-        // In a transaction, a record the producer would refuse at once (too large) is left
+        // In a transaction, a record the producer would refuse at once for its size is left
         // out like a malformed line: sent, its refusal would make the transaction
-        // abortable, and every run would stop at the same line.
+        // abortable, and every run would stop at the same line. (A bad topic name stays a
+        // run-level error, from the send.)
         let refused = match (&txn, &parts) {
             (Some(_), Ok(p)) => producer
                 .check(&RecordRef {
@@ -562,7 +563,8 @@ async fn produce(mut a: ProduceArgs) -> End {
                     headers: &p.headers,
                     timestamp: p.timestamp,
                 })
-                .err(),
+                .err()
+                .filter(|e| matches!(e, Error::RecordTooLarge { .. })),
             _ => None,
         };
         let entry = if let Some(e) = refused {

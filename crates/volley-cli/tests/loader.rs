@@ -65,12 +65,12 @@ fn write_input(path: &Path, lines: u64) {
 /// Checks the read_committed log: every line 1..=lines exactly once and, per key, in input
 /// order. Returns the number of violations (missing, duplicated or out-of-order records).
 fn violations(t: &str, lines: u64) -> u64 {
-    let recs = read_back_isolated(
-        &bootstrap(),
-        t,
-        usize::try_from(lines).expect("lines") + 100,
-        "read_committed",
-    );
+    violations_on(&bootstrap(), t, lines)
+}
+
+/// [`violations`] on the broker at `bs`.
+fn violations_on(bs: &str, t: &str, lines: u64) -> u64 {
+    let recs = read_back_isolated(bs, t, usize::try_from(lines).expect("lines") + 100, "read_committed");
     let mut seen = vec![0u32; usize::try_from(lines).expect("lines") + 1];
     let mut last: HashMap<String, u64> = HashMap::new();
     let mut bad = 0u64;
@@ -379,6 +379,62 @@ fn a_record_too_large_fails_alone() {
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
     assert!(stdout.contains("resumed: 10 lines committed"), "{stdout}");
+}
+
+/// A second Ctrl-C while the loader waits for a commit (the broker stopped with SIGSTOP)
+/// stops the wait at once: exit 130, the transaction's lines reported possibly persisted
+/// (the commit may go through). With the broker back, a run again ends the load: every
+/// line exactly once. Its own broker (paused).
+#[test]
+fn a_second_signal_stops_waiting_for_a_commit() {
+    let k = volley_testkit::kafka::KafkaCluster::single().unwrap_or_else(|e| panic!("{e}"));
+    let bs = k.bootstrap().to_owned();
+    let t = topic("loader-stall");
+    common::create_topic_on(&bs, &t, 2);
+    let id = topic("loader-stall-id");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("input.jsonl");
+    // Long enough that the run is still reading when the broker stops.
+    let lines = 200_000;
+    write_input(&input, lines);
+    let report = dir.path().join("report.jsonl");
+    // One transaction for the whole input: its commit is the one the broker's pause holds.
+    let mut args = loader(&bs, &t, &id, "10000000");
+    args.extend([
+        "--transaction-duration-ms",
+        "10000000",
+        "--key-field",
+        "k",
+        "--report",
+        report.to_str().expect("path"),
+        "-q",
+        input.to_str().expect("path"),
+    ]);
+    let child = spawn(&args);
+    std::thread::sleep(Duration::from_millis(1500)); // fenced, reading and sending
+    k.pause(1).expect("SIGSTOP the broker");
+    std::thread::sleep(Duration::from_millis(500));
+    support::interrupt(&child); // commit what was read: that waits for the stopped broker
+    std::thread::sleep(Duration::from_millis(500));
+    let asked = Instant::now();
+    support::interrupt(&child); // stop waiting
+    let out = support::wait_within(child, Duration::from_secs(20), "a second signal stops the wait");
+    let stopped_in = asked.elapsed();
+    k.resume(1).expect("SIGCONT the broker");
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(130), "{stdout}{}", text(&out.stderr));
+    eprintln!("second SIGINT: exit after {stopped_in:?}");
+    assert!(stopped_in < Duration::from_secs(10), "{stopped_in:?}");
+    let rep = std::fs::read_to_string(&report).expect("report");
+    let unknown = rep
+        .lines()
+        .filter(|l| l.contains("possibly_persisted") && l.contains("is unknown"))
+        .count();
+    assert!(unknown > 0, "no line reported possibly persisted: {stdout}");
+    // The broker is back: a run again ends the load.
+    let again = volley(&args, b"");
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    assert_eq!(violations_on(&bs, &t, lines), 0);
 }
 
 /// Standard input (or a pipe) cannot be read again after a crash: a usage error.

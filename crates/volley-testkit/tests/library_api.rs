@@ -253,6 +253,44 @@ async fn a_failed_send_gives_the_record_back() {
     assert_eq!(e.into_record().expect("record back"), record);
 }
 
+/// `Producer::check` says what `send` would refuse at once, without sending: a bad topic
+/// name, a record over `max.request.size` or `buffer.memory` (naming the setting); a record
+/// that fits passes, and checking sends nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_refuses_what_send_would_refuse_at_once() {
+    let c = FakeCluster::start(1).await;
+    let p = Producer::new(config(&c, &[("max.request.size", "1000"), ("buffer.memory", "600")])).expect("producer");
+    let e = p.check(&RecordRef::new("bad topic", b"v")).expect_err("invalid topic");
+    assert!(matches!(e, Error::InvalidTopic { .. }), "{e}");
+    let e = p.check(&RecordRef::new("ok", &[b'x'; 2000])).expect_err("too large");
+    assert!(
+        matches!(
+            e,
+            Error::RecordTooLarge {
+                setting: "max.request.size",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let e = p
+        .check(&RecordRef::new("ok", &[b'x'; 550]))
+        .expect_err("over buffer.memory");
+    assert!(
+        matches!(
+            e,
+            Error::RecordTooLarge {
+                setting: "buffer.memory",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    p.check(&RecordRef::new("ok", b"fits")).expect("fits");
+    assert!(c.records("ok").is_empty(), "check sends nothing");
+    p.close(LIVENESS).await;
+}
+
 /// A batch the broker rejected (certainly not written) gives every record back, decoded from
 /// the batch's bytes; resending them delivers them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -281,11 +281,12 @@ async fn epochs_tv2() {
 /// A record too large for `max.request.size` inside a transaction: the send fails, the
 /// commit fails as abortable, the abort succeeds, and the next transaction is clean. A
 /// transaction with only offsets commits them.
-async fn too_large_then_clean(bs: String) {
+async fn too_large_then_clean(bs: String, tv2: bool) {
     let t = topic("large");
     create_topic_on(&bs, &t, 1);
     let p = producer(&bs, &topic("large-id"));
     p.init_transactions().await.expect("init");
+    let (pid, _, _) = txn_identity(&p).await;
     p.begin_transaction().expect("begin");
     send(&p, &t, "before").await.expect("written");
     let big = "x".repeat(2 * 1024 * 1024);
@@ -304,6 +305,9 @@ async fn too_large_then_clean(bs: String) {
     );
     assert_eq!(e.kind, TransactionErrorKind::Abortable);
     p.abort_transaction().await.expect("abort works");
+    // The refused send asks an epoch bump (Java 4.4): TV1 by InitProducerId after EndTxn,
+    // TV2 by the abort's EndTxn alone; either way one step.
+    assert_eq!(txn_identity(&p).await, (pid, 1, "READY".into()), "after the abort");
     p.begin_transaction().expect("begin");
     send(&p, &t, "after").await.expect("written");
     p.commit_transaction().await.expect("clean commit");
@@ -314,18 +318,34 @@ async fn too_large_then_clean(bs: String) {
         .await
         .expect("offsets");
     p.commit_transaction().await.expect("offsets commit");
+    let last = if tv2 { 3 } else { 1 };
+    assert_eq!(txn_identity(&p).await, (pid, last, "READY".into()), "after two commits");
+    // TV2, a transaction whose only send is refused: nothing reached a broker, the abort
+    // sends nothing and the epoch stays (no client-side bump with TV2, as Java).
+    p.begin_transaction().expect("begin");
+    let big = "x".repeat(2 * 1024 * 1024);
+    p.send(ProducerRecord::new(t.as_str(), big).partition(0))
+        .await
+        .expect_err("too large");
+    p.abort_transaction().await.expect("abort works");
+    let after = if tv2 { 3 } else { 2 };
+    assert_eq!(
+        txn_identity(&p).await,
+        (pid, after, "READY".into()),
+        "after an abort with nothing sent"
+    );
     p.close(Duration::from_secs(10)).await;
     assert_eq!(values(&bs, &t, 2, "read_committed"), ["after"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn too_large_then_clean_tv1() {
-    too_large_then_clean(tv1()).await;
+    too_large_then_clean(tv1(), false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn too_large_then_clean_tv2() {
-    too_large_then_clean(tv2()).await;
+    too_large_then_clean(tv2(), true).await;
 }
 
 /// Outside a transaction a transactional producer refuses records; without a transactional

@@ -34,10 +34,11 @@ pub(super) enum Entry {
     /// With a transactional id: the lines that follow belong to this transaction (their
     /// report lines carry its number).
     Txn(u64),
-    /// A line of a transaction whose commit was left unfinished (a second signal): it may
-    /// be committed.
+    /// A line of a transaction whose commit was left unfinished (a second signal, or a
+    /// commit that kept timing out): it may be committed.
     Unknown {
         line: u64,
+        key: Option<Bytes>,
         error: String,
     },
 }
@@ -246,13 +247,14 @@ async fn outcome(e: Entry, s: &mut Summary, settling: &mut Settling, reporting: 
                 )
             })
         }
-        Entry::Unknown { line, error } => {
+        Entry::Unknown { line, key, error } => {
             s.failed += 1;
             s.possibly_persisted += 1;
             *s.failures.entry("transaction outcome unknown".into()).or_default() += 1;
             reporting.then(|| {
+                let key_json = key.map(|k| format!(",\"key\":{}", json_str(&k))).unwrap_or_default();
                 format!(
-                    "{{\"line\":{line},\"error\":{},\"persistence\":\"possibly_persisted\"}}",
+                    "{{\"line\":{line}{key_json},\"error\":{},\"persistence\":\"possibly_persisted\"}}",
                     json_str(error.as_bytes())
                 )
             })

@@ -257,26 +257,41 @@ impl TxnRun {
         }
         self.number += 1;
         out.push(Entry::Txn(self.number));
+        let enough = stop.borrow().count.max(1) + 1;
         let failure = if commit {
-            let enough = stop.borrow().count.max(1) + 1;
             let committed = tokio::select! {
                 r = self.commit(p) => Some(r),
                 () = signals::wait(stop, enough) => None,
             };
-            match committed {
+            let unknown = match committed {
                 Some(Ok(())) => {
                     out.extend(held);
                     return Ok(());
                 }
-                Some(Err(e)) => e,
-                None => {
-                    let e = format!(
-                        "stopped by a second signal while transaction {} committed: whether it \
-                         committed is unknown; a run again resumes after the last committed line",
-                        self.number
-                    );
+                Some(Err(Failed::Refused(e))) => Err(e),
+                // The commit may still go through: its lines are possibly persisted (and an
+                // abort would be refused while the commit is pending).
+                Some(Err(Failed::TimedOut(e))) => Ok(format!(
+                    "{e}: whether transaction {} committed is unknown; a run again resumes after \
+                     the last committed line",
+                    self.number
+                )),
+                None => Ok(format!(
+                    "stopped by a second signal while transaction {} committed: whether it \
+                     committed is unknown; a run again resumes after the last committed line",
+                    self.number
+                )),
+            };
+            match unknown {
+                Err(e) => e,
+                Ok(e) => {
+                    self.begun = false;
                     out.extend(held.into_iter().map(|h| match h {
-                        Entry::Sent { line, .. } => Entry::Unknown { line, error: e.clone() },
+                        Entry::Sent { line, key, .. } => Entry::Unknown {
+                            line,
+                            key,
+                            error: e.clone(),
+                        },
                         other => other,
                     }));
                     return Err(e);
@@ -285,10 +300,18 @@ impl TxnRun {
         } else {
             "the run stopped before the transaction was committed".to_owned()
         };
+        // The lines of a transaction being aborted are not persisted whatever happens (the
+        // coordinator's timeout or the next run's fencing aborts it): a second signal stops
+        // waiting for the abort.
         let failure = if std::mem::take(&mut self.begun) {
-            match again(|| p.abort_transaction()).await {
-                Ok(()) => format!("{failure}; it was aborted"),
-                Err(e) => format!("{failure}; aborting it failed too: {e}"),
+            let aborted = tokio::select! {
+                r = again(|| p.abort_transaction()) => Some(r),
+                () = signals::wait(stop, enough) => None,
+            };
+            match aborted {
+                Some(Ok(())) => format!("{failure}; it was aborted"),
+                Some(Err(e)) => format!("{failure}; aborting it failed too: {e}"),
+                None => format!("{failure}; a second signal stopped waiting for its abort"),
             }
         } else {
             failure
@@ -307,8 +330,8 @@ impl TxnRun {
     }
 
     /// Sends the progress into the open transaction and commits it.
-    async fn commit(&mut self, p: &Producer) -> Result<(), String> {
-        self.before_send(p)?;
+    async fn commit(&mut self, p: &Producer) -> Result<(), Failed> {
+        self.before_send(p).map_err(Failed::Refused)?;
         let pr = &self.progress;
         let doc = pr.fingerprint.document(self.number);
         let offsets = vec![(
@@ -322,14 +345,30 @@ impl TxnRun {
         let group = ConsumerGroupMetadata::new(pr.group.clone());
         again(|| p.send_offsets_to_transaction(offsets.clone(), &group))
             .await
-            .map_err(|e| format!("the transaction could not commit: its progress could not be sent: {e}"))?;
-        again(|| p.commit_transaction())
-            .await
-            .map_err(|e| format!("the transaction could not commit: {e}"))?;
+            .map_err(|e| {
+                Failed::Refused(format!(
+                    "the transaction could not commit: its progress could not be sent: {e}"
+                ))
+            })?;
+        again(|| p.commit_transaction()).await.map_err(|e| {
+            let text = format!("the transaction could not commit: {e}");
+            match e {
+                volley::Error::TimedOut { .. } => Failed::TimedOut(text),
+                _ => Failed::Refused(text),
+            }
+        })?;
         self.begun = false;
         self.committed = self.consumed;
         Ok(())
     }
+}
+
+/// Why a commit did not happen.
+enum Failed {
+    /// It did not, for sure: abort the transaction.
+    Refused(String),
+    /// `commit_transaction` kept timing out: the commit may still go through.
+    TimedOut(String),
 }
 
 /// How many times a transactional call that timed out (`max.block.ms`) is made again before

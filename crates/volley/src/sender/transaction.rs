@@ -350,7 +350,7 @@ impl TransactionManager {
             return TxnEvent::None;
         }
         let class = ErrorClass::Abortable {
-            bump: self.state == State::InTransaction,
+            bump: self.state == State::InTransaction && self.protocol == Protocol::V1,
         };
         self.fail(
             TxnRequest::Produce,

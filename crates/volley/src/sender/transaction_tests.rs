@@ -756,6 +756,16 @@ fn a_refused_send_bumps_the_epoch_at_the_abort_as_java() {
         assert_eq!(m.take_result(Op::Abort), Some(Ok(())), "{protocol:?}");
         assert_eq!((m.state(), m.identity()), (&State::Ready, Some((7, 1))));
     }
+    // TV2, the first send of the transaction refused: nothing reached a broker, so the
+    // abort sends no EndTxn, and no InitProducerId either (Java 4.x bumps from the client
+    // only without TV2).
+    let (mut m, t) = ready(Protocol::V2);
+    m.begin().unwrap();
+    m.on_send_refused("too large");
+    m.start(Op::Abort, true).unwrap();
+    assert_eq!(m.poll(t, true), None, "no request for an empty TV2 transaction");
+    assert_eq!(m.take_result(Op::Abort), Some(Ok(())));
+    assert_eq!((m.state(), m.identity()), (&State::Ready, Some((7, 0))));
 }
 
 /// Review of issue 17: an abort whose epoch bump (InitProducerId) answers an abortable
