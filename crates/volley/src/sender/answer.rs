@@ -439,7 +439,8 @@ impl Sender {
 
     /// MESSAGE_TOO_LARGE for a batch of several records that was never written: split in two,
     /// both halves back at the head of the partition, numbered when resent (rule 2 allows
-    /// renumbering only batches certainly not written). The sequences it held leave a gap.
+    /// renumbering only batches certainly not written). They take its sequences again when
+    /// it was the partition's last (`PartState::rewind`); otherwise its sequences leave a gap.
     fn split(&mut self, b: SentBatch, now: Instant) {
         let ids = (self.next_batch_id(), self.next_batch_id());
         match batch::split(&b, &self.shared.config, ids, now) {
@@ -448,7 +449,9 @@ impl Sender {
                 tracing::debug!(topic = %b.topic, partition = b.partition, records = b.record_count, "splitting a batch the broker found too large");
                 let rules = self.rules;
                 let part = self.part(&b);
-                part.on_failed(&b, rules);
+                if !part.rewind(&b, rules) {
+                    part.on_failed(&b, rules);
+                }
                 part.requeue(first);
                 part.requeue(second);
             }
@@ -469,7 +472,9 @@ impl Sender {
                 tracing::debug!(topic = %b.topic, partition = b.partition, rejected = rejected.len(), "resending the records the broker did not reject");
                 let rules = self.rules;
                 let part = self.part(&b);
-                part.on_failed(&b, rules);
+                if !part.rewind(&b, rules) {
+                    part.on_failed(&b, rules);
+                }
                 part.requeue(rest);
             }
             None => self.fail_sealed(b, error, rejected.to_vec()),

@@ -256,6 +256,32 @@ impl PartState {
         (settled, written.into())
     }
 
+    /// `b` was certainly not written and is replaced by batches made of its records (a split,
+    /// or the records a broker did not reject): if it is the last batch numbered in this
+    /// partition's sequence space and nothing else is in flight or numbered, the broker still
+    /// expects its first sequence, so its replacements take its sequences again (as Java's
+    /// split keeps them) and there is no gap. Whether it could. Otherwise its sequences are
+    /// a gap ([`PartState::on_failed`]), which needs a new epoch: in a transaction, only
+    /// after it ends.
+    pub(super) fn rewind(&mut self, b: &SentBatch, rules: Rules) -> bool {
+        let last = next_sequence(b.base_sequence, b.record_count) == self.next_sequence;
+        // Waiting retries that are not numbered yet (the other half of an earlier split) are
+        // numbered after the replacements.
+        let unnumbered = |r: &SentBatch| r.stamp != self.identity && !r.maybe_written;
+        let idle = self.in_flight.is_empty() && self.retries.iter().all(unnumbered) && !self.has_gap();
+        if !rules.idempotent
+            || b.maybe_written
+            || b.stamp != self.identity
+            || b.base_sequence == NO_SEQUENCE
+            || !last
+            || !idle
+        {
+            return false;
+        }
+        self.next_sequence = b.base_sequence;
+        true
+    }
+
     /// A sealed batch of this partition failed for good. If it may be in the log, its
     /// sequences are unresolved; if it certainly is not, later batches of the sequence space
     /// will be rejected, so the partition needs a new epoch.

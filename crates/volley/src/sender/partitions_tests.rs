@@ -344,3 +344,46 @@ fn retries_stay_in_send_order_and_wait_for_their_backoff() {
     assert!(!p.may_resend(IDEMPOTENT, now), "the oldest waits for its backoff");
     assert!(p.may_resend(IDEMPOTENT, now + Duration::from_millis(100)));
 }
+
+/// A batch split (or stripped of rejected records) after MESSAGE_TOO_LARGE was not written:
+/// if it is the partition's last numbered batch with nothing else in flight, its
+/// replacements take its sequences again and no gap (no epoch bump) follows, as Java's
+/// split keeps them. A transactional producer cannot bump inside a transaction: the gap
+/// left its split halves waiting until `delivery.timeout.ms`. Behind another batch in
+/// flight it still leaves a gap.
+#[test]
+fn a_split_batch_that_was_last_leaves_no_gap() {
+    let (mut p, mut bs) = sent(2);
+    let second = bs.remove(1);
+    let first = bs.remove(0);
+    p.answered(&first.order);
+    let _ = p.on_acked(&first);
+    p.answered(&second.order);
+    assert_eq!(p.next_sequence, 4);
+    assert!(p.rewind(&second, IDEMPOTENT), "the last batch, nothing in flight");
+    assert_eq!(p.next_sequence, 2, "its replacements start at its first sequence");
+    assert!(!p.has_gap());
+    // A half of that split fails again while the other half waits, not numbered yet: the
+    // same (the second split of a batch holding one record too large).
+    let mut half = batch(9, ID, 2, false);
+    half.record_count = 1;
+    let mut other = batch(10, NO_IDENTITY, NO_SEQUENCE, false);
+    other.record_count = 1;
+    p.requeue(other);
+    p.next_sequence = 3;
+    assert!(p.rewind(&half, IDEMPOTENT), "the waiting half is not numbered");
+    assert_eq!(p.next_sequence, 2);
+    // Not the last numbered batch: a gap, as before.
+    let (mut p, mut bs) = sent(2);
+    let first = bs.remove(0);
+    p.answered(&first.order);
+    assert!(!p.rewind(&first, IDEMPOTENT), "batch 2 is numbered after it");
+    p.on_failed(&first, IDEMPOTENT);
+    assert!(p.has_gap());
+    // Possibly written: never renumbered.
+    let (mut p, mut bs) = sent(1);
+    let mut only = bs.remove(0);
+    only.maybe_written = true;
+    p.answered(&only.order);
+    assert!(!p.rewind(&only, IDEMPOTENT));
+}

@@ -169,6 +169,14 @@ pub fn create_topic_on(bs: &str, topic: &str, partitions: u32) {
     reader(&["create", bs, topic, &partitions.to_string()], None);
 }
 
+/// [`create_topic`] with topic configs (`name=value`), replication factor 1.
+pub fn create_topic_with(topic: &str, partitions: u32, configs: &[&str]) {
+    let (bs, n) = (bootstrap(), partitions.to_string());
+    let mut args = vec!["create", bs.as_str(), topic, n.as_str(), "1"];
+    args.extend_from_slice(configs);
+    reader(&args, None);
+}
+
 /// A record as librdkafka read it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadRecord {
