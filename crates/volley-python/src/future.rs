@@ -9,7 +9,7 @@
 //! first use and kept, so every caller sees the same objects.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -58,35 +58,45 @@ pub(crate) fn expired(deadline: Option<Instant>) -> bool {
 
 /// Records sent by one producer whose outcome and callbacks have not all run yet; `flush`
 /// and `close` wait for it to reach zero.
+///
+/// The count is an atomic: it changes twice per record, on the sending thread and on a
+/// callback thread, and a lock taken on both (one cache line passed between cores twice a
+/// record) was a visible share of a send with a callback. The lock and condvar are only for
+/// the waiters: whoever brings the count to zero takes the lock before notifying, and a
+/// waiter reads the count under it, so a wake-up is never lost.
 #[derive(Debug, Default)]
 pub(crate) struct Inflight {
-    count: Mutex<u64>,
+    count: AtomicU64,
+    lock: Mutex<()>,
     zero: Condvar,
 }
 
 impl Inflight {
     /// One more record.
     pub(crate) fn add(&self) {
-        *lock(&self.count) += 1;
+        self.count.fetch_add(1, Ordering::AcqRel);
     }
 
     /// One record done (outcome known, callbacks run).
     pub(crate) fn done(&self) {
-        let mut n = lock(&self.count);
-        *n = n.saturating_sub(1);
-        if *n == 0 {
+        let before = self
+            .count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| Some(n.saturating_sub(1)))
+            .unwrap_or_default();
+        if before <= 1 {
+            let _held = lock(&self.lock);
             self.zero.notify_all();
         }
     }
 
     /// Waits at most `d` for zero; whether it is zero.
     pub(crate) fn wait_zero(&self, d: Duration) -> bool {
-        let n = lock(&self.count);
-        let (n, _) = self
+        let held = lock(&self.lock);
+        let (_held, _) = self
             .zero
-            .wait_timeout_while(n, d, |n| *n > 0)
+            .wait_timeout_while(held, d, |_| self.count.load(Ordering::Acquire) > 0)
             .unwrap_or_else(PoisonError::into_inner);
-        *n == 0
+        self.count.load(Ordering::Acquire) == 0
     }
 }
 
@@ -98,6 +108,9 @@ enum On {
     /// `add_both`: one registration for either outcome.
     Both,
 }
+
+/// The callbacks of one record.
+type Callbacks = smallvec::SmallVec<[Callback; 1]>;
 
 /// A Python callback with the arguments given to `add_callback` / `add_errback`.
 #[derive(Debug)]
@@ -111,7 +124,8 @@ struct Callback {
 #[derive(Debug, Default)]
 struct State {
     outcome: Option<Result<RecordMetadata, DeliveryError>>,
-    callbacks: Vec<Callback>,
+    /// Inline room for one (the usual `add_callback` or `add_both`): no allocation.
+    callbacks: Callbacks,
     /// Set by the callback thread once the callbacks registered before it reached this
     /// record have run; a callback added later runs at once on the caller's thread.
     settled: bool,
@@ -178,7 +192,7 @@ impl Shared {
     }
 
     /// The callbacks to run now, or `None` after marking the record settled (no more).
-    fn take_callbacks(&self) -> Option<Vec<Callback>> {
+    fn take_callbacks(&self) -> Option<Callbacks> {
         let mut st = lock(&self.state);
         if st.callbacks.is_empty() {
             st.settled = true;
@@ -191,6 +205,11 @@ impl Shared {
     /// The record was never queued: no outcome will come.
     pub(crate) fn abandon(&self) {
         self.inflight.done();
+    }
+
+    /// The outcome, once known.
+    fn outcome(&self) -> Option<Result<RecordMetadata, DeliveryError>> {
+        lock(&self.state).outcome.clone()
     }
 
     fn is_done(&self) -> bool {
@@ -221,16 +240,25 @@ impl Shared {
                 (Some(o), _, _) => o.clone(),
             }
         };
-        let made = match &outcome {
-            Ok(meta) => Ok(self.metadata(py, meta)?),
-            Err(e) => Err(errors::delivery_exception(py, e)?.unbind()),
-        };
+        let made = self.make(py, &outcome)?;
         let mut st = lock(&self.state);
         let kept = match made {
             Ok(v) => Ok(st.value.get_or_insert(v).clone_ref(py)),
             Err(e) => Err(st.exception.get_or_insert(e).clone_ref(py)),
         };
         Ok(Some(kept))
+    }
+
+    /// The Python objects for `outcome`, made anew.
+    fn make(
+        &self,
+        py: Python<'_>,
+        outcome: &Result<RecordMetadata, DeliveryError>,
+    ) -> PyResult<Result<Py<PyAny>, Py<PyAny>>> {
+        Ok(match outcome {
+            Ok(meta) => Ok(self.metadata(py, meta)?),
+            Err(e) => Err(errors::delivery_exception(py, e)?.unbind()),
+        })
     }
 
     /// kafka-python's `RecordMetadata` tuple for a delivered record. The named tuples are
@@ -578,8 +606,16 @@ fn settle_without_python(shared: &Shared) -> bool {
 impl Job {
     /// Runs the record's callbacks (those added while they run too) and settles it.
     fn run(self, py: Python<'_>) {
+        // The only reference left (the Python future is gone): nobody can ask for the
+        // outcome again, so its objects are made for the callbacks and not kept.
+        let alone = Arc::strong_count(&self.shared) == 1;
         while let Some(callbacks) = self.shared.take_callbacks() {
-            match self.shared.result(py) {
+            let result = if alone {
+                self.shared.outcome().map(|o| self.shared.make(py, &o)).transpose()
+            } else {
+                self.shared.result(py)
+            };
+            match result {
                 Ok(Some(result)) => {
                     for cb in &callbacks {
                         run_callback(py, cb, &result);

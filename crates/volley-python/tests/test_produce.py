@@ -50,6 +50,26 @@ def test_callbacks_in_completion_order_over_10000_records(bootstrap, reader, top
     p.close()
 
 
+def test_callbacks_of_dropped_futures_get_full_metadata_before_flush_returns(bootstrap, topic):
+    # The benchmark's pattern (send(...).add_both(f), the future not kept): the callback
+    # thread then makes each outcome's objects for the callback alone; they must be the same
+    # RecordMetadata a kept future gives, and flush() must still wait for every callback.
+    n = 2_000
+    got = []
+    with KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5) as p:
+        for i in range(n):
+            p.send(topic, value=b"v%04d" % i, key=b"k", headers=[("h", b"x")]).add_both(got.append)
+        p.flush()
+        assert len(got) == n  # no sleep: flush() returned after the last callback
+        kept = p.send(topic, value=b"v%04d" % n, key=b"k", headers=[("h", b"x")]).get(30)
+    assert all(isinstance(m, RecordMetadata) for m in got)
+    assert [m.offset for m in got] == list(range(n))
+    assert {(m.topic, m.partition, m.topic_partition) for m in got} == {(topic, 0, TopicPartition(topic, 0))}
+    assert {(m.serialized_key_size, m.serialized_value_size, m.serialized_header_size) for m in got} == {(1, 5, 2)}
+    assert (kept.offset, kept.serialized_value_size, kept.serialized_header_size) == (n, 5, 2)
+    assert type(got[0]) is type(kept) and got[0]._fields == kept._fields
+
+
 def test_serializers_and_record_metadata(bootstrap, reader, topic):
     with KafkaProducer(bootstrap_servers=bootstrap, key_serializer=str.encode,
                        value_serializer=lambda v: json.dumps(v).encode()) as p:
