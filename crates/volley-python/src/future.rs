@@ -174,42 +174,44 @@ impl Shared {
     /// (stored first and settled a moment later, such a callback was left to the callback
     /// thread: a race the after-completion test lost now and then).
     pub(crate) fn complete(self: Arc<Self>, result: Result<RecordMetadata, DeliveryError>) {
-        let (settled, waiters) = {
+        let (settled, has_callbacks, waiters) = {
             let mut st = lock(&self.state);
             st.outcome = Some(result);
-            let now = st.callbacks.is_empty() && QUEUED.load(Ordering::Acquire) == 0;
+            let has_callbacks = !st.callbacks.is_empty();
+            let now = !has_callbacks && QUEUED.load(Ordering::Acquire) == 0;
             st.settled |= now;
-            (now, st.waiters > 0)
+            (now, has_callbacks, st.waiters > 0)
         };
         if waiters {
             self.done.notify_all();
         }
         if settled {
             self.inflight.done();
+        } else if has_callbacks {
+            // Callbacks are never taken away before the callback thread runs them: straight
+            // to its queue (settling without Python could not succeed).
+            enqueue(self);
         } else {
             dispatch(self);
         }
     }
 
-    /// The callbacks to run now, or `None` after marking the record settled (no more).
-    fn take_callbacks(&self) -> Option<Callbacks> {
+    /// The callbacks to run now (with the outcome too if `with_outcome`, read under the
+    /// same lock), or `None` after marking the record settled (no more).
+    fn take_callbacks(&self, with_outcome: bool) -> Option<(Callbacks, Option<Result<RecordMetadata, DeliveryError>>)> {
         let mut st = lock(&self.state);
         if st.callbacks.is_empty() {
             st.settled = true;
             None
         } else {
-            Some(std::mem::take(&mut st.callbacks))
+            let outcome = if with_outcome { st.outcome.clone() } else { None };
+            Some((std::mem::take(&mut st.callbacks), outcome))
         }
     }
 
     /// The record was never queued: no outcome will come.
     pub(crate) fn abandon(&self) {
         self.inflight.done();
-    }
-
-    /// The outcome, once known.
-    fn outcome(&self) -> Option<Result<RecordMetadata, DeliveryError>> {
-        lock(&self.state).outcome.clone()
     }
 
     fn is_done(&self) -> bool {
@@ -609,11 +611,10 @@ impl Job {
         // The only reference left (the Python future is gone): nobody can ask for the
         // outcome again, so its objects are made for the callbacks and not kept.
         let alone = Arc::strong_count(&self.shared) == 1;
-        while let Some(callbacks) = self.shared.take_callbacks() {
-            let result = if alone {
-                self.shared.outcome().map(|o| self.shared.make(py, &o)).transpose()
-            } else {
-                self.shared.result(py)
+        while let Some((callbacks, outcome)) = self.shared.take_callbacks(alone) {
+            let result = match outcome {
+                Some(o) => self.shared.make(py, &o).map(Some),
+                None => self.shared.result(py),
             };
             match result {
                 Ok(Some(result)) => {
@@ -699,14 +700,26 @@ fn dispatch(shared: Arc<Shared>) {
     if QUEUED.load(Ordering::Acquire) == 0 && settle_without_python(&shared) {
         return;
     }
+    enqueue(shared);
+}
+
+/// Queues a completed record for the callback thread (started on first use).
+fn enqueue(shared: Arc<Shared>) {
     QUEUED.fetch_add(1, Ordering::AcqRel);
     let job = Job { shared };
-    let job = match callback_tx() {
+    // The running thread's sender is borrowed in place (no reference count touched).
+    let job = match &*CALLBACK_TX.load() {
         Some(tx) => match tx.send(job) {
             Ok(()) => return,
             Err(mpsc::SendError(job)) => job,
         },
-        None => job,
+        None => match callback_tx() {
+            Some(tx) => match tx.send(job) {
+                Ok(()) => return,
+                Err(mpsc::SendError(job)) => job,
+            },
+            None => job,
+        },
     };
     // No callback thread: run here (Volley's callback thread), if Python is still up.
     run_batch(vec![job]);
