@@ -6,8 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::PyString;
+use pyo3::types::{PyByteArray, PyBytes, PyMemoryView, PyString};
 use volley::{Error, Header, ProducerConfig, RecordRef};
 
 use crate::errors;
@@ -34,6 +35,21 @@ pub struct Producer {
     /// would be released off the GIL on Volley's threads, through PyO3's global
     /// pending-release list and its lock).
     last_topic: Mutex<Option<(Py<PyString>, Arc<str>)>>,
+}
+
+/// The bytes of a key or value given as `bytes`, `bytearray` or `memoryview`; otherwise
+/// `TypeError`, as kafka-python's message says.
+fn to_bytes<'py>(py: Python<'py>, what: &str, data: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+    if let Ok(b) = data.cast::<PyBytes>() {
+        return Ok(b.clone());
+    }
+    if data.cast::<PyByteArray>().is_ok() || data.cast::<PyMemoryView>().is_ok() {
+        return Ok(py.get_type::<PyBytes>().call1((data,))?.cast_into::<PyBytes>()?);
+    }
+    Err(PyTypeError::new_err(format!(
+        "{what} must be bytes (or set a {what}_serializer), not {}",
+        data.get_type().name()?
+    )))
 }
 
 /// `(topic, partition, offset, metadata, leader_epoch)`: one entry of
@@ -75,20 +91,33 @@ impl Producer {
         })
     }
 
-    /// Queues one record (bytes already serialized); waits at most `max.block.ms` for
-    /// metadata and buffer room, with the GIL released.
+    /// Queues one record; waits at most `max.block.ms` for metadata and buffer room, with
+    /// the GIL released. Key and value are serialized already (bytes, bytearray or
+    /// memoryview, or `None`); the topic and the bytes are checked here, so that
+    /// `KafkaProducer.send` without serializers or headers passes its arguments straight
+    /// on (Python-level checks per record were a tenth of a send's cost).
     #[pyo3(signature = (topic, value=None, key=None, headers=None, partition=None, timestamp_ms=None))]
     #[allow(clippy::too_many_arguments)] // kafka-python's send() signature
     fn send(
         &self,
         py: Python<'_>,
-        topic: Bound<'_, PyString>,
-        value: Option<&[u8]>,
-        key: Option<&[u8]>,
+        topic: &Bound<'_, PyAny>,
+        value: Option<Bound<'_, PyAny>>,
+        key: Option<Bound<'_, PyAny>>,
         headers: Option<Vec<PyHeader>>,
         partition: Option<i32>,
         timestamp_ms: Option<i64>,
     ) -> PyResult<FutureRecordMetadata> {
+        let Ok(topic) = topic.cast::<PyString>() else {
+            return Err(PyTypeError::new_err(format!(
+                "topic must be a str, not {}",
+                topic.get_type().name()?
+            )));
+        };
+        let value = value.map(|v| to_bytes(py, "value", v)).transpose()?;
+        let key = key.map(|k| to_bytes(py, "key", k)).transpose()?;
+        let value = value.as_ref().map(|b| b.as_bytes());
+        let key = key.as_ref().map(|b| b.as_bytes());
         let size = |b: Option<&[u8]>| b.map_or(-1, |b| i64::try_from(b.len()).unwrap_or(i64::MAX));
         let headers = headers.unwrap_or_default();
         let header_size = if headers.is_empty() {
@@ -108,7 +137,7 @@ impl Producer {
                 value: value.map(Bytes::from),
             })
             .collect();
-        let topic_str = self.topic_text(&topic)?;
+        let topic_str = self.topic_text(topic)?;
         // Borrowed: the producer copies the bytes into the open batch (no copy of our own).
         let record = RecordRef {
             topic: &topic_str,

@@ -105,8 +105,14 @@ def test_send_argument_errors():
     try:
         with pytest.raises(ValueError):
             p.send("t")
-        with pytest.raises(TypeError):
+        with pytest.raises(TypeError, match="^value must be bytes \\(or set a value_serializer\\), not str$"):
             p.send("t", value="not bytes")
+        with pytest.raises(TypeError, match="^key must be bytes \\(or set a key_serializer\\), not int$"):
+            p.send("t", b"v", key=3)
+        with pytest.raises(TypeError, match="^topic must be a str, not bytes$"):
+            p.send(b"t", b"v")
+        with pytest.raises(TypeError, match="^topic must be a str, not bytes$"):
+            p.send(b"t", b"v", headers=[("h", b"x")])
         with pytest.raises(TypeError):
             p.send("t", value=b"v", headers=[("h", "not bytes")])
     finally:

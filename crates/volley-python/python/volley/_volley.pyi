@@ -25,8 +25,8 @@ class Producer:
     def send(
         self,
         topic: str,
-        value: Optional[bytes] = None,
-        key: Optional[bytes] = None,
+        value: Any = None,
+        key: Any = None,
         headers: Optional[Sequence[Tuple[str, Optional[bytes]]]] = None,
         partition: Optional[int] = None,
         timestamp_ms: Optional[int] = None,

@@ -59,14 +59,6 @@ _INHERITED = (
 )
 
 
-def _to_bytes(what: str, data: Any) -> Optional[bytes]:
-    if data is None or isinstance(data, bytes):
-        return data
-    if isinstance(data, (bytearray, memoryview)):
-        return bytes(data)
-    raise TypeError(f"{what} must be bytes (or set a {what}_serializer), not {type(data).__name__}")
-
-
 class KafkaProducer:
     """A Kafka producer with kafka-python's ``KafkaProducer`` API, backed by Volley.
 
@@ -83,6 +75,8 @@ class KafkaProducer:
         self._key_serializer: Serializer = self.config["key_serializer"]
         self._value_serializer: Serializer = self.config["value_serializer"]
         self._native = _Native(properties)
+        self._send = self._native.send
+        self._plain = self._key_serializer is None and self._value_serializer is None
         self._closed = False
         self._inherited = False
         if self.config["api_version"] is None:
@@ -115,15 +109,13 @@ class KafkaProducer:
         self.close()
 
     @staticmethod
-    def _serialize(f: Serializer, what: str, topic: str, headers: Any, data: Any) -> Optional[bytes]:
-        # As kafka-python: a serializer is called for None too (json.dumps gives b"null");
-        # without one, None is a null key or value (a tombstone).
-        if f is None:
-            return _to_bytes(what, data)
+    def _serialize(f: Any, topic: str, headers: Any, data: Any) -> Any:
+        # As kafka-python: a serializer is called for None too (json.dumps gives b"null").
+        # What it returns must be bytes (or None: a null); the native send checks.
         serialize = getattr(f, "serialize", None)
         if callable(serialize):
-            return _to_bytes(what, serialize(topic, headers, data))
-        return _to_bytes(what, f(data))
+            return serialize(topic, headers, data)
+        return f(data)
 
     def send(
         self,
@@ -141,20 +133,23 @@ class KafkaProducer:
         a serializer it is sent as null."""
         if self._closed:
             raise IllegalStateError(_INHERITED if self._inherited else "the producer is closed")
-        if not isinstance(topic, str):
-            raise TypeError(f"topic must be a str, not {type(topic).__name__}")
         if value is None and key is None:
             raise ValueError("need at least one of key and value")
+        if self._plain and headers is None:
+            # No serializers, no headers (the common case): the native method checks the
+            # topic and that key and value are bytes (or None).
+            return self._send(topic, value, key, None, partition, timestamp_ms)
+        if not isinstance(topic, str):
+            raise TypeError(f"topic must be a str, not {type(topic).__name__}")
         if headers is not None:
             headers = list(headers)
             for h in headers:
                 if not (isinstance(h, tuple) and len(h) == 2 and isinstance(h[0], str) and (h[1] is None or isinstance(h[1], bytes))):
                     raise TypeError(f"headers must be a list of (str, bytes) tuples, not {h!r}")
-        # bytes without a serializer (the common case) go through without a call
         ks, vs = self._key_serializer, self._value_serializer
-        key_bytes = key if ks is None and (key is None or type(key) is bytes) else self._serialize(ks, "key", topic, headers, key)
-        value_bytes = value if vs is None and (value is None or type(value) is bytes) else self._serialize(vs, "value", topic, headers, value)
-        return self._native.send(topic, value_bytes, key_bytes, headers, partition, timestamp_ms)
+        key_bytes = key if ks is None else self._serialize(ks, topic, headers, key)
+        value_bytes = value if vs is None else self._serialize(vs, topic, headers, value)
+        return self._send(topic, value_bytes, key_bytes, headers, partition, timestamp_ms)
 
     def flush(self, timeout: Optional[float] = None) -> None:
         """Sends everything queued and waits (at most ``timeout`` seconds, ``None``: no
