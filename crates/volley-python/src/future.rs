@@ -6,7 +6,8 @@
 //! it ([`QUEUED`]); otherwise it queues the record for `volley-py-callbacks`, which runs the
 //! callbacks of everything queued under one GIL acquisition (none if no record has
 //! callbacks). The Python objects (the `RecordMetadata` tuple, the exception) are made on
-//! first use and kept, so every caller sees the same objects.
+//! first use and kept, so every caller sees the same objects; when the Python future is gone
+//! (nobody can ask again) the callback thread makes them for the callbacks only.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};

@@ -1,5 +1,6 @@
 //! The native producer behind `volley.KafkaProducer`: records in as bytes (the Python side
-//! serializes and validates), futures out.
+//! runs the serializers and checks headers; the topic and the bytes are checked here),
+//! futures out.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -114,8 +115,9 @@ impl Producer {
                 topic.get_type().name()?
             )));
         };
-        let value = value.map(|v| to_bytes(py, "value", v)).transpose()?;
+        // The key first, as kafka-python reports a bad key before a bad value.
         let key = key.map(|k| to_bytes(py, "key", k)).transpose()?;
+        let value = value.map(|v| to_bytes(py, "value", v)).transpose()?;
         let value = value.as_ref().map(|b| b.as_bytes());
         let key = key.as_ref().map(|b| b.as_bytes());
         let size = |b: Option<&[u8]>| b.map_or(-1, |b| i64::try_from(b.len()).unwrap_or(i64::MAX));

@@ -109,6 +109,8 @@ def test_send_argument_errors():
             p.send("t", value="not bytes")
         with pytest.raises(TypeError, match="^key must be bytes \\(or set a key_serializer\\), not int$"):
             p.send("t", b"v", key=3)
+        with pytest.raises(TypeError, match="^key must be bytes"):  # the key is reported first
+            p.send("t", value="x", key=3)
         with pytest.raises(TypeError, match="^topic must be a str, not bytes$"):
             p.send(b"t", b"v")
         with pytest.raises(TypeError, match="^topic must be a str, not bytes$"):
