@@ -2,11 +2,12 @@
 """One Python client through one workload; prints one JSON line (records/s, CPU seconds per
 million records, failures). Driven by bench/python.py, one process per measurement.
 
-    python_clients.py CLIENT BOOTSTRAP TOPIC PAYLOADS N KEYS
+    python_clients.py CLIENT BOOTSTRAP TOPIC PAYLOADS N KEYS [callbacks|futures]
 
-CLIENT: volley (volley.KafkaProducer: send() per record, futures kept, flush), kafka-python
-(the same calls), confluent-kafka (produce() + poll(0) per record, a delivery callback
-counting failures, flush). Every client: acks=all, idempotence on, no compression,
+CLIENT: volley (volley.KafkaProducer: send() per record with add_both(callback), or with
+the futures kept in "futures" mode; then flush), kafka-python (the same calls),
+confluent-kafka (produce() + poll(0) per record, a delivery callback counting failures,
+flush). Every client: acks=all, idempotence on, no compression,
 linger 5 ms, 64 KiB batches, key i mod KEYS, value line i mod len(PAYLOADS) (distinct
 100-byte JSON values from bench/payloads.py). CPU is the process's user+system time (the
 clients' own I/O threads included) from the first send to the end of flush.

@@ -46,6 +46,7 @@ fn exception_for<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyAny>>
             kind: volley::TransactionErrorKind::InvalidState,
             ..
         }) => "IllegalStateError",
+        Error::Transaction(t) if t.is_aborted_before_sent() => "TransactionAbortedError",
         Error::Connection { .. } | Error::Tls { .. } => "KafkaConnectionError",
         Error::Authentication { .. } => "AuthenticationFailedError",
         Error::Protocol { .. } => "KafkaProtocolError",

@@ -692,6 +692,9 @@ fn this_process() -> u32 {
 /// thread that is gone).
 pub(crate) fn after_fork_in_child() {
     PID.store(std::process::id(), Ordering::Relaxed);
+    // Records the parent had queued for its callback thread never settle here: counted,
+    // they would send every completion of the child through the queue for good.
+    QUEUED.store(0, Ordering::Release);
     std::mem::forget(CALLBACK_TX.swap(None));
 }
 

@@ -178,8 +178,23 @@ def test_error_classes_have_kafka_pythons_bases():
     assert issubclass(errors.TopicAuthorizationFailedError, errors.AuthorizationError)
     assert issubclass(errors.KafkaTimeoutError, errors.RetriableError)
     assert not issubclass(errors.MessageSizeTooLargeError, errors.RetriableError)
+    # As kafka-python 3.0.12: not retriable.
+    assert not errors.KafkaProtocolError.retriable and not errors.TransactionAbortedError.retriable
     assert errors.NotEnoughReplicasError.retriable and not errors.ProducerFencedError.retriable
     assert errors._for_code(120, "x").__class__.__name__ == "TransactionAbortableError"
     assert isinstance(errors._for_code(-1, "x"), errors.UnknownError)
     for name in ("StaleMetadata", "NodeNotReadyError", "TooManyInFlightRequests", "Cancelled", "UnsupportedCodecError"):
         assert issubclass(getattr(errors, name), errors.KafkaError)
+
+
+def test_default_and_json_serializers_as_kafka_python_3():
+    from volley import DefaultSerializer, JsonSerializer
+    d = DefaultSerializer()
+    assert d.serialize("t", None, "pïng") == "pïng".encode("utf-8")
+    assert d.serialize("t", None, b"raw") == b"raw" and d.serialize("t", None, None) is None
+    assert d.serialize("t", None, bytearray(b"ba")) == b"ba" and d.serialize("t", None, memoryview(b"mv")) == b"mv"
+    assert DefaultSerializer("latin-1").serialize("t", None, "é") == b"\xe9"
+    assert JsonSerializer().serialize("t", None, {"a": "é"}) == b'{"a": "\\u00e9"}'
+    assert JsonSerializer(encoding="utf-16").serialize("t", None, [1]) == "[1]".encode("utf-16")
+    assert JsonSerializer(sort_keys=True).serialize("t", None, {"b": 1, "a": 2}) == b'{"a": 2, "b": 1}'
+    assert JsonSerializer().serialize("t", None, None) is None

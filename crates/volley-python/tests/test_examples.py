@@ -7,7 +7,7 @@ import pytest
 from conftest import ROOT
 
 EXAMPLES = ROOT / "crates/volley-python/examples"
-TOPICS = ["foobar", "fizzbuzz", "flipflap", "my-topic", "json-topic", "my_topic"]
+TOPICS = ["foobar", "fizzbuzz", "flipflap", "txn_topic", "my-topic", "json-topic", "my_topic"]
 
 
 @pytest.fixture(scope="module")

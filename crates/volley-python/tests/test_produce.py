@@ -4,6 +4,7 @@ import logging
 import subprocess
 import textwrap
 import threading
+import time
 import uuid
 
 import pytest
@@ -254,6 +255,44 @@ def test_a_script_that_exits_without_flush_still_delivers(bootstrap, reader, top
     assert done.returncode == 0, done.stderr
     back = reader.read(topic, 500)
     assert [m["v"] for m in back] == [b"exit-%d" % i for i in range(500)]
+
+
+def test_the_exit_bound_is_shared_by_every_unclosed_producer(bootstrap, reader, python):
+    # Three producers hold records they cannot deliver (their topic was deleted); the exit
+    # hook's bound (2 s here) is for all of them together, not 2 s each.
+    topic = f"py-gone-{uuid.uuid4().hex[:12]}"
+    reader.create(topic, 1)
+    script = textwrap.dedent(f"""
+        import sys, time
+        import volley.producer as vp
+        from volley import KafkaProducer
+        vp.ATEXIT_CLOSE_TIMEOUT = 2.0
+        ps = [KafkaProducer(bootstrap_servers={bootstrap!r}, allow_auto_create_topics=False) for _ in range(3)]
+        for p in ps:
+            p.send({topic!r}, b"warm").get(30)
+        print("warm", flush=True)
+        sys.stdin.readline()  # the topic is gone
+        for p in ps:
+            p.send({topic!r}, b"stuck")
+        print("exiting", flush=True)
+    """)
+    proc = subprocess.Popen([python, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdin is not None
+        assert proc.stdout.readline().strip() == "warm", proc.stderr.read() if proc.stderr else ""
+        reader.delete(topic)
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        assert proc.stdout.readline().strip() == "exiting"
+        start = time.monotonic()
+        assert proc.wait(60) == 0
+        took = time.monotonic() - start
+        print(f"exit with three stuck producers: {took:.1f} s")
+        assert took < 4.0  # one 2 s bound in all, and the interpreter's exit (3 x 2 s before)
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 def test_a_producer_dropped_without_close_is_closed(bootstrap, reader, topic):

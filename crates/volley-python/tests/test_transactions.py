@@ -34,6 +34,25 @@ def test_aborted_records_are_invisible_and_committed_ones_visible(bootstrap, rea
     assert [m["v"] for m in got] == [b"committed"]
 
 
+def test_records_still_queued_at_abort_fail_with_transaction_aborted_error(bootstrap, reader, topic):
+    # kafka-python 3.0 (and Java) fail a record the abort caught before it was sent with
+    # TransactionAbortedError, a KafkaError that is not retriable; the producer goes on.
+    p = KafkaProducer(bootstrap_servers=bootstrap, transactional_id=_txn_id(), linger_ms=60_000)
+    p.init_transactions()
+    p.begin_transaction()
+    queued = p.send(topic, value=b"queued")  # lingers: not sent before the abort
+    p.abort_transaction()
+    with pytest.raises(errors.TransactionAbortedError) as caught:
+        queued.get(timeout=30)
+    assert isinstance(caught.value, errors.KafkaError) and not caught.value.retriable
+    assert caught.value.persistence == "not_persisted"
+    p.begin_transaction()
+    p.send(topic, value=b"next")
+    p.commit_transaction()
+    p.close()
+    assert [m["v"] for m in reader.read(topic, 1)] == [b"next"]
+
+
 def test_a_second_producer_with_the_same_id_fences_the_first(bootstrap, reader, topic):
     tid = _txn_id()
     first = KafkaProducer(bootstrap_servers=bootstrap, transactional_id=tid)

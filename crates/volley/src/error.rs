@@ -245,7 +245,24 @@ impl TransactionError {
     pub fn invalid_state(detail: impl Into<String>) -> Self {
         Self::new(TransactionErrorKind::InvalidState, None, detail)
     }
+
+    /// What a record still queued gets when the application aborts the transaction (Java's
+    /// `TransactionAbortedException`): abortable, no broker code; the producer goes on.
+    #[must_use]
+    pub fn aborted_before_sent() -> Self {
+        Self::new(TransactionErrorKind::Abortable, None, ABORTED_BEFORE_SENT)
+    }
+
+    /// Whether this is [`TransactionError::aborted_before_sent`]: the application aborted,
+    /// no error caused it.
+    #[must_use]
+    pub fn is_aborted_before_sent(&self) -> bool {
+        self.kind == TransactionErrorKind::Abortable && self.code.is_none() && self.detail == ABORTED_BEFORE_SENT
+    }
 }
+
+/// The detail of [`TransactionError::aborted_before_sent`].
+const ABORTED_BEFORE_SENT: &str = "the transaction was aborted before the record was sent";
 
 impl Error {
     /// Whether this is a TLS or SASL authentication failure: retrying with the same

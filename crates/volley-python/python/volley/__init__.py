@@ -5,10 +5,11 @@
 from . import errors, serializer
 from ._volley import FutureRecordMetadata
 from .producer import KafkaProducer
-from .serializer import JsonSerializer, Serializer
+from .serializer import DefaultSerializer, JsonSerializer, Serializer
 from .structs import OffsetAndMetadata, RecordMetadata, TopicPartition
 
 __all__ = [
+    "DefaultSerializer",
     "FutureRecordMetadata",
     "JsonSerializer",
     "KafkaProducer",

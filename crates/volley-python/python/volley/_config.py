@@ -104,7 +104,7 @@ _ACCEPTED: Dict[str, type] = {"metrics_enabled": bool, "receive_message_max_byte
 def bootstrap_timeout(config: Dict[str, Any], given: Dict[str, Any]) -> int:
     """Milliseconds the constructor waits for a broker: kafka-python 3.0's
     ``bootstrap_timeout_ms``, or 2.x's ``api_version_auto_timeout_ms`` when only that was
-    given, never more than ``max_block_ms``."""
+    given (``max_block_ms`` does not bound it, as in kafka-python 3.0)."""
     name = "bootstrap_timeout_ms"
     if "api_version_auto_timeout_ms" in given and "bootstrap_timeout_ms" not in given:
         name = "api_version_auto_timeout_ms"

@@ -99,7 +99,12 @@ class QuotaViolationError(KafkaError):
 class KafkaProtocolError(KafkaError):
     """A broker sent something the producer cannot understand."""
 
-    retriable = True
+
+class TransactionAbortedError(KafkaError):
+    """The record was still queued when ``abort_transaction()`` was called (kafka-python
+    3.0, Java's ``TransactionAbortedException``); the producer goes on."""
+
+    message = "Failing batch since transaction was aborted"
 
 
 class BrokerResponseError(KafkaError):

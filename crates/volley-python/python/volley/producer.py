@@ -3,6 +3,7 @@ import atexit
 import logging
 import os
 import threading
+import time
 import weakref
 from typing import Any, Callable, Dict, Optional, Sequence, Set, Tuple, Union
 
@@ -14,7 +15,9 @@ log = logging.getLogger("volley")
 
 Serializer = Union[None, Callable[[Any], Optional[bytes]], Any]
 
-#: Seconds the exit hook gives each producer that was never closed to deliver what it holds.
+#: Seconds the exit hook gives the producers that were never closed to deliver what they
+#: hold, all of them together (one deadline: a dead broker cannot hold the exit for 30 s per
+#: producer).
 ATEXIT_CLOSE_TIMEOUT = 30.0
 
 # Producers not closed yet: the exit hook closes them, so a script that sends and exits
@@ -27,9 +30,10 @@ _open_lock = threading.Lock()
 def _close_all() -> None:
     with _open_lock:
         producers = list(_open)
+    deadline = time.monotonic() + ATEXIT_CLOSE_TIMEOUT
     for p in producers:
         try:
-            p.close(timeout=ATEXIT_CLOSE_TIMEOUT)
+            p.close(timeout=max(0.0, deadline - time.monotonic()))
         except Exception:  # noqa: BLE001 - the exit goes on, the failure is logged
             log.exception("closing a producer at exit failed")
 
@@ -168,7 +172,15 @@ class KafkaProducer:
         with _open_lock:
             _open.discard(self)
         self._closed = True
-        self._native.close(timeout)
+        try:
+            self._native.close(timeout)
+        except BaseException:
+            # Interrupted (Ctrl-C) while it flushed: not closed, so it stays open for the
+            # exit hook, __del__ or another close().
+            self._closed = False
+            with _open_lock:
+                _open.add(self)
+            raise
         for s in (self._key_serializer, self._value_serializer):
             close = getattr(s, "close", None)
             if callable(close) and callable(getattr(s, "serialize", None)):

@@ -507,11 +507,7 @@ impl TransactionManager {
     /// is being aborted or cannot commit).
     pub(crate) fn fail_unsent(&self) -> Option<TransactionError> {
         match &self.state {
-            State::Aborting => Some(TransactionError::new(
-                TransactionErrorKind::Abortable,
-                None,
-                "the transaction was aborted before the record was sent",
-            )),
+            State::Aborting => Some(TransactionError::aborted_before_sent()),
             State::AbortableError(e) | State::Fatal(e) => Some(e.clone()),
             _ => None,
         }

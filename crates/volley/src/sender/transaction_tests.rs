@@ -439,9 +439,15 @@ fn abortable_then_abort_then_clean() {
         let e = m.take_result(Op::Commit).unwrap().unwrap_err();
         assert_eq!((e.kind, e.code), (TransactionErrorKind::Abortable, Some(code)));
         assert_eq!(m.state().name(), "ABORTABLE_ERROR");
-        assert!(m.fail_unsent().is_some(), "queued records fail");
+        assert!(
+            m.fail_unsent()
+                .is_some_and(|e| e.code == Some(code) && !e.is_aborted_before_sent()),
+            "queued records fail with the cause"
+        );
         assert_eq!(kind(m.check_send(&tp("a", 0))), Some(TransactionErrorKind::Abortable));
         m.start(Op::Abort, false).unwrap();
+        // Once aborting, what is still queued fails as aborted (Java's TransactionAbortedException).
+        assert!(m.fail_unsent().is_some_and(|e| e.is_aborted_before_sent()));
         assert_eq!(m.poll(t, true), Some(TxnRequestOut::EndTxn { commit: false }));
         m.sent();
         m.on_end_txn(Ok((ErrorCode::NONE, None)), t);
