@@ -257,9 +257,11 @@ def test_a_script_that_exits_without_flush_still_delivers(bootstrap, reader, top
     assert [m["v"] for m in back] == [b"exit-%d" % i for i in range(500)]
 
 
-def test_the_exit_bound_is_shared_by_every_unclosed_producer(bootstrap, reader, python):
+def test_the_exit_bound_is_shared_by_every_unclosed_producer(bootstrap, reader, topic, python):
     # Three producers hold records they cannot deliver (their topic was deleted); the exit
-    # hook's bound (2 s here) is for all of them together, not 2 s each.
+    # hook's bound (2 s here) is for all of them together, not 2 s each; and a fourth,
+    # healthy one still delivers whatever order the hook takes them in.
+    ok_topic = topic
     topic = f"py-gone-{uuid.uuid4().hex[:12]}"
     reader.create(topic, 1)
     script = textwrap.dedent(f"""
@@ -274,6 +276,9 @@ def test_the_exit_bound_is_shared_by_every_unclosed_producer(bootstrap, reader, 
         sys.stdin.readline()  # the topic is gone
         for p in ps:
             p.send({topic!r}, b"stuck")
+        healthy = KafkaProducer(bootstrap_servers={bootstrap!r}, linger_ms=1000)
+        for i in range(10):
+            healthy.send({ok_topic!r}, b"ok-%d" % i)
         print("exiting", flush=True)
     """)
     proc = subprocess.Popen([python, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -293,6 +298,7 @@ def test_the_exit_bound_is_shared_by_every_unclosed_producer(bootstrap, reader, 
     finally:
         proc.kill()
         proc.wait()
+    assert [m["v"] for m in reader.read(ok_topic, 10)] == [b"ok-%d" % i for i in range(10)]
 
 
 def test_a_producer_dropped_without_close_is_closed(bootstrap, reader, topic):

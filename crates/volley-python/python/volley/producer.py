@@ -31,6 +31,14 @@ def _close_all() -> None:
     with _open_lock:
         producers = list(_open)
     deadline = time.monotonic() + ATEXIT_CLOSE_TIMEOUT
+    # First an equal share each to deliver, so that one producer that cannot (a dead
+    # broker) does not leave the others no time; then what is left, to close.
+    share = ATEXIT_CLOSE_TIMEOUT / max(1, len(producers))
+    for p in producers:
+        try:
+            p.flush(timeout=max(0.0, min(share, deadline - time.monotonic())))
+        except Exception:  # noqa: BLE001 - a timeout here: close() below still gets the rest
+            pass
     for p in producers:
         try:
             p.close(timeout=max(0.0, deadline - time.monotonic()))
@@ -169,17 +177,20 @@ class KafkaProducer:
         alone (the parent still owns it)."""
         if self._inherited:
             return
+        was_open = not self._closed
         with _open_lock:
             _open.discard(self)
         self._closed = True
         try:
             self._native.close(timeout)
         except BaseException:
-            # Interrupted (Ctrl-C) while it flushed: not closed, so it stays open for the
-            # exit hook, __del__ or another close().
-            self._closed = False
-            with _open_lock:
-                _open.add(self)
+            # Interrupted (Ctrl-C) while it flushed, or a bad timeout: it stays open for
+            # the exit hook, __del__ or another close() (a producer closed before stays
+            # closed).
+            if was_open:
+                self._closed = False
+                with _open_lock:
+                    _open.add(self)
             raise
         for s in (self._key_serializer, self._value_serializer):
             close = getattr(s, "close", None)
