@@ -188,12 +188,13 @@ impl Shared {
         }
         if settled {
             self.inflight.done();
-        } else if has_callbacks {
-            // Callbacks are never taken away before the callback thread runs them: straight
-            // to its queue (settling without Python could not succeed).
+            return;
+        }
+        // Through the callback thread's queue: with callbacks (never taken away before that
+        // thread runs them), or behind records queued ahead; a record without callbacks
+        // whose queue emptied meanwhile is settled here after all.
+        if has_callbacks || QUEUED.load(Ordering::Acquire) > 0 || !settle_without_python(&self) {
             enqueue(self);
-        } else {
-            dispatch(self);
         }
     }
 
@@ -696,15 +697,6 @@ pub(crate) fn after_fork_in_child() {
     // they would send every completion of the child through the queue for good.
     QUEUED.store(0, Ordering::Release);
     std::mem::forget(CALLBACK_TX.swap(None));
-}
-
-/// Settles a completed record: at once if it has no callbacks and nothing is queued ahead
-/// of it, else through the callback thread (started on first use).
-fn dispatch(shared: Arc<Shared>) {
-    if QUEUED.load(Ordering::Acquire) == 0 && settle_without_python(&shared) {
-        return;
-    }
-    enqueue(shared);
 }
 
 /// Queues a completed record for the callback thread (started on first use).
